@@ -1,0 +1,148 @@
+// Configuration from an injected environment (SPEC §2): every problem is reported at once.
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const url = (what: string) =>
+  z.string().refine((v) => /^https?:\/\/[^\s]+$/.test(v) && URL.canParse(v), {
+    message: `must be an http(s) URL for ${what}`,
+  });
+
+export const EnvSchema = z.object({
+  PORT: z
+    .string()
+    .default('3000')
+    .refine((v) => /^\d+$/.test(v) && Number(v) <= 65535, { message: 'must be a port number 0-65535' })
+    .transform(Number),
+  HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
+  EDGEOPS_DB: z.string().min(1, 'must not be empty').default('./data/edgeops.db'),
+  EDGEOPS_POLICIES: z.string().min(1, 'must not be empty').default('./policies'),
+  EDGEOPS_COMMANDS: z.string().min(1, 'must not be empty').default('./commands'),
+  EDGEOPS_AUDIT_KEY: optionalText.refine((v) => v === undefined || v.length >= 32, {
+    message: 'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
+  }),
+  EDGEOPS_PUBLIC_URL: optionalText.pipe(url('links the bot posts').optional()),
+  SLACK_SIGNING_SECRET: z.string().optional(),
+  SLACK_BOT_TOKEN: z.string().optional(),
+  SLACK_APP_TOKEN: z.string().optional(),
+  SLACK_API_URL: url('the Slack Web API').default('https://slack.com/api/'),
+  SLACK_TEAM_ID: optionalText.refine((v) => v === undefined || /^[TE][A-Z0-9]+$/.test(v), {
+    message: 'must be a Slack team ID such as T0123ABCD',
+  }),
+  PAGERDUTY_WEBHOOK_SECRETS: optionalText,
+  PAGERDUTY_API_TOKEN: optionalText,
+  PAGERDUTY_API_URL: url('the PagerDuty REST API').default('https://api.pagerduty.com'),
+  PAGERDUTY_FROM: optionalText.refine((v) => v === undefined || /^[^@\s]+@[^@\s]+$/.test(v), {
+    message: 'must be an e-mail address',
+  }),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+});
+
+export interface SlackConfig {
+  signingSecret: string;
+  botToken: string;
+  appToken: string | undefined;
+  apiUrl: string;
+  teamId: string | undefined;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  dbPath: string;
+  dataDir: string;
+  policiesDir: string;
+  commandsDir: string;
+  auditKey: string | undefined;
+  publicUrl: string;
+  slack: SlackConfig | undefined;
+  pagerduty: {
+    webhookSecrets: string[];
+    apiToken: string | undefined;
+    apiUrl: string;
+    from: string | undefined;
+  };
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** True when the environment asks for Slack at all (even with empty values: that is a mistake to report). */
+export function slackRequested(env: Env): boolean {
+  return env.SLACK_BOT_TOKEN !== undefined || env.SLACK_APP_TOKEN !== undefined;
+}
+
+/**
+ * Parses the environment. `requireServeSecrets` is set for `edgeops serve` with Slack, where an
+ * unset audit key or signing secret would run the bot unsafely.
+ */
+export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
+  const cwd = options.cwd ?? process.cwd();
+  const problems: string[] = [];
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? 'environment');
+      problems.push(`${name}: ${issue.message}${valueHint(name, env[name])}`);
+    }
+  }
+
+  const slackWanted = slackRequested(env);
+  if (slackWanted) {
+    if (!env.SLACK_BOT_TOKEN?.trim()) problems.push('SLACK_BOT_TOKEN: required when Slack is configured (xoxb-…)');
+    else if (!env.SLACK_BOT_TOKEN.trim().startsWith('xoxb-')) problems.push('SLACK_BOT_TOKEN: must start with xoxb-');
+    if (!env.SLACK_SIGNING_SECRET?.trim())
+      problems.push('SLACK_SIGNING_SECRET: required when Slack is configured; requests cannot be verified without it');
+    if (env.SLACK_APP_TOKEN !== undefined && !env.SLACK_APP_TOKEN.trim().startsWith('xapp-'))
+      problems.push('SLACK_APP_TOKEN: must start with xapp- (or be unset for HTTP mode)');
+    if (!env.EDGEOPS_AUDIT_KEY?.trim())
+      problems.push('EDGEOPS_AUDIT_KEY: required when serving Slack (at least 32 characters, e.g. `openssl rand -hex 32`)');
+  }
+
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
+  const dbPath = path.resolve(cwd, e.EDGEOPS_DB);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dbPath,
+    dataDir: path.dirname(dbPath),
+    policiesDir: path.resolve(cwd, e.EDGEOPS_POLICIES),
+    commandsDir: path.resolve(cwd, e.EDGEOPS_COMMANDS),
+    auditKey: e.EDGEOPS_AUDIT_KEY,
+    publicUrl: e.EDGEOPS_PUBLIC_URL ?? `http://${e.HOST}:${e.PORT}`,
+    slack: slackWanted
+      ? {
+          signingSecret: env.SLACK_SIGNING_SECRET!.trim(),
+          botToken: env.SLACK_BOT_TOKEN!.trim(),
+          appToken: env.SLACK_APP_TOKEN?.trim() || undefined,
+          apiUrl: e.SLACK_API_URL,
+          teamId: e.SLACK_TEAM_ID,
+        }
+      : undefined,
+    pagerduty: {
+      webhookSecrets: (e.PAGERDUTY_WEBHOOK_SECRETS ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+      apiToken: e.PAGERDUTY_API_TOKEN,
+      apiUrl: e.PAGERDUTY_API_URL.replace(/\/+$/, ''),
+      from: e.PAGERDUTY_FROM,
+    },
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+const SECRET_NAMES = /SECRET|TOKEN|KEY/;
+
+function valueHint(name: string, value: string | undefined): string {
+  if (value === undefined || SECRET_NAMES.test(name)) return '';
+  return ` (got ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)})`;
+}

@@ -1,0 +1,132 @@
+// The audit chain: canonical row encoding and the HMAC that links each row to the one before.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface AuditEventInput {
+  actor: string;
+  source: string;
+  kind: string;
+  incidentId?: string | null;
+  payload: Record<string, unknown>;
+}
+
+export interface AuditEvent {
+  seq: number;
+  /** UTC milliseconds. */
+  time: number;
+  actor: string;
+  source: string;
+  kind: string;
+  incidentId: string | null;
+  payload: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+/** JSON with object keys sorted at every depth and no insignificant white space. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+type HashedFields = Omit<AuditEvent, 'prevHash' | 'hash'>;
+
+/** The bytes that are hashed: every field of the row except the hashes themselves. */
+export function canonicalRow(row: HashedFields): string {
+  return canonicalJson({
+    seq: row.seq,
+    time: row.time,
+    actor: row.actor,
+    source: row.source,
+    kind: row.kind,
+    incident: row.incidentId,
+    payload: row.payload,
+  });
+}
+
+export function chainHash(key: string, prevHash: string, row: HashedFields): string {
+  return createHmac('sha256', key).update(prevHash).update(canonicalRow(row)).digest('hex');
+}
+
+/** MAC over the chain head, so that cutting rows off the end is detected too. */
+export function headMac(key: string, seq: number, hash: string): string {
+  return createHmac('sha256', key).update(`head:${seq}:${hash}`).digest('hex');
+}
+
+export function hashesEqual(a: string, b: string): boolean {
+  const ba = Buffer.from(a, 'utf8');
+  const bb = Buffer.from(b, 'utf8');
+  return ba.length === bb.length && timingSafeEqual(ba, bb);
+}
+
+/** A stored row as read back, payload still as stored text so re-encoding cannot hide a change. */
+export interface StoredAuditRow extends Omit<AuditEvent, 'payload'> {
+  payloadText: string;
+}
+
+export type ChainVerdict =
+  | { ok: true; count: number; lastSeq: number; lastHash: string }
+  | { ok: false; seq: number; reason: string; count: number };
+
+/**
+ * Recomputes the chain over rows in stored order. The first row that does not follow from the
+ * one before (gap, reorder, altered field, wrong link) is named.
+ */
+export function verifyChain(
+  key: string,
+  rows: Iterable<StoredAuditRow>,
+  head?: { seq: number; hash: string; mac: string },
+): ChainVerdict {
+  let expectedSeq = 1;
+  let prevHash = GENESIS_HASH;
+  let count = 0;
+  for (const row of rows) {
+    if (row.seq !== expectedSeq) {
+      return row.seq > expectedSeq
+        ? { ok: false, seq: expectedSeq, reason: `row ${expectedSeq} is missing (next row is ${row.seq})`, count }
+        : { ok: false, seq: row.seq, reason: `row ${row.seq} is out of order (expected ${expectedSeq})`, count };
+    }
+    let payload: Record<string, unknown>;
+    try {
+      payload = JSON.parse(row.payloadText) as Record<string, unknown>;
+    } catch {
+      return { ok: false, seq: row.seq, reason: 'payload is not valid JSON', count };
+    }
+    if (canonicalJson(payload) !== row.payloadText) {
+      return { ok: false, seq: row.seq, reason: 'payload is not in canonical form', count };
+    }
+    if (!hashesEqual(row.prevHash, prevHash)) {
+      return { ok: false, seq: row.seq, reason: 'prev_hash does not match the previous row', count };
+    }
+    const expected = chainHash(key, prevHash, { ...row, payload });
+    if (!hashesEqual(row.hash, expected)) {
+      return { ok: false, seq: row.seq, reason: 'hash does not match the row (altered, or another key)', count };
+    }
+    prevHash = row.hash;
+    expectedSeq += 1;
+    count += 1;
+  }
+  const lastSeq = expectedSeq - 1;
+  if (head) {
+    if (head.seq !== lastSeq || !hashesEqual(head.hash, prevHash) || !hashesEqual(head.mac, headMac(key, head.seq, head.hash))) {
+      const seq = head.seq > lastSeq ? lastSeq + 1 : head.seq;
+      return { ok: false, seq, reason: `chain head records seq ${head.seq} but the log ends at ${lastSeq}`, count };
+    }
+  } else if (lastSeq > 0) {
+    return { ok: false, seq: lastSeq, reason: 'chain head record is missing', count };
+  }
+  return { ok: true, count, lastSeq, lastHash: prevHash };
+}

@@ -1,0 +1,39 @@
+// The outbox port: messages stored with the event that caused them, delivered in order per channel.
+
+/** A chat message as the core describes it; adapters render it (Block Kit, console text). */
+export interface ChatMessage {
+  /** Plain-text fallback and console rendering. */
+  text: string;
+  /** Optional structured fields (title → value) the Slack adapter lays out. */
+  fields?: Array<[string, string]>;
+  /** Pin the message once posted (incident summary). */
+  pin?: boolean;
+  /** The message kind, for renderers that lay out certain kinds specially. */
+  kind?: string;
+  /** Extra data renderers may use (run id for approval buttons, …). */
+  data?: Record<string, unknown>;
+}
+
+export type OutboxTarget = 'slack' | 'pagerduty';
+
+export interface OutboxItem {
+  id: number;
+  causeSeq: number;
+  target: OutboxTarget;
+  /** Ordering key: `incident:INC-7` or a Slack channel ID. */
+  channel: string;
+  body: ChatMessage | Record<string, unknown>;
+  attempts: number;
+  nextAttemptAt: number;
+  createdAt: number;
+}
+
+export interface Outbox {
+  enqueue(item: { causeSeq: number; target: OutboxTarget; channel: string; body: ChatMessage | Record<string, unknown> }): number;
+  /** The oldest pending item of each channel whose turn has come (one per channel keeps order). */
+  due(target: OutboxTarget, now: number, limit: number): OutboxItem[];
+  markSent(id: number, now: number): void;
+  markRetry(id: number, nextAttemptAt: number, error: string): void;
+  markFailed(id: number, error: string): void;
+  depth(target?: OutboxTarget): number;
+}

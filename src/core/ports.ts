@@ -1,0 +1,26 @@
+// Interfaces the core needs from the outside world: time and a unit of work over the store.
+
+export interface Clock {
+  /** Milliseconds since the Unix epoch, UTC. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Runs `fn` atomically: every row it writes lands together or not at all. */
+export interface UnitOfWork {
+  transaction<T>(fn: () => T): T;
+}
+
+/** Who is behind a request, as the policy sees them. */
+export interface Actor {
+  /** Slack user ID (`U…`/`W…`), `pagerduty:<service>`, `scheduler` or `system`. */
+  id: string;
+  /** Slack user-group IDs (`S…`) the user belongs to. */
+  groups: string[];
+  /** For PagerDuty-triggered runs: the service name or ID. */
+  pagerdutyService?: string;
+}
+
+/** Where a request came from, recorded on every audit row. */
+export type Source = 'slack' | 'console' | 'cli' | 'pagerduty' | 'scheduler' | 'system';

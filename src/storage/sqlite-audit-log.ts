@@ -1,0 +1,142 @@
+// SQLite implementation of the audit log: rows are inserted, never updated; the head row is MACed.
+import type { AuditLog } from '../core/audit/audit-log.js';
+import {
+  GENESIS_HASH,
+  canonicalJson,
+  chainHash,
+  headMac,
+  verifyChain,
+  type AuditEvent,
+  type AuditEventInput,
+  type ChainVerdict,
+  type StoredAuditRow,
+} from '../core/audit/audit-chain.js';
+import type { Clock } from '../core/ports.js';
+import type { Db } from './database.js';
+
+interface Row {
+  seq: number;
+  time: number;
+  actor: string;
+  source: string;
+  kind: string;
+  incident_id: string | null;
+  payload: string;
+  prev_hash: string;
+  hash: string;
+}
+
+const toStored = (r: Row): StoredAuditRow => ({
+  seq: r.seq,
+  time: r.time,
+  actor: r.actor,
+  source: r.source,
+  kind: r.kind,
+  incidentId: r.incident_id,
+  payloadText: r.payload,
+  prevHash: r.prev_hash,
+  hash: r.hash,
+});
+
+const toEvent = (r: Row): AuditEvent => ({
+  seq: r.seq,
+  time: r.time,
+  actor: r.actor,
+  source: r.source,
+  kind: r.kind,
+  incidentId: r.incident_id,
+  payload: JSON.parse(r.payload) as Record<string, unknown>,
+  prevHash: r.prev_hash,
+  hash: r.hash,
+});
+
+export class SqliteAuditLog implements AuditLog {
+  private readonly insert;
+  private readonly writeHead;
+  private readonly readHead;
+  private readonly bySeqStmt;
+
+  constructor(
+    private readonly db: Db,
+    private readonly key: string,
+    private readonly clock: Clock,
+  ) {
+    this.insert = db.prepare(
+      `INSERT INTO audit_log (seq, time, actor, source, kind, incident_id, payload, prev_hash, hash)
+       VALUES (@seq, @time, @actor, @source, @kind, @incident_id, @payload, @prev_hash, @hash)`,
+    );
+    this.writeHead = db.prepare(
+      `INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac`,
+    );
+    this.readHead = db.prepare('SELECT seq, hash, mac FROM audit_head WHERE id = 1');
+    this.bySeqStmt = db.prepare('SELECT * FROM audit_log WHERE seq = ?');
+  }
+
+  append(input: AuditEventInput): AuditEvent {
+    return this.db.transaction((): AuditEvent => {
+      const prev = this.head();
+      // Time never runs backwards along the chain, whatever the wall clock does.
+      const lastTime = prev.seq === 0 ? 0 : (this.bySeqStmt.get(prev.seq) as Row).time;
+      const payload = JSON.parse(canonicalJson(input.payload)) as Record<string, unknown>;
+      const fields = {
+        seq: prev.seq + 1,
+        time: Math.max(Math.trunc(this.clock.now()), lastTime),
+        actor: input.actor,
+        source: input.source,
+        kind: input.kind,
+        incidentId: input.incidentId ?? null,
+        payload,
+      };
+      const hash = chainHash(this.key, prev.hash, fields);
+      this.insert.run({
+        seq: fields.seq,
+        time: fields.time,
+        actor: fields.actor,
+        source: fields.source,
+        kind: fields.kind,
+        incident_id: fields.incidentId,
+        payload: canonicalJson(payload),
+        prev_hash: prev.hash,
+        hash,
+      });
+      this.writeHead.run(fields.seq, hash, headMac(this.key, fields.seq, hash));
+      return { ...fields, prevHash: prev.hash, hash };
+    })();
+  }
+
+  *forIncident(incidentId: string, options: { kinds?: string[]; afterSeq?: number } = {}): IterableIterator<AuditEvent> {
+    const kinds = options.kinds ?? [];
+    const kindClause = kinds.length > 0 ? `AND kind IN (${kinds.map(() => '?').join(', ')})` : '';
+    const stmt = this.db.prepare(
+      `SELECT * FROM audit_log WHERE incident_id = ? AND seq > ? ${kindClause} ORDER BY seq`,
+    );
+    for (const row of stmt.iterate(incidentId, options.afterSeq ?? 0, ...kinds)) yield toEvent(row as Row);
+  }
+
+  recentForIncident(incidentId: string, limit: number): AuditEvent[] {
+    const rows = this.db
+      .prepare('SELECT * FROM audit_log WHERE incident_id = ? ORDER BY seq DESC LIMIT ?')
+      .all(incidentId, limit) as Row[];
+    return rows.reverse().map(toEvent);
+  }
+
+  bySeq(seq: number): AuditEvent | undefined {
+    const row = this.bySeqStmt.get(seq) as Row | undefined;
+    return row ? toEvent(row) : undefined;
+  }
+
+  head(): { seq: number; hash: string } {
+    const h = this.readHead.get() as { seq: number; hash: string } | undefined;
+    return h ? { seq: h.seq, hash: h.hash } : { seq: 0, hash: GENESIS_HASH };
+  }
+
+  verify(): ChainVerdict {
+    const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY rowid');
+    const head = this.readHead.get() as { seq: number; hash: string; mac: string } | undefined;
+    function* stored(): IterableIterator<StoredAuditRow> {
+      for (const r of rows.iterate()) yield toStored(r as Row);
+    }
+    return verifyChain(this.key, stored(), head);
+  }
+}
