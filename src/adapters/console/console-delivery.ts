@@ -1,0 +1,41 @@
+// Local-mode delivery: drains the Slack outbox onto the terminal, "creating" channels as Slack would.
+import type { ChatMessage, Outbox } from '../../core/outbox/outbox.js';
+import type { IncidentService } from '../../core/incidents/incident-service.js';
+
+export interface ConsolePost {
+  channel: string;
+  message: ChatMessage;
+}
+
+const INCIDENT_KEY = /^incident:(.+)$/;
+
+/** Delivers every due message; returns them in delivery order. */
+export function drainToConsole(outbox: Outbox, incidents: IncidentService, now: () => number): ConsolePost[] {
+  const posts: ConsolePost[] = [];
+  for (;;) {
+    const due = outbox.due('slack', Number.MAX_SAFE_INTEGER, 100);
+    if (due.length === 0) return posts;
+    for (const item of due) {
+      const message = item.body as ChatMessage;
+      let channel = item.channel;
+      const m = INCIDENT_KEY.exec(item.channel);
+      if (m) {
+        const incident = incidents.find(m[1]!);
+        if (incident) {
+          // In local mode the channel's ID is its name, made when the first message arrives.
+          if (incident.channelId === null) incidents.attachChannel(incident.id, incident.channelName);
+          channel = incident.channelName;
+        }
+      }
+      outbox.markSent(item.id, now());
+      posts.push({ channel, message });
+    }
+  }
+}
+
+export function renderPost(post: ConsolePost): string {
+  const pin = post.message.pin ? '📌 ' : '';
+  const lines = [`[#${post.channel}] ${pin}${post.message.text}`];
+  for (const [k, v] of post.message.fields ?? []) lines.push(`    ${k}: ${v}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,126 @@
+// The terminal stand-in for Slack: reads lines as a chosen user in a chosen channel, prints replies and posts.
+import type { App } from '../../app.js';
+import type { CommandContext } from '../../core/commands/command-context.js';
+import { parseArgs } from '../../core/commands/grammar.js';
+import { parseIncidentId } from '../../core/incidents/incident.js';
+import type { Actor } from '../../core/ports.js';
+import { isEdgeopsError, ErrorCode } from '../../errors.js';
+import { drainToConsole, renderPost } from './console-delivery.js';
+
+const USER = /^[UW][A-Z0-9]{2,}$/;
+const GROUP = /^S[A-Z0-9]{2,}$/;
+
+export const CONSOLE_HELP = [
+  'Console commands (local mode stands in for Slack):',
+  '  /incident …          incident commands (/incident help)',
+  '  /as USER [S1,S2]     act as another Slack user, with their user groups',
+  '  /channel [NAME|INC-n] move to a channel (an incident channel implies its incident)',
+  '  /whoami              who and where you are',
+  '  /help                this list;  /quit to leave',
+].join('\n');
+
+export interface ConsoleSession {
+  /** Handles one line; resolves when its output is written. Returns false when the user quits. */
+  handleLine(line: string): Promise<boolean>;
+  prompt(): string;
+}
+
+export function createConsoleSession(app: App, options: { actor: Actor; write: (text: string) => void }): ConsoleSession {
+  let actor: Actor = options.actor;
+  let channel = 'general';
+  const write = options.write;
+
+  function flushPosts(): void {
+    for (const post of drainToConsole(app.store.outbox, app.incidents, app.clock.now)) write(renderPost(post));
+  }
+
+  function explain(err: unknown): string {
+    if (isEdgeopsError(err)) {
+      const label: Record<string, string> = {
+        [ErrorCode.Input]: 'error',
+        [ErrorCode.NotAllowed]: 'not allowed',
+        [ErrorCode.NotFound]: 'not found',
+        [ErrorCode.Conflict]: 'conflict',
+      };
+      return `✗ ${label[err.code] ?? 'error'}: ${err.message}`;
+    }
+    app.logger.error({ err }, 'console command failed');
+    return '✗ something went wrong; the log has the details';
+  }
+
+  function switchUser(rest: string): string {
+    const args = parseArgs(rest);
+    const [user, groupList] = args.words;
+    if (!user || !USER.test(user)) return '✗ error: /as takes a Slack user ID such as U0123ABCD, then optional groups S1,S2';
+    const groups = (args.params.groups ?? groupList ?? '').split(',').map((g) => g.trim()).filter(Boolean);
+    const bad = groups.filter((g) => !GROUP.test(g));
+    if (bad.length > 0) return `✗ error: ${bad.join(', ')} ${bad.length === 1 ? 'is not a user-group ID' : 'are not user-group IDs'} (S…)`;
+    actor = { id: user, groups };
+    return `You are now ${user}${groups.length > 0 ? ` in ${groups.join(', ')}` : ''}.`;
+  }
+
+  function switchChannel(rest: string): string {
+    const target = rest.trim().replace(/^#/, '');
+    if (!target) return `You are in #${channel}.`;
+    if (/^(INC-)?\d+$/i.test(target)) {
+      const incident = app.incidents.find(parseIncidentId(target));
+      if (!incident) return `✗ not found: ${target} does not exist`;
+      channel = incident.channelId ?? incident.channelName;
+    } else {
+      if (!/^[a-z0-9][a-z0-9_-]{0,79}$/.test(target)) return '✗ error: channel names are lowercase letters, digits, - and _';
+      channel = target;
+    }
+    const incident = app.incidents.byChannel(channel);
+    return `You are in #${channel}${incident ? ` (${incident.id}: ${incident.title})` : ''}.`;
+  }
+
+  return {
+    prompt: () => `${actor.id} #${channel}> `,
+
+    async handleLine(raw: string): Promise<boolean> {
+      const line = raw.trim();
+      if (!line || line.startsWith('#')) return true;
+      const space = line.search(/\s/);
+      const command = (space < 0 ? line : line.slice(0, space)).toLowerCase();
+      const rest = space < 0 ? '' : line.slice(space + 1);
+      switch (command) {
+        case '/quit':
+        case '/exit':
+          return false;
+        case '/help':
+          write(CONSOLE_HELP);
+          return true;
+        case '/as':
+          write(switchUser(rest));
+          return true;
+        case '/channel':
+        case '/join':
+          write(switchChannel(rest));
+          return true;
+        case '/whoami':
+          write(`You are ${actor.id}${actor.groups.length ? ` in ${actor.groups.join(', ')}` : ''}, in #${channel}.`);
+          return true;
+        default:
+          break;
+      }
+      if (!command.startsWith('/')) {
+        write('✗ error: type a slash command such as /incident help (or /help for the console)');
+        return true;
+      }
+      const ctx: CommandContext = { actor, source: 'console', channelId: channel };
+      try {
+        const reply = await app.handle(ctx, command, rest);
+        write(`(only you) ${reply.text}`);
+        flushPosts();
+        // Slack invites the declarer into the new channel; the console moves them there.
+        if (command === '/incident' && reply.incidentId && /^\s*declare\b/i.test(rest)) {
+          const incident = app.incidents.find(reply.incidentId);
+          if (incident) channel = incident.channelId ?? incident.channelName;
+        }
+      } catch (err) {
+        write(explain(err));
+      }
+      return true;
+    },
+  };
+}

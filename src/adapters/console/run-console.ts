@@ -1,0 +1,54 @@
+// Drives a console session over a terminal or piped stdin, one line at a time, with the local-mode banner.
+import { createInterface } from 'node:readline';
+import type { App } from '../../app.js';
+import type { CliIo } from '../../cli/cli-io.js';
+import { InputError } from '../../errors.js';
+import { createConsoleSession } from './console-session.js';
+
+export function localBanner(app: App, extra: { user: string; logFile?: string; httpUrl?: string }): string {
+  const c = app.config;
+  return [
+    'edgeops — LOCAL MODE (no Slack credentials found): this terminal stands in for Slack.',
+    `  database   ${c.dbPath}`,
+    `  policies   ${c.policiesDir}`,
+    `  procedures ${c.commandsDir}`,
+    ...(extra.httpUrl ? [`  http       ${extra.httpUrl} (/healthz, PagerDuty webhooks)`] : []),
+    ...(extra.logFile ? [`  logs       ${extra.logFile}`] : []),
+    `  You are ${extra.user}. Type /incident help, or /help for the console; /as U123 S1,S2 switches user.`,
+    '  To connect Slack: set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and EDGEOPS_AUDIT_KEY, then npm start (README: "Connect to Slack").',
+    '',
+  ].join('\n');
+}
+
+export async function runConsole(
+  app: App,
+  io: CliIo,
+  options: { user: string; groups: string; logFile?: string; httpUrl?: string },
+): Promise<void> {
+  if (!/^[UW][A-Z0-9]{2,}$/.test(options.user)) throw new InputError(`--as takes a Slack user ID such as U0123ABCD (got "${options.user}")`);
+  const groups = options.groups.split(',').map((g) => g.trim()).filter(Boolean);
+  const bad = groups.find((g) => !/^S[A-Z0-9]{2,}$/.test(g));
+  if (bad) throw new InputError(`--groups takes user-group IDs such as S0123ABCD (got "${bad}")`);
+
+  const write = (text: string): void => {
+    io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  };
+  const interactive = Boolean((io.stdin as NodeJS.ReadStream).isTTY);
+  write(localBanner(app, { user: options.user, logFile: options.logFile, httpUrl: options.httpUrl }));
+  const session = createConsoleSession(app, { actor: { id: options.user, groups }, write });
+  const rl = createInterface({ input: io.stdin, output: interactive ? io.stdout : undefined, terminal: interactive });
+  if (interactive) {
+    rl.setPrompt(session.prompt());
+    rl.prompt();
+  }
+  for await (const line of rl) {
+    if (!interactive && line.trim()) write(`${session.prompt()}${line}`);
+    const goOn = await session.handleLine(line);
+    if (!goOn) break;
+    if (interactive) {
+      rl.setPrompt(session.prompt());
+      rl.prompt();
+    }
+  }
+  rl.close();
+}

@@ -1,0 +1,224 @@
+// `/incident …`: maps parsed arguments onto the incident service, checking access first.
+import { InputError } from '../../errors.js';
+import type { AccessControl } from '../access.js';
+import { durationText, isoTime, parseIncidentId, parseRole, parseSeverity, parseStatus, parseUserRef, type Incident } from '../incidents/incident.js';
+import type { IncidentService } from '../incidents/incident-service.js';
+import { describeEvent } from '../timeline/describe-event.js';
+import type { CommandContext, CommandReply, SubcommandSpec } from './command-context.js';
+import { expectOnly, parseArgs, type ParsedArgs } from './grammar.js';
+
+export const EXPORT_FORMATS = ['md', 'json', 'html'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface IncidentCommandDeps {
+  incidents: IncidentService;
+  access: AccessControl;
+  /** Delivers the transcript where the caller can get it (a file upload, a local file). */
+  deliverExport: (ctx: CommandContext, incident: Incident, format: ExportFormat) => Promise<string>;
+}
+
+/** The incident a command is about: `incident=INC-7`, else the incident of the channel it was typed in. */
+export function targetIncident(deps: Pick<IncidentCommandDeps, 'incidents'>, ctx: CommandContext, args: ParsedArgs): Incident {
+  const given = args.params.incident;
+  if (given !== undefined) return deps.incidents.get(parseIncidentId(given));
+  const here = ctx.channelId ? deps.incidents.byChannel(ctx.channelId) : undefined;
+  if (!here) throw new InputError('this is not an incident channel; add incident=INC-7 to say which incident');
+  return here;
+}
+
+const text = (args: ParsedArgs, what: string): string => {
+  const t = args.words.join(' ').trim();
+  if (!t) throw new InputError(`${what} is missing`);
+  return t;
+};
+
+function guard(deps: IncidentCommandDeps, ctx: CommandContext, action: string, incident?: Incident): void {
+  deps.access.require(ctx.actor, ctx.source, { action, channel: ctx.channelId, incidentId: incident?.id ?? null });
+}
+
+const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
+  {
+    name: 'declare',
+    usage: 'declare <title> [sev=1..4] [service=NAME] [--private]',
+    summary: 'open an incident with its own channel; you become commander',
+    action: 'incident.declare',
+    params: ['sev', 'service'],
+    flags: ['private'],
+    run(deps, ctx, args) {
+      const title = text(args, 'the title (what is broken?)');
+      const severity = args.params.sev === undefined ? undefined : parseSeverity(args.params.sev);
+      const service = args.params.service?.trim() || null;
+      guard(deps, ctx, 'incident.declare');
+      const incident = deps.incidents.declare(ctx.actor, ctx.source, {
+        title,
+        severity,
+        service,
+        private: args.flags.includes('private'),
+        fromChannel: ctx.channelId,
+      });
+      return {
+        text: `${incident.id} declared (SEV${incident.severity}): ${incident.title}. Channel #${incident.channelName}; you are the commander.`,
+        incidentId: incident.id,
+      };
+    },
+  },
+  {
+    name: 'update',
+    usage: 'update <text> [status=investigating|identified|monitoring]',
+    summary: 'post a status update',
+    action: 'incident.update',
+    params: ['status', 'incident'],
+    run(deps, ctx, args) {
+      const incident = targetIncident(deps, ctx, args);
+      const status = args.params.status === undefined ? undefined : parseStatus(args.params.status);
+      const body = text(args, 'the update text');
+      guard(deps, ctx, 'incident.update', incident);
+      const updated = deps.incidents.update(ctx.actor, ctx.source, incident.id, { text: body, status });
+      return { text: `Update posted to ${updated.id} (status ${updated.status}).`, incidentId: updated.id };
+    },
+  },
+  {
+    name: 'note',
+    usage: 'note <text>',
+    summary: 'add a note to the timeline',
+    action: 'incident.note',
+    params: ['incident'],
+    run(deps, ctx, args) {
+      const incident = targetIncident(deps, ctx, args);
+      const body = text(args, 'the note text');
+      guard(deps, ctx, 'incident.note', incident);
+      deps.incidents.note(ctx.actor, ctx.source, incident.id, body);
+      return { text: `Noted on ${incident.id}.`, incidentId: incident.id };
+    },
+  },
+  {
+    name: 'sev',
+    usage: 'sev <1..4>',
+    summary: 'change the severity',
+    action: 'incident.sev',
+    params: ['incident'],
+    run(deps, ctx, args) {
+      const incident = targetIncident(deps, ctx, args);
+      if (args.words.length !== 1) throw new InputError('sev takes one number, 1 (worst) to 4: /incident sev 2');
+      const severity = parseSeverity(args.words[0]!);
+      guard(deps, ctx, 'incident.sev', incident);
+      deps.incidents.setSeverity(ctx.actor, ctx.source, incident.id, severity);
+      return { text: `${incident.id} is now SEV${severity}.`, incidentId: incident.id };
+    },
+  },
+  {
+    name: 'role',
+    usage: 'role <commander|comms|scribe> <@user>',
+    summary: 'assign an incident role',
+    action: 'incident.role',
+    params: ['incident'],
+    run(deps, ctx, args) {
+      const incident = targetIncident(deps, ctx, args);
+      if (args.words.length !== 2) throw new InputError('role takes a role and a person: /incident role comms @alice');
+      const role = parseRole(args.words[0]!);
+      const user = parseUserRef(args.words[1]!);
+      guard(deps, ctx, 'incident.role', incident);
+      deps.incidents.assignRole(ctx.actor, ctx.source, incident.id, role, user);
+      return { text: `<@${user}> is now ${role} of ${incident.id}.`, incidentId: incident.id };
+    },
+  },
+  {
+    name: 'ack',
+    usage: 'ack',
+    summary: 'acknowledge the incident',
+    action: 'incident.ack',
+    params: ['incident'],
+    run(deps, ctx, args) {
+      const incident = targetIncident(deps, ctx, args);
+      if (args.words.length > 0) throw new InputError('ack takes no text; use note to add one');
+      guard(deps, ctx, 'incident.ack', incident);
+      const acked = deps.incidents.ack(ctx.actor, ctx.source, incident.id);
+      return {
+        text: `${acked.id} acknowledged after ${durationText(acked.acknowledgedAt! - acked.declaredAt)}.`,
+        incidentId: acked.id,
+      };
+    },
+  },
+  {
+    name: 'resolve',
+    usage: 'resolve [summary]',
+    summary: 'resolve the incident',
+    action: 'incident.resolve',
+    params: ['incident'],
+    run(deps, ctx, args) {
+      const incident = targetIncident(deps, ctx, args);
+      guard(deps, ctx, 'incident.resolve', incident);
+      const resolved = deps.incidents.resolve(ctx.actor, ctx.source, incident.id, args.words.join(' '));
+      return {
+        text: `${resolved.id} resolved after ${durationText(resolved.resolvedAt! - resolved.declaredAt)}.`,
+        incidentId: resolved.id,
+      };
+    },
+  },
+  {
+    name: 'timeline',
+    usage: 'timeline [limit=N]',
+    summary: 'show the latest timeline entries',
+    params: ['limit', 'incident'],
+    run(deps, ctx, args) {
+      const incident = targetIncident(deps, ctx, args);
+      const raw = args.params.limit ?? '20';
+      if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > 500) {
+        throw new InputError(`limit must be a number from 1 to 500 (got "${raw}")`);
+      }
+      const events = deps.incidents.timeline(incident.id, Number(raw));
+      const lines = events.map((e) => `${isoTime(e.time)}  #${e.seq}  <@${e.actor}>  ${describeEvent(e)}`);
+      return { text: [`Timeline of ${incident.id} (latest ${events.length}):`, ...lines].join('\n'), incidentId: incident.id };
+    },
+  },
+  {
+    name: 'export',
+    usage: 'export [format=md|json|html]',
+    summary: 'export the postmortem transcript',
+    action: 'incident.export',
+    params: ['format', 'incident'],
+    async run(deps, ctx, args) {
+      const incident = targetIncident(deps, ctx, args);
+      const format = (args.params.format ?? 'md') as ExportFormat;
+      if (!EXPORT_FORMATS.includes(format)) throw new InputError(`format must be md, json or html (got "${format}")`);
+      guard(deps, ctx, 'incident.export', incident);
+      const where = await deps.deliverExport(ctx, incident, format);
+      return { text: `Transcript of ${incident.id} (${format}): ${where}`, incidentId: incident.id };
+    },
+  },
+  {
+    name: 'list',
+    usage: 'list',
+    summary: 'list open incidents',
+    run(deps) {
+      const open = deps.incidents.listOpen();
+      if (open.length === 0) return { text: 'No open incidents.' };
+      const lines = open.map(
+        (i) => `${i.id}  SEV${i.severity}  ${i.status.padEnd(13)}  #${i.channelName}  ${i.title}  (commander <@${i.roles.commander ?? '?'}>)`,
+      );
+      return { text: [`Open incidents (${open.length}):`, ...lines].join('\n') };
+    },
+  },
+];
+
+export function incidentHelp(deps: IncidentCommandDeps, ctx: CommandContext): string {
+  const mine = SUBCOMMANDS.filter(
+    (s) => s.action === undefined || deps.access.may(ctx.actor, { action: s.action, channel: ctx.channelId }),
+  );
+  return ['What you can do with /incident:', ...mine.map((s) => `  /incident ${s.usage} — ${s.summary}`), '  /incident help — this list'].join('\n');
+}
+
+export async function handleIncidentCommand(deps: IncidentCommandDeps, ctx: CommandContext, input: string): Promise<CommandReply> {
+  const args = parseArgs(input);
+  const name = args.words.shift()?.toLowerCase();
+  if (name === undefined && (Object.keys(args.params).length > 0 || args.flags.length > 0)) {
+    throw new InputError('say what to do first, e.g. /incident sev 2 or /incident declare <title> sev=2');
+  }
+  if (name === undefined || name === 'help') return { text: incidentHelp(deps, ctx) };
+  const spec = SUBCOMMANDS.find((s) => s.name === name);
+  if (!spec) {
+    throw new InputError(`unknown subcommand "${name}"; try ${SUBCOMMANDS.map((s) => s.name).join(', ')} or help`);
+  }
+  expectOnly(args, spec.name, { params: spec.params, flags: spec.flags });
+  return spec.run(deps, ctx, args);
+}

@@ -1,0 +1,253 @@
+// Incident lifecycle: each change is one transaction of audit row, projection and outbox messages.
+import { ConflictError, NotFoundError } from '../../errors.js';
+import type { AuditEvent } from '../audit/audit-chain.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { ChatMessage, Outbox } from '../outbox/outbox.js';
+import type { Actor, Clock, Source, UnitOfWork } from '../ports.js';
+import { describeEvent } from '../timeline/describe-event.js';
+import {
+  TEXT_MAX,
+  TITLE_MAX,
+  channelName,
+  incidentId,
+  requireText,
+  type Incident,
+  type IncidentRole,
+  type OpenStatus,
+} from './incident.js';
+import type { IncidentStore } from './incident-store.js';
+
+export interface IncidentServiceDeps {
+  uow: UnitOfWork;
+  audit: AuditLog;
+  incidents: IncidentStore;
+  outbox: Outbox;
+  clock: Clock;
+}
+
+export interface DeclareInput {
+  title: string;
+  severity?: number;
+  service?: string | null;
+  private?: boolean;
+  /** Where the incident was declared from (a Slack channel ID), if anywhere. */
+  fromChannel?: string | null;
+  pagerduty?: { id: string; url: string | null };
+}
+
+/** The outbox channel key of an incident: resolved to the real channel when delivered. */
+export const incidentChannelKey = (id: string): string => `incident:${id}`;
+
+export type IncidentService = ReturnType<typeof createIncidentService>;
+
+export function createIncidentService(deps: IncidentServiceDeps) {
+  const { uow, audit, incidents, outbox, clock } = deps;
+
+  function load(id: string): Incident {
+    const incident = incidents.get(id);
+    if (!incident) throw new NotFoundError(`${id} does not exist; /incident list shows the open incidents`);
+    return incident;
+  }
+
+  function requireOpen(incident: Incident, what: string): void {
+    if (incident.status === 'resolved') {
+      throw new ConflictError(`${incident.id} is resolved; it cannot ${what} any more`);
+    }
+  }
+
+  /** Records the event, saves the projection and queues the channel message, all or nothing. */
+  function record(
+    actor: Actor,
+    source: Source,
+    incident: Incident,
+    kind: string,
+    payload: Record<string, unknown>,
+    message?: Partial<ChatMessage>,
+  ): AuditEvent {
+    const event = audit.append({ actor: actor.id, source, kind, incidentId: incident.id, payload });
+    incident.lastUpdateAt = event.time;
+    incidents.save(incident);
+    outbox.enqueue({
+      causeSeq: event.seq,
+      target: 'slack',
+      channel: incidentChannelKey(incident.id),
+      body: { kind, text: `<@${actor.id}> ${describeEvent(event)}`, ...message },
+    });
+    return event;
+  }
+
+  function mutate<T>(id: string, fn: (incident: Incident) => T): T {
+    return uow.transaction(() => fn(load(id)));
+  }
+
+  return {
+    declare(actor: Actor, source: Source, input: DeclareInput): Incident {
+      const title = requireText('the title', input.title, TITLE_MAX);
+      return uow.transaction(() => {
+        const number = incidents.nextNumber();
+        const now = clock.now();
+        const incident: Incident = {
+          id: incidentId(number),
+          number,
+          title,
+          severity: input.severity ?? 3,
+          status: 'investigating',
+          service: input.service ?? null,
+          private: input.private ?? false,
+          channelName: channelName(number, title),
+          channelId: null,
+          roles: { commander: actor.id, comms: null, scribe: null },
+          declaredBy: actor.id,
+          declaredAt: now,
+          acknowledgedAt: null,
+          resolvedAt: null,
+          summary: null,
+          pagerdutyId: input.pagerduty?.id ?? null,
+          pagerdutyUrl: input.pagerduty?.url ?? null,
+          lastUpdateAt: now,
+        };
+        incidents.insert(incident);
+        const event = audit.append({
+          actor: actor.id,
+          source,
+          kind: 'incident.declared',
+          incidentId: incident.id,
+          payload: {
+            title,
+            severity: incident.severity,
+            service: incident.service,
+            private: incident.private,
+            channel: incident.channelName,
+            commander: actor.id,
+            from_channel: input.fromChannel ?? null,
+            pagerduty_id: incident.pagerdutyId,
+            pagerduty_url: incident.pagerdutyUrl,
+          },
+        });
+        incident.declaredAt = event.time;
+        incident.lastUpdateAt = event.time;
+        incidents.save(incident);
+        outbox.enqueue({
+          causeSeq: event.seq,
+          target: 'slack',
+          channel: incidentChannelKey(incident.id),
+          body: {
+            kind: 'incident.declared',
+            pin: true,
+            text: `${incident.id} declared by <@${actor.id}>: ${title}`,
+            fields: summaryFields(incident),
+            data: { invite: [actor.id], private: incident.private, channelName: incident.channelName },
+          },
+        });
+        return incident;
+      });
+    },
+
+    update(actor: Actor, source: Source, id: string, input: { text: string; status?: OpenStatus }): Incident {
+      const text = requireText('the update', input.text, TEXT_MAX);
+      return mutate(id, (incident) => {
+        requireOpen(incident, 'take status updates');
+        const payload: Record<string, unknown> = { text };
+        if (input.status && input.status !== incident.status) {
+          payload.status = input.status;
+          payload.previous_status = incident.status;
+          incident.status = input.status;
+        }
+        record(actor, source, incident, 'incident.updated', payload);
+        return incident;
+      });
+    },
+
+    note(
+      actor: Actor,
+      source: Source,
+      id: string,
+      text: string,
+      pinned?: { author: string; permalink: string | null; messageTs: string },
+    ): Incident {
+      const body = requireText('the note', text, TEXT_MAX);
+      return mutate(id, (incident) => {
+        const payload: Record<string, unknown> = { text: body };
+        if (pinned) Object.assign(payload, { pinned: true, author: pinned.author, permalink: pinned.permalink, message_ts: pinned.messageTs });
+        record(actor, source, incident, 'incident.note', payload);
+        return incident;
+      });
+    },
+
+    setSeverity(actor: Actor, source: Source, id: string, severity: number): Incident {
+      return mutate(id, (incident) => {
+        requireOpen(incident, 'change severity');
+        if (incident.severity === severity) throw new ConflictError(`${id} is already SEV${severity}`);
+        const from = incident.severity;
+        incident.severity = severity;
+        record(actor, source, incident, 'incident.severity_changed', { from, to: severity });
+        return incident;
+      });
+    },
+
+    assignRole(actor: Actor, source: Source, id: string, role: IncidentRole, user: string): Incident {
+      return mutate(id, (incident) => {
+        const previous = incident.roles[role];
+        if (previous === user) throw new ConflictError(`<@${user}> is already ${role} of ${id}`);
+        incident.roles[role] = user;
+        record(actor, source, incident, 'incident.role_assigned', { role, user, previous }, {
+          data: { invite: [user] },
+        });
+        return incident;
+      });
+    },
+
+    ack(actor: Actor, source: Source, id: string, extra: Record<string, unknown> = {}): Incident {
+      return mutate(id, (incident) => {
+        requireOpen(incident, 'be acknowledged');
+        if (incident.acknowledgedAt !== null) {
+          throw new ConflictError(`${id} was already acknowledged at ${new Date(incident.acknowledgedAt).toISOString()}`);
+        }
+        const event = record(actor, source, incident, 'incident.acknowledged', extra);
+        incident.acknowledgedAt = event.time;
+        incidents.save(incident);
+        return incident;
+      });
+    },
+
+    resolve(actor: Actor, source: Source, id: string, summary?: string, extra: Record<string, unknown> = {}): Incident {
+      const text = summary?.trim() ? requireText('the summary', summary, TEXT_MAX) : null;
+      return mutate(id, (incident) => {
+        requireOpen(incident, 'be resolved again');
+        incident.status = 'resolved';
+        incident.summary = text;
+        const event = record(actor, source, incident, 'incident.resolved', { summary: text, ...extra });
+        incident.resolvedAt = event.time;
+        incidents.save(incident);
+        return incident;
+      });
+    },
+
+    /** Links the incident to its chat channel once the chat adapter has created it. */
+    attachChannel(id: string, channelId: string): void {
+      uow.transaction(() => {
+        const incident = load(id);
+        incident.channelId = channelId;
+        incidents.save(incident);
+      });
+    },
+
+    get: load,
+    find: (id: string): Incident | undefined => incidents.get(id),
+    byChannel: (channelId: string): Incident | undefined => incidents.byChannelId(channelId),
+    listOpen: (): Incident[] => incidents.listOpen(),
+    timeline: (id: string, limit: number): AuditEvent[] => {
+      load(id);
+      return audit.recentForIncident(id, limit);
+    },
+  };
+}
+
+export function summaryFields(incident: Incident): Array<[string, string]> {
+  return [
+    ['Severity', `SEV${incident.severity}`],
+    ['Status', incident.status],
+    ['Commander', incident.roles.commander ? `<@${incident.roles.commander}>` : 'unassigned'],
+    ['Service', incident.service ?? '—'],
+  ];
+}

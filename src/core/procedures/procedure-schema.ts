@@ -1,0 +1,118 @@
+// The procedure file format (SPEC §6): one procedure per `commands/<name>.yaml`, strict keys.
+import { z } from 'zod';
+import { parseDuration } from '../duration.js';
+
+export const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const PARAM_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+const duration = z
+  .union([z.string(), z.number().int().positive()])
+  .transform((v, ctx) => {
+    const ms = typeof v === 'number' ? v * 1000 : parseDuration(v);
+    if (ms === undefined || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration; write e.g. 30s, 5m, 1h` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** A user-written regular expression; it always matches the whole value. */
+const pattern = z.string().superRefine((p, ctx) => {
+  try {
+    new RegExp(`^(?:${p})$`, 'u');
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `pattern is not a valid regular expression: ${(err as Error).message}` });
+  }
+});
+
+const common = {
+  description: z.string().optional(),
+  required: z.boolean().default(false),
+};
+
+export const ParamSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('string'),
+    ...common,
+    pattern: pattern.optional(),
+    max_length: z.number().int().positive().max(65536).default(256),
+    default: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('int'),
+    ...common,
+    min: z.number().int().optional(),
+    max: z.number().int().optional(),
+    default: z.number().int().optional(),
+  }),
+  z.strictObject({ type: z.literal('bool'), ...common, default: z.boolean().optional() }),
+  z.strictObject({
+    type: z.literal('enum'),
+    ...common,
+    values: z.array(z.string().min(1)).min(1),
+    default: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('duration'),
+    ...common,
+    min: duration.optional(),
+    max: duration.optional(),
+    default: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('secret'),
+    description: z.string().optional(),
+    /** The bot's environment variable that holds the value; never taken from chat. */
+    env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as API_TOKEN'),
+    required: z.boolean().default(true),
+  }),
+]);
+export type ParamDef = z.infer<typeof ParamSchema>;
+
+const HttpSchema = z.strictObject({
+  method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']).default('GET'),
+  url: z.string().min(1),
+  headers: z.record(z.string(), z.string()).default({}),
+  body: z.string().optional(),
+  expect_status: z.union([z.number().int(), z.array(z.number().int()).min(1)]).default(200),
+});
+
+export const StepSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]{0,62}$/, 'step names are letters, digits, space, _ . -'),
+    run: z.array(z.string()).min(1, 'run needs at least the program').optional(),
+    http: HttpSchema.optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are A-Z, 0-9, _'), z.string()).default({}),
+    timeout: duration.optional(),
+    on_error: z.enum(['abort', 'continue']).default('abort'),
+  })
+  .superRefine((step, ctx) => {
+    if ((step.run === undefined) === (step.http === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'a step has exactly one of `run` (argv) or `http`' });
+    }
+  });
+export type Step = z.infer<typeof StepSchema>;
+
+export const TriggerSchema = z.strictObject({
+  pagerduty: z.strictObject({
+    event: z.string().regex(/^[a-z_]+\.[a-z_]+$/, 'an event type such as incident.triggered'),
+    service: z.string().min(1).default('*'),
+  }),
+  env: z.string().optional(),
+  with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+});
+export type Trigger = z.infer<typeof TriggerSchema>;
+
+export const ProcedureSchema = z.strictObject({
+  name: z.string().regex(NAME, 'names are lowercase letters, digits and -'),
+  description: z.string().min(1),
+  owner: z.string().min(1),
+  environments: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]*$/)).min(1),
+  timeout: duration.default(600_000),
+  concurrency: z.string().min(1).optional(),
+  params: z.record(z.string().regex(PARAM_NAME, 'parameter names are lowercase letters, digits and _'), ParamSchema).default({}),
+  steps: z.array(StepSchema).min(1),
+  triggers: z.array(TriggerSchema).default([]),
+});
+export type Procedure = z.infer<typeof ProcedureSchema>;
+export type ProcedureInput = z.input<typeof ProcedureSchema>;
