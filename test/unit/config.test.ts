@@ -1,0 +1,71 @@
+// Configuration: defaults, and every problem reported at once with the variable's name.
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env, { cwd: '/srv' });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults in local mode', () => {
+    const c = loadConfig({}, { cwd: '/srv' });
+    expect(c).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      dbPath: '/srv/data/edgeops.db',
+      dataDir: '/srv/data',
+      policiesDir: '/srv/policies',
+      commandsDir: '/srv/commands',
+      publicUrl: 'http://127.0.0.1:3000',
+      slack: undefined,
+      logLevel: 'info',
+    });
+    expect(c.pagerduty).toEqual({ webhookSecrets: [], apiToken: undefined, apiUrl: 'https://api.pagerduty.com', from: undefined });
+  });
+
+  it('splits rotating PagerDuty secrets and trims the API base', () => {
+    const c = loadConfig({ PAGERDUTY_WEBHOOK_SECRETS: ' old , new ,', PAGERDUTY_API_URL: 'https://api.eu.pagerduty.com/' });
+    expect(c.pagerduty.webhookSecrets).toEqual(['old', 'new']);
+    expect(c.pagerduty.apiUrl).toBe('https://api.eu.pagerduty.com');
+  });
+
+  it('lists every problem at once, naming each variable', () => {
+    const found = problems({ PORT: 'eighty', LOG_LEVEL: 'loud', PAGERDUTY_FROM: 'ops', SLACK_API_URL: 'slack', EDGEOPS_AUDIT_KEY: 'short' });
+    expect(found).toHaveLength(5);
+    expect(found.join('\n')).toMatch(/^PORT: must be a port number 0-65535 \(got "eighty"\)$/m);
+    expect(found.join('\n')).toMatch(/^LOG_LEVEL: must be one of/m);
+    expect(found.join('\n')).toMatch(/^PAGERDUTY_FROM: must be an e-mail address/m);
+    expect(found.join('\n')).toMatch(/^SLACK_API_URL: must be an http\(s\) URL/m);
+    expect(found.join('\n')).toMatch(/^EDGEOPS_AUDIT_KEY: must be at least 32 characters \(e.g. `openssl rand -hex 32`\)$/m);
+  });
+
+  it('fails closed when Slack is configured without a signing secret or audit key', () => {
+    const found = problems({ SLACK_BOT_TOKEN: 'xoxb-1-2', SLACK_SIGNING_SECRET: '' });
+    expect(found).toEqual([
+      'SLACK_SIGNING_SECRET: required when Slack is configured; requests cannot be verified without it',
+      'EDGEOPS_AUDIT_KEY: required when serving Slack (at least 32 characters, e.g. `openssl rand -hex 32`)',
+    ]);
+  });
+
+  it('checks token shapes', () => {
+    const found = problems({ SLACK_BOT_TOKEN: 'xoxp-user', SLACK_APP_TOKEN: 'nope', SLACK_SIGNING_SECRET: 's', EDGEOPS_AUDIT_KEY: 'k'.repeat(32) });
+    expect(found).toEqual(['SLACK_BOT_TOKEN: must start with xoxb-', 'SLACK_APP_TOKEN: must start with xapp- (or be unset for HTTP mode)']);
+  });
+
+  it('never echoes secret values in its messages', () => {
+    const found = problems({ EDGEOPS_AUDIT_KEY: 'hunter2-secret' });
+    expect(found.join('\n')).not.toContain('hunter2');
+  });
+
+  it('accepts a complete Slack configuration', () => {
+    const c = loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'abc', EDGEOPS_AUDIT_KEY: 'k'.repeat(32), SLACK_TEAM_ID: 'T0123' });
+    expect(c.slack).toEqual({ signingSecret: 'abc', botToken: 'xoxb-1', appToken: undefined, apiUrl: 'https://slack.com/api/', teamId: 'T0123' });
+  });
+});
