@@ -1,5 +1,5 @@
 // The access-control port the command layer asks before acting; the policy engine implements it.
-import type { Actor, Source } from './ports.js';
+import type { Actor, Authorization, Source } from './ports.js';
 
 export interface AccessRequest {
   action: string;
@@ -10,8 +10,11 @@ export interface AccessRequest {
 }
 
 export interface AccessControl {
-  /** Throws NotAllowedError when refused; the decision is recorded on the audit log either way. */
-  require(actor: Actor, source: Source, request: AccessRequest): void;
+  /**
+   * Throws NotAllowedError when refused, after recording the refusal on the audit log. When
+   * allowed, returns the decision for the caller to record with the action itself.
+   */
+  require(actor: Actor, source: Source, request: AccessRequest): Authorization | undefined;
   /** Asks without recording (for `help` and listings). */
   may(actor: Actor, request: AccessRequest): boolean;
 }

@@ -24,3 +24,16 @@ export interface Actor {
 
 /** Where a request came from, recorded on every audit row. */
 export type Source = 'slack' | 'console' | 'cli' | 'pagerduty' | 'scheduler' | 'system';
+
+/** The policy decision that allowed an action: recorded with the action it allowed. */
+export interface Authorization {
+  policy_hash: string;
+  rules: string[];
+}
+
+/** Who does something, from where, and on what authority. */
+export interface By {
+  actor: Actor;
+  source: Source;
+  authorization?: Authorization;
+}

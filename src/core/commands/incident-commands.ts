@@ -1,6 +1,7 @@
 // `/incident …`: maps parsed arguments onto the incident service, checking access first.
 import { InputError } from '../../errors.js';
 import type { AccessControl } from '../access.js';
+import type { By } from '../ports.js';
 import { durationText, isoTime, parseIncidentId, parseRole, parseSeverity, parseStatus, parseUserRef, type Incident } from '../incidents/incident.js';
 import type { IncidentService } from '../incidents/incident-service.js';
 import { describeEvent } from '../timeline/describe-event.js';
@@ -32,8 +33,10 @@ const text = (args: ParsedArgs, what: string): string => {
   return t;
 };
 
-function guard(deps: IncidentCommandDeps, ctx: CommandContext, action: string, incident?: Incident): void {
-  deps.access.require(ctx.actor, ctx.source, { action, channel: ctx.channelId, incidentId: incident?.id ?? null });
+/** Checks the policy; returns who acts, with the decision that allowed it. */
+function guard(deps: IncidentCommandDeps, ctx: CommandContext, action: string, incident?: Incident): By {
+  const authorization = deps.access.require(ctx.actor, ctx.source, { action, channel: ctx.channelId, incidentId: incident?.id ?? null });
+  return authorization ? { actor: ctx.actor, source: ctx.source, authorization } : { actor: ctx.actor, source: ctx.source };
 }
 
 const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
@@ -48,8 +51,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       const title = text(args, 'the title (what is broken?)');
       const severity = args.params.sev === undefined ? undefined : parseSeverity(args.params.sev);
       const service = args.params.service?.trim() || null;
-      guard(deps, ctx, 'incident.declare');
-      const incident = deps.incidents.declare(ctx.actor, ctx.source, {
+      const by = guard(deps, ctx, 'incident.declare');
+      const incident = deps.incidents.declare(by, {
         title,
         severity,
         service,
@@ -72,8 +75,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       const incident = targetIncident(deps, ctx, args);
       const status = args.params.status === undefined ? undefined : parseStatus(args.params.status);
       const body = text(args, 'the update text');
-      guard(deps, ctx, 'incident.update', incident);
-      const updated = deps.incidents.update(ctx.actor, ctx.source, incident.id, { text: body, status });
+      const by = guard(deps, ctx, 'incident.update', incident);
+      const updated = deps.incidents.update(by, incident.id, { text: body, status });
       return { text: `Update posted to ${updated.id} (status ${updated.status}).`, incidentId: updated.id };
     },
   },
@@ -86,8 +89,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     run(deps, ctx, args) {
       const incident = targetIncident(deps, ctx, args);
       const body = text(args, 'the note text');
-      guard(deps, ctx, 'incident.note', incident);
-      deps.incidents.note(ctx.actor, ctx.source, incident.id, body);
+      const by = guard(deps, ctx, 'incident.note', incident);
+      deps.incidents.note(by, incident.id, body);
       return { text: `Noted on ${incident.id}.`, incidentId: incident.id };
     },
   },
@@ -101,8 +104,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       const incident = targetIncident(deps, ctx, args);
       if (args.words.length !== 1) throw new InputError('sev takes one number, 1 (worst) to 4: /incident sev 2');
       const severity = parseSeverity(args.words[0]!);
-      guard(deps, ctx, 'incident.sev', incident);
-      deps.incidents.setSeverity(ctx.actor, ctx.source, incident.id, severity);
+      const by = guard(deps, ctx, 'incident.sev', incident);
+      deps.incidents.setSeverity(by, incident.id, severity);
       return { text: `${incident.id} is now SEV${severity}.`, incidentId: incident.id };
     },
   },
@@ -117,8 +120,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       if (args.words.length !== 2) throw new InputError('role takes a role and a person: /incident role comms @alice');
       const role = parseRole(args.words[0]!);
       const user = parseUserRef(args.words[1]!);
-      guard(deps, ctx, 'incident.role', incident);
-      deps.incidents.assignRole(ctx.actor, ctx.source, incident.id, role, user);
+      const by = guard(deps, ctx, 'incident.role', incident);
+      deps.incidents.assignRole(by, incident.id, role, user);
       return { text: `<@${user}> is now ${role} of ${incident.id}.`, incidentId: incident.id };
     },
   },
@@ -131,8 +134,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     run(deps, ctx, args) {
       const incident = targetIncident(deps, ctx, args);
       if (args.words.length > 0) throw new InputError('ack takes no text; use note to add one');
-      guard(deps, ctx, 'incident.ack', incident);
-      const acked = deps.incidents.ack(ctx.actor, ctx.source, incident.id);
+      const by = guard(deps, ctx, 'incident.ack', incident);
+      const acked = deps.incidents.ack(by, incident.id);
       return {
         text: `${acked.id} acknowledged after ${durationText(acked.acknowledgedAt! - acked.declaredAt)}.`,
         incidentId: acked.id,
@@ -147,8 +150,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     params: ['incident'],
     run(deps, ctx, args) {
       const incident = targetIncident(deps, ctx, args);
-      guard(deps, ctx, 'incident.resolve', incident);
-      const resolved = deps.incidents.resolve(ctx.actor, ctx.source, incident.id, args.words.join(' '));
+      const by = guard(deps, ctx, 'incident.resolve', incident);
+      const resolved = deps.incidents.resolve(by, incident.id, args.words.join(' '));
       return {
         text: `${resolved.id} resolved after ${durationText(resolved.resolvedAt! - resolved.declaredAt)}.`,
         incidentId: resolved.id,

@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError } from '../../errors.js';
 import type { AuditEvent } from '../audit/audit-chain.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { ChatMessage, Outbox } from '../outbox/outbox.js';
-import type { Actor, Clock, Source, UnitOfWork } from '../ports.js';
+import type { By, Clock, UnitOfWork } from '../ports.js';
 import { describeEvent } from '../timeline/describe-event.js';
 import {
   TEXT_MAX,
@@ -57,21 +57,20 @@ export function createIncidentService(deps: IncidentServiceDeps) {
 
   /** Records the event, saves the projection and queues the channel message, all or nothing. */
   function record(
-    actor: Actor,
-    source: Source,
+    by: By,
     incident: Incident,
     kind: string,
     payload: Record<string, unknown>,
     message?: Partial<ChatMessage>,
   ): AuditEvent {
-    const event = audit.append({ actor: actor.id, source, kind, incidentId: incident.id, payload });
+    const event = audit.append({ actor: by.actor.id, source: by.source, kind, incidentId: incident.id, payload: withAuth(payload, by) });
     incident.lastUpdateAt = event.time;
     incidents.save(incident);
     outbox.enqueue({
       causeSeq: event.seq,
       target: 'slack',
       channel: incidentChannelKey(incident.id),
-      body: { kind, text: `<@${actor.id}> ${describeEvent(event)}`, ...message },
+      body: { kind, text: `<@${by.actor.id}> ${describeEvent(event)}`, ...message },
     });
     return event;
   }
@@ -81,7 +80,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
   }
 
   return {
-    declare(actor: Actor, source: Source, input: DeclareInput): Incident {
+    declare(by: By, input: DeclareInput): Incident {
       const title = requireText('the title', input.title, TITLE_MAX);
       return uow.transaction(() => {
         const number = incidents.nextNumber();
@@ -96,8 +95,8 @@ export function createIncidentService(deps: IncidentServiceDeps) {
           private: input.private ?? false,
           channelName: channelName(number, title),
           channelId: null,
-          roles: { commander: actor.id, comms: null, scribe: null },
-          declaredBy: actor.id,
+          roles: { commander: by.actor.id, comms: null, scribe: null },
+          declaredBy: by.actor.id,
           declaredAt: now,
           acknowledgedAt: null,
           resolvedAt: null,
@@ -108,21 +107,21 @@ export function createIncidentService(deps: IncidentServiceDeps) {
         };
         incidents.insert(incident);
         const event = audit.append({
-          actor: actor.id,
-          source,
+          actor: by.actor.id,
+          source: by.source,
           kind: 'incident.declared',
           incidentId: incident.id,
-          payload: {
+          payload: withAuth({
             title,
             severity: incident.severity,
             service: incident.service,
             private: incident.private,
             channel: incident.channelName,
-            commander: actor.id,
+            commander: by.actor.id,
             from_channel: input.fromChannel ?? null,
             pagerduty_id: incident.pagerdutyId,
             pagerduty_url: incident.pagerdutyUrl,
-          },
+          }, by),
         });
         incident.declaredAt = event.time;
         incident.lastUpdateAt = event.time;
@@ -134,16 +133,16 @@ export function createIncidentService(deps: IncidentServiceDeps) {
           body: {
             kind: 'incident.declared',
             pin: true,
-            text: `${incident.id} declared by <@${actor.id}>: ${title}`,
+            text: `${incident.id} declared by <@${by.actor.id}>: ${title}`,
             fields: summaryFields(incident),
-            data: { invite: [actor.id], private: incident.private, channelName: incident.channelName },
+            data: { invite: [by.actor.id], private: incident.private, channelName: incident.channelName },
           },
         });
         return incident;
       });
     },
 
-    update(actor: Actor, source: Source, id: string, input: { text: string; status?: OpenStatus }): Incident {
+    update(by: By, id: string, input: { text: string; status?: OpenStatus }): Incident {
       const text = requireText('the update', input.text, TEXT_MAX);
       return mutate(id, (incident) => {
         requireOpen(incident, 'take status updates');
@@ -153,15 +152,12 @@ export function createIncidentService(deps: IncidentServiceDeps) {
           payload.previous_status = incident.status;
           incident.status = input.status;
         }
-        record(actor, source, incident, 'incident.updated', payload);
+        record(by, incident, 'incident.updated', payload);
         return incident;
       });
     },
 
-    note(
-      actor: Actor,
-      source: Source,
-      id: string,
+    note(by: By, id: string,
       text: string,
       pinned?: { author: string; permalink: string | null; messageTs: string },
     ): Incident {
@@ -169,54 +165,54 @@ export function createIncidentService(deps: IncidentServiceDeps) {
       return mutate(id, (incident) => {
         const payload: Record<string, unknown> = { text: body };
         if (pinned) Object.assign(payload, { pinned: true, author: pinned.author, permalink: pinned.permalink, message_ts: pinned.messageTs });
-        record(actor, source, incident, 'incident.note', payload);
+        record(by, incident, 'incident.note', payload);
         return incident;
       });
     },
 
-    setSeverity(actor: Actor, source: Source, id: string, severity: number): Incident {
+    setSeverity(by: By, id: string, severity: number): Incident {
       return mutate(id, (incident) => {
         requireOpen(incident, 'change severity');
         if (incident.severity === severity) throw new ConflictError(`${id} is already SEV${severity}`);
         const from = incident.severity;
         incident.severity = severity;
-        record(actor, source, incident, 'incident.severity_changed', { from, to: severity });
+        record(by, incident, 'incident.severity_changed', { from, to: severity });
         return incident;
       });
     },
 
-    assignRole(actor: Actor, source: Source, id: string, role: IncidentRole, user: string): Incident {
+    assignRole(by: By, id: string, role: IncidentRole, user: string): Incident {
       return mutate(id, (incident) => {
         const previous = incident.roles[role];
         if (previous === user) throw new ConflictError(`<@${user}> is already ${role} of ${id}`);
         incident.roles[role] = user;
-        record(actor, source, incident, 'incident.role_assigned', { role, user, previous }, {
+        record(by, incident, 'incident.role_assigned', { role, user, previous }, {
           data: { invite: [user] },
         });
         return incident;
       });
     },
 
-    ack(actor: Actor, source: Source, id: string, extra: Record<string, unknown> = {}): Incident {
+    ack(by: By, id: string, extra: Record<string, unknown> = {}): Incident {
       return mutate(id, (incident) => {
         requireOpen(incident, 'be acknowledged');
         if (incident.acknowledgedAt !== null) {
           throw new ConflictError(`${id} was already acknowledged at ${new Date(incident.acknowledgedAt).toISOString()}`);
         }
-        const event = record(actor, source, incident, 'incident.acknowledged', extra);
+        const event = record(by, incident, 'incident.acknowledged', extra);
         incident.acknowledgedAt = event.time;
         incidents.save(incident);
         return incident;
       });
     },
 
-    resolve(actor: Actor, source: Source, id: string, summary?: string, extra: Record<string, unknown> = {}): Incident {
+    resolve(by: By, id: string, summary?: string, extra: Record<string, unknown> = {}): Incident {
       const text = summary?.trim() ? requireText('the summary', summary, TEXT_MAX) : null;
       return mutate(id, (incident) => {
         requireOpen(incident, 'be resolved again');
         incident.status = 'resolved';
         incident.summary = text;
-        const event = record(actor, source, incident, 'incident.resolved', { summary: text, ...extra });
+        const event = record(by, incident, 'incident.resolved', { summary: text, ...extra });
         incident.resolvedAt = event.time;
         incidents.save(incident);
         return incident;
@@ -241,6 +237,11 @@ export function createIncidentService(deps: IncidentServiceDeps) {
       return audit.recentForIncident(id, limit);
     },
   };
+}
+
+/** The policy decision that allowed an action travels in the action's own audit row. */
+function withAuth(payload: Record<string, unknown>, by: By): Record<string, unknown> {
+  return by.authorization ? { ...payload, authorized: by.authorization } : payload;
 }
 
 export function summaryFields(incident: Incident): Array<[string, string]> {
