@@ -20,6 +20,16 @@ export const SUBCOMMANDS: Record<string, Entry> = {
     summary: 'local mode: a terminal that stands in for Slack',
     load: async () => (await import('./cli/console-command.js')).consoleCommand,
   },
+  validate: {
+    usage: 'validate [--policies DIR] [--commands DIR]',
+    summary: 'lint policy and procedure files; file:line:col errors, exit 1 on any',
+    load: async () => (await import('./cli/validate-command.js')).validateCommand,
+  },
+  policy: {
+    usage: 'policy explain --user U… [--groups S…,S…] --procedure NAME --env ENV [--action run]',
+    summary: 'the decision and every matching rule; exit 0 allowed, 2 needs approval, 3 denied',
+    load: async () => (await import('./cli/policy-command.js')).policyCommand,
+  },
   export: {
     usage: 'export INCIDENT [--format md|json|html] [--out FILE]',
     summary: 'write the postmortem transcript of an incident',
