@@ -1,26 +1,39 @@
-// The composition root: config → store → services → command router. Adapters receive an App.
+// The composition root: config → store → catalog → services → command router. Adapters receive an App.
 import path from 'node:path';
-import type { Config } from './config.js';
+import { createHttpStepRunner } from './adapters/steps/http-step.js';
+import { createProcessStepRunner, killProcessGroup } from './adapters/steps/process-step.js';
+import { writeTranscriptFile } from './adapters/export/write-transcript.js';
+import type { Catalog } from './catalog/load-catalog.js';
+import type { Config, Env } from './config.js';
 import type { AccessControl } from './core/access.js';
 import type { CommandContext } from './core/commands/command-context.js';
 import { handleIncidentCommand, type ExportFormat, type IncidentCommandDeps } from './core/commands/incident-commands.js';
+import { handleRunbookCommand, type RunbookCommandDeps } from './core/commands/runbook-commands.js';
 import { createSlashRouter, type SlashRouter } from './core/commands/slash-commands.js';
 import type { Incident } from './core/incidents/incident.js';
 import { createIncidentService, type IncidentService } from './core/incidents/incident-service.js';
+import { createPolicyAccess } from './core/policy-access.js';
 import { systemClock, type Clock } from './core/ports.js';
-import { writeTranscriptFile } from './adapters/export/write-transcript.js';
+import { createRunService, type RunService } from './core/runs/run-service.js';
 import type { Logger } from './log.js';
 import { Store } from './storage/store.js';
-import { transcriptSource } from './storage/transcript-source.js';
+import { transcriptRuns, transcriptSource } from './storage/transcript-source.js';
+import { SqliteRunStore } from './storage/sqlite-run-store.js';
 
 export interface AppOptions {
   config: Config;
   logger: Logger;
   auditKey: string;
+  /** The catalog in force, read once per request (a watcher swaps it on valid edits). */
+  catalog: () => Catalog;
+  /** The bot's environment: secret params are read from it, and steps get its PATH and LANG. */
+  env: Env;
   clock?: Clock;
-  access: AccessControl;
   /** Where `/incident export` writes files in local mode. */
   exportsDir?: string;
+  /** After SIGTERM, how long a step's process group has before SIGKILL. */
+  killGraceMs?: number;
+  pid?: number;
 }
 
 export interface App {
@@ -28,29 +41,62 @@ export interface App {
   logger: Logger;
   clock: Clock;
   store: Store;
+  catalog: () => Catalog;
   incidents: IncidentService;
+  runs: RunService;
   access: AccessControl;
   handle: SlashRouter;
   exportFile(incidentId: string, format: ExportFormat, file?: string): Promise<string>;
+  /** Called whenever background work queued channel messages. */
+  onMessages(listener: () => void): () => void;
   close(): void;
 }
 
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
 export function createApp(options: AppOptions): App {
-  const { config, logger, access } = options;
+  const { config, logger, catalog } = options;
   const clock = options.clock ?? systemClock;
   const store = Store.create({ file: config.dbPath, auditKey: options.auditKey, clock });
   const exportsDir = options.exportsDir ?? path.resolve('exports');
-  const incidents = createIncidentService({
+  const listeners = new Set<() => void>();
+  const incidents = createIncidentService({ uow: store, audit: store.audit, incidents: store.incidents, outbox: store.outbox, clock });
+  const access = createPolicyAccess({ uow: store, audit: store.audit, policy: catalog });
+  const runStore = new SqliteRunStore(store.db);
+  const runs = createRunService({
     uow: store,
     audit: store.audit,
-    incidents: store.incidents,
+    runs: runStore,
     outbox: store.outbox,
     clock,
+    catalog,
+    findIncident: (id) => incidents.find(id),
+    secretEnv: options.env,
+    steps: {
+      process: createProcessStepRunner({ commandsDir: config.commandsDir, baseEnv: options.env, killGraceMs: options.killGraceMs }),
+      http: createHttpStepRunner(),
+    },
+    pid: options.pid ?? process.pid,
+    isAlive,
+    killGroup: (pgid) => {
+      killProcessGroup(pgid, 'SIGKILL');
+    },
+    onMessages: () => {
+      for (const listener of listeners) listener();
+    },
+    onError: (err, runId) => logger.error({ err, runId }, 'run failed inside edgeops'),
   });
 
   async function exportFile(incidentId: string, format: ExportFormat, file?: string): Promise<string> {
     const target = file ?? path.join(exportsDir, `${incidentId}.${format}`);
-    return writeTranscriptFile(transcriptSource(store, incidentId), format, target);
+    return writeTranscriptFile(transcriptSource(store, incidentId, (id) => transcriptRuns(runStore, id)), format, target);
   }
 
   const incidentDeps: IncidentCommandDeps = {
@@ -58,9 +104,11 @@ export function createApp(options: AppOptions): App {
     access,
     deliverExport: (_ctx: CommandContext, incident: Incident, format: ExportFormat) => exportFile(incident.id, format),
   };
+  const runbookDeps: RunbookCommandDeps = { runs, incidents, access, catalog };
 
   const handle = createSlashRouter({
     '/incident': (ctx, text) => handleIncidentCommand(incidentDeps, ctx, text),
+    '/runbook': (ctx, text) => handleRunbookCommand(runbookDeps, ctx, text),
   });
 
   return {
@@ -68,10 +116,16 @@ export function createApp(options: AppOptions): App {
     logger,
     clock,
     store,
+    catalog,
     incidents,
+    runs,
     access,
     handle,
     exportFile,
+    onMessages(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     close: () => store.close(),
   };
 }

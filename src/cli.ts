@@ -35,6 +35,11 @@ export const SUBCOMMANDS: Record<string, Entry> = {
     summary: 'write the postmortem transcript of an incident',
     load: async () => (await import('./cli/export-command.js')).exportCommand,
   },
+  run: {
+    usage: 'run NAME [key=value …] --env ENV --as U… [--groups S…] [--dry-run]',
+    summary: 'run a procedure from a terminal, through the same policy and runner',
+    load: async () => (await import('./cli/run-command.js')).runCommand,
+  },
   audit: {
     usage: 'audit verify [--db FILE]',
     summary: 'recompute the audit chain; names the first bad seq',

@@ -1,11 +1,15 @@
-// Shared start-up for CLI subcommands: config, logger, audit key and the app, in that order.
+// Shared start-up for CLI subcommands: config, logger, audit key, catalog and the app, in that order.
 import path from 'node:path';
 import pino from 'pino';
 import { createApp, type App } from '../app.js';
 import { resolveAuditKey } from '../audit-key.js';
+import { formatCatalogError } from '../catalog/catalog-error.js';
+import { createCatalogWatcher, type CatalogWatcher } from '../catalog/catalog-watcher.js';
+import { loadCatalog, type Catalog } from '../catalog/load-catalog.js';
 import { loadConfig, type Config } from '../config.js';
-import type { AccessControl } from '../core/access.js';
 import type { Clock } from '../core/ports.js';
+import type { Run } from '../core/runs/run.js';
+import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import type { CliIo } from './cli-io.js';
 
@@ -14,7 +18,20 @@ export interface BootOptions {
   generateKey: boolean;
   /** Where logs go: stdout (servers), or a file in the data folder (interactive console). */
   logTo: 'stdout' | 'file';
+  /** Long-running processes follow edits of policies and procedures. */
+  watchCatalog?: boolean;
+  /** Processes that execute runs first mark runs left by a dead process as interrupted. */
+  recoverRuns?: boolean;
   clock?: Clock;
+}
+
+export interface Booted {
+  app: App;
+  logFile?: string;
+  /** Runs found interrupted by the previous stop (recoverRuns), to tell the user about. */
+  interrupted: Run[];
+  /** Stops watching and closes the database. */
+  close(): void;
 }
 
 export function bootConfig(io: CliIo): Config {
@@ -27,20 +44,65 @@ export function bootLogger(config: Config, logTo: BootOptions['logTo']): { logge
   return { logger: createLogger({ level: config.logLevel, destination: pino.destination({ dest: logFile, mkdir: true, sync: false }) }), logFile };
 }
 
-/** Access for everyone until the policy catalog is wired in. */
-const openAccess: AccessControl = { require: () => undefined, may: () => true };
+/** Loads policies and procedures; an invalid catalog stops the start with every error listed. */
+export function bootCatalog(config: Pick<Config, 'policiesDir' | 'commandsDir'>): Catalog {
+  const result = loadCatalog({ policiesDir: config.policiesDir, commandsDir: config.commandsDir });
+  if (!result.ok) throw new ConfigError(result.errors.map((e) => formatCatalogError(e)));
+  return result.catalog;
+}
 
-export function bootApp(io: CliIo, options: BootOptions): { app: App; logFile?: string } {
+export function bootApp(io: CliIo, options: BootOptions): Booted {
   const config = bootConfig(io);
   const { logger, logFile } = bootLogger(config, options.logTo);
   const { key } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: options.generateKey });
+  const initial = bootCatalog(config);
+  let watcher: CatalogWatcher | undefined;
   const app = createApp({
     config,
     logger,
     auditKey: key,
     clock: options.clock,
-    access: openAccess,
+    catalog: () => watcher?.current() ?? initial,
+    env: io.env,
     exportsDir: path.resolve(io.cwd, 'exports'),
   });
-  return { app, logFile };
+  const interrupted = options.recoverRuns ? app.runs.recoverInterrupted() : [];
+  for (const run of interrupted) logger.warn({ runId: run.id, procedure: run.procedure }, 'run interrupted by a previous stop');
+  if (options.watchCatalog) {
+    watcher = createCatalogWatcher({
+      policiesDir: config.policiesDir,
+      commandsDir: config.commandsDir,
+      initial,
+      logger,
+      onChange: (catalog) => {
+        app.store.transaction(() =>
+          app.store.audit.append({
+            actor: 'system',
+            source: 'system',
+            kind: 'policy_reloaded',
+            payload: { policy_hash: catalog.policyHash, commands_hash: catalog.commandsHash, procedures: [...catalog.procedures.keys()].sort() },
+          }),
+        );
+      },
+      onReloadFailed: (errors) => {
+        app.store.transaction(() =>
+          app.store.audit.append({
+            actor: 'system',
+            source: 'system',
+            kind: 'policy_reload_failed',
+            payload: { errors: errors.map((e) => formatCatalogError(e)), kept_policy_hash: (watcher?.current() ?? initial).policyHash },
+          }),
+        );
+      },
+    });
+  }
+  return {
+    app,
+    logFile,
+    interrupted,
+    close() {
+      watcher?.close();
+      app.close();
+    },
+  };
 }

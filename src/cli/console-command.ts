@@ -12,11 +12,12 @@ export const consoleCommand: Subcommand = async (argv, io) => {
     options: { as: { type: 'string', default: DEFAULT_LOCAL_USER }, groups: { type: 'string', default: '' } },
     strict: true,
   });
-  const { app, logFile } = bootApp(io, { generateKey: true, logTo: 'file' });
+  const booted = bootApp(io, { generateKey: true, logTo: 'file', watchCatalog: true, recoverRuns: true });
+  const { app, logFile, interrupted } = booted;
   try {
-    await runConsole(app, io, { user: values.as, groups: values.groups, logFile });
+    await runConsole(app, io, { user: values.as, groups: values.groups, logFile, interrupted });
     return 0;
   } finally {
-    app.close();
+    booted.close();
   }
 };

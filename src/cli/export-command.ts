@@ -1,11 +1,15 @@
 // `edgeops export INCIDENT [--format md|json|html] [--out FILE]`: the postmortem transcript.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeTranscript, writeTranscriptFile } from '../adapters/export/write-transcript.js';
+import { resolveAuditKey } from '../audit-key.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../core/commands/incident-commands.js';
 import { parseIncidentId } from '../core/incidents/incident.js';
-import { writeTranscript } from '../adapters/export/write-transcript.js';
-import { transcriptSource } from '../storage/transcript-source.js';
-import { bootApp } from './bootstrap.js';
+import { systemClock } from '../core/ports.js';
+import { SqliteRunStore } from '../storage/sqlite-run-store.js';
+import { Store } from '../storage/store.js';
+import { transcriptRuns, transcriptSource } from '../storage/transcript-source.js';
+import { bootConfig } from './bootstrap.js';
 import { write, type Subcommand } from './cli-io.js';
 
 export const exportCommand: Subcommand = async (argv, io) => {
@@ -25,16 +29,19 @@ export const exportCommand: Subcommand = async (argv, io) => {
     return 1;
   }
   const id = parseIncidentId(positionals[0]!);
-  const { app } = bootApp(io, { generateKey: false, logTo: 'file' });
+  // Exporting reads the record only: it needs neither the policy catalog nor a writable key.
+  const config = bootConfig(io);
+  const { key } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: false });
+  const store = Store.create({ file: config.dbPath, auditKey: key, clock: systemClock });
   try {
+    const source = transcriptSource(store, id, (incidentId) => transcriptRuns(new SqliteRunStore(store.db), incidentId));
     if (values.out) {
-      const file = await app.exportFile(id, format, path.resolve(io.cwd, values.out));
-      write(io.stderr, `wrote ${file}`);
+      write(io.stderr, `wrote ${await writeTranscriptFile(source, format, path.resolve(io.cwd, values.out))}`);
     } else {
-      await writeTranscript(transcriptSource(app.store, id), format, io.stdout, { end: false });
+      await writeTranscript(source, format, io.stdout, { end: false });
     }
     return 0;
   } finally {
-    app.close();
+    store.close();
   }
 };

@@ -31,13 +31,14 @@ export const serveCommand: Subcommand = async (argv, io) => {
     write(io.stderr, 'edgeops serve: the Slack adapter is not part of this build yet; unset SLACK_* to run in local mode');
     return 1;
   }
-  const { app, logFile } = bootApp(io, { generateKey: true, logTo: 'file' });
+  const booted = bootApp(io, { generateKey: true, logTo: 'file', watchCatalog: true, recoverRuns: true });
+  const { app, logFile, interrupted } = booted;
   const { server, url } = startHttp(app);
   let httpUrl: string;
   try {
     httpUrl = await url;
   } catch (err) {
-    app.close();
+    booted.close();
     write(io.stderr, `edgeops serve: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
     return 1;
   }
@@ -47,11 +48,11 @@ export const serveCommand: Subcommand = async (argv, io) => {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  const consoleDone = runConsole(app, io, { user: DEFAULT_LOCAL_USER, groups: '', logFile, httpUrl });
+  const consoleDone = runConsole(app, io, { user: DEFAULT_LOCAL_USER, groups: '', logFile, httpUrl, interrupted });
   const interactive = Boolean((io.stdin as NodeJS.ReadStream).isTTY);
   // A terminal's /quit ends the bot; closed piped input (a container) leaves the HTTP server serving.
   await (interactive ? Promise.race([consoleDone, stopped]) : Promise.all([consoleDone.catch(() => undefined), stopped]));
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  app.close();
+  booted.close();
   return 0;
 };

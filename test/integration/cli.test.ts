@@ -13,7 +13,13 @@ function edgeops(args: string[], options: { input?: string; env?: Record<string,
     cwd: dir,
     input: options.input ?? '',
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '', EDGEOPS_DB: path.join(dir, 'data', 'edgeops.db'), ...options.env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      EDGEOPS_DB: path.join(dir, 'data', 'edgeops.db'),
+      EDGEOPS_POLICIES: path.resolve('policies'),
+      EDGEOPS_COMMANDS: path.resolve('commands'),
+      ...options.env,
+    },
     timeout: 20_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -37,7 +43,7 @@ describe('edgeops CLI', () => {
       '/incident resolve bank recovered',
       '',
     ].join('\n');
-    const run = edgeops(['console', '--as', 'U0ONCALL1'], { input: session });
+    const run = edgeops(['console', '--as', 'U0LOCAL01'], { input: session });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('LOCAL MODE');
@@ -47,7 +53,7 @@ describe('edgeops CLI', () => {
     const md = edgeops(['export', 'INC-1']);
     expect(md.code).toBe(0);
     expect(md.stdout).toMatch(/^# INC-1: Payments timing out\n/);
-    expect(md.stdout.match(/^\| \d{4}-\d\d-\d\dT[\d:.]+Z \| \d+ \| U0ONCALL1 \| console \|/gm)).toHaveLength(7);
+    expect(md.stdout.match(/^\| \d{4}-\d\d-\d\dT[\d:.]+Z \| \d+ \| U0LOCAL01 \| console \|/gm)).toHaveLength(7);
     expect(edgeops(['export', 'INC-1']).stdout).toBe(md.stdout);
 
     const json = edgeops(['export', 'inc-1', '--format', 'json', '--out', 'out/inc-1.json']);

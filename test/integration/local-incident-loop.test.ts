@@ -6,10 +6,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createConsoleSession, type ConsoleSession } from '../../src/adapters/console/console-session.js';
+import { bootCatalog } from '../../src/cli/bootstrap.js';
 import { createLogger } from '../../src/log.js';
 
 const T0 = Date.parse('2026-03-04T10:00:00.000Z');
-const allowAll = { require: () => undefined, may: () => true };
+const catalog = bootCatalog({ policiesDir: path.resolve('policies'), commandsDir: path.resolve('commands') });
 
 let dir: string;
 let app: App;
@@ -35,7 +36,8 @@ beforeEach(() => {
     logger: createLogger({ level: 'silent' }),
     auditKey: 'k'.repeat(64),
     clock: { now: () => now },
-    access: allowAll,
+    catalog: () => catalog,
+    env: { PATH: process.env.PATH },
     exportsDir: path.join(dir, 'exports'),
   });
   session = createConsoleSession(app, { actor: { id: 'U0LOCAL01', groups: [] }, write: (t) => out.push(t) });
@@ -58,7 +60,7 @@ describe('the local incident loop', () => {
       '[#inc-1-checkout-errors-after-deploy] <@U0LOCAL01> status update [identified]: 5xx at 12%, rolling back',
     );
     now += 60_000;
-    await type('/as U0SRE0002', '/incident ack');
+    await type('/as U01SRE0001', '/incident ack');
     now += 120_000;
     await type('/incident note rollback finished on all pods', '/incident sev 1', '/incident role comms <@U0COMMS01>');
     now += 3_600_000 - 240_000;
@@ -77,11 +79,11 @@ describe('the local incident loop', () => {
     expect(rows).toEqual([
       '| 2026-03-04T10:00:00.000Z | 1 | U0LOCAL01 | console | declared "Checkout errors after deploy" (SEV2, service checkout) |',
       '| 2026-03-04T10:01:00.000Z | 2 | U0LOCAL01 | console | status update [identified]: 5xx at 12%, rolling back |',
-      '| 2026-03-04T10:02:00.000Z | 3 | U0SRE0002 | console | acknowledged |',
-      '| 2026-03-04T10:04:00.000Z | 4 | U0SRE0002 | console | note: rollback finished on all pods |',
-      '| 2026-03-04T10:04:00.000Z | 5 | U0SRE0002 | console | severity SEV2 → SEV1 |',
-      '| 2026-03-04T10:04:00.000Z | 6 | U0SRE0002 | console | comms: <@U0COMMS01> |',
-      '| 2026-03-04T11:00:00.000Z | 7 | U0SRE0002 | console | resolved: Rolled back v2.3 |',
+      '| 2026-03-04T10:02:00.000Z | 3 | U01SRE0001 | console | acknowledged |',
+      '| 2026-03-04T10:04:00.000Z | 4 | U01SRE0001 | console | note: rollback finished on all pods |',
+      '| 2026-03-04T10:04:00.000Z | 5 | U01SRE0001 | console | severity SEV2 → SEV1 |',
+      '| 2026-03-04T10:04:00.000Z | 6 | U01SRE0001 | console | comms: <@U0COMMS01> |',
+      '| 2026-03-04T11:00:00.000Z | 7 | U01SRE0001 | console | resolved: Rolled back v2.3 |',
     ]);
     expect(text).toContain(`last seq 7, last hash \`${app.store.audit.head().hash}\``);
 

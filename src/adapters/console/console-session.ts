@@ -20,6 +20,8 @@ export const CONSOLE_HELP = [
 ].join('\n');
 
 export interface ConsoleSession {
+  /** Prints whatever is waiting to be posted (e.g. runs interrupted by the last stop). */
+  flush(): void;
   /** Handles one line; resolves when its output is written. Returns false when the user quits. */
   handleLine(line: string): Promise<boolean>;
   prompt(): string;
@@ -33,6 +35,9 @@ export function createConsoleSession(app: App, options: { actor: Actor; write: (
   function flushPosts(): void {
     for (const post of drainToConsole(app.store.outbox, app.incidents, app.clock.now)) write(renderPost(post));
   }
+  // Runs finish after their command has answered: their messages print as they are queued,
+  // after the reply of the command being handled (as Slack shows the ack first).
+  app.onMessages(() => setImmediate(flushPosts));
 
   function explain(err: unknown): string {
     if (isEdgeopsError(err)) {
@@ -75,6 +80,7 @@ export function createConsoleSession(app: App, options: { actor: Actor; write: (
   }
 
   return {
+    flush: flushPosts,
     prompt: () => `${actor.id} #${channel}> `,
 
     async handleLine(raw: string): Promise<boolean> {

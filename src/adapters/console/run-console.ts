@@ -2,6 +2,7 @@
 import { createInterface } from 'node:readline';
 import type { App } from '../../app.js';
 import type { CliIo } from '../../cli/cli-io.js';
+import type { Run } from '../../core/runs/run.js';
 import { InputError } from '../../errors.js';
 import { createConsoleSession } from './console-session.js';
 
@@ -23,7 +24,7 @@ export function localBanner(app: App, extra: { user: string; logFile?: string; h
 export async function runConsole(
   app: App,
   io: CliIo,
-  options: { user: string; groups: string; logFile?: string; httpUrl?: string },
+  options: { user: string; groups: string; logFile?: string; httpUrl?: string; interrupted?: Run[] },
 ): Promise<void> {
   if (!/^[UW][A-Z0-9]{2,}$/.test(options.user)) throw new InputError(`--as takes a Slack user ID such as U0123ABCD (got "${options.user}")`);
   const groups = options.groups.split(',').map((g) => g.trim()).filter(Boolean);
@@ -36,6 +37,10 @@ export async function runConsole(
   const interactive = Boolean((io.stdin as NodeJS.ReadStream).isTTY);
   write(localBanner(app, { user: options.user, logFile: options.logFile, httpUrl: options.httpUrl }));
   const session = createConsoleSession(app, { actor: { id: options.user, groups }, write });
+  for (const run of options.interrupted ?? []) {
+    write(`⚠ ${run.id} ${run.procedure} (${run.environment}) was interrupted when edgeops last stopped; its processes were stopped and it will not re-run by itself.`);
+  }
+  session.flush();
   const rl = createInterface({ input: io.stdin, output: interactive ? io.stdout : undefined, terminal: interactive });
   if (interactive) {
     rl.setPrompt(session.prompt());
@@ -51,4 +56,6 @@ export async function runConsole(
     }
   }
   rl.close();
+  // Piped input may end while runs still execute: their results are part of the session.
+  await app.runs.idle();
 }

@@ -1,0 +1,258 @@
+// `/runbook …`: list, describe, run (and dry-run), approve, deny, cancel and status of procedures.
+import { InputError } from '../../errors.js';
+import type { AccessControl } from '../access.js';
+import { durationText, isoTime, parseIncidentId } from '../incidents/incident.js';
+import type { IncidentService } from '../incidents/incident-service.js';
+import { decide, permittedEnvironments } from '../policy/policy-engine.js';
+import { describeApproval } from '../policy/policy.js';
+import { subjectOf } from '../policy-access.js';
+import { formatDuration } from '../duration.js';
+import { describeParam } from '../procedures/params.js';
+import type { Procedure } from '../procedures/procedure-schema.js';
+import { parseRunId, type Run } from '../runs/run.js';
+import { outputTail, paramsText } from '../runs/run-messages.js';
+import type { CatalogView, DryRunPlan, RunService } from '../runs/run-service.js';
+import type { CommandContext, CommandReply, SubcommandSpec } from './command-context.js';
+import { expectOnly, parseArgs, type ParsedArgs } from './grammar.js';
+
+export interface RunbookCommandDeps {
+  runs: RunService;
+  incidents: IncidentService;
+  access: AccessControl;
+  catalog: () => CatalogView;
+}
+
+function incidentFor(deps: RunbookCommandDeps, ctx: CommandContext, args: ParsedArgs): string | null {
+  if (args.params.incident !== undefined) return deps.incidents.get(parseIncidentId(args.params.incident)).id;
+  return ctx.channelId ? (deps.incidents.byChannel(ctx.channelId)?.id ?? null) : null;
+}
+
+function oneRunId(args: ParsedArgs, sub: string, allowText = false): string {
+  const [first, ...rest] = args.words;
+  if (!first) throw new InputError(`${sub} needs a run id: /runbook ${sub} R-12`);
+  if (rest.length > 0 && !allowText) throw new InputError(`${sub} takes one run id`);
+  return parseRunId(first);
+}
+
+function environmentsLine(deps: RunbookCommandDeps, ctx: CommandContext, procedure: Procedure): string {
+  const view = deps.catalog();
+  const permitted = permittedEnvironments(view.policy, subjectOf(ctx.actor), procedure, ctx.channelId ? { channel: ctx.channelId } : {});
+  return procedure.environments
+    .map((env) => {
+      const p = permitted.find((e) => e.environment === env);
+      if (!p) return `${env} (not for you)`;
+      return p.approval ? `${env} (needs ${describeApproval(p.approval)})` : env;
+    })
+    .join(', ');
+}
+
+function mayRunSomewhere(deps: RunbookCommandDeps, ctx: CommandContext, procedure: Procedure): boolean {
+  const view = deps.catalog();
+  const subject = subjectOf(ctx.actor);
+  return ['run', 'dry-run'].some((action) =>
+    permittedEnvironments(view.policy, subject, procedure, { action, ...(ctx.channelId ? { channel: ctx.channelId } : {}) }).length > 0,
+  );
+}
+
+export function planText(plan: DryRunPlan): string {
+  const lines = [`Dry run of ${plan.procedure} in ${plan.environment} (${paramsText(plan.params)}): nothing was run.`];
+  plan.steps.forEach((step, i) => {
+    if (step.kind === 'run') {
+      const env = Object.keys(step.env);
+      lines.push(`  ${i + 1}. ${step.name}: argv ${JSON.stringify(step.argv)}${env.length ? ` env ${env.join(', ')}` : ''}${step.onError === 'continue' ? ' (on error: continue)' : ''}`);
+    } else {
+      lines.push(`  ${i + 1}. ${step.name}: ${step.method} ${step.url} expecting ${step.expectStatus.join(' or ')}`);
+    }
+  });
+  lines.push(`  concurrency key: ${plan.concurrencyKey}`);
+  const run = plan.run;
+  lines.push(
+    run.effect === 'allow'
+      ? '  A real run would start at once.'
+      : run.effect === 'approval_required'
+        ? `  A real run would need ${describeApproval(run.approval!)} (never yours).`
+        : `  A real run would be refused: ${run.reason}`,
+  );
+  return lines.join('\n');
+}
+
+export function runStatusText(deps: Pick<RunbookCommandDeps, 'runs'>, run: Run): string {
+  const lines = [`${run.id} ${run.procedure} (${run.environment}): ${run.state}${run.error ? ` — ${run.error}` : ''}`];
+  lines.push(`  requested by <@${run.requestedBy}> at ${isoTime(run.createdAt)}; ${paramsText(run.params)}${run.incidentId ? `; ${run.incidentId}` : ''}`);
+  if (run.state === 'pending_approval' && run.approval) {
+    const got = deps.runs.approvals(run.id).filter((a) => a.decision === 'approve').length;
+    lines.push(`  approvals ${got}/${run.approval.count} from ${run.approval.roles.join(', ')}, until ${isoTime(run.approvalExpiresAt!)}`);
+  }
+  for (const a of deps.runs.approvals(run.id)) lines.push(`  ${a.decision === 'approve' ? 'approved' : 'denied'} by <@${a.approver}> at ${isoTime(a.at)}${a.reason ? `: ${a.reason}` : ''}`);
+  for (const step of deps.runs.steps(run.id)) {
+    const code = step.kind === 'http' ? `HTTP ${step.httpStatus ?? '—'}` : `exit ${step.exitCode ?? '—'}`;
+    lines.push(`  • ${step.name}: ${step.outcome} (${code}, ${durationText(step.finishedAt - step.startedAt)})${step.error ? ` — ${step.error}` : ''}`);
+    const tail = outputTail(step.output, 600);
+    if (tail) lines.push(...tail.split('\n').map((l) => `      ${l}`));
+  }
+  return lines.join('\n');
+}
+
+const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
+  {
+    name: 'list',
+    usage: 'list',
+    summary: 'what you may run, with descriptions and owners',
+    action: 'runbook.list',
+    run(deps, ctx) {
+      deps.access.require(ctx.actor, ctx.source, { action: 'runbook.list', channel: ctx.channelId });
+      const mine = [...deps.catalog().procedures.values()]
+        .filter((p) => mayRunSomewhere(deps, ctx, p))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      if (mine.length === 0) return { text: 'There is no procedure you may run. Your roles come from the policy files; ask the team that owns them.' };
+      return {
+        text: [
+          `Procedures you may run (${mine.length}):`,
+          ...mine.map((p) => `  ${p.name} — ${p.description} (owner ${p.owner}) — ${environmentsLine(deps, ctx, p)}`),
+          'Details: /runbook describe <name>; preview: /runbook run <name> … --dry-run',
+        ].join('\n'),
+      };
+    },
+  },
+  {
+    name: 'describe',
+    usage: 'describe <name>',
+    summary: 'parameters, environments and the approval you would need',
+    action: 'runbook.list',
+    run(deps, ctx, args) {
+      if (args.words.length !== 1) throw new InputError('describe takes one procedure name: /runbook describe restart-service');
+      deps.access.require(ctx.actor, ctx.source, { action: 'runbook.list', channel: ctx.channelId });
+      const procedure = deps.catalog().procedures.get(args.words[0]!);
+      if (!procedure || !mayRunSomewhere(deps, ctx, procedure)) {
+        throw new InputError(`there is no procedure "${args.words[0]}" you may run; /runbook list shows them`);
+      }
+      const params = Object.entries(procedure.params).map(([name, def]) => {
+        const flags = [def.required ? 'required' : 'optional', 'default' in def && def.default !== undefined ? `default ${String(def.default)}` : '']
+          .filter(Boolean)
+          .join(', ');
+        return `  ${name} (${flags}): ${describeParam(def)}${def.description ? ` — ${def.description}` : ''}`;
+      });
+      const steps = procedure.steps.map((s, i) => `  ${i + 1}. ${s.name}: ${s.run ? s.run.join(' ') : `${s.http!.method} ${s.http!.url}`}`);
+      const triggers = procedure.triggers.map((t) => `  on PagerDuty ${t.pagerduty.event} for service ${t.pagerduty.service} (env ${t.env ?? procedure.environments[0]})`);
+      return {
+        text: [
+          `${procedure.name} — ${procedure.description}`,
+          `Owner: ${procedure.owner}`,
+          `Environments: ${environmentsLine(deps, ctx, procedure)}`,
+          `Timeout: ${formatDuration(procedure.timeout)}; one run at a time per ${procedure.concurrency ?? '{{name}}-{{env}}'}`,
+          'Parameters:',
+          ...(params.length ? params : ['  none']),
+          'Steps:',
+          ...steps,
+          ...(triggers.length ? ['Triggers:', ...triggers] : []),
+        ].join('\n'),
+      };
+    },
+  },
+  {
+    name: 'run',
+    usage: 'run <name> [key=value …] [env=ENV] [--dry-run]',
+    summary: 'run a procedure (or preview it with --dry-run)',
+    action: 'run',
+    flags: ['dry-run'],
+    async run(deps, ctx, args) {
+      const [name, ...extra] = args.words;
+      if (!name) throw new InputError('run needs a procedure name: /runbook run diag-disk');
+      if (extra.length > 0) throw new InputError(`parameters are key=value pairs; "${extra[0]}" is not (quote values with spaces: reason="disk full")`);
+      // env= and incident= belong to the run itself; every other key=value is a procedure parameter.
+      const { env, incident: _incident, ...params } = args.params;
+      const result = deps.runs.request(
+        { actor: ctx.actor, source: ctx.source },
+        {
+          procedure: name,
+          params,
+          ...(env === undefined ? {} : { environment: env }),
+          incidentId: incidentFor(deps, ctx, args),
+          channel: ctx.channelId,
+          dryRun: args.flags.includes('dry-run'),
+        },
+      );
+      if (result.kind === 'dry-run') return { text: planText(result.plan) };
+      const { run } = result;
+      const where = run.incidentId ? `${run.incidentId}'s channel` : 'this channel';
+      if (run.state === 'pending_approval') {
+        return {
+          text: `${run.id} waits for approval: ${run.procedure} in ${run.environment} needs ${describeApproval(run.approval!)}. The request is posted in ${where}.`,
+          ...(run.incidentId ? { incidentId: run.incidentId } : {}),
+        };
+      }
+      return { text: `${run.id} started: ${run.procedure} in ${run.environment}. Results will be posted in ${where}.`, ...(run.incidentId ? { incidentId: run.incidentId } : {}) };
+    },
+  },
+  {
+    name: 'approve',
+    usage: 'approve <run-id>',
+    summary: "approve someone else's run",
+    action: 'approve',
+    run(deps, ctx, args) {
+      const r = deps.runs.approve({ actor: ctx.actor, source: ctx.source }, oneRunId(args, 'approve'));
+      return {
+        text: r.done ? `Approved ${r.run.id}; it is starting.` : `Approved ${r.run.id} (${r.approvals}/${r.needed}); it needs more approvals.`,
+      };
+    },
+  },
+  {
+    name: 'deny',
+    usage: 'deny <run-id> [reason]',
+    summary: 'deny a run waiting for approval',
+    action: 'approve',
+    run(deps, ctx, args) {
+      const id = oneRunId(args, 'deny', true);
+      const run = deps.runs.deny({ actor: ctx.actor, source: ctx.source }, id, args.words.slice(1).join(' '));
+      return { text: `Denied ${run.id}.` };
+    },
+  },
+  {
+    name: 'cancel',
+    usage: 'cancel <run-id>',
+    summary: 'cancel a waiting or running run',
+    action: 'cancel',
+    run(deps, ctx, args) {
+      const run = deps.runs.cancel({ actor: ctx.actor, source: ctx.source }, oneRunId(args, 'cancel'));
+      return { text: run.state === 'cancelled' ? `Cancelled ${run.id}.` : `Cancelling ${run.id}: its processes are being stopped.` };
+    },
+  },
+  {
+    name: 'status',
+    usage: 'status <run-id>',
+    summary: 'state, steps, approvals and output of a run',
+    run(deps, _ctx, args) {
+      return { text: runStatusText(deps, deps.runs.get(oneRunId(args, 'status'))) };
+    },
+  },
+];
+
+export function runbookHelp(deps: RunbookCommandDeps, ctx: CommandContext): string {
+  const view = deps.catalog();
+  const subject = subjectOf(ctx.actor);
+  const mayAny = (action: string): boolean =>
+    [...view.procedures.values()].some((p) =>
+      p.environments.some((environment) => decide(view.policy, { subject, action, procedure: p.name, environment }).effect !== 'deny'),
+    );
+  const mine = SUBCOMMANDS.filter((s) => {
+    if (s.action === undefined) return true;
+    if (s.action === 'runbook.list') return deps.access.may(ctx.actor, { action: 'runbook.list', channel: ctx.channelId });
+    if (s.action === 'run') return mayAny('run') || mayAny('dry-run');
+    return mayAny(s.action);
+  });
+  return ['What you can do with /runbook:', ...mine.map((s) => `  /runbook ${s.usage} — ${s.summary}`), '  /runbook help — this list'].join('\n');
+}
+
+export async function handleRunbookCommand(deps: RunbookCommandDeps, ctx: CommandContext, input: string): Promise<CommandReply> {
+  const args = parseArgs(input);
+  const name = args.words.shift()?.toLowerCase();
+  if (name === undefined && (Object.keys(args.params).length > 0 || args.flags.length > 0)) {
+    throw new InputError('say what to do first, e.g. /runbook run diag-disk --dry-run');
+  }
+  if (name === undefined || name === 'help') return { text: runbookHelp(deps, ctx) };
+  const spec = SUBCOMMANDS.find((s) => s.name === name);
+  if (!spec) throw new InputError(`unknown subcommand "${name}"; try ${SUBCOMMANDS.map((s) => s.name).join(', ')} or help`);
+  if (spec.name !== 'run') expectOnly(args, spec.name, { params: spec.params, flags: spec.flags });
+  else expectOnly({ ...args, params: {} }, spec.name, { flags: spec.flags });
+  return spec.run(deps, ctx, args);
+}

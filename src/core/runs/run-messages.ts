@@ -1,0 +1,51 @@
+// What runs say in channels: start, result with the tail of each step's output, approval requests.
+import { durationText } from '../incidents/incident.js';
+import type { ChatMessage } from '../outbox/outbox.js';
+import { describeApproval } from '../policy/policy.js';
+import type { Run, RunStepRecord } from './run.js';
+
+/** How much of each step's output a channel message carries; the rest is in the run's record. */
+export const TAIL_CHARS = 1200;
+
+export function outputTail(output: string, max = TAIL_CHARS): string {
+  const trimmed = output.replace(/\s+$/, '');
+  if (trimmed.length <= max) return trimmed;
+  const cut = trimmed.slice(trimmed.length - max);
+  const nl = cut.indexOf('\n');
+  return `…${nl >= 0 && nl < 200 ? cut.slice(nl) : cut}`;
+}
+
+export const paramsText = (params: Record<string, unknown>): string =>
+  Object.keys(params).length === 0 ? 'no parameters' : Object.entries(params).map(([k, v]) => `${k}=${String(v)}`).join(' ');
+
+export function startMessage(run: Run): ChatMessage {
+  return {
+    kind: 'run.started',
+    text: `▶ ${run.id} ${run.procedure} (${run.environment}) started for <@${run.requestedBy}> — ${paramsText(run.params)}`,
+    data: { runId: run.id },
+  };
+}
+
+export function resultMessage(run: Run, steps: RunStepRecord[]): ChatMessage {
+  const icon = run.state === 'succeeded' ? '✅' : run.state === 'cancelled' ? '⏹' : '❌';
+  const took = run.startedAt !== null && run.finishedAt !== null ? ` in ${durationText(run.finishedAt - run.startedAt)}` : '';
+  const lines = [`${icon} ${run.id} ${run.procedure} (${run.environment}) ${run.state}${took}${run.error ? ` — ${run.error}` : ''}`];
+  for (const step of steps) {
+    const code = step.kind === 'http' ? `HTTP ${step.httpStatus ?? '—'}` : `exit ${step.exitCode ?? '—'}`;
+    lines.push(`• ${step.name}: ${step.outcome} (${code}, ${durationText(step.finishedAt - step.startedAt)})${step.error ? ` — ${step.error}` : ''}`);
+    const tail = outputTail(step.output);
+    if (tail) lines.push('```', tail, '```');
+  }
+  return { kind: 'run.finished', text: lines.join('\n'), data: { runId: run.id, state: run.state } };
+}
+
+export function approvalRequestMessage(run: Run): ChatMessage {
+  return {
+    kind: 'run.approval_requested',
+    text: [
+      `🔐 ${run.id}: <@${run.requestedBy}> asks to run ${run.procedure} in ${run.environment} — ${paramsText(run.params)}`,
+      `Needs ${describeApproval(run.approval!)}. Approve with /runbook approve ${run.id}, or deny with /runbook deny ${run.id} [reason].`,
+    ].join('\n'),
+    data: { runId: run.id, actions: ['approve', 'deny'] },
+  };
+}

@@ -1,0 +1,582 @@
+// Procedure runs end to end: check params, ask the policy, hold for approval, lease, execute, record.
+import { ConflictError, InputError, NotAllowedError, NotFoundError } from '../../errors.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Incident } from '../incidents/incident.js';
+import { incidentChannelKey } from '../incidents/incident-service.js';
+import type { ChatMessage, Outbox } from '../outbox/outbox.js';
+import { canApprove, decide, type Decision, type PolicyRequest } from '../policy/policy-engine.js';
+import type { ApprovalRequirement } from '../policy/policy.js';
+import { authorizationOf, recordDecision, subjectOf, type PolicyView } from '../policy-access.js';
+import type { By, Clock, UnitOfWork } from '../ports.js';
+import { maskDeep, maskSecrets } from '../procedures/mask.js';
+import type { ParamValue } from '../procedures/params.js';
+import { planRun, type RunPlan } from '../procedures/plan.js';
+import type { Procedure } from '../procedures/procedure-schema.js';
+import type { HttpStepRunner, ProcessStepRunner } from '../procedures/step-runner.js';
+import type { ResolvedStep } from '../procedures/template.js';
+import { bindingHash, isFinal, runId, sha256, type Run, type RunState, type RunStepRecord } from './run.js';
+import { approvalRequestMessage, outputTail, resultMessage, startMessage } from './run-messages.js';
+import type { RunStore } from './run-store.js';
+
+export interface CatalogView extends PolicyView {
+  procedures: ReadonlyMap<string, Procedure>;
+}
+
+export interface RunServiceDeps {
+  uow: UnitOfWork;
+  audit: AuditLog;
+  runs: RunStore;
+  outbox: Outbox;
+  clock: Clock;
+  catalog: () => CatalogView;
+  findIncident: (id: string) => Incident | undefined;
+  /** Where secret params are read from (the bot's environment). */
+  secretEnv: Record<string, string | undefined>;
+  steps: { process: ProcessStepRunner; http: HttpStepRunner };
+  /** This process, recorded as the owner of the runs it executes. */
+  pid: number;
+  /** Whether another edgeops process still lives (start-up recovery leaves its runs alone). */
+  isAlive: (pid: number) => boolean;
+  /** Kills a process group left behind by a dead edgeops process. */
+  killGroup: (pgid: number) => void;
+  /** Told whenever background work queued messages (the console prints them). */
+  onMessages?: () => void;
+  /** Errors of detached work, which has no caller to throw to. */
+  onError?: (err: unknown, runId: string) => void;
+}
+
+export interface RunRequest {
+  procedure: string;
+  /** Parameters as text, from chat or the command line. */
+  params: Record<string, string>;
+  environment?: string;
+  incidentId?: string | null;
+  channel?: string | null;
+  dryRun?: boolean;
+  /** Values for params not given (a trigger's `with:`), checked like given ones. */
+  defaults?: Record<string, ParamValue>;
+}
+
+export interface DryRunPlan {
+  procedure: string;
+  environment: string;
+  params: Record<string, ParamValue>;
+  steps: ResolvedStep[];
+  concurrencyKey: string;
+  /** What `run` would need for the same caller: allowed, approval (and which), or denied. */
+  run: { effect: Decision['effect']; approval?: ApprovalRequirement; reason: string };
+}
+
+export type RunRequestResult =
+  | { kind: 'dry-run'; plan: DryRunPlan }
+  | { kind: 'run'; run: Run; done: Promise<Run> | null };
+
+/** Whole-run timeouts and cancels reach the executing steps through this. */
+interface Active {
+  controller: AbortController;
+  done: Promise<Run>;
+}
+
+const MASKED = '[secret]';
+
+export type RunService = ReturnType<typeof createRunService>;
+
+export function createRunService(deps: RunServiceDeps) {
+  const { uow, audit, runs, outbox, clock } = deps;
+  const active = new Map<string, Active>();
+
+  function procedureOf(name: string): Procedure {
+    const procedure = deps.catalog().procedures.get(name);
+    if (!procedure) throw new NotFoundError(`there is no procedure "${name}"; /runbook list shows what you may run`);
+    return procedure;
+  }
+
+  function load(id: string): Run {
+    const run = runs.get(id);
+    if (!run) throw new NotFoundError(`${id} does not exist; run ids look like R-12`);
+    return run;
+  }
+
+  function channelKey(run: Pick<Run, 'incidentId' | 'channel'>): string | null {
+    if (run.incidentId) return incidentChannelKey(run.incidentId);
+    return run.channel;
+  }
+
+  function post(run: Run, causeSeq: number, message: ChatMessage): void {
+    const channel = channelKey(run);
+    if (channel) outbox.enqueue({ causeSeq, target: 'slack', channel, body: message });
+  }
+
+  function append(by: Pick<By, 'actor' | 'source'> | string, run: Run, kind: string, payload: Record<string, unknown>): number {
+    const actor = typeof by === 'string' ? by : by.actor.id;
+    const source = typeof by === 'string' ? 'system' : by.source;
+    return audit.append({ actor, source, kind, incidentId: run.incidentId, payload: { run: run.id, procedure: run.procedure, environment: run.environment, ...payload } }).seq;
+  }
+
+  /** Checks params and resolves every step for one run; throws with every problem found. */
+  function plan(procedure: Procedure, given: Record<string, string>, environment: string, incidentId: string | null, defaults?: Record<string, ParamValue>): RunPlan {
+    const incident = incidentId ? deps.findIncident(incidentId) : undefined;
+    return planRun(procedure, {
+      given,
+      env: environment,
+      secretEnv: deps.secretEnv,
+      ...(defaults ? { defaults } : {}),
+      ...(incident ? { incident: { id: incident.id, pagerdutyId: incident.pagerdutyId ?? undefined, service: incident.service ?? undefined } } : {}),
+    });
+  }
+
+  /** Non-secret params only: secret values never reach the database. */
+  function publicParams(procedure: Procedure, values: Record<string, ParamValue>): Record<string, ParamValue> {
+    const out: Record<string, ParamValue> = {};
+    for (const [k, v] of Object.entries(values)) if (procedure.params[k]?.type !== 'secret') out[k] = v;
+    return out;
+  }
+
+  /** The stored (non-secret) params as text, to plan again at execution time with fresh secrets. */
+  const givenOf = (run: Run): Record<string, string> => Object.fromEntries(Object.entries(run.params).map(([k, v]) => [k, String(v)]));
+
+  function holdsLease(run: Run): void {
+    const holder = runs.leaseHolder(run.concurrencyKey);
+    if (holder !== undefined && holder !== run.id) {
+      const other = runs.get(holder);
+      const who = other ? ` (started by <@${other.requestedBy}>, ${other.state})` : '';
+      throw new ConflictError(`${run.concurrencyKey} is busy: ${holder}${who} holds it; wait for it to finish or cancel it`);
+    }
+    if (holder === undefined) runs.acquireLease(run.concurrencyKey, run.id, clock.now());
+  }
+
+  function startExecution(id: string): Promise<Run> {
+    const controller = new AbortController();
+    const done = execute(id, controller).finally(() => active.delete(id));
+    active.set(id, { controller, done });
+    return done;
+  }
+
+  async function execute(id: string, controller: AbortController): Promise<Run> {
+    let run = load(id);
+    const procedure = deps.catalog().procedures.get(run.procedure);
+    let resolved: RunPlan;
+    try {
+      if (!procedure) throw new InputError(`procedure ${run.procedure} is no longer in the catalog`);
+      if (bindingHash(procedure, run.environment, run.params) !== run.binding) {
+        throw new ConflictError(`${run.procedure} changed since ${run.id} was requested (and approved); request it again`);
+      }
+      resolved = plan(procedure, givenOf(run), run.environment, run.incidentId);
+    } catch (err) {
+      return finish(run, 'failed', (err as Error).message);
+    }
+    const secrets = resolved.secrets;
+    const timer = setTimeout(() => controller.abort('timeout'), procedure!.timeout);
+    timer.unref?.();
+    try {
+      uow.transaction(() => {
+        run = load(id);
+        run.state = 'running';
+        run.startedAt = clock.now();
+        run.ownerPid = deps.pid;
+        runs.save(run);
+        const seq = append(run.requestedBy, run, 'run.started', { owner_pid: deps.pid });
+        post(run, seq, startMessage(run));
+      });
+      deps.onMessages?.();
+
+      let final: RunState = 'succeeded';
+      let error: string | null = null;
+      for (const [index, step] of resolved.steps.entries()) {
+        if (controller.signal.aborted) break;
+        const startedAt = clock.now();
+        uow.transaction(() => {
+          append('system', run, 'run.step_started', {
+            step: step.name,
+            index,
+            ...(step.kind === 'run'
+              ? { argv: step.argv.map((a) => maskSecrets(a, secrets)) }
+              : { method: step.method, url: maskSecrets(step.url, secrets) }),
+          });
+        });
+        const record = await runStep(run, index, step, startedAt, secrets, controller.signal);
+        uow.transaction(() => {
+          runs.saveStep(record);
+          append('system', run, 'run.step_finished', {
+            step: record.name,
+            index,
+            outcome: record.outcome,
+            exit_code: record.exitCode,
+            http_status: record.httpStatus,
+            duration_ms: record.finishedAt - record.startedAt,
+            output_tail: outputTail(record.output, 2000),
+            output_bytes: Buffer.byteLength(record.output),
+            output_sha256: sha256(record.output),
+            truncated_bytes: record.truncatedBytes,
+            error: record.error,
+          });
+        });
+        if (record.outcome === 'succeeded') continue;
+        if (controller.signal.aborted) {
+          final = controller.signal.reason === 'timeout' ? 'timed_out' : 'cancelled';
+          error = final === 'timed_out' ? `the run exceeded its timeout of ${Math.round(procedure!.timeout / 1000)}s` : 'cancelled';
+          break;
+        }
+        if (step.onError === 'continue') continue;
+        final = record.outcome === 'timed_out' ? 'timed_out' : 'failed';
+        error = `step ${step.name} ${record.outcome.replace('_', ' ')}`;
+        break;
+      }
+      if (final === 'succeeded' && controller.signal.aborted) {
+        final = controller.signal.reason === 'timeout' ? 'timed_out' : 'cancelled';
+      }
+      return finish(load(id), final, error);
+    } catch (err) {
+      deps.onError?.(err, id);
+      return finish(load(id), 'failed', `edgeops could not complete the run: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function runStep(run: Run, index: number, step: ResolvedStep, startedAt: number, secrets: string[], signal: AbortSignal): Promise<RunStepRecord> {
+    const base = { runId: run.id, index, name: step.name, kind: step.kind, startedAt };
+    const timeoutMs = step.timeoutMs ?? deps.catalog().procedures.get(run.procedure)?.timeout ?? 600_000;
+    if (step.kind === 'run') {
+      const r = await deps.steps.process({
+        argv: step.argv,
+        env: step.env,
+        timeoutMs,
+        signal,
+        secrets,
+        onSpawn: ({ pgid }) => {
+          uow.transaction(() => {
+            const current = load(run.id);
+            current.pgid = pgid;
+            runs.save(current);
+          });
+        },
+      });
+      return { ...base, outcome: r.outcome, exitCode: r.exitCode, httpStatus: null, finishedAt: clock.now(), output: maskSecrets(r.output, secrets), truncatedBytes: r.truncatedBytes, error: r.error ?? null };
+    }
+    const r = await deps.steps.http({ method: step.method, url: step.url, headers: step.headers, body: step.body, expectStatus: step.expectStatus, timeoutMs, signal, secrets });
+    return { ...base, outcome: r.outcome, exitCode: null, httpStatus: r.status, finishedAt: clock.now(), output: maskSecrets(r.bodyExcerpt, secrets), truncatedBytes: 0, error: r.error ?? null };
+  }
+
+  function finish(run: Run, state: RunState, error: string | null): Run {
+    uow.transaction(() => {
+      run.state = state;
+      run.error = error;
+      run.finishedAt = clock.now();
+      run.pgid = null;
+      runs.save(run);
+      runs.releaseLease(run.concurrencyKey, run.id);
+      const seq = append('system', run, 'run.finished', {
+        state,
+        error,
+        duration_ms: run.startedAt === null ? null : run.finishedAt - run.startedAt,
+      });
+      post(run, seq, resultMessage(run, runs.steps(run.id)));
+    });
+    deps.onMessages?.();
+    return run;
+  }
+
+  /** A transition out of pending_approval that ends the run without executing it. */
+  function endPending(run: Run, by: Pick<By, 'actor' | 'source'> | string, state: 'denied' | 'cancelled', kind: string, reason: string): void {
+    run.state = state;
+    run.error = reason;
+    run.finishedAt = clock.now();
+    runs.save(run);
+    const seq = append(by, run, kind, { reason });
+    post(run, seq, { kind, text: `⛔ ${run.id} ${run.procedure} (${run.environment}) ${state}: ${reason}`, data: { runId: run.id } });
+  }
+
+  return {
+    /** Checks everything, then dry-runs, holds for approval, or starts the run. */
+    request(by: Pick<By, 'actor' | 'source'>, input: RunRequest): RunRequestResult {
+      const procedure = procedureOf(input.procedure);
+      const environment = input.environment ?? procedure.environments[0]!;
+      if (input.incidentId && !deps.findIncident(input.incidentId)) throw new NotFoundError(`${input.incidentId} does not exist`);
+      const planned = plan(procedure, input.params, environment, input.incidentId ?? null, input.defaults);
+      const params = { values: planned.values, secrets: planned.secrets };
+      const view = deps.catalog();
+      const policyRequest = (action: string): PolicyRequest => ({
+        subject: subjectOf(by.actor),
+        action,
+        procedure: procedure.name,
+        environment,
+        ...(input.channel ? { channel: input.channel } : {}),
+      });
+      const action = input.dryRun ? 'dry-run' : 'run';
+      const decision = decide(view.policy, policyRequest(action));
+      const incidentId = input.incidentId ?? null;
+      const shownParams = maskDeep(publicParams(procedure, params.values), params.secrets);
+
+      if (decision.effect === 'deny') {
+        recordDecision(deps, by, policyRequest(action), decision, view.policyHash, incidentId, { params: shownParams });
+        throw new NotAllowedError(`you may not ${action} ${procedure.name} in ${environment}: ${decision.reason}`);
+      }
+
+      if (input.dryRun) {
+        const runDecision = decide(view.policy, policyRequest('run'));
+        const masked = maskDeep(planned.steps, params.secrets);
+        const steps = masked.map((s) => (s.kind === 'run' ? { ...s, env: Object.fromEntries(Object.keys(s.env).map((k) => [k, MASKED])) } : s));
+        uow.transaction(() =>
+          audit.append({
+            actor: by.actor.id,
+            source: by.source,
+            kind: 'run.dry_run',
+            incidentId,
+            payload: {
+              procedure: procedure.name,
+              environment,
+              params: shownParams,
+              steps,
+              run_effect: runDecision.effect,
+              authorized: authorizationOf(decision, view.policyHash),
+            },
+          }),
+        );
+        return {
+          kind: 'dry-run',
+          plan: {
+            procedure: procedure.name,
+            environment,
+            params: shownParams,
+            steps,
+            concurrencyKey: planned.concurrencyKey,
+            run: { effect: runDecision.effect, reason: runDecision.reason, ...(runDecision.approval ? { approval: runDecision.approval } : {}) },
+          },
+        };
+      }
+
+      const stored = publicParams(procedure, params.values);
+      const run = uow.transaction((): Run => {
+        const number = runs.nextNumber();
+        const now = clock.now();
+        const created: Run = {
+          id: runId(number),
+          number,
+          procedure: procedure.name,
+          environment,
+          incidentId,
+          channel: input.channel ?? null,
+          requestedBy: by.actor.id,
+          requestedGroups: [...by.actor.groups],
+          source: by.source,
+          params: stored,
+          binding: bindingHash(procedure, environment, stored),
+          state: decision.effect === 'approval_required' ? 'pending_approval' : 'queued',
+          approval: decision.approval ?? null,
+          approvalExpiresAt: decision.approval ? now + decision.approval.expiresMs : null,
+          concurrencyKey: planned.concurrencyKey,
+          createdAt: now,
+          startedAt: null,
+          finishedAt: null,
+          pgid: null,
+          ownerPid: decision.effect === 'approval_required' ? null : deps.pid,
+          error: null,
+        };
+        if (created.state === 'queued') {
+          const holder = runs.leaseHolder(created.concurrencyKey);
+          if (holder !== undefined) {
+            const other = runs.get(holder);
+            throw new ConflictError(
+              `${created.concurrencyKey} is busy: ${holder}${other ? ` (started by <@${other.requestedBy}>, ${other.state})` : ''} holds it; wait for it to finish or cancel it`,
+            );
+          }
+        }
+        runs.insert(created);
+        if (created.state === 'queued') runs.acquireLease(created.concurrencyKey, created.id, now);
+        const payload: Record<string, unknown> = {
+          params: shownParams,
+          binding: created.binding,
+          concurrency_key: created.concurrencyKey,
+          channel: created.channel,
+        };
+        if (decision.effect === 'approval_required') {
+          payload.approval = decision.approval;
+          payload.approval_expires_at = created.approvalExpiresAt;
+          recordDecision(deps, by, policyRequest('run'), decision, view.policyHash, incidentId, { run: created.id });
+        } else {
+          payload.authorized = authorizationOf(decision, view.policyHash);
+        }
+        const seq = append(by, created, 'run.requested', payload);
+        if (created.state === 'pending_approval') post(created, seq, approvalRequestMessage(created));
+        return created;
+      });
+      deps.onMessages?.();
+      return { kind: 'run', run, done: run.state === 'queued' ? startExecution(run.id) : null };
+    },
+
+    approve(by: Pick<By, 'actor' | 'source'>, id: string): { run: Run; approvals: number; needed: number; done: Promise<Run> | null } {
+      const result = uow.transaction(() => {
+        const run = load(id);
+        if (run.state !== 'pending_approval') throw new ConflictError(`${run.id} is ${run.state}; only runs waiting for approval can be approved`);
+        if (run.requestedBy === by.actor.id) throw new NotAllowedError(`you requested ${run.id}; someone else must approve it`);
+        const now = clock.now();
+        if (run.approvalExpiresAt !== null && now > run.approvalExpiresAt) {
+          endPending(run, 'system', 'denied', 'run.approval_expired', `the approval window closed at ${new Date(run.approvalExpiresAt).toISOString()}; request it again`);
+          return { expired: true as const, run };
+        }
+        const view = deps.catalog();
+        const approver = canApprove(view.policy, subjectOf(by.actor), {
+          procedure: run.procedure,
+          environment: run.environment,
+          ...(run.channel ? { channel: run.channel } : {}),
+          approvalRoles: run.approval?.roles ?? [],
+        });
+        if (!approver.allowed) {
+          audit.append({
+            actor: by.actor.id,
+            source: by.source,
+            kind: 'policy.denied',
+            incidentId: run.incidentId,
+            payload: { action: 'approve', run: run.id, procedure: run.procedure, environment: run.environment, roles: approver.roles, reason: approver.reason, policy_hash: view.policyHash },
+          });
+          return { refused: approver.reason, run };
+        }
+        const procedure = view.procedures.get(run.procedure);
+        if (!procedure || bindingHash(procedure, run.environment, run.params) !== run.binding) {
+          endPending(run, 'system', 'denied', 'run.approval_voided', `${run.procedure} or its parameters changed after the request; request it again`);
+          return { voided: true as const, run };
+        }
+        const previous = runs.approvals(run.id);
+        if (previous.some((a) => a.approver === by.actor.id)) throw new ConflictError(`you already approved ${run.id}`);
+        runs.addApproval({ runId: run.id, approver: by.actor.id, decision: 'approve', at: now, binding: run.binding, reason: null });
+        const valid = runs.approvals(run.id).filter((a) => a.decision === 'approve' && a.binding === run.binding && a.approver !== run.requestedBy);
+        const needed = run.approval?.count ?? 1;
+        const complete = valid.length >= needed;
+        if (complete) {
+          holdsLease(run);
+          run.state = 'queued';
+          run.ownerPid = deps.pid;
+          runs.save(run);
+        }
+        const seq = append(by, run, 'run.approved', {
+          binding: run.binding,
+          approvals: valid.length,
+          needed,
+          complete,
+          authorized: { policy_hash: view.policyHash, rules: [approver.reason] },
+        });
+        post(run, seq, {
+          kind: 'run.approved',
+          text: `👍 <@${by.actor.id}> approved ${run.id} (${valid.length}/${needed})${complete ? '; starting' : ''}`,
+          data: { runId: run.id },
+        });
+        return { run, approvals: valid.length, needed, complete };
+      });
+      deps.onMessages?.();
+      if ('expired' in result) throw new ConflictError(`${id} expired: its approval window closed; request it again`);
+      if ('voided' in result) throw new ConflictError(`${id} is void: the procedure or its parameters changed after the request; request it again`);
+      if ('refused' in result) throw new NotAllowedError(`you may not approve ${id}: ${result.refused}`);
+      return { run: result.run, approvals: result.approvals, needed: result.needed, done: result.complete ? startExecution(id) : null };
+    },
+
+    deny(by: Pick<By, 'actor' | 'source'>, id: string, reason: string): Run {
+      const outcome = uow.transaction(() => {
+        const run = load(id);
+        if (run.state !== 'pending_approval') throw new ConflictError(`${run.id} is ${run.state}; only runs waiting for approval can be denied`);
+        const view = deps.catalog();
+        const isRequester = run.requestedBy === by.actor.id;
+        const approver = canApprove(view.policy, subjectOf(by.actor), {
+          procedure: run.procedure,
+          environment: run.environment,
+          ...(run.channel ? { channel: run.channel } : {}),
+          approvalRoles: run.approval?.roles ?? [],
+        });
+        if (!isRequester && !approver.allowed) return { refused: approver.reason };
+        runs.addApproval({ runId: run.id, approver: by.actor.id, decision: 'deny', at: clock.now(), binding: run.binding, reason: reason || null });
+        endPending(run, by, 'denied', 'run.denied', `denied by <@${by.actor.id}>${reason ? `: ${reason}` : ''}`);
+        return { run };
+      });
+      deps.onMessages?.();
+      if ('refused' in outcome) throw new NotAllowedError(`you may not deny ${id}: ${outcome.refused}`);
+      return outcome.run;
+    },
+
+    cancel(by: Pick<By, 'actor' | 'source'>, id: string): Run {
+      const run = load(id);
+      if (isFinal(run.state)) throw new ConflictError(`${run.id} already ended (${run.state})`);
+      if (run.requestedBy !== by.actor.id) {
+        const view = deps.catalog();
+        const request: PolicyRequest = { subject: subjectOf(by.actor), action: 'cancel', procedure: run.procedure, environment: run.environment };
+        const decision = decide(view.policy, request);
+        if (decision.effect !== 'allow') {
+          recordDecision(deps, by, request, decision, view.policyHash, run.incidentId, { run: run.id });
+          throw new NotAllowedError(`you may not cancel ${run.id}: ${decision.reason}`);
+        }
+      }
+      const running = active.get(run.id);
+      if (run.state === 'pending_approval' || (run.state === 'queued' && !running)) {
+        uow.transaction(() => {
+          const current = load(id);
+          runs.releaseLease(current.concurrencyKey, current.id);
+          endPending(current, by, 'cancelled', 'run.cancelled', `cancelled by <@${by.actor.id}>`);
+        });
+        deps.onMessages?.();
+        return load(id);
+      }
+      if (!running) {
+        throw new ConflictError(`${run.id} is executed by another edgeops process (pid ${run.ownerPid ?? '?'}); cancel it there`);
+      }
+      uow.transaction(() => append(by, run, 'run.cancel_requested', {}));
+      running.controller.abort('cancel');
+      return run;
+    },
+
+    get: load,
+    steps: (id: string): RunStepRecord[] => runs.steps(id),
+    approvals: (id: string) => runs.approvals(id),
+    forIncident: (incidentId: string): Run[] => runs.forIncident(incidentId),
+    /** Resolves when the run started by this process ends. */
+    whenDone: (id: string): Promise<Run> | undefined => active.get(id)?.done,
+    /** Resolves when every run this process executes has ended. */
+    async idle(): Promise<void> {
+      while (active.size > 0) await Promise.allSettled([...active.values()].map((a) => a.done));
+    },
+
+    /** Runs left running or queued by a dead edgeops process: interrupted, never re-run by themselves. */
+    recoverInterrupted(): Run[] {
+      const recovered: Run[] = [];
+      for (const run of runs.active()) {
+        if (run.ownerPid !== null && run.ownerPid !== deps.pid && deps.isAlive(run.ownerPid)) continue;
+        if (active.has(run.id)) continue;
+        if (run.pgid !== null) deps.killGroup(run.pgid);
+        uow.transaction(() => {
+          const current = load(run.id);
+          const killed = current.pgid;
+          current.state = 'interrupted';
+          current.error = 'edgeops stopped while this run was in progress; it will not be re-run by itself';
+          current.finishedAt = clock.now();
+          current.pgid = null;
+          runs.save(current);
+          runs.releaseLease(current.concurrencyKey, current.id);
+          const seq = append('system', current, 'run.interrupted', { killed_process_group: killed, previous_owner_pid: run.ownerPid });
+          post(current, seq, {
+            kind: 'run.interrupted',
+            text: `⚠ ${current.id} ${current.procedure} (${current.environment}) was interrupted: edgeops stopped mid-run. Its leftover processes were stopped; it will not re-run by itself — check the system, then run it again if needed.`,
+            data: { runId: current.id },
+          });
+          recovered.push(current);
+        });
+      }
+      if (recovered.length > 0) deps.onMessages?.();
+      return recovered;
+    },
+
+    /** Ends runs whose approval window has closed (the scheduler calls this; approve checks too). */
+    expireApprovals(): Run[] {
+      const now = clock.now();
+      const expired: Run[] = [];
+      for (const run of runs.pendingApproval()) {
+        if (run.approvalExpiresAt === null || now <= run.approvalExpiresAt) continue;
+        uow.transaction(() => {
+          const current = load(run.id);
+          if (current.state !== 'pending_approval') return;
+          endPending(current, 'system', 'denied', 'run.approval_expired', `no approval before ${new Date(run.approvalExpiresAt!).toISOString()}; request it again`);
+          expired.push(current);
+        });
+      }
+      if (expired.length > 0) deps.onMessages?.();
+      return expired;
+    },
+  };
+}

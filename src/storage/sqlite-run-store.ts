@@ -1,0 +1,198 @@
+// SQLite implementation of the run store; row mappers for runs, steps and approvals live here.
+import type { ApprovalRequirement } from '../core/policy/policy.js';
+import type { ApprovalRecord, Run, RunState, RunStepRecord } from '../core/runs/run.js';
+import type { RunStore } from '../core/runs/run-store.js';
+import type { Source } from '../core/ports.js';
+import type { Db } from './database.js';
+
+interface RunRow {
+  id: string;
+  number: number;
+  procedure: string;
+  environment: string;
+  incident_id: string | null;
+  channel: string | null;
+  requested_by: string;
+  requested_groups: string;
+  source: string;
+  params: string;
+  binding: string;
+  state: string;
+  approval: string | null;
+  approval_expires_at: number | null;
+  concurrency_key: string;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  pgid: number | null;
+  owner_pid: number | null;
+  error: string | null;
+}
+
+const toRun = (r: RunRow): Run => ({
+  id: r.id,
+  number: r.number,
+  procedure: r.procedure,
+  environment: r.environment,
+  incidentId: r.incident_id,
+  channel: r.channel,
+  requestedBy: r.requested_by,
+  requestedGroups: JSON.parse(r.requested_groups) as string[],
+  source: r.source as Source,
+  params: JSON.parse(r.params) as Run['params'],
+  binding: r.binding,
+  state: r.state as RunState,
+  approval: r.approval === null ? null : (JSON.parse(r.approval) as ApprovalRequirement),
+  approvalExpiresAt: r.approval_expires_at,
+  concurrencyKey: r.concurrency_key,
+  createdAt: r.created_at,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+  pgid: r.pgid,
+  ownerPid: r.owner_pid,
+  error: r.error,
+});
+
+const toRow = (run: Run): RunRow => ({
+  id: run.id,
+  number: run.number,
+  procedure: run.procedure,
+  environment: run.environment,
+  incident_id: run.incidentId,
+  channel: run.channel,
+  requested_by: run.requestedBy,
+  requested_groups: JSON.stringify(run.requestedGroups),
+  source: run.source,
+  params: JSON.stringify(run.params),
+  binding: run.binding,
+  state: run.state,
+  approval: run.approval === null ? null : JSON.stringify(run.approval),
+  approval_expires_at: run.approvalExpiresAt,
+  concurrency_key: run.concurrencyKey,
+  created_at: run.createdAt,
+  started_at: run.startedAt,
+  finished_at: run.finishedAt,
+  pgid: run.pgid,
+  owner_pid: run.ownerPid,
+  error: run.error,
+});
+
+const RUN_COLUMNS = Object.keys(toRow({} as Run)) as Array<keyof RunRow>;
+
+interface StepRow {
+  run_id: string;
+  idx: number;
+  name: string;
+  kind: string;
+  outcome: string;
+  exit_code: number | null;
+  http_status: number | null;
+  started_at: number;
+  finished_at: number;
+  output: string;
+  truncated_bytes: number;
+  error: string | null;
+}
+
+const toStep = (r: StepRow): RunStepRecord => ({
+  runId: r.run_id,
+  index: r.idx,
+  name: r.name,
+  kind: r.kind as RunStepRecord['kind'],
+  outcome: r.outcome,
+  exitCode: r.exit_code,
+  httpStatus: r.http_status,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+  output: r.output,
+  truncatedBytes: r.truncated_bytes,
+  error: r.error,
+});
+
+interface ApprovalRow {
+  run_id: string;
+  approver: string;
+  decision: 'approve' | 'deny';
+  at: number;
+  binding: string;
+  reason: string | null;
+}
+
+export class SqliteRunStore implements RunStore {
+  private readonly insertStmt;
+  private readonly updateStmt;
+  private readonly getStmt;
+
+  constructor(private readonly db: Db) {
+    this.insertStmt = db.prepare(`INSERT INTO runs (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map((c) => `@${c}`).join(', ')})`);
+    this.updateStmt = db.prepare(
+      `UPDATE runs SET ${RUN_COLUMNS.filter((c) => c !== 'id' && c !== 'number').map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`,
+    );
+    this.getStmt = db.prepare('SELECT * FROM runs WHERE id = ?');
+  }
+
+  nextNumber(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM runs').get() as { n: number }).n;
+  }
+
+  insert(run: Run): void {
+    this.insertStmt.run(toRow(run));
+  }
+
+  save(run: Run): void {
+    this.updateStmt.run(toRow(run));
+  }
+
+  get(id: string): Run | undefined {
+    const row = this.getStmt.get(id) as RunRow | undefined;
+    return row ? toRun(row) : undefined;
+  }
+
+  active(): Run[] {
+    return (this.db.prepare("SELECT * FROM runs WHERE state IN ('running', 'queued') ORDER BY number").all() as RunRow[]).map(toRun);
+  }
+
+  pendingApproval(): Run[] {
+    return (this.db.prepare("SELECT * FROM runs WHERE state = 'pending_approval' ORDER BY number").all() as RunRow[]).map(toRun);
+  }
+
+  forIncident(incidentId: string): Run[] {
+    return (this.db.prepare('SELECT * FROM runs WHERE incident_id = ? ORDER BY number').all(incidentId) as RunRow[]).map(toRun);
+  }
+
+  saveStep(step: RunStepRecord): void {
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO run_steps (run_id, idx, name, kind, outcome, exit_code, http_status, started_at, finished_at, output, truncated_bytes, error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(step.runId, step.index, step.name, step.kind, step.outcome, step.exitCode, step.httpStatus, step.startedAt, step.finishedAt, step.output, step.truncatedBytes, step.error);
+  }
+
+  steps(runId: string): RunStepRecord[] {
+    return (this.db.prepare('SELECT * FROM run_steps WHERE run_id = ? ORDER BY idx').all(runId) as StepRow[]).map(toStep);
+  }
+
+  addApproval(record: ApprovalRecord): void {
+    this.db
+      .prepare('INSERT INTO run_approvals (run_id, approver, decision, at, binding, reason) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(record.runId, record.approver, record.decision, record.at, record.binding, record.reason);
+  }
+
+  approvals(runId: string): ApprovalRecord[] {
+    const rows = this.db.prepare('SELECT * FROM run_approvals WHERE run_id = ? ORDER BY at, approver').all(runId) as ApprovalRow[];
+    return rows.map((r) => ({ runId: r.run_id, approver: r.approver, decision: r.decision, at: r.at, binding: r.binding, reason: r.reason }));
+  }
+
+  leaseHolder(key: string): string | undefined {
+    return (this.db.prepare('SELECT run_id FROM leases WHERE key = ?').get(key) as { run_id: string } | undefined)?.run_id;
+  }
+
+  acquireLease(key: string, runId: string, now: number): void {
+    this.db.prepare('INSERT INTO leases (key, run_id, acquired_at) VALUES (?, ?, ?)').run(key, runId, now);
+  }
+
+  releaseLease(key: string, runId: string): void {
+    this.db.prepare('DELETE FROM leases WHERE key = ? AND run_id = ?').run(key, runId);
+  }
+}
