@@ -6,14 +6,13 @@ import { writeTranscriptFile } from './adapters/export/write-transcript.js';
 import type { Catalog } from './catalog/load-catalog.js';
 import type { Config, Env } from './config.js';
 import type { AccessControl } from './core/access.js';
-import type { CommandContext } from './core/commands/command-context.js';
 import { handleIncidentCommand, type ExportFormat, type IncidentCommandDeps } from './core/commands/incident-commands.js';
 import { handleRunbookCommand, type RunbookCommandDeps } from './core/commands/runbook-commands.js';
 import { createSlashRouter, type SlashRouter } from './core/commands/slash-commands.js';
 import type { Incident } from './core/incidents/incident.js';
 import { createIncidentService, type IncidentService } from './core/incidents/incident-service.js';
 import { createPolicyAccess } from './core/policy-access.js';
-import { systemClock, type Clock } from './core/ports.js';
+import { systemClock, type By, type Clock } from './core/ports.js';
 import { createRunService, type RunService } from './core/runs/run-service.js';
 import type { Logger } from './log.js';
 import { Store } from './storage/store.js';
@@ -31,6 +30,8 @@ export interface AppOptions {
   clock?: Clock;
   /** Where `/incident export` writes files in local mode. */
   exportsDir?: string;
+  /** `file`: `/incident export` writes into exportsDir (local mode); `chat`: uploads to the incident channel. */
+  exportDelivery?: 'file' | 'chat';
   /** After SIGTERM, how long a step's process group has before SIGKILL. */
   killGraceMs?: number;
   pid?: number;
@@ -102,7 +103,11 @@ export function createApp(options: AppOptions): App {
   const incidentDeps: IncidentCommandDeps = {
     incidents,
     access,
-    deliverExport: (_ctx: CommandContext, incident: Incident, format: ExportFormat) => exportFile(incident.id, format),
+    deliverExport: async (by: By, incident: Incident, format: ExportFormat) => {
+      if (options.exportDelivery !== 'chat') return exportFile(incident.id, format);
+      incidents.requestExport(by, incident.id, format);
+      return `it will be uploaded to #${incident.channelName} shortly`;
+    },
   };
   const runbookDeps: RunbookCommandDeps = { runs, incidents, access, catalog };
 

@@ -14,8 +14,8 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 export interface IncidentCommandDeps {
   incidents: IncidentService;
   access: AccessControl;
-  /** Delivers the transcript where the caller can get it (a file upload, a local file). */
-  deliverExport: (ctx: CommandContext, incident: Incident, format: ExportFormat) => Promise<string>;
+  /** Delivers the transcript where the caller can get it (a local file, or an upload queued for the channel). */
+  deliverExport: (by: By, incident: Incident, format: ExportFormat) => Promise<string>;
 }
 
 /** The incident a command is about: `incident=INC-7`, else the incident of the channel it was typed in. */
@@ -184,8 +184,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       const incident = targetIncident(deps, ctx, args);
       const format = (args.params.format ?? 'md') as ExportFormat;
       if (!EXPORT_FORMATS.includes(format)) throw new InputError(`format must be md, json or html (got "${format}")`);
-      guard(deps, ctx, 'incident.export', incident);
-      const where = await deps.deliverExport(ctx, incident, format);
+      const by = guard(deps, ctx, 'incident.export', incident);
+      const where = await deps.deliverExport(by, incident, format);
       return { text: `Transcript of ${incident.id} (${format}): ${where}`, incidentId: incident.id };
     },
   },

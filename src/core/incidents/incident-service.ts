@@ -219,6 +219,14 @@ export function createIncidentService(deps: IncidentServiceDeps) {
       });
     },
 
+    /** Queues the transcript for upload to the incident channel (the chat adapter renders it at delivery). */
+    requestExport(by: By, id: string, format: string): Incident {
+      return mutate(id, (incident) => {
+        record(by, incident, 'incident.export_requested', { format }, { kind: 'incident.export', data: { incidentId: incident.id, format } });
+        return incident;
+      });
+    },
+
     /** Links the incident to its chat channel once the chat adapter has created it. */
     attachChannel(id: string, channelId: string): void {
       uow.transaction(() => {
