@@ -6,7 +6,8 @@ import { resolveAuditKey } from '../audit-key.js';
 import { formatCatalogError } from '../catalog/catalog-error.js';
 import { createCatalogWatcher, type CatalogWatcher } from '../catalog/catalog-watcher.js';
 import { loadCatalog, type Catalog } from '../catalog/load-catalog.js';
-import { loadConfig, type Config } from '../config.js';
+import type { Config } from '../config.js';
+import { bootConfig } from './cli-config.js';
 import type { Clock } from '../core/ports.js';
 import type { Run } from '../core/runs/run.js';
 import { ConfigError } from '../errors.js';
@@ -34,9 +35,7 @@ export interface Booted {
   close(): void;
 }
 
-export function bootConfig(io: CliIo): Config {
-  return loadConfig(io.env, { cwd: io.cwd });
-}
+export { bootConfig };
 
 export function bootLogger(config: Config, logTo: BootOptions['logTo']): { logger: Logger; logFile?: string } {
   if (logTo === 'stdout') return { logger: createLogger({ level: config.logLevel }) };

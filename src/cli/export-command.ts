@@ -9,7 +9,7 @@ import { systemClock } from '../core/ports.js';
 import { SqliteRunStore } from '../storage/sqlite-run-store.js';
 import { Store } from '../storage/store.js';
 import { transcriptRuns, transcriptSource } from '../storage/transcript-source.js';
-import { bootConfig } from './bootstrap.js';
+import { bootConfig } from './cli-config.js';
 import { write, type Subcommand } from './cli-io.js';
 
 export const exportCommand: Subcommand = async (argv, io) => {

@@ -2,7 +2,7 @@
 import { migrationsDir } from '../paths.js';
 import { openDatabase } from '../storage/database.js';
 import { migrate, readMigrations } from '../storage/migrate.js';
-import { bootConfig } from './bootstrap.js';
+import { bootConfig } from './cli-config.js';
 import { write, type Subcommand } from './cli-io.js';
 
 export const migrateCommand: Subcommand = async (argv, io) => {

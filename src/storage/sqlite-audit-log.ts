@@ -132,11 +132,25 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   verify(): ChainVerdict {
-    const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY rowid');
-    const head = this.readHead.get() as { seq: number; hash: string; mac: string } | undefined;
-    function* stored(): IterableIterator<StoredAuditRow> {
-      for (const r of rows.iterate()) yield toStored(r as Row);
-    }
-    return verifyChain(this.key, stored(), head);
+    // One read transaction: a snapshot, so appends by a running bot cannot tear head from rows.
+    return this.db.transaction((): ChainVerdict => {
+      const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY rowid');
+      const head = this.readHead.get() as { seq: number; hash: string; mac: string } | undefined;
+      function* stored(): IterableIterator<StoredAuditRow> {
+        for (const r of rows.iterate()) yield toStored(r as Row);
+      }
+      const verdict = verifyChain(this.key, stored(), head);
+      if (!verdict.ok) return verdict;
+      // A log wiped together with its head verifies as empty: the rows that point into it say otherwise.
+      const referenced = (this.db.prepare('SELECT MAX(cause_seq) AS seq FROM outbox').get() as { seq: number | null }).seq ?? 0;
+      if (referenced > verdict.lastSeq) {
+        return { ok: false, seq: verdict.lastSeq + 1, reason: `the outbox refers to seq ${referenced}, beyond the end of the log (${verdict.lastSeq}): rows were removed`, count: verdict.count };
+      }
+      const incidents = (this.db.prepare('SELECT COUNT(*) AS n FROM incidents').get() as { n: number }).n;
+      if (incidents > 0 && verdict.lastSeq === 0) {
+        return { ok: false, seq: 1, reason: `the log is empty but ${incidents} incidents exist: rows were removed`, count: 0 };
+      }
+      return verdict;
+    })();
   }
 }

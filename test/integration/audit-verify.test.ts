@@ -110,6 +110,27 @@ describe('edgeops audit verify', () => {
         db.prepare('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1').run(prev.seq, prev.hash);
       },
     },
+    {
+      name: 'every row and the head wiped (the outbox still points into the log)',
+      badSeq: 1,
+      edit: (db) => {
+        db.prepare('DELETE FROM audit_log').run();
+        db.prepare('DELETE FROM audit_head').run();
+      },
+    },
+    {
+      name: 'a row appended with a hash made without the key',
+      badSeq: ROWS + 1,
+      edit: (db) => {
+        const last = db.prepare('SELECT * FROM audit_log WHERE seq = ?').get(ROWS) as Row;
+        db.prepare(`INSERT INTO audit_log (seq, ${COLUMNS.join(', ')}) VALUES (@seq, ${COLUMNS.map((c) => `@${c}`).join(', ')})`).run({
+          ...last,
+          seq: ROWS + 1,
+          prev_hash: last.hash,
+          hash: 'f'.repeat(64),
+        });
+      },
+    },
   ];
 
   for (const { name, badSeq, edit } of cases) {

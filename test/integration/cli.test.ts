@@ -97,6 +97,14 @@ describe('edgeops CLI', () => {
     }
   });
 
+  it('never creates or changes the database it is asked to verify', () => {
+    const missing = path.join(dir, 'nowhere', 'x.db');
+    const r = edgeops(['audit', 'verify', '--db', missing], { env: { EDGEOPS_AUDIT_KEY: 'k'.repeat(40) } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`edgeops audit verify: no database at ${missing}\n`);
+    expect(existsSync(path.dirname(missing))).toBe(false);
+  });
+
   it('lists its subcommands and rejects unknown ones', () => {
     const help = edgeops(['--help']);
     expect(help.code).toBe(0);

@@ -121,9 +121,17 @@ export function verifyChain(
   }
   const lastSeq = expectedSeq - 1;
   if (head) {
-    if (head.seq !== lastSeq || !hashesEqual(head.hash, prevHash) || !hashesEqual(head.mac, headMac(key, head.seq, head.hash))) {
-      const seq = head.seq > lastSeq ? lastSeq + 1 : head.seq;
-      return { ok: false, seq, reason: `chain head records seq ${head.seq} but the log ends at ${lastSeq}`, count };
+    if (head.seq > lastSeq) {
+      return { ok: false, seq: lastSeq + 1, reason: `the chain head records seq ${head.seq} but the log ends at ${lastSeq}: rows were cut off the end`, count };
+    }
+    if (head.seq < lastSeq) {
+      return { ok: false, seq: head.seq + 1, reason: `rows after the chain head (seq ${head.seq}) were added without the key`, count };
+    }
+    if (!hashesEqual(head.hash, prevHash)) {
+      return { ok: false, seq: lastSeq, reason: `the chain head's hash does not match row ${lastSeq}`, count };
+    }
+    if (!hashesEqual(head.mac, headMac(key, head.seq, head.hash))) {
+      return { ok: false, seq: lastSeq, reason: 'the chain head was rewritten without the key (its MAC is invalid)', count };
     }
   } else if (lastSeq > 0) {
     return { ok: false, seq: lastSeq, reason: 'chain head record is missing', count };
