@@ -16,9 +16,9 @@ export function transcriptSource(
   if (!incident) throw new NotFoundError(`${incidentId} does not exist`);
   return {
     incident,
-    events: () => store.audit.forIncident(incidentId),
+    events: () => store.audit.transcriptRows(incidentId),
     runs: () => runs(incidentId),
-    denied: () => store.audit.forIncident(incidentId, { kinds: DENIAL_KINDS }),
+    denied: () => store.audit.transcriptRows(incidentId, { kinds: DENIAL_KINDS }),
   };
 }
 

@@ -25,13 +25,16 @@ export interface TranscriptRun {
   steps: TranscriptStep[];
 }
 
+/** What a transcript shows of an audit row (the link to the previous row is not needed). */
+export type TranscriptEvent = Pick<AuditEvent, 'seq' | 'time' | 'actor' | 'source' | 'kind' | 'payload' | 'hash'>;
+
 export interface TranscriptSource {
   incident: Incident;
   /** Every event of the incident in seq order; read lazily. */
-  events: () => Iterable<AuditEvent>;
+  events: () => Iterable<TranscriptEvent>;
   runs: () => Iterable<TranscriptRun>;
   /** Refused requests (policy denials) about the incident, in seq order. */
-  denied: () => Iterable<AuditEvent>;
+  denied: () => Iterable<TranscriptEvent>;
 }
 
 interface Tail {
@@ -108,7 +111,7 @@ export function* renderMarkdown(src: TranscriptSource): Generator<string> {
   yield 'Check against the log with `edgeops audit verify`.\n';
 }
 
-function track(tail: Tail, e: AuditEvent): void {
+function track(tail: Tail, e: TranscriptEvent): void {
   tail.firstSeq ??= e.seq;
   tail.lastSeq = e.seq;
   tail.lastHash = e.hash;
@@ -165,8 +168,9 @@ export function* renderJson(src: TranscriptSource): Generator<string> {
 
 // ---------------------------------------------------------------- HTML
 
-const esc = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+/** One pass over the text: exports escape every cell of every event. */
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d1d1f}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border:1px solid #d0d0d5;padding:.3rem .5rem;text-align:left;vertical-align:top}
