@@ -39,17 +39,10 @@ const toStored = (r: Row): StoredAuditRow => ({
   hash: r.hash,
 });
 
-const toEvent = (r: Row): AuditEvent => ({
-  seq: r.seq,
-  time: r.time,
-  actor: r.actor,
-  source: r.source,
-  kind: r.kind,
-  incidentId: r.incident_id,
-  payload: JSON.parse(r.payload) as Record<string, unknown>,
-  prevHash: r.prev_hash,
-  hash: r.hash,
-});
+const toEvent = (r: Row): AuditEvent => {
+  const { payloadText, ...rest } = toStored(r);
+  return { ...rest, payload: JSON.parse(payloadText) as Record<string, unknown> };
+};
 
 export class SqliteAuditLog implements AuditLog {
   private readonly insert;

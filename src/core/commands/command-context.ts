@@ -22,6 +22,8 @@ export interface SubcommandSpec<Deps> {
   /** The policy action this subcommand needs; undefined = anyone may (help). */
   action?: string;
   params?: readonly string[];
+  /** Takes any key=value (a procedure's parameters) and checks them itself. */
+  anyParams?: boolean;
   flags?: readonly string[];
   run: (deps: Deps, ctx: CommandContext, args: import('./grammar.js').ParsedArgs) => CommandReply | Promise<CommandReply>;
 }

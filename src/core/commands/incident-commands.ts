@@ -6,7 +6,8 @@ import { durationText, isoTime, parseIncidentId, parseRole, parseSeverity, parse
 import type { IncidentService } from '../incidents/incident-service.js';
 import { describeEvent } from '../timeline/describe-event.js';
 import type { CommandContext, CommandReply, SubcommandSpec } from './command-context.js';
-import { expectOnly, parseArgs, type ParsedArgs } from './grammar.js';
+import type { ParsedArgs } from './grammar.js';
+import { dispatchSubcommand, type SubcommandTable } from './subcommands.js';
 
 export const EXPORT_FORMATS = ['md', 'json', 'html'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -204,24 +205,12 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
   },
 ];
 
-export function incidentHelp(deps: IncidentCommandDeps, ctx: CommandContext): string {
-  const mine = SUBCOMMANDS.filter(
-    (s) => s.action === undefined || deps.access.may(ctx.actor, { action: s.action, channel: ctx.channelId }),
-  );
-  return ['What you can do with /incident:', ...mine.map((s) => `  /incident ${s.usage} — ${s.summary}`), '  /incident help — this list'].join('\n');
-}
+const TABLE: SubcommandTable<IncidentCommandDeps> = {
+  command: '/incident',
+  subcommands: SUBCOMMANDS,
+  example: '/incident sev 2 or /incident declare <title> sev=2',
+  allowed: (deps, ctx, spec) => deps.access.may(ctx.actor, { action: spec.action!, channel: ctx.channelId }),
+};
 
-export async function handleIncidentCommand(deps: IncidentCommandDeps, ctx: CommandContext, input: string): Promise<CommandReply> {
-  const args = parseArgs(input);
-  const name = args.words.shift()?.toLowerCase();
-  if (name === undefined && (Object.keys(args.params).length > 0 || args.flags.length > 0)) {
-    throw new InputError('say what to do first, e.g. /incident sev 2 or /incident declare <title> sev=2');
-  }
-  if (name === undefined || name === 'help') return { text: incidentHelp(deps, ctx) };
-  const spec = SUBCOMMANDS.find((s) => s.name === name);
-  if (!spec) {
-    throw new InputError(`unknown subcommand "${name}"; try ${SUBCOMMANDS.map((s) => s.name).join(', ')} or help`);
-  }
-  expectOnly(args, spec.name, { params: spec.params, flags: spec.flags });
-  return spec.run(deps, ctx, args);
-}
+export const handleIncidentCommand = (deps: IncidentCommandDeps, ctx: CommandContext, input: string): Promise<CommandReply> =>
+  dispatchSubcommand(TABLE, deps, ctx, input);

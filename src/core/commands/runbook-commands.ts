@@ -13,7 +13,8 @@ import { parseRunId, type Run } from '../runs/run.js';
 import { outputTail, paramsText } from '../runs/run-messages.js';
 import type { CatalogView, DryRunPlan, RunService } from '../runs/run-service.js';
 import type { CommandContext, CommandReply, SubcommandSpec } from './command-context.js';
-import { expectOnly, parseArgs, type ParsedArgs } from './grammar.js';
+import type { ParsedArgs } from './grammar.js';
+import { dispatchSubcommand, type SubcommandTable } from './subcommands.js';
 
 export interface RunbookCommandDeps {
   runs: RunService;
@@ -154,6 +155,7 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
     usage: 'run <name> [key=value …] [env=ENV] [--dry-run]',
     summary: 'run a procedure (or preview it with --dry-run)',
     action: 'run',
+    anyParams: true,
     flags: ['dry-run'],
     async run(deps, ctx, args) {
       const [name, ...extra] = args.words;
@@ -227,32 +229,25 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
   },
 ];
 
-export function runbookHelp(deps: RunbookCommandDeps, ctx: CommandContext): string {
+/** Whether the caller may use a subcommand on at least one procedure somewhere. */
+function allowedSomewhere(deps: RunbookCommandDeps, ctx: CommandContext, spec: SubcommandSpec<RunbookCommandDeps>): boolean {
+  if (spec.action === 'runbook.list') return deps.access.may(ctx.actor, { action: 'runbook.list', channel: ctx.channelId });
   const view = deps.catalog();
   const subject = subjectOf(ctx.actor);
-  const mayAny = (action: string): boolean =>
-    [...view.procedures.values()].some((p) =>
-      p.environments.some((environment) => decide(view.policy, { subject, action, procedure: p.name, environment }).effect !== 'deny'),
-    );
-  const mine = SUBCOMMANDS.filter((s) => {
-    if (s.action === undefined) return true;
-    if (s.action === 'runbook.list') return deps.access.may(ctx.actor, { action: 'runbook.list', channel: ctx.channelId });
-    if (s.action === 'run') return mayAny('run') || mayAny('dry-run');
-    return mayAny(s.action);
-  });
-  return ['What you can do with /runbook:', ...mine.map((s) => `  /runbook ${s.usage} — ${s.summary}`), '  /runbook help — this list'].join('\n');
+  const actions = spec.action === 'run' ? ['run', 'dry-run'] : [spec.action!];
+  return [...view.procedures.values()].some((p) =>
+    p.environments.some((environment) =>
+      actions.some((action) => decide(view.policy, { subject, action, procedure: p.name, environment }).effect !== 'deny'),
+    ),
+  );
 }
 
-export async function handleRunbookCommand(deps: RunbookCommandDeps, ctx: CommandContext, input: string): Promise<CommandReply> {
-  const args = parseArgs(input);
-  const name = args.words.shift()?.toLowerCase();
-  if (name === undefined && (Object.keys(args.params).length > 0 || args.flags.length > 0)) {
-    throw new InputError('say what to do first, e.g. /runbook run diag-disk --dry-run');
-  }
-  if (name === undefined || name === 'help') return { text: runbookHelp(deps, ctx) };
-  const spec = SUBCOMMANDS.find((s) => s.name === name);
-  if (!spec) throw new InputError(`unknown subcommand "${name}"; try ${SUBCOMMANDS.map((s) => s.name).join(', ')} or help`);
-  if (spec.name !== 'run') expectOnly(args, spec.name, { params: spec.params, flags: spec.flags });
-  else expectOnly({ ...args, params: {} }, spec.name, { flags: spec.flags });
-  return spec.run(deps, ctx, args);
-}
+const TABLE: SubcommandTable<RunbookCommandDeps> = {
+  command: '/runbook',
+  subcommands: SUBCOMMANDS,
+  example: '/runbook run diag-disk --dry-run',
+  allowed: allowedSomewhere,
+};
+
+export const handleRunbookCommand = (deps: RunbookCommandDeps, ctx: CommandContext, input: string): Promise<CommandReply> =>
+  dispatchSubcommand(TABLE, deps, ctx, input);
