@@ -11,6 +11,7 @@ import { handleRunbookCommand, type RunbookCommandDeps } from './core/commands/r
 import { createSlashRouter, type SlashRouter } from './core/commands/slash-commands.js';
 import type { Incident } from './core/incidents/incident.js';
 import { createIncidentService, type IncidentService } from './core/incidents/incident-service.js';
+import { createReminderService, type ReminderService } from './core/incidents/reminder-service.js';
 import { createPolicyAccess } from './core/policy-access.js';
 import { systemClock, type By, type Clock } from './core/ports.js';
 import { createRunService, type RunService } from './core/runs/run-service.js';
@@ -45,6 +46,7 @@ export interface App {
   catalog: () => Catalog;
   incidents: IncidentService;
   runs: RunService;
+  reminders: ReminderService;
   access: AccessControl;
   handle: SlashRouter;
   exportFile(incidentId: string, format: ExportFormat, file?: string): Promise<string>;
@@ -95,6 +97,8 @@ export function createApp(options: AppOptions): App {
     onError: (err, runId) => logger.error({ err, runId }, 'run failed inside edgeops'),
   });
 
+  const reminders = createReminderService({ audit: store.audit, incidents, clock, policy: () => catalog().policy });
+
   async function exportFile(incidentId: string, format: ExportFormat, file?: string): Promise<string> {
     const target = file ?? path.join(exportsDir, `${incidentId}.${format}`);
     return writeTranscriptFile(transcriptSource(store, incidentId, (id) => transcriptRuns(runStore, id)), format, target);
@@ -124,6 +128,7 @@ export function createApp(options: AppOptions): App {
     catalog,
     incidents,
     runs,
+    reminders,
     access,
     handle,
     exportFile,

@@ -1,4 +1,5 @@
-// Checks across files that a schema cannot express: references, reachability, templates, defaults, triggers.
+// Checks across files that a schema cannot express: references, reachability, templates, defaults, triggers, schedules.
+import { validate as validateCron } from 'node-cron';
 import { anyGlobMatch, globMatch, isGlob } from '../core/policy/glob.js';
 import type { Policy } from '../core/policy/policy.js';
 import { PROCEDURE_ACTIONS, type PolicyFile, type RuleSpec } from '../core/policy/policy-schema.js';
@@ -78,8 +79,8 @@ function lintPolicy(input: LintInput): CatalogError[] {
     });
 
     for (const [name, role] of Object.entries(file.roles)) {
-      const members = (role.users?.length ?? 0) + (role.groups?.length ?? 0) + (role.pagerduty_services?.length ?? 0);
-      if (members === 0) at(['roles', name], `role "${name}" has no users, groups or pagerduty_services; nobody holds it`, 'warning', true);
+      const members = (role.users?.length ?? 0) + (role.groups?.length ?? 0) + (role.pagerduty_services?.length ?? 0) + (role.scheduler ? 1 : 0);
+      if (members === 0) at(['roles', name], `role "${name}" has no users, groups, pagerduty_services or scheduler; nobody holds it`, 'warning', true);
     }
   }
 
@@ -171,26 +172,35 @@ function lintProcedures(input: LintInput): CatalogError[] {
     // The same check the runner applies, so a file that validates never fails on its templates at run time.
     for (const problem of checkProcedureTemplates(procedure)) at(problem.path, problem.message);
 
-    procedure.triggers.forEach((trigger, i) => {
-      if (trigger.env !== undefined && !procedure.environments.includes(trigger.env)) {
-        at(['triggers', i, 'env'], `trigger env "${trigger.env}" is not one of the procedure's environments (${procedure.environments.join(', ')})`);
+    // Triggers and schedules both start runs with preset values: the same checks apply to each.
+    const presets: Array<{ key: 'triggers' | 'schedule'; i: number; env?: string; with: Record<string, unknown>; what: string }> = [
+      ...procedure.triggers.map((t, i) => ({ key: 'triggers' as const, i, env: t.env, with: t.with, what: 'trigger' })),
+      ...procedure.schedule.map((s, i) => ({ key: 'schedule' as const, i, env: s.env, with: s.with, what: 'schedule' })),
+    ];
+    procedure.schedule.forEach((entry, i) => {
+      if (!validateCron(entry.cron)) at(['schedule', i, 'cron'], `"${entry.cron}" is not a cron expression (minute hour day-of-month month day-of-week, UTC)`);
+    });
+    for (const preset of presets) {
+      const { key, i, what } = preset;
+      if (preset.env !== undefined && !procedure.environments.includes(preset.env)) {
+        at([key, i, 'env'], `${what} env "${preset.env}" is not one of the procedure's environments (${procedure.environments.join(', ')})`);
       }
-      for (const [key, value] of Object.entries(trigger.with)) {
-        const def = procedure.params[key];
+      for (const [name, value] of Object.entries(preset.with)) {
+        const def = procedure.params[name];
         if (def === undefined) {
-          at(['triggers', i, 'with', key], `trigger sets "${key}", which is not a parameter of this procedure`, 'error', true);
+          at([key, i, 'with', name], `${what} sets "${name}", which is not a parameter of this procedure`, 'error', true);
         } else if (def.type === 'secret') {
-          at(['triggers', i, 'with', key], `"${key}" is a secret parameter; it comes from the bot's environment, never from a file`, 'error', true);
+          at([key, i, 'with', name], `"${name}" is a secret parameter; it comes from the bot's environment, never from a file`, 'error', true);
         } else {
           const checked = checkValue(def, String(value));
-          if (typeof checked === 'object') at(['triggers', i, 'with', key], `trigger value for "${key}": ${checked.problem}`);
+          if (typeof checked === 'object') at([key, i, 'with', name], `${what} value for "${name}": ${checked.problem}`);
         }
       }
       for (const [name, def] of Object.entries(procedure.params)) {
-        if (def.type === 'secret' || !def.required || def.default !== undefined || name in trigger.with) continue;
-        at(['triggers', i], `trigger does not set required parameter "${name}", so the triggered run could never start`);
+        if (def.type === 'secret' || !def.required || def.default !== undefined || name in preset.with) continue;
+        at([key, i], `${what} does not set required parameter "${name}", so the ${what === 'trigger' ? 'triggered' : 'scheduled'} run could never start`);
       }
-    });
+    }
   }
   out.push(...lintReachability(input));
   return out;
@@ -237,7 +247,7 @@ function lintReachability(input: LintInput): CatalogError[] {
   if (input.policyFiles.length === 0) return [];
   const held = (name: string): boolean => {
     const role = policy.roles[name];
-    return role !== undefined && (role.users?.length ?? 0) + (role.groups?.length ?? 0) + (role.pagerduty_services?.length ?? 0) > 0;
+    return role !== undefined && (role.users?.length ?? 0) + (role.groups?.length ?? 0) + (role.pagerduty_services?.length ?? 0) + (role.scheduler ? 1 : 0) > 0;
   };
   const anyoneHolds = (roles: readonly string[]) =>
     roles.includes('*') ? Object.keys(policy.roles).some(held) : roles.some(held);

@@ -97,13 +97,15 @@ export function hashFiles(files: readonly RawFile[]): string {
 }
 
 const POLICY_KEYS = [
-  'version', 'roles', 'rules', 'users', 'groups', 'pagerduty_services', 'allow', 'deny', 'procedures',
-  'environments', 'channels', 'approval', 'count', 'expires',
+  'version', 'roles', 'rules', 'users', 'groups', 'pagerduty_services', 'scheduler', 'allow', 'deny', 'procedures',
+  'environments', 'channels', 'approval', 'count', 'expires', 'reminders', 'status_update', 'commander',
+  'sev1', 'sev2', 'sev3', 'sev4',
 ];
 const PROCEDURE_KEYS = [
   'name', 'description', 'owner', 'environments', 'timeout', 'concurrency', 'params', 'steps', 'triggers',
   'type', 'required', 'pattern', 'max_length', 'default', 'min', 'max', 'values', 'env', 'run', 'http',
   'on_error', 'method', 'url', 'headers', 'body', 'expect_status', 'pagerduty', 'event', 'service', 'with',
+  'schedule', 'cron', 'channel',
 ];
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -186,7 +188,11 @@ export function buildCatalog(input: CatalogDirs & { policyFiles: readonly RawFil
     policy,
     ruleLines: policy.rules.map((_, i) => positionAt(source, ['rules', i]).line),
   }));
-  const { policy, conflicts } = mergePolicyFiles(inputs);
+  const { policy, conflicts, remindersIn } = mergePolicyFiles(inputs);
+  for (const name of remindersIn.slice(1)) {
+    const source = policyFiles.find((p) => p.source.name === name)!.source;
+    findings.push(findingAt(source, ['reminders'], `reminders are already set in ${remindersIn[0]}; set them in one policy file only`, 'error', { key: true }));
+  }
   for (const conflict of conflicts) {
     const [first, ...later] = conflict.files;
     for (const name of later) {

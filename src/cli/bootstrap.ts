@@ -12,6 +12,7 @@ import type { Clock } from '../core/ports.js';
 import type { Run } from '../core/runs/run.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
+import { startScheduler } from '../adapters/scheduler/scheduler.js';
 import type { CliIo } from './cli-io.js';
 
 export interface BootOptions {
@@ -23,6 +24,10 @@ export interface BootOptions {
   watchCatalog?: boolean;
   /** Processes that execute runs first mark runs left by a dead process as interrupted. */
   recoverRuns?: boolean;
+  /** Long-running processes run reminders, approval expiry and scheduled procedures. */
+  schedule?: boolean;
+  /** Where `/incident export` goes: a local file (the default), or an upload to the incident channel (Slack). */
+  exportDelivery?: 'file' | 'chat';
   clock?: Clock;
 }
 
@@ -64,9 +69,11 @@ export function bootApp(io: CliIo, options: BootOptions): Booted {
     catalog: () => watcher?.current() ?? initial,
     env: io.env,
     exportsDir: path.resolve(io.cwd, 'exports'),
+    exportDelivery: options.exportDelivery,
   });
   const interrupted = options.recoverRuns ? app.runs.recoverInterrupted() : [];
   for (const run of interrupted) logger.warn({ runId: run.id, procedure: run.procedure }, 'run interrupted by a previous stop');
+  const scheduler = options.schedule ? startScheduler({ app, logger }) : undefined;
   if (options.watchCatalog) {
     watcher = createCatalogWatcher({
       policiesDir: config.policiesDir,
@@ -100,6 +107,7 @@ export function bootApp(io: CliIo, options: BootOptions): Booted {
     logFile,
     interrupted,
     close() {
+      void scheduler?.stop();
       watcher?.close();
       app.close();
     },

@@ -123,6 +123,20 @@ export class SqliteAuditLog implements AuditLog {
     return row ? toEvent(row) : undefined;
   }
 
+  lastTime(incidentId: string, kinds: string[]): number | undefined {
+    const row = this.db
+      .prepare(`SELECT MAX(time) AS t FROM audit_log WHERE incident_id = ? AND kind IN (${kinds.map(() => '?').join(', ')})`)
+      .get(incidentId, ...kinds) as { t: number | null };
+    return row.t ?? undefined;
+  }
+
+  countSince(incidentId: string, kind: string, since: number, reason: string): number {
+    const row = this.db
+      .prepare("SELECT COUNT(*) AS n FROM audit_log WHERE incident_id = ? AND kind = ? AND time >= ? AND json_extract(payload, '$.reason') = ?")
+      .get(incidentId, kind, since, reason) as { n: number };
+    return row.n;
+  }
+
   head(): { seq: number; hash: string } {
     const h = this.readHead.get() as { seq: number; hash: string } | undefined;
     return h ? { seq: h.seq, hash: h.hash } : { seq: 0, hash: GENESIS_HASH };

@@ -10,6 +10,10 @@ export interface AuditLog {
   /** The last `limit` rows of one incident, oldest first. */
   recentForIncident(incidentId: string, limit: number): AuditEvent[];
   bySeq(seq: number): AuditEvent | undefined;
+  /** Time of the latest row of these kinds for an incident, if any. */
+  lastTime(incidentId: string, kinds: string[]): number | undefined;
+  /** Rows of a kind for an incident at or after `since` whose payload `reason` is the one given. */
+  countSince(incidentId: string, kind: string, since: number, reason: string): number;
   head(): { seq: number; hash: string };
   verify(): ChainVerdict;
 }

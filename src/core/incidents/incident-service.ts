@@ -16,6 +16,7 @@ import {
   type OpenStatus,
 } from './incident.js';
 import type { IncidentStore } from './incident-store.js';
+import { isHuman } from './reminders.js';
 
 export interface IncidentServiceDeps {
   uow: UnitOfWork;
@@ -95,7 +96,8 @@ export function createIncidentService(deps: IncidentServiceDeps) {
           private: input.private ?? false,
           channelName: channelName(number, title),
           channelId: null,
-          roles: { commander: by.actor.id, comms: null, scribe: null },
+          // PagerDuty or the scheduler can open an incident but not command it: a human is asked for.
+          roles: { commander: isHuman(by.actor.id) ? by.actor.id : null, comms: null, scribe: null },
           declaredBy: by.actor.id,
           declaredAt: now,
           acknowledgedAt: null,
@@ -117,7 +119,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
             service: incident.service,
             private: incident.private,
             channel: incident.channelName,
-            commander: by.actor.id,
+            commander: incident.roles.commander,
             from_channel: input.fromChannel ?? null,
             pagerduty_id: incident.pagerdutyId,
             pagerduty_url: incident.pagerdutyUrl,
@@ -135,7 +137,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
             pin: true,
             text: `${incident.id} declared by <@${by.actor.id}>: ${title}`,
             fields: summaryFields(incident),
-            data: { invite: [by.actor.id], private: incident.private, channelName: incident.channelName },
+            data: { invite: incident.roles.commander ? [incident.roles.commander] : [], private: incident.private, channelName: incident.channelName },
           },
         });
         return incident;
@@ -216,6 +218,21 @@ export function createIncidentService(deps: IncidentServiceDeps) {
         incident.resolvedAt = event.time;
         incidents.save(incident);
         return incident;
+      });
+    },
+
+    /** Nudges the incident channel (the scheduler's reminders); not an update of the incident itself. */
+    remind(id: string, reminder: { reason: string; since: number; elapsedMs: number }, text: string): void {
+      uow.transaction(() => {
+        const incident = load(id);
+        const event = audit.append({
+          actor: 'system',
+          source: 'scheduler',
+          kind: 'incident.reminder',
+          incidentId: incident.id,
+          payload: { reason: reminder.reason, since: reminder.since, elapsed_ms: reminder.elapsedMs },
+        });
+        outbox.enqueue({ causeSeq: event.seq, target: 'slack', channel: incidentChannelKey(incident.id), body: { kind: 'incident.reminder', text } });
       });
     },
 

@@ -11,6 +11,9 @@ import {
   type RuleSource,
 } from './policy.js';
 
+/** The principal of scheduled runs; never a Slack ID, so no user can hold its roles by name. */
+export const SCHEDULER = 'scheduler';
+
 /** Who asks, as the policy sees them. */
 export interface Subject {
   /** Slack user ID, or `pagerduty:<service>` for PagerDuty-triggered runs. */
@@ -63,7 +66,8 @@ export function rolesOf(policy: Policy, subject: Subject): string[] {
     const byGroup = role.groups?.some((g) => subject.groups.includes(g)) ?? false;
     const service = subject.pagerdutyService;
     const byService = service !== undefined && (role.pagerduty_services?.some((p) => globMatch(p, service)) ?? false);
-    if (byUser || byGroup || byService) held.push(name);
+    const byScheduler = subject.userId === SCHEDULER && role.scheduler === true;
+    if (byUser || byGroup || byService || byScheduler) held.push(name);
   }
   return held.sort();
 }

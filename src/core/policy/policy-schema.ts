@@ -75,6 +75,8 @@ export const RoleSchema = z.strictObject({
   users: z.array(z.string().regex(USER_ID, 'users are Slack user IDs (U… or W…), never display names')).optional(),
   groups: z.array(z.string().regex(GROUP_ID, 'groups are Slack user-group IDs (S…), never handles')).optional(),
   pagerduty_services: z.array(z.string().min(1)).optional(),
+  /** Held by the `scheduler` principal, which runs procedures on their `schedule:`. */
+  scheduler: z.literal(true, { error: 'scheduler: true makes scheduled runs hold this role; leave it out otherwise' }).optional(),
 });
 export type RoleSpec = z.infer<typeof RoleSchema>;
 
@@ -107,10 +109,24 @@ export const RuleSchema = z
   });
 export type RuleSpec = z.infer<typeof RuleSchema>;
 
+const interval = z.union([z.literal('off'), expires]);
+
+/** When the bot nudges an incident channel; set in one policy file at most. */
+export const RemindersSchema = z.strictObject({
+  /** After how long without a status update, by severity (`off`: never). */
+  status_update: z
+    .strictObject({ sev1: interval.optional(), sev2: interval.optional(), sev3: interval.optional(), sev4: interval.optional() })
+    .default({}),
+  /** After how long an incident without a human commander is reminded to assign one. */
+  commander: interval.optional(),
+});
+export type RemindersSpec = z.infer<typeof RemindersSchema>;
+
 export const PolicyFileSchema = z.strictObject({
   version: z.literal(1, { error: 'must be 1 (the only policy format so far)' }),
   roles: z.record(roleName, RoleSchema).default({}),
   rules: z.array(RuleSchema).default([]),
+  reminders: RemindersSchema.optional(),
 });
 export type PolicyFile = z.infer<typeof PolicyFileSchema>;
 export type PolicyFileInput = z.input<typeof PolicyFileSchema>;

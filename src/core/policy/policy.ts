@@ -1,6 +1,6 @@
 // The merged, in-memory policy the engine decides on: every role and rule, each rule with its origin.
 import { formatDuration } from '../duration.js';
-import type { ApprovalSpec, PolicyFile, RoleSpec, RuleSpec } from './policy-schema.js';
+import type { ApprovalSpec, PolicyFile, RemindersSpec, RoleSpec, RuleSpec } from './policy-schema.js';
 
 /** Where a rule was written: the policy file's base name, its index in `rules`, its line when known. */
 export interface RuleSource {
@@ -31,6 +31,8 @@ export interface PolicyRule extends RuleSpec {
 export interface Policy {
   roles: Readonly<Record<string, RoleSpec>>;
   rules: readonly PolicyRule[];
+  /** From the one file that sets `reminders:`, if any. */
+  reminders?: RemindersSpec;
 }
 
 export interface PolicyFileInput {
@@ -50,8 +52,10 @@ export interface RoleConflict {
 export const EMPTY_POLICY: Policy = { roles: {}, rules: [] };
 
 /** Merges several policy files into one policy; roles must be unique across files. */
-export function mergePolicyFiles(files: readonly PolicyFileInput[]): { policy: Policy; conflicts: RoleConflict[] } {
+export function mergePolicyFiles(files: readonly PolicyFileInput[]): { policy: Policy; conflicts: RoleConflict[]; remindersIn: string[] } {
   const roles: Record<string, RoleSpec> = {};
+  const remindersIn = files.filter((f) => f.policy.reminders !== undefined).map((f) => f.file);
+  const reminders = files.find((f) => f.policy.reminders !== undefined)?.policy.reminders;
   const definedIn = new Map<string, string[]>();
   const rules: PolicyRule[] = [];
   for (const f of files) {
@@ -72,7 +76,7 @@ export function mergePolicyFiles(files: readonly PolicyFileInput[]): { policy: P
   const conflicts = [...definedIn.entries()]
     .filter(([, where]) => where.length > 1)
     .map(([role, where]) => ({ role, files: where }));
-  return { policy: { roles, rules }, conflicts };
+  return { policy: reminders ? { roles, rules, reminders } : { roles, rules }, conflicts, remindersIn };
 }
 
 /** `default.yaml:14 rules[3]`, or `default.yaml rules[3]` when the line is unknown. */

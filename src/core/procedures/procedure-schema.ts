@@ -103,6 +103,16 @@ export const TriggerSchema = z.strictObject({
 });
 export type Trigger = z.infer<typeof TriggerSchema>;
 
+/** A run on a timetable, as the `scheduler` principal (cron in UTC; checked by the catalog). */
+export const ScheduleSchema = z.strictObject({
+  cron: z.string().min(1),
+  env: z.string().optional(),
+  with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  /** Where results are posted (a Slack channel ID); none: recorded on the audit log only. */
+  channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'a Slack channel ID such as C0123ABCD').optional(),
+});
+export type Schedule = z.infer<typeof ScheduleSchema>;
+
 export const ProcedureSchema = z.strictObject({
   name: z.string().regex(NAME, 'names are lowercase letters, digits and -'),
   description: z.string().min(1),
@@ -113,6 +123,7 @@ export const ProcedureSchema = z.strictObject({
   params: z.record(z.string().regex(PARAM_NAME, 'parameter names are lowercase letters, digits and _'), ParamSchema).default({}),
   steps: z.array(StepSchema).min(1),
   triggers: z.array(TriggerSchema).default([]),
+  schedule: z.array(ScheduleSchema).default([]),
 });
 export type Procedure = z.infer<typeof ProcedureSchema>;
 export type ProcedureInput = z.input<typeof ProcedureSchema>;

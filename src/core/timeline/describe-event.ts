@@ -18,6 +18,7 @@ const DESCRIBERS: Record<string, (p: Payload) => string> = {
   'incident.role_assigned': (p) => `${str(p.role)}: ${mention(p.user)}${p.previous ? ` (was ${mention(p.previous)})` : ''}`,
   'incident.acknowledged': (p) => `acknowledged${p.on_behalf_of ? ` on behalf of ${str(p.on_behalf_of)}` : ''}`,
   'incident.export_requested': (p) => `asked for the ${str(p.format)} transcript`,
+  'incident.reminder': (p) => (p.reason === 'commander' ? 'reminder: assign a commander' : 'reminder: post a status update'),
   'incident.resolved': (p) => `resolved${p.summary ? `: ${str(p.summary)}` : ''}`,
   'policy.denied': (p) => `was refused ${policyTarget(p)}${p.reason ? `: ${str(p.reason)}` : ''}`,
   'policy.allowed': (p) => `was allowed ${policyTarget(p)}`,

@@ -63,7 +63,7 @@ describe('policy lint', () => {
   it('warns about roles nobody holds or no rule uses', () => {
     const policy = 'version: 1\nroles:\n  sre: { users: [U0SRE0001] }\n  ghost: {}\n  spare: { users: [U0SPA0001] }\nrules:\n  - roles: [sre, ghost]\n    allow: ["*"]\n';
     expect(findings({ 'policies/a.yaml': policy })).toEqual([
-      'a.yaml:4:3: warning: role "ghost" has no users, groups or pagerduty_services; nobody holds it',
+      'a.yaml:4:3: warning: role "ghost" has no users, groups, pagerduty_services or scheduler; nobody holds it',
       'a.yaml:5:3: warning: role "spare" is not used by any rule',
     ]);
   });
@@ -134,5 +134,24 @@ describe('procedure lint', () => {
       'commands/other.yaml': 'name: other\ndescription: d\nowner: o\nenvironments: [prod]\nsteps:\n  - name: s\n    run: [x]\n',
     });
     expect(out).toEqual(['other.yaml:1:7: warning: no role may run "other" in any of its environments; add an allow rule']);
+  });
+});
+
+describe('schedules and reminders', () => {
+  const scheduled = (entry: string) =>
+    withPolicy('', { 'commands/restart-service.yaml': `${RESTART_SERVICE}schedule:\n${entry}` });
+
+  it('reports a cron line that is not one, and a schedule missing a required parameter', () => {
+    const found = findings(scheduled('  - cron: "every day"\n    env: prod\n'));
+    expect(found.some((f) => /restart-service\.yaml:\d+:\d+: "every day" is not a cron expression/.test(f))).toBe(true);
+    expect(found.some((f) => /schedule does not set required parameter "service", so the scheduled run could never start/.test(f))).toBe(true);
+  });
+
+  it('refuses reminders set in two policy files', () => {
+    const found = findings({
+      ...withPolicy('reminders:\n  commander: 5m\n'),
+      'policies/b.yaml': 'version: 1\nreminders:\n  status_update: { sev1: 10m }\n',
+    });
+    expect(found).toContain('b.yaml:2:1: reminders are already set in a.yaml; set them in one policy file only');
   });
 });

@@ -1,0 +1,84 @@
+// node-cron jobs calling services: reminders, approval expiry, and procedures' `schedule:` entries.
+import cron, { type ScheduledTask } from 'node-cron';
+import type { App } from '../../app.js';
+import { SCHEDULER } from '../../core/policy/policy-engine.js';
+import type { Procedure, Schedule } from '../../core/procedures/procedure-schema.js';
+import { isEdgeopsError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+
+export interface Scheduler {
+  /** Names of the scheduled tasks (`reminders`, `approval-expiry`, `procedure:<name>#<i>`). */
+  tasks(): string[];
+  stop(): Promise<void>;
+}
+
+/** Starts a scheduled run as the `scheduler` principal, through the same policy and runner as anyone. */
+export function runScheduled(app: App, logger: Logger, procedure: Procedure, entry: Schedule): void {
+  try {
+    const result = app.runs.request(
+      { actor: { id: SCHEDULER, groups: [] }, source: 'scheduler' },
+      {
+        procedure: procedure.name,
+        params: {},
+        defaults: entry.with,
+        ...(entry.env === undefined ? {} : { environment: entry.env }),
+        channel: entry.channel ?? null,
+      },
+    );
+    if (result.kind === 'run') logger.info({ runId: result.run.id, procedure: procedure.name }, 'scheduled run started');
+  } catch (err) {
+    // Denials are on the audit log already; a busy lease or bad params are worth a warning, not a crash.
+    if (isEdgeopsError(err)) logger.warn({ err, procedure: procedure.name, cron: entry.cron }, 'scheduled run not started');
+    else logger.error({ err, procedure: procedure.name }, 'scheduled run failed to start');
+  }
+}
+
+export function startScheduler(deps: { app: App; logger: Logger }): Scheduler {
+  const { app, logger } = deps;
+  const fixed = new Map<string, ScheduledTask>();
+  let procedureTasks = new Map<string, ScheduledTask>();
+  let scheduledFor = '';
+
+  const job = (name: string, fn: () => unknown) => async (): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      logger.error({ err, task: name }, 'scheduled task failed');
+    }
+  };
+
+  /** Re-reads the schedules when the procedures changed; called every minute. */
+  function syncProcedureTasks(): void {
+    const catalog = app.catalog();
+    if (catalog.commandsHash === scheduledFor) return;
+    for (const task of procedureTasks.values()) void task.destroy();
+    procedureTasks = new Map();
+    for (const procedure of catalog.procedures.values()) {
+      procedure.schedule.forEach((entry, i) => {
+        const name = `procedure:${procedure.name}#${i}`;
+        procedureTasks.set(
+          name,
+          cron.schedule(entry.cron, job(name, () => runScheduled(app, logger, procedure, entry)), { name, noOverlap: true, timezone: 'Etc/UTC' }),
+        );
+      });
+    }
+    scheduledFor = catalog.commandsHash;
+  }
+
+  const every = (name: string, fn: () => unknown): void => {
+    fixed.set(name, cron.schedule('* * * * *', job(name, fn), { name, noOverlap: true, timezone: 'Etc/UTC' }));
+  };
+  every('reminders', () => {
+    syncProcedureTasks();
+    return app.reminders.tick();
+  });
+  every('approval-expiry', () => app.runs.expireApprovals());
+  syncProcedureTasks();
+
+  return {
+    tasks: () => [...fixed.keys(), ...procedureTasks.keys()],
+    async stop() {
+      await Promise.all([...fixed.values(), ...procedureTasks.values()].map((t) => t.destroy()));
+    },
+  };
+}

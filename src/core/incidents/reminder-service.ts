@@ -1,0 +1,49 @@
+// The reminder tick: gathers facts about open incidents, asks the pure rules what is due, posts it.
+import type { AuditLog } from '../audit/audit-log.js';
+import type { Policy } from '../policy/policy.js';
+import type { Clock } from '../ports.js';
+import { durationText } from './incident.js';
+import type { IncidentService } from './incident-service.js';
+import { dueReminders, reminderPolicy, type DueReminder, type ReminderFacts } from './reminders.js';
+
+export interface ReminderServiceDeps {
+  audit: AuditLog;
+  incidents: IncidentService;
+  clock: Clock;
+  policy: () => Policy;
+}
+
+export type ReminderService = ReturnType<typeof createReminderService>;
+
+const STATUS_KINDS = ['incident.declared', 'incident.updated'];
+
+export function createReminderService(deps: ReminderServiceDeps) {
+  function facts(): ReminderFacts[] {
+    return deps.incidents.listOpen().map((incident) => {
+      const lastStatusAt = deps.audit.lastTime(incident.id, STATUS_KINDS) ?? incident.declaredAt;
+      return {
+        incident,
+        lastStatusAt,
+        statusReminders: deps.audit.countSince(incident.id, 'incident.reminder', lastStatusAt, 'status_update'),
+        commanderReminders: deps.audit.countSince(incident.id, 'incident.reminder', incident.declaredAt, 'commander'),
+      };
+    });
+  }
+
+  function text(reminder: DueReminder): string {
+    const incident = deps.incidents.get(reminder.incidentId);
+    const commander = incident.roles.commander ? `<@${incident.roles.commander}>` : 'Commander';
+    return reminder.reason === 'status_update'
+      ? `⏰ ${incident.id} (SEV${incident.severity}) has had no status update for ${durationText(reminder.elapsedMs)}. ${commander}: post one with /incident update <text>.`
+      : `⏰ ${incident.id} has no commander after ${durationText(reminder.elapsedMs)}. Take it with /incident role commander <@you>.`;
+  }
+
+  return {
+    /** Posts every reminder due now; returns them. */
+    tick(): DueReminder[] {
+      const due = dueReminders(facts(), deps.clock.now(), reminderPolicy(deps.policy().reminders));
+      for (const reminder of due) deps.incidents.remind(reminder.incidentId, reminder, text(reminder));
+      return due;
+    },
+  };
+}
