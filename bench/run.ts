@@ -7,9 +7,10 @@ import { packageRoot } from '../src/paths.js';
 import { goalMet, goalText, type BenchCase, type Figure } from './bench-case.js';
 import { export100k } from './export-100k.js';
 import { rssMethod } from './measure-child.js';
+import { spawnOverhead } from './spawn-overhead.js';
 
 /** Every case, in the order they run; `node dist/bench/run.js NAME…` runs only those named. */
-export const CASES: BenchCase[] = [export100k];
+export const CASES: BenchCase[] = [export100k, spawnOverhead];
 
 interface Result {
   bench: BenchCase;

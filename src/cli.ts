@@ -20,6 +20,11 @@ export const SUBCOMMANDS: Record<string, Entry> = {
     summary: 'local mode: a terminal that stands in for Slack',
     load: async () => (await import('./cli/console-command.js')).consoleCommand,
   },
+  demo: {
+    usage: 'demo',
+    summary: 'a scripted incident in local mode, from declare to postmortem; writes ./exports/INC-n.md',
+    load: async () => (await import('./cli/demo-command.js')).demoCommand,
+  },
   validate: {
     usage: 'validate [--policies DIR] [--commands DIR]',
     summary: 'lint policy and procedure files; file:line:col errors, exit 1 on any',
