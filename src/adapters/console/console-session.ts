@@ -22,6 +22,8 @@ export const CONSOLE_HELP = [
 export interface ConsoleSession {
   /** Prints whatever is waiting to be posted (e.g. runs interrupted by the last stop). */
   flush(): void;
+  /** Stops printing posts queued by background work; call before the database closes. */
+  close(): void;
   /** Handles one line; resolves when its output is written. Returns false when the user quits. */
   handleLine(line: string): Promise<boolean>;
   prompt(): string;
@@ -37,7 +39,12 @@ export function createConsoleSession(app: App, options: { actor: Actor; write: (
   }
   // Runs finish after their command has answered: their messages print as they are queued,
   // after the reply of the command being handled (as Slack shows the ack first).
-  app.onMessages(() => setImmediate(flushPosts));
+  let closed = false;
+  const unsubscribe = app.onMessages(() =>
+    setImmediate(() => {
+      if (!closed) flushPosts();
+    }),
+  );
 
   function explain(err: unknown): string {
     if (isEdgeopsError(err)) {
@@ -81,6 +88,10 @@ export function createConsoleSession(app: App, options: { actor: Actor; write: (
 
   return {
     flush: flushPosts,
+    close() {
+      closed = true;
+      unsubscribe();
+    },
     prompt: () => `${actor.id} #${channel}> `,
 
     async handleLine(raw: string): Promise<boolean> {

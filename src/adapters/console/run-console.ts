@@ -58,4 +58,6 @@ export async function runConsole(
   rl.close();
   // Piped input may end while runs still execute: their results are part of the session.
   await app.runs.idle();
+  session.flush();
+  session.close();
 }

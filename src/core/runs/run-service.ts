@@ -43,6 +43,12 @@ export interface RunServiceDeps {
   onMessages?: () => void;
   /** Errors of detached work, which has no caller to throw to. */
   onError?: (err: unknown, runId: string) => void;
+  /**
+   * Told, inside the transaction that records a run's end (or its interruption), of the run and its
+   * steps, so a report elsewhere (a PagerDuty note) is queued with the same commit. `causeSeq` is
+   * the seq of that end's audit row.
+   */
+  onFinished?: (run: Run, steps: RunStepRecord[], causeSeq: number) => void;
 }
 
 export interface RunRequest {
@@ -55,6 +61,11 @@ export interface RunRequest {
   dryRun?: boolean;
   /** Values for params not given (a trigger's `with:`), checked like given ones. */
   defaults?: Record<string, ParamValue>;
+  /**
+   * Called inside the transaction that records the new run, so the caller can record what the run
+   * is for in the same commit; throwing there leaves no run behind.
+   */
+  onCreated?: (run: Run) => void;
 }
 
 export interface DryRunPlan {
@@ -271,7 +282,9 @@ export function createRunService(deps: RunServiceDeps) {
         error,
         duration_ms: run.startedAt === null ? null : run.finishedAt - run.startedAt,
       });
-      post(run, seq, resultMessage(run, runs.steps(run.id)));
+      const steps = runs.steps(run.id);
+      post(run, seq, resultMessage(run, steps));
+      deps.onFinished?.(run, steps, seq);
     });
     deps.onMessages?.();
     return run;
@@ -399,6 +412,7 @@ export function createRunService(deps: RunServiceDeps) {
         }
         const seq = append(by, created, 'run.requested', payload);
         if (created.state === 'pending_approval') post(created, seq, approvalRequestMessage(created));
+        input.onCreated?.(created);
         return created;
       });
       deps.onMessages?.();
@@ -409,7 +423,17 @@ export function createRunService(deps: RunServiceDeps) {
       const result = uow.transaction(() => {
         const run = load(id);
         if (run.state !== 'pending_approval') throw new ConflictError(`${run.id} is ${run.state}; only runs waiting for approval can be approved`);
-        if (run.requestedBy === by.actor.id) throw new NotAllowedError(`you requested ${run.id}; someone else must approve it`);
+        if (run.requestedBy === by.actor.id) {
+          // Recorded like any refusal (it shows among the postmortem's denied attempts), then refused.
+          audit.append({
+            actor: by.actor.id,
+            source: by.source,
+            kind: 'policy.denied',
+            incidentId: run.incidentId,
+            payload: { action: 'approve', run: run.id, procedure: run.procedure, environment: run.environment, reason: 'the requester never approves their own run' },
+          });
+          return { selfApproval: true as const, run };
+        }
         const now = clock.now();
         if (run.approvalExpiresAt !== null && now > run.approvalExpiresAt) {
           endPending(run, 'system', 'denied', 'run.approval_expired', `the approval window closed at ${new Date(run.approvalExpiresAt).toISOString()}; request it again`);
@@ -464,6 +488,7 @@ export function createRunService(deps: RunServiceDeps) {
         return { run, approvals: valid.length, needed, complete };
       });
       deps.onMessages?.();
+      if ('selfApproval' in result) throw new NotAllowedError(`you requested ${id}; someone else must approve it`);
       if ('expired' in result) throw new ConflictError(`${id} expired: its approval window closed; request it again`);
       if ('voided' in result) throw new ConflictError(`${id} is void: the procedure or its parameters changed after the request; request it again`);
       if ('refused' in result) throw new NotAllowedError(`you may not approve ${id}: ${result.refused}`);
@@ -555,6 +580,7 @@ export function createRunService(deps: RunServiceDeps) {
             text: `⚠ ${current.id} ${current.procedure} (${current.environment}) was interrupted: edgeops stopped mid-run. Its leftover processes were stopped; it will not re-run by itself — check the system, then run it again if needed.`,
             data: { runId: current.id },
           });
+          deps.onFinished?.(current, runs.steps(current.id), seq);
           recovered.push(current);
         });
       }

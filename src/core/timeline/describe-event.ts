@@ -8,7 +8,30 @@ const mention = (v: unknown): string => (v ? `<@${String(v)}>` : 'nobody');
 const policyTarget = (p: Payload): string =>
   `${str(p.action)}${p.procedure ? ` ${str(p.procedure)}` : ''}${p.environment ? ` in ${str(p.environment)}` : ''}`;
 
+const run = (p: Payload): string => `${str(p.run)} ${str(p.procedure)}${p.environment ? ` (${str(p.environment)})` : ''}`;
+const params = (p: Payload): string => {
+  const entries = Object.entries((p.params ?? {}) as Record<string, unknown>);
+  return entries.length === 0 ? '' : ` with ${entries.map(([k, v]) => `${k}=${String(v)}`).join(' ')}`;
+};
+
 const DESCRIBERS: Record<string, (p: Payload) => string> = {
+  'run.requested': (p) => `requested ${run(p)}${params(p)}${p.approval ? ', held for approval' : ''}`,
+  'run.dry_run': (p) => `dry-ran ${str(p.procedure)} (${str(p.environment)})${params(p)}`,
+  'run.approved': (p) => `approved ${run(p)} (${str(p.approvals)}/${str(p.needed)})`,
+  'run.denied': (p) => `denied ${run(p)}: ${str(p.reason)}`,
+  'run.started': (p) => `${run(p)} started`,
+  'run.step_started': (p) => `${run(p)} step ${str(p.step)} started${Array.isArray(p.argv) ? `: ${(p.argv as unknown[]).map(String).join(' ')}` : p.url ? `: ${str(p.method)} ${str(p.url)}` : ''}`,
+  'run.step_finished': (p) =>
+    `${run(p)} step ${str(p.step)} ${str(p.outcome).replace('_', ' ')}${p.exit_code !== null && p.exit_code !== undefined ? ` (exit ${str(p.exit_code)})` : ''}${p.http_status ? ` (HTTP ${str(p.http_status)})` : ''}`,
+  'run.finished': (p) => `${run(p)} ${str(p.state).replace('_', ' ')}${p.error ? `: ${str(p.error)}` : ''}`,
+  'run.cancel_requested': (p) => `asked to cancel ${run(p)}`,
+  'run.cancelled': (p) => `${run(p)} cancelled`,
+  'run.approval_expired': (p) => `${run(p)} expired without approval`,
+  'run.approval_voided': (p) => `${run(p)} approval voided: ${str(p.reason)}`,
+  'run.interrupted': (p) => `${run(p)} interrupted: edgeops stopped mid-run`,
+  'policy_reloaded': () => 'policies and procedures reloaded',
+  'policy_reload_failed': () => 'a policy or procedure edit was refused; the last good set stays in force',
+  'delivery.failed': (p) => `a message could not be delivered: ${str(p.error)}`,
   'incident.declared': (p) =>
     `declared "${str(p.title)}" (SEV${str(p.severity)}${p.service ? `, service ${str(p.service)}` : ''})`,
   'incident.updated': (p) => `status update${p.status ? ` [${str(p.status)}]` : ''}: ${str(p.text)}`,

@@ -123,6 +123,11 @@ describe('approvals', () => {
     await request();
     expect(await f.say(dev(), '/runbook', 'approve R-1')).toBe('✗ NotAllowedError: you requested R-1; someone else must approve it');
     expect(f.app.runs.get('R-1').state).toBe('pending_approval');
+    expect(f.app.store.audit.bySeq(count('policy.denied') && kinds().lastIndexOf('policy.denied') + 1)).toMatchObject({
+      kind: 'policy.denied',
+      actor: 'U0DEV0001',
+      payload: { action: 'approve', run: 'R-1', reason: 'the requester never approves their own run' },
+    });
   });
 
   it('refuses an approver without the role, and records the refusal', async () => {
