@@ -1,0 +1,33 @@
+// Durable facts for /metrics, read from SQLite at scrape time, so figures survive restarts.
+import type { Db } from './database.js';
+
+export interface MetricsSource {
+  runsByOutcome(): Array<{ procedure: string; state: string; count: number }>;
+  outboxDepth(): Array<{ target: string; count: number }>;
+  outboxFailed(): Array<{ target: string; count: number }>;
+  /** Time to acknowledge and to resolve of every incident that has them, by service. */
+  incidentDurations(): Array<{ service: string; ttaMs: number | null; ttrMs: number | null }>;
+  openIncidents(): Array<{ severity: number; count: number }>;
+}
+
+export function sqliteMetricsSource(db: Db): MetricsSource {
+  return {
+    runsByOutcome: () =>
+      db.prepare('SELECT procedure, state, COUNT(*) AS count FROM runs GROUP BY procedure, state').all() as Array<{ procedure: string; state: string; count: number }>,
+    outboxDepth: () =>
+      db.prepare("SELECT target, COUNT(*) AS count FROM outbox WHERE state = 'pending' GROUP BY target").all() as Array<{ target: string; count: number }>,
+    outboxFailed: () =>
+      db.prepare("SELECT target, COUNT(*) AS count FROM outbox WHERE state = 'failed' GROUP BY target").all() as Array<{ target: string; count: number }>,
+    incidentDurations: () =>
+      db
+        .prepare(
+          `SELECT COALESCE(service, 'none') AS service,
+                  acknowledged_at - declared_at AS ttaMs,
+                  resolved_at - declared_at AS ttrMs
+           FROM incidents WHERE acknowledged_at IS NOT NULL OR resolved_at IS NOT NULL`,
+        )
+        .all() as Array<{ service: string; ttaMs: number | null; ttrMs: number | null }>,
+    openIncidents: () =>
+      db.prepare("SELECT severity, COUNT(*) AS count FROM incidents WHERE status != 'resolved' GROUP BY severity").all() as Array<{ severity: number; count: number }>,
+  };
+}
