@@ -4,6 +4,7 @@ import { createHttpStepRunner } from './adapters/steps/http-step.js';
 import { createProcessStepRunner, killProcessGroup } from './adapters/steps/process-step.js';
 import { writeTranscriptFile } from './adapters/export/write-transcript.js';
 import type { Catalog } from './catalog/load-catalog.js';
+import type { TranscriptSource } from './core/export/transcript.js';
 import type { Config, Env } from './config.js';
 import type { AccessControl } from './core/access.js';
 import { handleIncidentCommand, type ExportFormat, type IncidentCommandDeps } from './core/commands/incident-commands.js';
@@ -50,8 +51,12 @@ export interface App {
   access: AccessControl;
   handle: SlashRouter;
   exportFile(incidentId: string, format: ExportFormat, file?: string): Promise<string>;
+  /** What a transcript of the incident is made from (read lazily from the store). */
+  transcript(incidentId: string): TranscriptSource;
   /** Called whenever background work queued channel messages. */
   onMessages(listener: () => void): () => void;
+  /** Tells the onMessages listeners that work outside a command (PagerDuty event processing) queued messages. */
+  notifyMessages(): void;
   close(): void;
 }
 
@@ -70,7 +75,13 @@ export function createApp(options: AppOptions): App {
   const store = Store.create({ file: config.dbPath, auditKey: options.auditKey, clock });
   const exportsDir = options.exportsDir ?? path.resolve('exports');
   const listeners = new Set<() => void>();
-  const incidents = createIncidentService({ uow: store, audit: store.audit, incidents: store.incidents, outbox: store.outbox, clock });
+  const incidents = createIncidentService({
+    uow: store,
+    audit: store.audit,
+    incidents: store.incidents,
+    outbox: store.outbox,
+    clock,
+  });
   const access = createPolicyAccess({ uow: store, audit: store.audit, policy: catalog });
   const runStore = new SqliteRunStore(store.db);
   const runs = createRunService({
@@ -99,9 +110,11 @@ export function createApp(options: AppOptions): App {
 
   const reminders = createReminderService({ audit: store.audit, incidents, clock, policy: () => catalog().policy });
 
+  const transcript = (incidentId: string): TranscriptSource => transcriptSource(store, incidentId, (id) => transcriptRuns(runStore, id));
+
   async function exportFile(incidentId: string, format: ExportFormat, file?: string): Promise<string> {
     const target = file ?? path.join(exportsDir, `${incidentId}.${format}`);
-    return writeTranscriptFile(transcriptSource(store, incidentId, (id) => transcriptRuns(runStore, id)), format, target);
+    return writeTranscriptFile(transcript(incidentId), format, target);
   }
 
   const incidentDeps: IncidentCommandDeps = {
@@ -132,9 +145,13 @@ export function createApp(options: AppOptions): App {
     access,
     handle,
     exportFile,
+    transcript,
     onMessages(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
+    },
+    notifyMessages: () => {
+      for (const listener of listeners) listener();
     },
     close: () => store.close(),
   };

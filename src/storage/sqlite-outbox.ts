@@ -27,6 +27,7 @@ const toItem = (r: Row): OutboxItem => ({
 export class SqliteOutbox implements Outbox {
   private readonly insertStmt;
   private readonly dueStmt;
+  private readonly nextStmt;
 
   constructor(
     private readonly db: Db,
@@ -44,6 +45,12 @@ export class SqliteOutbox implements Outbox {
        WHERE o.next_attempt_at <= ?
        ORDER BY o.id LIMIT ?`,
     );
+    this.nextStmt = db.prepare(
+      `SELECT MIN(o.next_attempt_at) AS at FROM outbox o
+       JOIN (SELECT channel, MIN(id) AS id FROM outbox WHERE state = 'pending' AND target = ? GROUP BY channel) h
+         ON o.id = h.id
+       WHERE o.next_attempt_at > ?`,
+    );
   }
 
   enqueue(item: { causeSeq: number; target: OutboxTarget; channel: string; body: ChatMessage | Record<string, unknown> }): number {
@@ -55,6 +62,10 @@ export class SqliteOutbox implements Outbox {
 
   due(target: OutboxTarget, now: number, limit: number): OutboxItem[] {
     return (this.dueStmt.all(target, now, limit) as Row[]).map(toItem);
+  }
+
+  nextAttemptAfter(target: OutboxTarget, now: number): number | null {
+    return (this.nextStmt.get(target, now) as { at: number | null }).at;
   }
 
   markSent(id: number, now: number): void {

@@ -32,6 +32,8 @@ export interface Outbox {
   enqueue(item: { causeSeq: number; target: OutboxTarget; channel: string; body: ChatMessage | Record<string, unknown> }): number;
   /** The oldest pending item of each channel whose turn has come (one per channel keeps order). */
   due(target: OutboxTarget, now: number, limit: number): OutboxItem[];
+  /** The earliest future turn among channel heads (a retry deadline), so a sender can sleep until then. */
+  nextAttemptAfter(target: OutboxTarget, now: number): number | null;
   markSent(id: number, now: number): void;
   markRetry(id: number, nextAttemptAt: number, error: string): void;
   markFailed(id: number, error: string): void;

@@ -1,0 +1,252 @@
+// Delivers one target's outbox: channels in parallel, each strictly in order, paced, retried, resumable.
+import type { AuditLog } from '../../core/audit/audit-log.js';
+import type { Outbox, OutboxItem, OutboxTarget } from '../../core/outbox/outbox.js';
+import type { Clock, UnitOfWork } from '../../core/ports.js';
+import type { Logger } from '../../log.js';
+
+/** What one delivery attempt came to; the dispatcher turns it into outbox state. */
+export type DeliveryResult =
+  | { kind: 'sent' }
+  /** The receiver asked us to wait (HTTP 429 `Retry-After`): nothing of the channel goes out before then. */
+  | { kind: 'retry'; afterMs: number; error: string }
+  /** Outage, 5xx, network, timeout: retried with exponential backoff, for as long as it takes. */
+  | { kind: 'transient'; error: string }
+  /** The receiver will never take this message: recorded on the audit log and skipped. */
+  | { kind: 'permanent'; error: string };
+
+export type Deliver = (item: OutboxItem) => Promise<DeliveryResult>;
+
+export interface BackoffOptions {
+  baseMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 1_000, maxMs: 5 * 60_000 };
+
+export interface OutboxDispatcherOptions {
+  target: OutboxTarget;
+  outbox: Outbox;
+  audit: AuditLog;
+  uow: UnitOfWork;
+  deliver: Deliver;
+  logger: Logger;
+  clock: Clock;
+  /** How the background loop waits; tests pass a fake one driven by a fake clock. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Jitter source in [0, 1). */
+  random?: () => number;
+  /** Least time between two messages of one channel (default 1 s, Slack's posting rate). */
+  perChannelIntervalMs?: number;
+  /** Channels delivered at the same time (default 4). */
+  concurrency?: number;
+  backoff?: Partial<BackoffOptions>;
+  /** Longest idle wait: messages queued by another process are picked up at least this often (default 5 s). */
+  idlePollMs?: number;
+}
+
+export interface OutboxDispatcher {
+  /** Wakes the loop now (messages were queued). */
+  kick(): void;
+  /** Stops taking new messages and waits for those in flight to be recorded. */
+  stop(): Promise<void>;
+  /** Delivers everything whose turn has come, then resolves once nothing is in flight. */
+  drain(): Promise<void>;
+}
+
+/** Past this many attempts a transient failure is logged as an error: someone should look. */
+const LOUD_AFTER_ATTEMPTS = 8;
+/** When a result could not be recorded, the channel pauses this long instead of resending at once. */
+const UNRECORDED_PAUSE_MS = 30_000;
+
+const INCIDENT_KEY = /^incident:(.+)$/;
+
+/** Exponential backoff with "equal jitter": half the step is fixed, so retries never bunch up at zero. */
+export function backoffDelay(attempts: number, random: () => number, options: BackoffOptions = DEFAULT_BACKOFF): number {
+  const step = Math.min(options.maxMs, options.baseMs * 2 ** Math.min(Math.max(attempts, 0), 30));
+  return Math.round(step / 2 + (random() * step) / 2);
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+
+export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxDispatcher {
+  const { target, outbox, audit, uow, deliver, clock } = options;
+  const logger = options.logger.child({ component: 'outbox', target });
+  const random = options.random ?? Math.random;
+  const interval = Math.max(0, options.perChannelIntervalMs ?? 1_000);
+  const concurrency = Math.max(1, options.concurrency ?? 4);
+  const backoff: BackoffOptions = { ...DEFAULT_BACKOFF, ...options.backoff };
+  const idlePollMs = Math.max(1, options.idlePollMs ?? 5_000);
+
+  /** Channel → its delivery in flight; at most one per channel keeps each channel in order. */
+  const inFlight = new Map<string, Promise<void>>();
+  /** Channel → when its next message may go (pacing lives in memory: a restart only forgets one interval). */
+  const pacedUntil = new Map<string, number>();
+  let stopping = false;
+  let kicked = false;
+  let wake: (() => void) | null = null;
+
+  function kick(): void {
+    kicked = true;
+    const w = wake;
+    wake = null;
+    w?.();
+  }
+
+  /** Starts a delivery for every channel whose head is due, not in flight and not paced; returns how many. */
+  function pump(): number {
+    if (stopping) return 0;
+    const now = clock.now();
+    for (const [channel, until] of pacedUntil) if (until <= now) pacedUntil.delete(channel);
+    let free = concurrency - inFlight.size;
+    if (free <= 0) return 0;
+    // Heads in flight or paced are skipped, so ask for enough rows that skipping them still fills every free slot.
+    const heads = outbox.due(target, now, concurrency + inFlight.size + pacedUntil.size);
+    let started = 0;
+    for (const item of heads) {
+      if (free === 0) break;
+      if (inFlight.has(item.channel) || pacedUntil.has(item.channel)) continue;
+      launch(item);
+      free -= 1;
+      started += 1;
+    }
+    return started;
+  }
+
+  function launch(item: OutboxItem): void {
+    const done = (async () => {
+      let result: DeliveryResult;
+      try {
+        result = await deliver(item);
+      } catch (err) {
+        logger.error({ err, outboxId: item.id, channel: item.channel }, 'outbox delivery threw; retrying with backoff');
+        result = { kind: 'transient', error: errorText(err) };
+      }
+      settle(item, result);
+    })()
+      .catch((err: unknown) => {
+        pacedUntil.set(item.channel, clock.now() + UNRECORDED_PAUSE_MS);
+        logger.error({ err, outboxId: item.id, channel: item.channel }, 'could not record an outbox delivery result');
+      })
+      .finally(() => {
+        inFlight.delete(item.channel);
+        kick();
+      });
+    inFlight.set(item.channel, done);
+  }
+
+  function settle(item: OutboxItem, result: DeliveryResult): void {
+    const now = clock.now();
+    const attempts = item.attempts + 1;
+    const fields = { outboxId: item.id, channel: item.channel, attempts };
+    switch (result.kind) {
+      case 'sent':
+        outbox.markSent(item.id, now);
+        if (interval > 0) pacedUntil.set(item.channel, now + interval);
+        logger.debug(fields, 'outbox message delivered');
+        return;
+      case 'retry': {
+        const afterMs = Math.max(0, result.afterMs);
+        outbox.markRetry(item.id, now + afterMs, `rate limited: ${result.error}`);
+        logger.warn({ ...fields, retryInMs: afterMs, error: result.error }, 'outbox delivery rate limited; waiting as asked');
+        return;
+      }
+      case 'transient': {
+        const delay = backoffDelay(item.attempts, random, backoff);
+        outbox.markRetry(item.id, now + delay, result.error);
+        const level = attempts >= LOUD_AFTER_ATTEMPTS ? 'error' : 'warn';
+        logger[level]({ ...fields, retryInMs: delay, error: result.error }, 'outbox delivery failed; retrying with backoff');
+        return;
+      }
+      case 'permanent': {
+        const incidentId = INCIDENT_KEY.exec(item.channel)?.[1] ?? null;
+        const messageKind = typeof item.body.kind === 'string' ? item.body.kind : null;
+        // The failure and the give-up land together, so a failed message is never silently dropped.
+        uow.transaction(() => {
+          audit.append({
+            actor: 'system',
+            source: 'system',
+            kind: 'delivery.failed',
+            incidentId,
+            payload: {
+              target,
+              channel: item.channel,
+              outbox_id: item.id,
+              cause_seq: item.causeSeq,
+              message_kind: messageKind,
+              attempts,
+              error: result.error,
+            },
+          });
+          outbox.markFailed(item.id, result.error);
+        });
+        logger.error({ ...fields, incidentId, error: result.error }, 'outbox message cannot be delivered; recorded as delivery.failed');
+        return;
+      }
+    }
+  }
+
+  /** How long the loop may sleep: until the next pacing or retry deadline, and never past the idle poll. */
+  function nextDelay(): number {
+    const now = clock.now();
+    let at = outbox.nextAttemptAfter(target, now);
+    for (const [channel, until] of pacedUntil) {
+      if (!inFlight.has(channel) && until > now) at = at === null ? until : Math.min(at, until);
+    }
+    return at === null ? idlePollMs : Math.max(0, Math.min(at - now, idlePollMs));
+  }
+
+  function wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (kicked || stopping) {
+        resolve();
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        if (timer) clearTimeout(timer);
+        if (wake === done) wake = null;
+        resolve();
+      };
+      wake = done;
+      if (options.sleep) {
+        options.sleep(ms).then(done, done);
+      } else {
+        timer = setTimeout(done, ms);
+      }
+    });
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopping) {
+      kicked = false;
+      let delay = idlePollMs;
+      try {
+        pump();
+        delay = nextDelay();
+      } catch (err) {
+        // A database hiccup must not end delivery: log it and try again after the idle wait.
+        logger.error({ err }, 'outbox dispatcher could not read the outbox');
+      }
+      await wait(delay);
+    }
+  }
+
+  const looping = loop().catch((err: unknown) => logger.error({ err }, 'outbox dispatcher loop ended unexpectedly'));
+
+  return {
+    kick,
+    async stop() {
+      stopping = true;
+      kick();
+      await looping;
+      await Promise.allSettled([...inFlight.values()]);
+    },
+    async drain() {
+      for (;;) {
+        pump();
+        if (inFlight.size === 0) return;
+        await Promise.race(inFlight.values());
+      }
+    },
+  };
+}
