@@ -4,13 +4,15 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../src/paths.js';
+import { ackLatency } from './ack-latency.js';
 import { goalMet, goalText, type BenchCase, type Figure } from './bench-case.js';
 import { export100k } from './export-100k.js';
 import { rssMethod } from './measure-child.js';
 import { spawnOverhead } from './spawn-overhead.js';
+import { webhookIngest } from './webhook-ingest.js';
 
 /** Every case, in the order they run; `node dist/bench/run.js NAME…` runs only those named. */
-export const CASES: BenchCase[] = [export100k, spawnOverhead];
+export const CASES: BenchCase[] = [export100k, spawnOverhead, ackLatency, webhookIngest];
 
 interface Result {
   bench: BenchCase;

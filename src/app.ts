@@ -3,16 +3,19 @@ import path from 'node:path';
 import { createHttpStepRunner } from './adapters/steps/http-step.js';
 import { createProcessStepRunner, killProcessGroup } from './adapters/steps/process-step.js';
 import { writeTranscriptFile } from './adapters/export/write-transcript.js';
+import { oncallCommandDeps } from './adapters/pagerduty/index.js';
 import type { Catalog } from './catalog/load-catalog.js';
 import type { TranscriptSource } from './core/export/transcript.js';
 import type { Config, Env } from './config.js';
 import type { AccessControl } from './core/access.js';
 import { handleIncidentCommand, type ExportFormat, type IncidentCommandDeps } from './core/commands/incident-commands.js';
+import { handleOncallCommand } from './core/commands/oncall-commands.js';
 import { handleRunbookCommand, type RunbookCommandDeps } from './core/commands/runbook-commands.js';
 import { createSlashRouter, type SlashRouter } from './core/commands/slash-commands.js';
 import type { Incident } from './core/incidents/incident.js';
 import { createIncidentService, type IncidentService } from './core/incidents/incident-service.js';
 import { createReminderService, type ReminderService } from './core/incidents/reminder-service.js';
+import { createPagerdutySync } from './core/pagerduty/pagerduty-sync.js';
 import { createPolicyAccess } from './core/policy-access.js';
 import { systemClock, type By, type Clock } from './core/ports.js';
 import { createRunService, type RunService } from './core/runs/run-service.js';
@@ -75,12 +78,15 @@ export function createApp(options: AppOptions): App {
   const store = Store.create({ file: config.dbPath, auditKey: options.auditKey, clock });
   const exportsDir = options.exportsDir ?? path.resolve('exports');
   const listeners = new Set<() => void>();
+  // With a PagerDuty token, acks and resolves of PagerDuty incidents and triggered runs' results go back there.
+  const pagerdutySync = config.pagerduty.apiToken ? createPagerdutySync({ outbox: store.outbox, findIncident: (id) => store.incidents.get(id) }) : undefined;
   const incidents = createIncidentService({
     uow: store,
     audit: store.audit,
     incidents: store.incidents,
     outbox: store.outbox,
     clock,
+    onRecorded: pagerdutySync?.onIncidentRecorded,
   });
   const access = createPolicyAccess({ uow: store, audit: store.audit, policy: catalog });
   const runStore = new SqliteRunStore(store.db);
@@ -106,6 +112,7 @@ export function createApp(options: AppOptions): App {
       for (const listener of listeners) listener();
     },
     onError: (err, runId) => logger.error({ err, runId }, 'run failed inside edgeops'),
+    onFinished: pagerdutySync?.onRunFinished,
   });
 
   const reminders = createReminderService({ audit: store.audit, incidents, clock, policy: () => catalog().policy });
@@ -128,9 +135,11 @@ export function createApp(options: AppOptions): App {
   };
   const runbookDeps: RunbookCommandDeps = { runs, incidents, access, catalog };
 
+  const oncall = oncallCommandDeps(config);
   const handle = createSlashRouter({
     '/incident': (ctx, text) => handleIncidentCommand(incidentDeps, ctx, text),
     '/runbook': (ctx, text) => handleRunbookCommand(runbookDeps, ctx, text),
+    '/oncall': (ctx, text) => handleOncallCommand(oncall, ctx, text),
   });
 
   return {

@@ -2,16 +2,19 @@
 import type { AuditLog } from '../core/audit/audit-log.js';
 import type { IncidentStore } from '../core/incidents/incident-store.js';
 import type { Outbox } from '../core/outbox/outbox.js';
+import type { PagerdutyEventStore } from '../core/pagerduty/pagerduty-event-store.js';
 import type { Clock, UnitOfWork } from '../core/ports.js';
 import { openDatabase, type Db, type OpenOptions } from './database.js';
 import { SqliteAuditLog } from './sqlite-audit-log.js';
 import { SqliteIncidentStore } from './sqlite-incident-store.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
+import { SqlitePagerdutyEvents } from './sqlite-pagerduty-events.js';
 
 export class Store implements UnitOfWork {
   readonly audit: AuditLog;
   readonly incidents: IncidentStore;
   readonly outbox: Outbox;
+  readonly pagerdutyEvents: PagerdutyEventStore;
 
   private constructor(
     readonly db: Db,
@@ -21,6 +24,7 @@ export class Store implements UnitOfWork {
     this.audit = new SqliteAuditLog(db, auditKey, clock);
     this.incidents = new SqliteIncidentStore(db);
     this.outbox = new SqliteOutbox(db, () => clock.now());
+    this.pagerdutyEvents = new SqlitePagerdutyEvents(db);
   }
 
   /** Opens (and migrates) the database file. */

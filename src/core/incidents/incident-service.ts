@@ -24,6 +24,20 @@ export interface IncidentServiceDeps {
   incidents: IncidentStore;
   outbox: Outbox;
   clock: Clock;
+  /**
+   * Told, inside the transaction, of each change recorded on an incident's timeline after its
+   * declaration (ack, resolve, …), so another system can be kept in step with the same commit.
+   */
+  onRecorded?: (event: AuditEvent, incident: Incident, by: By) => void;
+}
+
+/** What a change made in another system (PagerDuty) changes here besides the timeline. */
+export interface ExternalChanges {
+  severity?: number;
+  /** Back to investigating, not acknowledged, not resolved (PagerDuty reopened it). */
+  reopen?: boolean;
+  /** Not acknowledged any more (PagerDuty's acknowledgement ran out). */
+  unacknowledge?: boolean;
 }
 
 export interface DeclareInput {
@@ -73,6 +87,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
       channel: incidentChannelKey(incident.id),
       body: { kind, text: `<@${by.actor.id}> ${describeEvent(event)}`, ...message },
     });
+    deps.onRecorded?.(event, incident, by);
     return event;
   }
 
@@ -233,6 +248,22 @@ export function createIncidentService(deps: IncidentServiceDeps) {
           payload: { reason: reminder.reason, since: reminder.since, elapsed_ms: reminder.elapsedMs },
         });
         outbox.enqueue({ causeSeq: event.seq, target: 'slack', channel: incidentChannelKey(incident.id), body: { kind: 'incident.reminder', text } });
+      });
+    },
+
+    /** Records a change made in another system (PagerDuty) on the timeline, applying what it changed here. */
+    recordExternal(by: By, id: string, kind: string, payload: Record<string, unknown>, changes: ExternalChanges = {}): Incident {
+      return mutate(id, (incident) => {
+        if (changes.severity !== undefined) incident.severity = changes.severity;
+        if (changes.reopen) {
+          incident.status = 'investigating';
+          incident.summary = null;
+          incident.resolvedAt = null;
+          incident.acknowledgedAt = null;
+        }
+        if (changes.unacknowledge) incident.acknowledgedAt = null;
+        record(by, incident, kind, payload);
+        return incident;
       });
     },
 

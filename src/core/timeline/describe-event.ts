@@ -14,6 +14,14 @@ const params = (p: Payload): string => {
   return entries.length === 0 ? '' : ` with ${entries.map(([k, v]) => `${k}=${String(v)}`).join(' ')}`;
 };
 
+/** PagerDuty changes name the person or integration behind them. */
+const behalf = (p: Payload): string => (p.on_behalf_of ? ` on behalf of ${str(p.on_behalf_of)}` : '');
+const names = (v: unknown): string => (Array.isArray(v) && v.length > 0 ? v.map(String).join(', ') : 'nobody');
+
+/** The receipt of a PagerDuty webhook event (`pagerduty.<event type>`), whatever its type. */
+const describeReceipt = (p: Payload): string =>
+  `PagerDuty sent ${str(p.event_type)}${p.agent ? ` (${str(p.agent)})` : ''}${p.ignored ? '; ignored' : ''}`;
+
 const DESCRIBERS: Record<string, (p: Payload) => string> = {
   'run.requested': (p) => `requested ${run(p)}${params(p)}${p.approval ? ', held for approval' : ''}`,
   'run.dry_run': (p) => `dry-ran ${str(p.procedure)} (${str(p.environment)})${params(p)}`,
@@ -33,7 +41,7 @@ const DESCRIBERS: Record<string, (p: Payload) => string> = {
   'policy_reload_failed': () => 'a policy or procedure edit was refused; the last good set stays in force',
   'delivery.failed': (p) => `a message could not be delivered: ${str(p.error)}`,
   'incident.declared': (p) =>
-    `declared "${str(p.title)}" (SEV${str(p.severity)}${p.service ? `, service ${str(p.service)}` : ''})`,
+    `declared "${str(p.title)}" (SEV${str(p.severity)}${p.service ? `, service ${str(p.service)}` : ''}${p.pagerduty_id ? `, PagerDuty ${str(p.pagerduty_id)}` : ''})`,
   'incident.updated': (p) => `status update${p.status ? ` [${str(p.status)}]` : ''}: ${str(p.text)}`,
   'incident.note': (p) =>
     p.pinned ? `pinned a message by ${mention(p.author)}: ${str(p.text)}` : `note: ${str(p.text)}`,
@@ -42,7 +50,17 @@ const DESCRIBERS: Record<string, (p: Payload) => string> = {
   'incident.acknowledged': (p) => `acknowledged${p.on_behalf_of ? ` on behalf of ${str(p.on_behalf_of)}` : ''}`,
   'incident.export_requested': (p) => `asked for the ${str(p.format)} transcript`,
   'incident.reminder': (p) => (p.reason === 'commander' ? 'reminder: assign a commander' : 'reminder: post a status update'),
-  'incident.resolved': (p) => `resolved${p.summary ? `: ${str(p.summary)}` : ''}`,
+  'incident.resolved': (p) => `resolved${behalf(p)}${p.summary ? `: ${str(p.summary)}` : ''}`,
+  'incident.reopened': (p) => `reopened in PagerDuty${behalf(p)}`,
+  'incident.unacknowledged': (p) => `no longer acknowledged in PagerDuty${behalf(p)}`,
+  'incident.escalated': (p) => `escalated to ${names(p.assignees)}${p.escalation_policy ? ` (${str(p.escalation_policy)})` : ''}${behalf(p)}`,
+  'incident.reassigned': (p) => `reassigned to ${names(p.assignees)}${behalf(p)}`,
+  'incident.delegated': (p) => `delegated to escalation policy ${str(p.escalation_policy) || 'unknown'}${behalf(p)}`,
+  'incident.priority_updated': (p) =>
+    `priority ${str(p.priority) || 'none'}${p.from !== p.to ? ` (SEV${str(p.from)} → SEV${str(p.to)})` : ''}${behalf(p)}`,
+  'incident.annotated': (p) => `PagerDuty note${behalf(p)}: ${str(p.text)}`,
+  'pagerduty.trigger_failed': (p) => `could not start ${str(p.procedure)} for PagerDuty ${str(p.event_type)}: ${str(p.reason)}`,
+  'pagerduty.processing_failed': (p) => `PagerDuty ${str(p.event_type)} ${str(p.event_id)} could not be processed: ${str(p.error)}`,
   'policy.denied': (p) => `was refused ${policyTarget(p)}${p.reason ? `: ${str(p.reason)}` : ''}`,
   'policy.allowed': (p) => `was allowed ${policyTarget(p)}`,
   'policy.approval_required': (p) => `needs approval for ${policyTarget(p)}`,
@@ -51,6 +69,7 @@ const DESCRIBERS: Record<string, (p: Payload) => string> = {
 export function describeEvent(event: Pick<AuditEvent, 'kind' | 'payload'>): string {
   const describe = DESCRIBERS[event.kind];
   if (describe) return describe(event.payload);
+  if (event.kind.startsWith('pagerduty.') && event.payload.event_id !== undefined) return describeReceipt(event.payload);
   const summary = event.payload.summary ?? event.payload.text ?? event.payload.message;
   return summary === undefined ? event.kind : `${event.kind}: ${str(summary)}`;
 }

@@ -1,0 +1,51 @@
+// Migration 0003 on a database with data: incidents, log and outbox kept; the PagerDuty tables arrive empty and work.
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createIncidentService } from '../../../src/core/incidents/incident-service.js';
+import { migrationsDir } from '../../../src/paths.js';
+import { readMigrations } from '../../../src/storage/migrate.js';
+import { Store } from '../../../src/storage/store.js';
+import { makeTempDir, removeTempDirs } from '../../helpers/temp-dir.js';
+
+afterEach(removeTempDirs);
+
+const KEY = 'm'.repeat(64);
+const clock = { now: () => Date.parse('2026-05-01T09:00:00Z') };
+
+describe('0003_pagerduty', () => {
+  it('applies over version 2 with data in place', () => {
+    const file = path.join(makeTempDir('pd-migrate'), 'edgeops.db');
+    const all = readMigrations(migrationsDir());
+    expect(all.find((m) => m.version === 3)?.name).toBe('pagerduty');
+
+    const old = Store.create({ file, auditKey: KEY, clock, migrations: all.slice(0, 2) });
+    const incidents = createIncidentService({ uow: old, audit: old.audit, incidents: old.incidents, outbox: old.outbox, clock });
+    incidents.declare({ actor: { id: 'pagerduty:Checkout', groups: [], pagerdutyService: 'Checkout' }, source: 'pagerduty' }, {
+      title: 'Checkout down',
+      pagerduty: { id: 'PMIG1', url: 'https://acme.pagerduty.com/incidents/PMIG1' },
+    });
+    const before = { head: old.audit.head(), outbox: old.outbox.depth() };
+    expect(() => old.db.prepare('SELECT * FROM pagerduty_events').all()).toThrow(/no such table/);
+    old.close();
+
+    const store = Store.create({ file, auditKey: KEY, clock });
+    expect(store.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get()).toEqual({ v: 3 });
+    expect(store.incidents.byPagerdutyId('PMIG1')).toMatchObject({ id: 'INC-1', title: 'Checkout down' });
+    expect(store.audit.head()).toEqual(before.head);
+    expect(store.outbox.depth()).toBe(before.outbox);
+    expect(store.audit.verify().ok).toBe(true);
+    expect(store.pagerdutyEvents.countByState()).toEqual({ pending: 0, applied: 0, processed: 0, ignored: 0, failed: 0 });
+
+    // The new tables take an event and its trigger record, and keep each unique.
+    store.transaction(() => {
+      const receipt = store.audit.append({ actor: 'pagerduty:Checkout', source: 'pagerduty', kind: 'pagerduty.incident.acknowledged', payload: { event_id: 'E1' } });
+      const base = { eventType: 'incident.acknowledged', pdIncidentId: 'PMIG1', serviceId: 'PS', serviceName: 'Checkout', agent: null, occurredAt: null, body: '{}', receivedAt: receipt.time, state: 'pending' as const, outcome: null };
+      store.pagerdutyEvents.insert({ ...base, receivedSeq: receipt.seq, eventId: 'E1', webhookId: 'W1' });
+      expect(store.pagerdutyEvents.findDuplicate('E2', 'W1')?.eventId).toBe('E1');
+      store.pagerdutyEvents.insertTriggerRun({ eventId: 'E1', triggerKey: 'diag#0', procedure: 'diag', runId: null, outcome: 'refused', detail: null, at: 0 });
+      expect(() => store.pagerdutyEvents.insertTriggerRun({ eventId: 'E1', triggerKey: 'diag#0', procedure: 'diag', runId: null, outcome: 'refused', detail: null, at: 0 })).toThrow(/UNIQUE/);
+    });
+    expect(store.pagerdutyEvents.unfinished(10).map((e) => e.eventId)).toEqual(['E1']);
+    store.close();
+  });
+});
