@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createHttpStepRunner } from './adapters/steps/http-step.js';
 import { createProcessStepRunner, killProcessGroup } from './adapters/steps/process-step.js';
 import { writeTranscriptFile } from './adapters/export/write-transcript.js';
+import { linkKey, runOutputLink } from './adapters/http/run-output-link.js';
 import { oncallCommandDeps } from './adapters/pagerduty/index.js';
 import type { Catalog } from './catalog/load-catalog.js';
 import type { TranscriptSource } from './core/export/transcript.js';
@@ -90,6 +91,7 @@ export function createApp(options: AppOptions): App {
   });
   const access = createPolicyAccess({ uow: store, audit: store.audit, policy: catalog });
   const runStore = new SqliteRunStore(store.db);
+  const outputKey = linkKey(options.auditKey);
   const runs = createRunService({
     uow: store,
     audit: store.audit,
@@ -113,6 +115,7 @@ export function createApp(options: AppOptions): App {
     },
     onError: (err, runId) => logger.error({ err, runId }, 'run failed inside edgeops'),
     onFinished: pagerdutySync?.onRunFinished,
+    outputLink: (runId) => runOutputLink({ publicUrl: config.publicUrl, key: outputKey, runId, now: clock.now() }),
   });
 
   const reminders = createReminderService({ audit: store.audit, incidents, clock, policy: () => catalog().policy });

@@ -36,6 +36,8 @@ export interface Booted {
   logFile?: string;
   /** Runs found interrupted by the previous stop (recoverRuns), to tell the user about. */
   interrupted: Run[];
+  /** The audit key in use (signed output links derive their key from it). */
+  auditKey: string;
   /** Stops watching and closes the database. */
   close(): void;
 }
@@ -106,6 +108,7 @@ export function bootApp(io: CliIo, options: BootOptions): Booted {
     app,
     logFile,
     interrupted,
+    auditKey: key,
     close() {
       void scheduler?.stop();
       watcher?.close();

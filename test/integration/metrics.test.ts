@@ -2,22 +2,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/adapters/metrics/metrics.js';
 import { sqliteMetricsSource } from '../../src/storage/sqlite-metrics-source.js';
+import { parsePrometheus } from '../helpers/prometheus.js';
 import { makeTempDir, removeTempDirs } from '../helpers/temp-dir.js';
 import { makeRunFixture, type RunFixture } from './runs/run-fixture.js';
-
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|NaN|Nan|\+Inf|-Inf)$/;
-
-/** Parses the text exposition format; throws on any line that is not a comment or a sample. */
-export function parsePrometheus(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
-    const m = SAMPLE.exec(line);
-    if (!m) throw new Error(`not Prometheus text: ${JSON.stringify(line)}`);
-    samples.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
-  }
-  return samples;
-}
 
 let f: RunFixture;
 beforeEach(() => {
@@ -46,9 +33,8 @@ describe('metrics', () => {
     await f.say(f.ctx('U0DEV0001'), '/runbook', 'run echo-args msg=hi');
     await f.say(f.ctx('U0DEV0001'), '/runbook', 'run short-fuse');
     await f.app.runs.idle();
-    metrics.httpRequests.inc({ route: '/slack/events', method: 'POST', status: '200' });
+    metrics.observeResponse('/slack/events', 'POST', 200, 0.012);
     metrics.webhookDeliveries.inc({ outcome: 'duplicate' }, 3);
-    metrics.ackLatency.observe({ command: '/incident' }, 0.012);
 
     const after = await scrape();
     expect(after.get('edgeops_procedure_runs_total{procedure="echo-args",state="succeeded"}')).toBe(1);
@@ -61,7 +47,8 @@ describe('metrics', () => {
     expect(after.get('edgeops_time_to_resolve_seconds_sum{service="checkout"}')).toBe(3690);
     expect(after.get('edgeops_http_requests_total{route="/slack/events",method="POST",status="200"}')).toBe(1);
     expect(after.get('edgeops_webhook_deliveries_total{outcome="duplicate"}')).toBe(3);
-    expect(after.get('edgeops_command_ack_seconds_count{command="/incident"}')).toBe(1);
+    expect(after.get('edgeops_command_ack_seconds_count')).toBe(1);
+    expect(after.get('edgeops_command_ack_seconds_bucket{le="0.025"}')).toBe(1);
 
     // Scraping twice never double counts durable figures.
     const again = await scrape();

@@ -37,5 +37,7 @@ export function renderPost(post: ConsolePost): string {
   const pin = post.message.pin ? '📌 ' : '';
   const lines = [`[#${post.channel}] ${pin}${post.message.text}`];
   for (const [k, v] of post.message.fields ?? []) lines.push(`    ${k}: ${v}`);
+  const outputUrl = post.message.data?.outputUrl;
+  if (typeof outputUrl === 'string') lines.push(`    full output: ${outputUrl}`);
   return lines.join('\n');
 }

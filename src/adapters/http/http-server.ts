@@ -18,11 +18,25 @@ export function healthRoute(check: () => Health): RouteHandler {
   };
 }
 
-export function createHttpServer(options: { routes: Record<string, RouteHandler>; logger: Logger }): Server {
+export interface HttpServerOptions {
+  routes: Record<string, RouteHandler>;
+  logger: Logger;
+  /** Told about every response: the route it matched (or `unmatched`), method, status and seconds taken. */
+  onResponse?: (route: string, method: string, status: number, seconds: number) => void;
+}
+
+export function createHttpServer(options: HttpServerOptions): Server {
   const { routes, logger } = options;
   return createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = routes[`${req.method} ${url.pathname}`];
+    const key = `${req.method} ${url.pathname}`;
+    const route = Object.hasOwn(routes, key) ? routes[key] : undefined;
+    if (options.onResponse) {
+      const onResponse = options.onResponse;
+      const label = route ? url.pathname : 'unmatched';
+      const started = process.hrtime.bigint();
+      res.once('finish', () => onResponse(label, req.method ?? 'GET', res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
+    }
     if (!route) {
       const allowed = Object.keys(routes).filter((k) => k.endsWith(` ${url.pathname}`));
       res
@@ -49,4 +63,10 @@ export async function listen(server: Server, port: number, host: string): Promis
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return `http://${shownHost}:${address.port}`;
+}
+
+/** Creates the server and starts listening; `url` resolves to where it listens. */
+export function startHttpServer(options: HttpServerOptions & { port: number; host: string }): { server: Server; url: Promise<string> } {
+  const server = createHttpServer(options);
+  return { server, url: listen(server, options.port, options.host) };
 }

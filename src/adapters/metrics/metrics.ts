@@ -8,10 +8,12 @@ const DURATION_BUCKETS_S = [30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400,
 export interface Metrics {
   registry: Registry;
   httpRequests: Counter<'route' | 'method' | 'status'>;
-  /** Seconds from a slash command arriving to its acknowledgement. */
-  ackLatency: Histogram<'command'>;
+  /** Seconds from a Slack request (command, click, event) arriving to its acknowledgement. */
+  ackLatency: Histogram;
   /** PagerDuty webhook deliveries by outcome: accepted, duplicate, rejected. */
   webhookDeliveries: Counter<'outcome'>;
+  /** Records one HTTP response (the server's onResponse). */
+  observeResponse(route: string, method: string, status: number, seconds: number): void;
   render(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -27,8 +29,7 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
   });
   const ackLatency = new Histogram({
     name: 'edgeops_command_ack_seconds',
-    help: 'Time from a slash command arriving to its acknowledgement',
-    labelNames: ['command'] as const,
+    help: 'Time from a Slack request (slash command, button, event) arriving to its acknowledgement',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3],
     registers: [registry],
   });
@@ -103,6 +104,10 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
     httpRequests,
     ackLatency,
     webhookDeliveries,
+    observeResponse(route, method, status, seconds) {
+      httpRequests.inc({ route, method, status: String(status) });
+      if (route === '/slack/events') ackLatency.observe(seconds);
+    },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },

@@ -250,7 +250,9 @@ function runFinishedMessage(message: ChatMessage): { text: string; blocks: Known
     blocks.push(section(escapeText(`…and ${steps.length - shown.length} more steps; see the run's full record.`)));
   }
   const runId = typeof message.data?.runId === 'string' ? message.data.runId : null;
-  if (runId) blocks.push(context(escapeText(`${runId} · full output and steps: /runbook status ${runId}`)));
+  const outputUrl = typeof message.data?.outputUrl === 'string' && /^https?:\/\//.test(message.data.outputUrl) ? message.data.outputUrl : null;
+  if (runId && outputUrl) blocks.push(context(`${escapeText(runId)} · <${outputUrl.replace(/&/g, '&amp;').replace(/[<>|]/g, encodeURIComponent)}|full output> · steps: /runbook status ${escapeText(runId)}`));
+  else if (runId) blocks.push(context(escapeText(`${runId} · full output and steps: /runbook status ${runId}`)));
   const summary = [header, ...steps.map((s) => s.line)].join('\n');
   return { text: fallback(escapeText(plainActors(summary))), blocks };
 }

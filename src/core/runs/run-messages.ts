@@ -26,7 +26,7 @@ export function startMessage(run: Run): ChatMessage {
   };
 }
 
-export function resultMessage(run: Run, steps: RunStepRecord[]): ChatMessage {
+export function resultMessage(run: Run, steps: RunStepRecord[], outputUrl?: string): ChatMessage {
   const icon = run.state === 'succeeded' ? '✅' : run.state === 'cancelled' ? '⏹' : '❌';
   const took = run.startedAt !== null && run.finishedAt !== null ? ` in ${durationText(run.finishedAt - run.startedAt)}` : '';
   const lines = [`${icon} ${run.id} ${run.procedure} (${run.environment}) ${run.state}${took}${run.error ? ` — ${run.error}` : ''}`];
@@ -36,7 +36,7 @@ export function resultMessage(run: Run, steps: RunStepRecord[]): ChatMessage {
     const tail = outputTail(step.output);
     if (tail) lines.push('```', tail, '```');
   }
-  return { kind: 'run.finished', text: lines.join('\n'), data: { runId: run.id, state: run.state } };
+  return { kind: 'run.finished', text: lines.join('\n'), data: { runId: run.id, state: run.state, ...(outputUrl ? { outputUrl } : {}) } };
 }
 
 export function approvalRequestMessage(run: Run): ChatMessage {

@@ -49,6 +49,8 @@ export interface RunServiceDeps {
    * the seq of that end's audit row.
    */
   onFinished?: (run: Run, steps: RunStepRecord[], causeSeq: number) => void;
+  /** A link to a run's full output (results carry only each step's tail). */
+  outputLink?: (runId: string) => string;
 }
 
 export interface RunRequest {
@@ -283,7 +285,7 @@ export function createRunService(deps: RunServiceDeps) {
         duration_ms: run.startedAt === null ? null : run.finishedAt - run.startedAt,
       });
       const steps = runs.steps(run.id);
-      post(run, seq, resultMessage(run, steps));
+      post(run, seq, resultMessage(run, steps, deps.outputLink?.(run.id)));
       deps.onFinished?.(run, steps, seq);
     });
     deps.onMessages?.();

@@ -244,3 +244,17 @@ describe('renderMessage', () => {
     expect(r.text).toBe('▶ R-12 restart-service (prod) started for <@U0DEV0001> — service=checkout instance=web-1');
   });
 });
+
+describe('run results with a full-output link', () => {
+  it('link the signed output page, with its query escaped for mrkdwn', () => {
+    const url = 'https://edgeops.example.com/runs/output?run=R-7&expires=1&sig=a-b_c';
+    const r = renderMessage(resultMessage(run(), [step(0, 'ok\n')], url));
+    const json = JSON.stringify(r.blocks);
+    expect(json).toContain('<https://edgeops.example.com/runs/output?run=R-7&amp;expires=1&amp;sig=a-b_c|full output>');
+  });
+
+  it('fall back to /runbook status without one', () => {
+    const r = renderMessage(resultMessage(run(), [step(0, 'ok\n')]));
+    expect(JSON.stringify(r.blocks)).toContain('full output and steps: /runbook status');
+  });
+});

@@ -1,0 +1,51 @@
+// The routes every mode serves beside chat: health, metrics, run output links and PagerDuty webhooks.
+import type { App } from '../../app.js';
+import { sqliteMetricsSource } from '../../storage/sqlite-metrics-source.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { mountPagerduty, type MountPagerdutyOptions } from '../pagerduty/index.js';
+import { healthRoute, type RouteHandler } from './http-server.js';
+import { RUN_OUTPUT_PATH, linkKey, runOutputRoute } from './run-output-link.js';
+
+export interface Platform {
+  routes: Record<string, RouteHandler>;
+  metrics: Metrics;
+  /** Starts background work behind the routes (PagerDuty event processing and delivery). */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** 200 when the database takes writes and a valid policy is loaded; 503 with the reasons otherwise. */
+export function appHealthRoute(app: App): RouteHandler {
+  return healthRoute(() => {
+    const reasons: string[] = [];
+    if (!app.store.writable()) reasons.push('database is not writable');
+    try {
+      if (!app.catalog().policyHash) reasons.push('no valid policy is loaded');
+    } catch (err) {
+      reasons.push(`no valid policy is loaded: ${(err as Error).message}`);
+    }
+    return { ok: reasons.length === 0, reasons };
+  });
+}
+
+export function mountPlatform(app: App, options: { auditKey: string; pagerduty?: MountPagerdutyOptions }): Platform {
+  const metrics = createMetrics(sqliteMetricsSource(app.store.db));
+  const pagerduty = mountPagerduty(app, app.config, app.logger, {
+    ...options.pagerduty,
+    onWebhook: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+  });
+  return {
+    metrics,
+    routes: {
+      'GET /healthz': appHealthRoute(app),
+      'GET /metrics': async (_req, res) => {
+        const { contentType, body } = await metrics.render();
+        res.writeHead(200, { 'content-type': contentType }).end(body);
+      },
+      [`GET ${RUN_OUTPUT_PATH}`]: runOutputRoute(app, linkKey(options.auditKey)),
+      ...pagerduty.routes,
+    },
+    start: () => pagerduty.start(),
+    stop: () => pagerduty.stop(),
+  };
+}
