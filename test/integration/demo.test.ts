@@ -1,4 +1,4 @@
-// `edgeops demo` as a user runs it: the built CLI in a fresh folder, from declare to a verified postmortem.
+// `edgeops demo` as a user runs it: the built CLI in a fresh folder, from a signed PagerDuty webhook to a verified postmortem.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -36,7 +36,7 @@ function processesMentioning(text: string): string[] {
 }
 
 describe('edgeops demo', () => {
-  it('plays the incident end to end, refuses self-approval, and leaves a verifiable postmortem', async () => {
+  it('plays the incident end to end from a PagerDuty page, refuses self-approval, and leaves a verifiable postmortem', async () => {
     const cwd = makeTempDir('demo-cwd');
     const out = await runCli(['demo'], { cwd });
     const dbPath = header(out, 'database');
@@ -50,20 +50,52 @@ describe('edgeops demo', () => {
     expect(out.stderr).toBe('');
     expect(out.code).toBe(0);
     const stdout = out.stdout;
-    expect(stdout).toContain('U01SRE0001 #general> /incident declare Checkout errors after deploy sev=2 service=checkout');
-    expect(stdout).toContain('(only you) INC-1 declared (SEV2): Checkout errors after deploy.');
-    expect(stdout).toContain('✅ R-1 diag-logs (prod) succeeded');
-    expect(stdout).toContain('(only you) R-2 waits for approval: restart-service in prod needs 1 approval from sre-oncall');
+    const channel = '#inc-1-checkout-errors-after-deploy';
+
+    // The page: a signed incident.triggered over loopback HTTP, on a port of the demo's own, answered 202 before anything is posted.
+    const httpUrl = /^http:\/\/127\.0\.0\.1:(\d+) /.exec(header(out, 'http'));
+    expect(httpUrl).not.toBeNull();
+    expect(Number(httpUrl![1])).toBeGreaterThan(0);
+    const webhook = stdout.indexOf(`PagerDuty → POST http://127.0.0.1:${httpUrl![1]}/webhooks/pagerduty\n`);
+    expect(webhook).toBeGreaterThan(0);
+    expect(stdout).toMatch(/ {4}incident\.triggered P[0-9A-F]{6} "Checkout errors after deploy" \(P2, high urgency\) on service checkout\n {4}X-PagerDuty-Signature: v1=[0-9a-f]{12}…/);
+    const accepted = stdout.search(/^ {2}← 202 \{"status":"accepted","event":"[^"]+"\}$/m);
+    expect(accepted).toBeGreaterThan(webhook);
+
+    // The incident and its channel are opened from PagerDuty, with severity from the priority and the link back.
+    const declared = stdout.indexOf(`[${channel}] 📌 INC-1 declared by <@pagerduty:checkout>: Checkout errors after deploy\n    Severity: SEV2\n`);
+    expect(declared).toBeGreaterThan(accepted);
+    const opened = /^INC-1 was opened from PagerDuty (P[0-9A-F]{6}) \(https:\/\/example\.pagerduty\.com\/incidents\/\1\), SEV2 from priority P2; its trigger ran R-1 diag-disk as pagerduty:checkout\.$/m.exec(stdout);
+    expect(opened).not.toBeNull();
+    const pdId = opened![1]!;
+
+    // The triggered diagnostic runs by itself and its result is posted in the channel, before any human acts.
+    const diagnosed = stdout.indexOf(`[${channel}] ✅ R-1 diag-disk (prod) succeeded`);
+    expect(diagnosed).toBeGreaterThan(declared);
+    expect(stdout.slice(diagnosed)).toMatch(/^.*\n• space: succeeded \(exit 0, .*\)\n```\nFilesystem /);
+    expect(stdout).toContain(`[${channel}] ▶ R-1 diag-disk (prod) started for <@pagerduty:checkout>`);
+    expect(stdout).toContain(`No PagerDuty API token in the demo, so nothing is written back to PagerDuty: that result is not added to ${pdId} as a note`);
+    const firstHuman = stdout.indexOf('U01SRE0001 #general> ');
+    expect(firstHuman).toBeGreaterThan(diagnosed);
+
+    // A human takes command of what PagerDuty opened.
+    expect(stdout).toContain(`U01SRE0001 ${channel}> /incident ack\n(only you) INC-1 acknowledged after`);
+    expect(stdout).toContain(`U01SRE0001 ${channel}> /incident role commander @U01SRE0001\n(only you) <@U01SRE0001> is now commander of INC-1.`);
+
+    expect(stdout).toContain(`[${channel}] ✅ R-2 diag-logs (prod) succeeded`);
+    expect(stdout).toContain('(only you) R-3 waits for approval: restart-service in prod needs 1 approval from sre-oncall');
 
     // The developer's own approval is refused, and only the SRE's starts the run.
-    const selfApproval = stdout.indexOf('U0DEV0001 #inc-1-checkout-errors-after-deploy> /runbook approve R-2\n✗ not allowed: you requested R-2; someone else must approve it');
-    const sreApproval = stdout.indexOf('U01SRE0001 #inc-1-checkout-errors-after-deploy> /runbook approve R-2\n(only you) Approved R-2; it is starting.');
+    const selfApproval = stdout.indexOf(`U0DEV0001 ${channel}> /runbook approve R-3\n✗ not allowed: you requested R-3; someone else must approve it`);
+    const sreApproval = stdout.indexOf(`U01SRE0001 ${channel}> /runbook approve R-3\n(only you) Approved R-3; it is starting.`);
     expect(selfApproval).toBeGreaterThan(0);
     expect(sreApproval).toBeGreaterThan(selfApproval);
-    expect(stdout).toContain('[#inc-1-checkout-errors-after-deploy] ✅ R-2 restart-service (prod) succeeded');
+    expect(stdout).toContain(`[${channel}] ✅ R-3 restart-service (prod) succeeded`);
     expect(stdout).toMatch(/• health: succeeded \(exit 0, .*\)\n```\ncheckout\/web-01 is running/);
     expect(stdout).toContain('(only you) INC-1 resolved after');
-    expect(stdout).toMatch(/\(only you\) Timeline of INC-1 \(latest \d+\):\n.*#1  <@U01SRE0001>  declared "Checkout errors after deploy"/);
+    expect(stdout).toMatch(
+      new RegExp(`\\(only you\\) Timeline of INC-1 \\(latest \\d+\\):\\n.*#\\d+  <@pagerduty:checkout>  declared "Checkout errors after deploy" \\(SEV2, service checkout, PagerDuty ${pdId}\\)`),
+    );
     expect(stdout).toContain('INC-1 resolved. Postmortem: ./exports/INC-1.md');
     expect(stdout).toContain(`check it with: edgeops audit verify --db ${dbPath}`);
     expect(stdout).toMatch(/Demo service: checkout\/web-01 stopped\n$/);
@@ -71,8 +103,14 @@ describe('edgeops demo', () => {
     const exported = readFileSync(path.join(cwd, 'exports', 'INC-1.md'), 'utf8');
     expect(exported).toMatch(/^# INC-1: Checkout errors after deploy\n/);
     expect(exported).toContain('| Status | resolved |');
-    const restart = exported.slice(exported.indexOf('### R-2'), exported.indexOf('## Denied attempts'));
-    expect(restart).toMatch(/^### R-2: restart-service in prod — succeeded\n/);
+    expect(exported).toContain('| Severity | SEV2 |');
+    expect(exported).toContain('| Commander | U01SRE0001 |');
+    expect(exported).toContain(`| PagerDuty | https://example.pagerduty.com/incidents/${pdId} |`);
+    expect(exported).toMatch(/\| Declared \| \S+ by pagerduty:checkout \|/);
+    const runs = exported.slice(exported.indexOf('## Procedure runs'));
+    expect(runs).toMatch(/### R-1: diag-disk in prod — succeeded\n\n- Requested by: pagerduty:checkout\n- Approved by: —\n/);
+    const restart = exported.slice(exported.indexOf('### R-3'), exported.indexOf('## Denied attempts'));
+    expect(restart).toMatch(/^### R-3: restart-service in prod — succeeded\n/);
     expect(restart).toContain('- Requested by: U0DEV0001\n- Approved by: U01SRE0001\n');
     expect(restart).toContain('- Parameters: service=checkout, instance=web-01, reason=bad cache after deploy');
     expect(restart).toMatch(/#### Step restart: succeeded, exit 0/);

@@ -306,5 +306,6 @@ export function summaryFields(incident: Incident): Array<[string, string]> {
     ['Status', incident.status],
     ['Commander', incident.roles.commander ? `<@${incident.roles.commander}>` : 'unassigned'],
     ['Service', incident.service ?? '—'],
+    ...(incident.pagerdutyUrl ? [['PagerDuty', incident.pagerdutyUrl] as [string, string]] : []),
   ];
 }
