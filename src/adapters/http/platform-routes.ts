@@ -11,6 +11,8 @@ export interface Platform {
   metrics: Metrics;
   /** Starts background work behind the routes (PagerDuty event processing and delivery). */
   start(): void;
+  /** Resolves once stored PagerDuty events waiting now are processed (tests, the demo). */
+  processed(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export function mountPlatform(app: App, options: { auditKey: string; pagerduty?:
       ...pagerduty.routes,
     },
     start: () => pagerduty.start(),
+    processed: () => pagerduty.processed(),
     stop: () => pagerduty.stop(),
   };
 }

@@ -1,0 +1,158 @@
+// edgeops in Slack mode composed as `edgeops serve` composes it (Slack receiver + health, metrics, output links, PagerDuty webhooks), on loopback, its log captured.
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import nock from 'nock';
+import { mountPlatform, type Platform } from '../../src/adapters/http/platform-routes.js';
+import { startSlackServer, type SlackServer } from '../../src/adapters/slack/slack-server.js';
+import { createApp, type App } from '../../src/app.js';
+import { bootCatalog } from '../../src/cli/bootstrap.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { FakeSlack, SLACK_API_URL, SLACK_BASE } from '../fixtures/slack/fake-slack.js';
+import { SIGNING_SECRET } from '../fixtures/slack/slack-harness.js';
+
+export const PAGERDUTY_SECRET = 'pd-reliability-secret-0123456789abcdef';
+export const PAGERDUTY_OLD_SECRET = 'pd-reliability-old-secret-fedcba98765';
+export const AUDIT_KEY = 'r'.repeat(64);
+
+/** The fake Slack, also keeping the bytes of every file uploaded (FakeSlack keeps only their size). */
+export class RecordingSlack extends FakeSlack {
+  readonly uploadBodies: Array<{ path: string; body: string }> = [];
+
+  override install(): void {
+    // Registered before FakeSlack's own interceptors, so uploads are answered here.
+    nock(SLACK_BASE)
+      .persist()
+      .post(/^\/upload\//)
+      .reply((uri, body) => {
+        const text = typeof body === 'string' ? body : JSON.stringify(body);
+        this.uploadBodies.push({ path: uri, body: text });
+        this.uploads.push({ path: uri, bytes: Buffer.byteLength(text) });
+        return [200, 'OK - 1'];
+      });
+    super.install();
+  }
+
+  /** Every body the bot sent to Slack so far, decoded: Web API calls, response_url replies, uploads. */
+  sentBodies(): string[] {
+    return [
+      ...this.calls.map((c) => `${c.method} ${JSON.stringify(c.args)}`),
+      ...this.responds.map((r) => `${r.path} ${JSON.stringify(r.body)}`),
+      ...this.uploadBodies.map((u) => `${u.path} ${u.body}`),
+    ];
+  }
+}
+
+export interface ServeOptions {
+  /** A folder holding `policies/` and `commands/`; copied, so steps write only into the temp folder. */
+  catalog: string;
+  /** The bot's environment beyond PATH (what secret params are read from). */
+  env?: Record<string, string>;
+  /** The clock Slack signatures are checked against; real time by default. */
+  now?: () => number;
+}
+
+export interface Served {
+  app: App;
+  server: SlackServer;
+  platform: Platform;
+  slack: RecordingSlack;
+  dir: string;
+  dbPath: string;
+  /** `http://127.0.0.1:PORT` */
+  baseUrl: string;
+  eventsUrl: string;
+  webhookUrl: string;
+  /** Every log line written so far (JSON, level debug). */
+  logLines(): string[];
+  /** The database file and its WAL, as they are on disk now. */
+  dbBytes(): Buffer;
+  /** Stops serving and closes the database; the folder stays for inspection. */
+  stop(): Promise<void>;
+  /** stop(), then removes the folder. */
+  close(): Promise<void>;
+}
+
+export async function startServe(options: ServeOptions): Promise<Served> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'edgeops-reliability-'));
+  cpSync(path.join(options.catalog, 'policies'), path.join(dir, 'policies'), { recursive: true });
+  cpSync(path.join(options.catalog, 'commands'), path.join(dir, 'commands'), { recursive: true });
+  const dbPath = path.join(dir, 'data', 'edgeops.db');
+  const config = loadConfig(
+    {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      EDGEOPS_DB: dbPath,
+      EDGEOPS_POLICIES: path.join(dir, 'policies'),
+      EDGEOPS_COMMANDS: path.join(dir, 'commands'),
+      EDGEOPS_AUDIT_KEY: AUDIT_KEY,
+      EDGEOPS_PUBLIC_URL: 'https://edgeops.test',
+      SLACK_BOT_TOKEN: 'xoxb-reliability-token',
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL,
+      PAGERDUTY_WEBHOOK_SECRETS: `${PAGERDUTY_SECRET},${PAGERDUTY_OLD_SECRET}`,
+      LOG_LEVEL: 'debug',
+    },
+    { cwd: dir },
+  );
+  const lines: string[] = [];
+  // The most talkative level: whatever any level would write is here.
+  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+  const catalog = bootCatalog(config);
+  const app = createApp({
+    config,
+    logger,
+    auditKey: AUDIT_KEY,
+    catalog: () => catalog,
+    env: { PATH: process.env.PATH, ...options.env },
+    exportsDir: path.join(dir, 'exports'),
+    exportDelivery: 'chat',
+  });
+  app.runs.recoverInterrupted();
+  const slack = new RecordingSlack();
+  slack.install();
+  const platform = mountPlatform(app, { auditKey: AUDIT_KEY, pagerduty: { delivery: { perChannelIntervalMs: 0, idlePollMs: 50 }, workerIdlePollMs: 50 } });
+  let server: SlackServer;
+  try {
+    server = await startSlackServer(app, config.slack!, {
+      routes: platform.routes,
+      onResponse: platform.metrics.observeResponse,
+      delivery: { perChannelIntervalMs: 0 },
+      ...(options.now ? { now: options.now } : {}),
+    });
+  } catch (err) {
+    slack.uninstall();
+    app.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  platform.start();
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      await platform.stop();
+      await server.stop();
+      await app.runs.idle();
+      app.close();
+      slack.uninstall();
+    })());
+  return {
+    app,
+    server,
+    platform,
+    slack,
+    dir,
+    dbPath,
+    baseUrl: server.url,
+    eventsUrl: `${server.url}/slack/events`,
+    webhookUrl: `${server.url}/webhooks/pagerduty`,
+    logLines: () => [...lines],
+    dbBytes: () => Buffer.concat([dbPath, `${dbPath}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f))),
+    stop,
+    async close() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
