@@ -79,6 +79,9 @@ export function createApp(options: AppOptions): App {
   const store = Store.create({ file: config.dbPath, auditKey: options.auditKey, clock });
   const exportsDir = options.exportsDir ?? path.resolve('exports');
   const listeners = new Set<() => void>();
+  const notifyMessages = (): void => {
+    for (const listener of listeners) listener();
+  };
   // With a PagerDuty token, acks and resolves of PagerDuty incidents and triggered runs' results go back there.
   const pagerdutySync = config.pagerduty.apiToken ? createPagerdutySync({ outbox: store.outbox, findIncident: (id) => store.incidents.get(id) }) : undefined;
   const incidents = createIncidentService({
@@ -110,11 +113,12 @@ export function createApp(options: AppOptions): App {
     killGroup: (pgid) => {
       killProcessGroup(pgid, 'SIGKILL');
     },
-    onMessages: () => {
-      for (const listener of listeners) listener();
-    },
+    onMessages: notifyMessages,
     onError: (err, runId) => logger.error({ err, runId }, 'run failed inside edgeops'),
-    onFinished: pagerdutySync?.onRunFinished,
+    onFinished: (run, steps, causeSeq) => {
+      logger.info({ runId: run.id, procedure: run.procedure, environment: run.environment, state: run.state, incidentId: run.incidentId }, 'run finished');
+      pagerdutySync?.onRunFinished(run, steps, causeSeq);
+    },
     outputLink: (runId) => runOutputLink({ publicUrl: config.publicUrl, key: outputKey, runId, now: clock.now() }),
   });
 
@@ -162,9 +166,7 @@ export function createApp(options: AppOptions): App {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    notifyMessages: () => {
-      for (const listener of listeners) listener();
-    },
+    notifyMessages,
     close: () => store.close(),
   };
 }
