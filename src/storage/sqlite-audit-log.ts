@@ -3,7 +3,8 @@ import type { AuditLog } from '../core/audit/audit-log.js';
 import {
   GENESIS_HASH,
   canonicalJson,
-  chainHash,
+  canonicalRowOfText,
+  chainHashOfText,
   headMac,
   verifyChain,
   type AuditEvent,
@@ -13,7 +14,9 @@ import {
 } from '../core/audit/audit-chain.js';
 import type { TranscriptEvent } from '../core/export/transcript.js';
 import type { Clock } from '../core/ports.js';
+import { IntegrityError } from '../errors.js';
 import type { Db } from './database.js';
+import { statementCache } from './statements.js';
 
 interface Row {
   seq: number;
@@ -48,13 +51,17 @@ export class SqliteAuditLog implements AuditLog {
   private readonly insert;
   private readonly writeHead;
   private readonly readHead;
+  private readonly readHeadAndTime;
   private readonly bySeqStmt;
+  private readonly appendTx;
+  private readonly stmt;
 
   constructor(
     private readonly db: Db,
     private readonly key: string,
     private readonly clock: Clock,
   ) {
+    this.stmt = statementCache(db);
     this.insert = db.prepare(
       `INSERT INTO audit_log (seq, time, actor, source, kind, incident_id, payload, prev_hash, hash)
        VALUES (@seq, @time, @actor, @source, @kind, @incident_id, @payload, @prev_hash, @hash)`,
@@ -64,39 +71,49 @@ export class SqliteAuditLog implements AuditLog {
        ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, mac = excluded.mac`,
     );
     this.readHead = db.prepare('SELECT seq, hash, mac FROM audit_head WHERE id = 1');
+    // The head and the time of the row it names, in one lookup: the next row's time starts from it.
+    this.readHeadAndTime = db.prepare(
+      'SELECT h.seq, h.hash, l.time FROM audit_head h LEFT JOIN audit_log l ON l.seq = h.seq WHERE h.id = 1',
+    );
     this.bySeqStmt = db.prepare('SELECT * FROM audit_log WHERE seq = ?');
+    // Made once: inside a caller's transaction it runs as a savepoint, so a failed append leaves no half row.
+    this.appendTx = db.transaction((input: AuditEventInput): AuditEvent => this.appendNow(input));
   }
 
   append(input: AuditEventInput): AuditEvent {
-    return this.db.transaction((): AuditEvent => {
-      const prev = this.head();
+    return this.appendTx(input);
+  }
+
+  private appendNow(input: AuditEventInput): AuditEvent {
+    const head = this.readHeadAndTime.get() as { seq: number; hash: string; time: number | null } | undefined;
+    if (head && head.time === null) throw new IntegrityError(`the audit chain head names seq ${head.seq}, which is not in the log`);
+    const prevSeq = head?.seq ?? 0;
+    const prevHash = head?.hash ?? GENESIS_HASH;
+    // Encoded once: the stored text, the hashed bytes and the returned payload all come from it.
+    const payloadText = canonicalJson(input.payload);
+    const fields = {
+      seq: prevSeq + 1,
       // Time never runs backwards along the chain, whatever the wall clock does.
-      const lastTime = prev.seq === 0 ? 0 : (this.bySeqStmt.get(prev.seq) as Row).time;
-      const payload = JSON.parse(canonicalJson(input.payload)) as Record<string, unknown>;
-      const fields = {
-        seq: prev.seq + 1,
-        time: Math.max(Math.trunc(this.clock.now()), lastTime),
-        actor: input.actor,
-        source: input.source,
-        kind: input.kind,
-        incidentId: input.incidentId ?? null,
-        payload,
-      };
-      const hash = chainHash(this.key, prev.hash, fields);
-      this.insert.run({
-        seq: fields.seq,
-        time: fields.time,
-        actor: fields.actor,
-        source: fields.source,
-        kind: fields.kind,
-        incident_id: fields.incidentId,
-        payload: canonicalJson(payload),
-        prev_hash: prev.hash,
-        hash,
-      });
-      this.writeHead.run(fields.seq, hash, headMac(this.key, fields.seq, hash));
-      return { ...fields, prevHash: prev.hash, hash };
-    })();
+      time: Math.max(Math.trunc(this.clock.now()), head?.time ?? 0),
+      actor: input.actor,
+      source: input.source,
+      kind: input.kind,
+      incidentId: input.incidentId ?? null,
+    };
+    const hash = chainHashOfText(this.key, prevHash, canonicalRowOfText(fields, payloadText));
+    this.insert.run({
+      seq: fields.seq,
+      time: fields.time,
+      actor: fields.actor,
+      source: fields.source,
+      kind: fields.kind,
+      incident_id: fields.incidentId,
+      payload: payloadText,
+      prev_hash: prevHash,
+      hash,
+    });
+    this.writeHead.run(fields.seq, hash, headMac(this.key, fields.seq, hash));
+    return { ...fields, payload: JSON.parse(payloadText) as Record<string, unknown>, prevHash, hash };
   }
 
   *transcriptRows(incidentId: string, options: { kinds?: string[] } = {}): IterableIterator<TranscriptEvent> {
@@ -112,9 +129,7 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   recentForIncident(incidentId: string, limit: number): AuditEvent[] {
-    const rows = this.db
-      .prepare('SELECT * FROM audit_log WHERE incident_id = ? ORDER BY seq DESC LIMIT ?')
-      .all(incidentId, limit) as Row[];
+    const rows = this.stmt('SELECT * FROM audit_log WHERE incident_id = ? ORDER BY seq DESC LIMIT ?').all(incidentId, limit) as Row[];
     return rows.reverse().map(toEvent);
   }
 
@@ -124,16 +139,15 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   lastTime(incidentId: string, kinds: string[]): number | undefined {
-    const row = this.db
-      .prepare(`SELECT MAX(time) AS t FROM audit_log WHERE incident_id = ? AND kind IN (${kinds.map(() => '?').join(', ')})`)
-      .get(incidentId, ...kinds) as { t: number | null };
+    const sql = `SELECT MAX(time) AS t FROM audit_log WHERE incident_id = ? AND kind IN (${kinds.map(() => '?').join(', ')})`;
+    const row = this.stmt(sql).get(incidentId, ...kinds) as { t: number | null };
     return row.t ?? undefined;
   }
 
   countSince(incidentId: string, kind: string, since: number, reason: string): number {
-    const row = this.db
-      .prepare("SELECT COUNT(*) AS n FROM audit_log WHERE incident_id = ? AND kind = ? AND time >= ? AND json_extract(payload, '$.reason') = ?")
-      .get(incidentId, kind, since, reason) as { n: number };
+    const row = this.stmt(
+      "SELECT COUNT(*) AS n FROM audit_log WHERE incident_id = ? AND kind = ? AND time >= ? AND json_extract(payload, '$.reason') = ?",
+    ).get(incidentId, kind, since, reason) as { n: number };
     return row.n;
   }
 

@@ -2,6 +2,7 @@
 import type { Incident, IncidentStatus } from '../core/incidents/incident.js';
 import type { IncidentStore } from '../core/incidents/incident-store.js';
 import type { Db } from './database.js';
+import { statementCache } from './statements.js';
 
 interface Row {
   id: string;
@@ -75,53 +76,76 @@ const COLUMNS = [
   'commander', 'comms', 'scribe', 'declared_by', 'declared_at', 'acknowledged_at', 'resolved_at',
   'summary', 'pagerduty_id', 'pagerduty_url', 'last_update_at',
 ] as const;
+/** Every column but the key and the number, which never change. */
+const UPDATABLE = COLUMNS.filter((c) => c !== 'id' && c !== 'number');
+/** Rows are read as plain value arrays in COLUMNS order: a keyed row object costs more than the lookup. */
+const SELECT = `SELECT ${COLUMNS.join(', ')} FROM incidents`;
+
+const rowOf = (values: unknown[]): Row => {
+  const row: Record<string, unknown> = {};
+  COLUMNS.forEach((column, i) => (row[column] = values[i]));
+  return row as unknown as Row;
+};
 
 export class SqliteIncidentStore implements IncidentStore {
   private readonly insertStmt;
-  private readonly updateStmt;
   private readonly getStmt;
+  private readonly stmt;
+  /**
+   * Each incident object as last read or written, so `save` writes only the columns that changed: a
+   * note changes one column, and rewriting the others also rewrites their index entries, a third
+   * more pages in the commit.
+   */
+  private readonly stored = new WeakMap<Incident, Row>();
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
+    this.stmt = statementCache(db);
     this.insertStmt = db.prepare(
       `INSERT INTO incidents (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
     );
-    this.updateStmt = db.prepare(
-      `UPDATE incidents SET ${COLUMNS.filter((c) => c !== 'id' && c !== 'number')
-        .map((c) => `${c} = @${c}`)
-        .join(', ')} WHERE id = @id`,
-    );
-    this.getStmt = db.prepare('SELECT * FROM incidents WHERE id = ?');
+    this.getStmt = db.prepare(`${SELECT} WHERE id = ?`).raw(true);
   }
 
   nextNumber(): number {
-    return (this.db.prepare('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM incidents').get() as { n: number }).n;
+    return (this.stmt('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM incidents').get() as { n: number }).n;
   }
 
   insert(incident: Incident): void {
-    this.insertStmt.run(toRow(incident));
+    const row = toRow(incident);
+    this.insertStmt.run(row);
+    this.stored.set(incident, row);
   }
 
   save(incident: Incident): void {
-    this.updateStmt.run(toRow(incident));
+    const row = toRow(incident);
+    const before = this.stored.get(incident);
+    const changed = before ? UPDATABLE.filter((c) => row[c] !== before[c]) : UPDATABLE;
+    if (changed.length > 0) this.stmt(`UPDATE incidents SET ${changed.map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`).run(row);
+    this.stored.set(incident, row);
   }
 
   get(id: string): Incident | undefined {
-    const row = this.getStmt.get(id) as Row | undefined;
-    return row ? toIncident(row) : undefined;
+    return this.read(this.getStmt.get(id) as unknown[] | undefined);
   }
 
   byChannelId(channelId: string): Incident | undefined {
-    const row = this.db.prepare('SELECT * FROM incidents WHERE channel_id = ?').get(channelId) as Row | undefined;
-    return row ? toIncident(row) : undefined;
+    return this.read(this.stmt(`${SELECT} WHERE channel_id = ?`).raw(true).get(channelId) as unknown[] | undefined);
   }
 
   byPagerdutyId(pagerdutyId: string): Incident | undefined {
-    const row = this.db.prepare('SELECT * FROM incidents WHERE pagerduty_id = ?').get(pagerdutyId) as Row | undefined;
-    return row ? toIncident(row) : undefined;
+    return this.read(this.stmt(`${SELECT} WHERE pagerduty_id = ?`).raw(true).get(pagerdutyId) as unknown[] | undefined);
   }
 
   listOpen(): Incident[] {
-    const rows = this.db.prepare("SELECT * FROM incidents WHERE status != 'resolved' ORDER BY number").all() as Row[];
-    return rows.map(toIncident);
+    const rows = this.stmt(`${SELECT} WHERE status != 'resolved' ORDER BY number`).raw(true).all() as unknown[][];
+    return rows.map((values) => this.read(values)!);
+  }
+
+  private read(values: unknown[] | undefined): Incident | undefined {
+    if (!values) return undefined;
+    const row = rowOf(values);
+    const incident = toIncident(row);
+    this.stored.set(incident, row);
+    return incident;
   }
 }

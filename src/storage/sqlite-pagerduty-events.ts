@@ -10,6 +10,7 @@ import type {
 } from '../core/pagerduty/pagerduty-event-store.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
+import { statementCache } from './statements.js';
 
 interface EventRow {
   received_seq: number;
@@ -84,18 +85,11 @@ const INSERT_EVENT = `INSERT INTO pagerduty_events (received_seq, event_id, webh
    @service_name, @agent, @occurred_at, @body, @received_at, @state, @outcome, @received_at, @processed_at)`;
 
 export class SqlitePagerdutyEvents implements PagerdutyEventStore {
-  private readonly statements = new Map<string, Statement>();
-
-  constructor(private readonly db: Db) {}
-
   /** Prepared on first use, so a database opened before its migrations ran can still be opened. */
-  private stmt(sql: string): Statement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.statements.set(sql, s);
-    }
-    return s;
+  private readonly stmt: (sql: string) => Statement;
+
+  constructor(db: Db) {
+    this.stmt = statementCache(db);
   }
 
   findDuplicate(eventId: string, webhookId: string | null): { eventId: string; receivedSeq: number } | undefined {

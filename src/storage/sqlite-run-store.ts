@@ -4,6 +4,7 @@ import type { ApprovalRecord, Run, RunState, RunStepRecord } from '../core/runs/
 import type { RunStore } from '../core/runs/run-store.js';
 import type { Source } from '../core/ports.js';
 import type { Db } from './database.js';
+import { statementCache } from './statements.js';
 
 interface RunRow {
   id: string;
@@ -122,8 +123,10 @@ export class SqliteRunStore implements RunStore {
   private readonly insertStmt;
   private readonly updateStmt;
   private readonly getStmt;
+  private readonly stmt;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
+    this.stmt = statementCache(db);
     this.insertStmt = db.prepare(`INSERT INTO runs (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map((c) => `@${c}`).join(', ')})`);
     this.updateStmt = db.prepare(
       `UPDATE runs SET ${RUN_COLUMNS.filter((c) => c !== 'id' && c !== 'number').map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`,
@@ -132,7 +135,7 @@ export class SqliteRunStore implements RunStore {
   }
 
   nextNumber(): number {
-    return (this.db.prepare('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM runs').get() as { n: number }).n;
+    return (this.stmt('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM runs').get() as { n: number }).n;
   }
 
   insert(run: Run): void {
@@ -149,50 +152,47 @@ export class SqliteRunStore implements RunStore {
   }
 
   active(): Run[] {
-    return (this.db.prepare("SELECT * FROM runs WHERE state IN ('running', 'queued') ORDER BY number").all() as RunRow[]).map(toRun);
+    return (this.stmt("SELECT * FROM runs WHERE state IN ('running', 'queued') ORDER BY number").all() as RunRow[]).map(toRun);
   }
 
   pendingApproval(): Run[] {
-    return (this.db.prepare("SELECT * FROM runs WHERE state = 'pending_approval' ORDER BY number").all() as RunRow[]).map(toRun);
+    return (this.stmt("SELECT * FROM runs WHERE state = 'pending_approval' ORDER BY number").all() as RunRow[]).map(toRun);
   }
 
   forIncident(incidentId: string): Run[] {
-    return (this.db.prepare('SELECT * FROM runs WHERE incident_id = ? ORDER BY number').all(incidentId) as RunRow[]).map(toRun);
+    return (this.stmt('SELECT * FROM runs WHERE incident_id = ? ORDER BY number').all(incidentId) as RunRow[]).map(toRun);
   }
 
   saveStep(step: RunStepRecord): void {
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO run_steps (run_id, idx, name, kind, outcome, exit_code, http_status, started_at, finished_at, output, truncated_bytes, error)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(step.runId, step.index, step.name, step.kind, step.outcome, step.exitCode, step.httpStatus, step.startedAt, step.finishedAt, step.output, step.truncatedBytes, step.error);
+    this.stmt(
+      `INSERT OR REPLACE INTO run_steps (run_id, idx, name, kind, outcome, exit_code, http_status, started_at, finished_at, output, truncated_bytes, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(step.runId, step.index, step.name, step.kind, step.outcome, step.exitCode, step.httpStatus, step.startedAt, step.finishedAt, step.output, step.truncatedBytes, step.error);
   }
 
   steps(runId: string): RunStepRecord[] {
-    return (this.db.prepare('SELECT * FROM run_steps WHERE run_id = ? ORDER BY idx').all(runId) as StepRow[]).map(toStep);
+    return (this.stmt('SELECT * FROM run_steps WHERE run_id = ? ORDER BY idx').all(runId) as StepRow[]).map(toStep);
   }
 
   addApproval(record: ApprovalRecord): void {
-    this.db
-      .prepare('INSERT INTO run_approvals (run_id, approver, decision, at, binding, reason) VALUES (?, ?, ?, ?, ?, ?)')
+    this.stmt('INSERT INTO run_approvals (run_id, approver, decision, at, binding, reason) VALUES (?, ?, ?, ?, ?, ?)')
       .run(record.runId, record.approver, record.decision, record.at, record.binding, record.reason);
   }
 
   approvals(runId: string): ApprovalRecord[] {
-    const rows = this.db.prepare('SELECT * FROM run_approvals WHERE run_id = ? ORDER BY at, approver').all(runId) as ApprovalRow[];
+    const rows = this.stmt('SELECT * FROM run_approvals WHERE run_id = ? ORDER BY at, approver').all(runId) as ApprovalRow[];
     return rows.map((r) => ({ runId: r.run_id, approver: r.approver, decision: r.decision, at: r.at, binding: r.binding, reason: r.reason }));
   }
 
   leaseHolder(key: string): string | undefined {
-    return (this.db.prepare('SELECT run_id FROM leases WHERE key = ?').get(key) as { run_id: string } | undefined)?.run_id;
+    return (this.stmt('SELECT run_id FROM leases WHERE key = ?').get(key) as { run_id: string } | undefined)?.run_id;
   }
 
   acquireLease(key: string, runId: string, now: number): void {
-    this.db.prepare('INSERT INTO leases (key, run_id, acquired_at) VALUES (?, ?, ?)').run(key, runId, now);
+    this.stmt('INSERT INTO leases (key, run_id, acquired_at) VALUES (?, ?, ?)').run(key, runId, now);
   }
 
   releaseLease(key: string, runId: string): void {
-    this.db.prepare('DELETE FROM leases WHERE key = ? AND run_id = ?').run(key, runId);
+    this.stmt('DELETE FROM leases WHERE key = ? AND run_id = ?').run(key, runId);
   }
 }

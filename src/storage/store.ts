@@ -1,4 +1,6 @@
 // The SQLite store: one database, one unit of work, and the repositories the services use.
+import path from 'node:path';
+import type Database from 'better-sqlite3';
 import type { AuditLog } from '../core/audit/audit-log.js';
 import type { IncidentStore } from '../core/incidents/incident-store.js';
 import type { Outbox } from '../core/outbox/outbox.js';
@@ -9,31 +11,64 @@ import { SqliteAuditLog } from './sqlite-audit-log.js';
 import { SqliteIncidentStore } from './sqlite-incident-store.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import { SqlitePagerdutyEvents } from './sqlite-pagerduty-events.js';
+import { WalSync, logFileSyncer, type FileSyncer } from './wal-sync.js';
 
 export class Store implements UnitOfWork {
   readonly audit: AuditLog;
   readonly incidents: IncidentStore;
   readonly outbox: Outbox;
   readonly pagerdutyEvents: PagerdutyEventStore;
+  /** One transaction wrapper for every unit of work, rather than a new one per call. */
+  private readonly run: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** Only a database file in WAL mode can defer its syncs; in memory there is nothing to sync. */
+  private readonly walSync: WalSync | undefined;
+  private deferring = false;
 
   private constructor(
     readonly db: Db,
     auditKey: string,
     clock: Clock,
+    syncer: (logFile: string) => FileSyncer = logFileSyncer,
   ) {
     this.audit = new SqliteAuditLog(db, auditKey, clock);
     this.incidents = new SqliteIncidentStore(db);
-    this.outbox = new SqliteOutbox(db, () => clock.now());
+    this.outbox = new SqliteOutbox(db, () => clock.now(), () => this.durable());
     this.pagerdutyEvents = new SqlitePagerdutyEvents(db);
+    this.run = db.transaction((fn: () => unknown) => fn());
+    const wal = !db.memory && db.pragma('journal_mode', { simple: true }) === 'wal';
+    this.walSync = wal ? new WalSync(db, syncer(`${path.resolve(db.name)}-wal`)) : undefined;
   }
 
-  /** Opens (and migrates) the database file. */
-  static create(options: { file: string; auditKey: string; clock: Clock } & OpenOptions): Store {
-    return new Store(openDatabase(options.file, options), options.auditKey, options.clock);
+  /** Opens (and migrates) the database file; `syncer` is how the log reaches the disk (tests slow it down). */
+  static create(options: { file: string; auditKey: string; clock: Clock; syncer?: (logFile: string) => FileSyncer } & OpenOptions): Store {
+    return new Store(openDatabase(options.file, options), options.auditKey, options.clock, options.syncer);
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    if (this.deferring && this.walSync && !this.db.inTransaction) return this.walSync.commit(() => this.run.immediate(fn) as T);
+    return this.run.immediate(fn) as T;
+  }
+
+  /**
+   * Runs `work`; the transactions it commits before it returns (its synchronous part) skip their own
+   * disk sync, and `durable()` then makes them all durable with one sync off the event loop. Only for
+   * callers that tell nobody about the result until `durable()` has resolved, such as a slash command
+   * whose answer waits for it: commands arriving together then share one sync instead of each holding
+   * the event loop for its own. Every other transaction syncs as it commits, as before.
+   */
+  deferSync<T>(work: () => T): T {
+    if (this.deferring) return work();
+    this.deferring = true;
+    try {
+      return work();
+    } finally {
+      this.deferring = false;
+    }
+  }
+
+  /** Resolves once every commit made so far is on stable storage (at once when none was deferred). */
+  durable(): Promise<void> {
+    return this.walSync?.flush() ?? Promise.resolve();
   }
 
   /** True when a write can be committed (used by /healthz). */
@@ -48,6 +83,8 @@ export class Store implements UnitOfWork {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.walSync?.close();
+    this.db.close();
   }
 }

@@ -101,21 +101,26 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
     if (free <= 0) return 0;
     // Heads in flight or paced are skipped, so ask for enough rows that skipping them still fills every free slot.
     const heads = outbox.due(target, now, concurrency + inFlight.size + pacedUntil.size);
+    // Rows just read may have been committed with their disk sync still owed (a slash command's, whose
+    // answer waits for that sync): they go out once it is done, never before.
+    let durable: Promise<void> | undefined;
     let started = 0;
     for (const item of heads) {
       if (free === 0) break;
       if (inFlight.has(item.channel) || pacedUntil.has(item.channel)) continue;
-      launch(item);
+      durable ??= outbox.durable?.() ?? Promise.resolve();
+      launch(item, durable);
       free -= 1;
       started += 1;
     }
     return started;
   }
 
-  function launch(item: OutboxItem): void {
+  function launch(item: OutboxItem, durable: Promise<void>): void {
     const done = (async () => {
       let result: DeliveryResult;
       try {
+        await durable;
         result = await deliver(item);
       } catch (err) {
         logger.error({ err, outboxId: item.id, channel: item.channel }, 'outbox delivery threw; retrying with backoff');

@@ -57,8 +57,22 @@ export function canonicalRow(row: HashedFields): string {
   });
 }
 
+/**
+ * `canonicalRow` of a row whose payload is already canonical text: the same bytes, built without
+ * encoding the payload again (an append encodes it once, to store it).
+ */
+export function canonicalRowOfText(row: Omit<HashedFields, 'payload'>, payloadText: string): string {
+  // The keys in canonical (sorted) order: actor, incident, kind, payload, seq, source, time.
+  return `{"actor":${JSON.stringify(row.actor)},"incident":${JSON.stringify(row.incidentId)},"kind":${JSON.stringify(row.kind)},"payload":${payloadText},"seq":${JSON.stringify(row.seq)},"source":${JSON.stringify(row.source)},"time":${JSON.stringify(row.time)}}`;
+}
+
 export function chainHash(key: string, prevHash: string, row: HashedFields): string {
-  return createHmac('sha256', key).update(prevHash).update(canonicalRow(row)).digest('hex');
+  return chainHashOfText(key, prevHash, canonicalRow(row));
+}
+
+/** `chainHash` over a row already in canonical form (`canonicalRow` or `canonicalRowOfText`). */
+export function chainHashOfText(key: string, prevHash: string, rowText: string): string {
+  return createHmac('sha256', key).update(prevHash).update(rowText).digest('hex');
 }
 
 /** MAC over the chain head, so that cutting rows off the end is detected too. */

@@ -38,4 +38,10 @@ export interface Outbox {
   markRetry(id: number, nextAttemptAt: number, error: string): void;
   markFailed(id: number, error: string): void;
   depth(target?: OutboxTarget): number;
+  /**
+   * Resolves once every row committed so far is on stable storage. A sender waits for it before it
+   * sends what it read, so nothing goes out that a power cut could still take back; without it,
+   * rows are durable as soon as they are committed.
+   */
+  durable?(): Promise<void>;
 }

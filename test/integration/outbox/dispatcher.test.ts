@@ -247,4 +247,21 @@ describe('the dispatcher', () => {
     expect(failed[0]).toMatchObject({ actor: 'system', source: 'system', incident_id: 'INC-3' });
     expect(JSON.parse(failed[0]!.payload)).toMatchObject({ error: 'invalid_blocks', outbox_id: 1, attempts: 1 });
   });
+
+  it('sends nothing it read before the outbox says those rows are on disk', async () => {
+    let onDisk!: () => void;
+    const synced = new Promise<void>((resolve) => (onDisk = resolve));
+    // The store's outbox, except that its rows reach the disk only when the test says so.
+    const outbox = Object.assign(Object.create(store.outbox) as typeof store.outbox, { durable: () => synced });
+    const r = manualReceiver();
+    queue('C1', 'committed, sync still owed');
+    start(r.deliver, { outbox });
+    await settle();
+    await settle();
+    expect(r.seen).toEqual([]);
+    onDisk();
+    await settle();
+    expect(r.seen).toEqual(['C1:committed, sync still owed']);
+    r.pending.shift()!.resolve({ kind: 'sent' });
+  });
 });

@@ -53,11 +53,12 @@ describe('user groups behind the policy', () => {
     now += 2 * MIN;
     const before = h.app.incidents.listOpen().length;
     const refused = await h.command(USERS.groupOnly, GENERAL, '/incident', 'declare "After fifteen minutes" sev=3');
-    // Slack must be asked first, so the ack is empty and the answer follows through response_url.
     expect(refused.status).toBe(200);
-    expect(refused.body).toBe('');
-    const reply = await h.slack.waitForRespond(1);
-    expect(reply.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(/^⛔ Not allowed: /) });
+    // Past fifteen minutes the membership is not trusted: Slack is asked first, so the ack is empty and the
+    // answer follows through response_url. Unless the refresh tried at minute 14 failed only after the clock
+    // moved on: then Slack failed just now, is not asked again, and the refusal comes in the ack itself.
+    const reply = refused.body === '' ? (await h.slack.waitForRespond(1)).body : json(refused.body);
+    expect(reply).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(/^⛔ Not allowed: /) });
     expect(h.app.incidents.listOpen()).toHaveLength(before);
     const denial = h.app.store.audit.bySeq(h.app.store.audit.head().seq);
     expect(denial).toMatchObject({ kind: 'policy.denied', actor: USERS.groupOnly, payload: expect.objectContaining({ groups: [] }) });

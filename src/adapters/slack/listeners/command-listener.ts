@@ -2,6 +2,7 @@
 import type { App as BoltApp, RespondFn } from '@slack/bolt';
 import { z } from 'zod';
 import type { CommandContext } from '../../../core/commands/command-context.js';
+import { UnavailableError } from '../../../errors.js';
 import { errorReply, replyLater } from './reply.js';
 import { SLACK_USER_ID, slackActor, type ListenerDeps } from './listener-deps.js';
 import { decodeSlackText } from './slack-text.js';
@@ -13,6 +14,12 @@ export const ACK_BUDGET_MS = 1_500;
 export const SLASH_COMMANDS = ['/incident', '/runbook', '/oncall'] as const;
 /** Commands whose answer is another service's (PagerDuty's): acknowledged at once, answered when it comes. */
 const ANSWERED_BY_APIS = new Set<string>(['/oncall']);
+/**
+ * Commands whose whole effect is rows (timeline, incident, outbox), so their commits may leave the disk
+ * sync to just before the answer, shared with the commands answered alongside. Not `/runbook`: a run
+ * starts processes, which must never act on rows a power cut could still take back.
+ */
+const ONLY_WRITES_ROWS = new Set<string>(['/incident']);
 
 const SlashPayloadSchema = z.object({
   command: z.string().regex(/^\/[a-z0-9_-]+$/),
@@ -41,17 +48,32 @@ export function registerCommandListeners(bolt: BoltApp, deps: ListenerDeps): voi
   const { app, directory, logger } = deps;
   const budget = deps.ackBudgetMs ?? ACK_BUDGET_MS;
 
-  /** The answer text; domain errors become their reply here, so this never rejects. */
+  /**
+   * The answer text, given only once what the command wrote is on disk; domain errors become their
+   * reply here, so this never rejects. A command that only writes rows shares that disk sync with
+   * the commands answered alongside it, and the sync runs off the event loop (see `Store.deferSync`).
+   */
   async function answer(payload: SlashPayload, groups: string[]): Promise<string> {
     const ctx: CommandContext = { actor: slackActor(payload.user_id, groups), source: 'slack', channelId: payload.channel_id };
+    const handle = () => app.handle(ctx, payload.command, payload.text);
+    const deferred = ONLY_WRITES_ROWS.has(payload.command);
+    let text: string;
     try {
-      return (await app.handle(ctx, payload.command, payload.text)).text;
+      text = (await (deferred ? app.store.deferSync(handle) : handle())).text;
     } catch (err) {
-      return errorReply(err, logger.child({ command: payload.command, user: payload.user_id }));
-    } finally {
-      // Whatever the command queued (or nothing) — the sender looks at the outbox either way.
-      deps.kick();
+      text = errorReply(err, logger.child({ command: payload.command, user: payload.user_id }));
     }
+    if (deferred) {
+      try {
+        await app.store.durable();
+      } catch (err) {
+        logger.error({ err, command: payload.command, user: payload.user_id }, 'could not sync the database to disk');
+        text = errorReply(new UnavailableError('edgeops could not confirm this was saved to disk'), logger);
+      }
+    }
+    // Whatever the command queued (or nothing) — the sender looks at the outbox either way.
+    deps.kick();
+    return text;
   }
 
   const late = (payload: SlashPayload, respond: RespondFn, text: string): Promise<void> =>
