@@ -6,6 +6,7 @@ import type { IncomingEvent, ReceiveResult } from '../../core/pagerduty/pagerdut
 import type { Logger } from '../../log.js';
 import type { RouteHandler } from '../http/http-server.js';
 import { verifyPagerdutySignature } from './verify-signature.js';
+import { HttpFailure, readBody } from '../http/read-body.js';
 
 /** PagerDuty sends at most 256 KB; 2 MB leaves room without letting anyone fill memory. */
 export const PAGERDUTY_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
@@ -29,40 +30,7 @@ export interface PagerdutyWebhookRouteDeps {
 
 export type WebhookOutcome = 'accepted' | 'duplicate' | 'rejected';
 
-class HttpFailure extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new HttpFailure(413, 'request body too large'));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        reject(new HttpFailure(413, 'request body too large'));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', (err) => {
-      if (!failed) reject(err);
-    });
-  });
-}
 
 function send(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App as BoltApp, Receiver, ReceiverEvent } from '@slack/bolt';
 import type { Logger } from '../../log.js';
 import { verifySlackSignature } from './verify-signature.js';
+import { HttpFailure, readBody } from '../http/read-body.js';
 
 /** Slack's own payloads are a few KB; the largest (interactivity on a big message) stay far below this. */
 export const SLACK_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -26,14 +27,6 @@ export interface SlackReceiverOptions {
 
 type Body = Record<string, unknown>;
 
-class HttpFailure extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const obj = (v: unknown): Body | undefined => (v !== null && typeof v === 'object' ? (v as Body) : undefined);
@@ -54,31 +47,6 @@ export function fromWorkspace(body: Body, teamId: string): boolean {
   return teamOf(body) === teamId || (teamId.startsWith('E') && enterpriseOf(body) === teamId);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new HttpFailure(413, 'request body too large'));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        reject(new HttpFailure(413, 'request body too large'));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', (err) => {
-      if (!failed) reject(err);
-    });
-  });
-}
 
 /** Slash commands are a form; interactivity is a form whose `payload` is JSON; the Events API is JSON. */
 export function parseSlackBody(contentType: string | undefined, raw: Buffer): Body {
