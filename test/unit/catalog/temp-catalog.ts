@@ -43,14 +43,4 @@ rules:
     approval: { roles: [sre-oncall] }
 `;
 
-export const RESTART_SERVICE = `name: restart-service
-description: Restart one instance
-owner: "@payments-team"
-environments: [staging, prod]
-params:
-  service: { type: enum, values: [checkout, payments], required: true }
-  instance: { type: string, pattern: "[a-z0-9-]{1,40}", required: true }
-steps:
-  - name: restart
-    run: ["./scripts/restart.sh", "{{service}}", "{{instance}}"]
-`;
+export { RESTART_SERVICE } from '../../fixtures/restart-service.js';
