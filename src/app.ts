@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { createHttpStepRunner } from './adapters/steps/http-step.js';
 import { createProcessStepRunner, killProcessGroup } from './adapters/steps/process-step.js';
+import { createProgramFiles } from './adapters/steps/program-files.js';
 import { writeTranscriptFile } from './adapters/export/write-transcript.js';
 import { linkKey, runOutputLink } from './adapters/http/run-output-link.js';
 import { oncallCommandDeps } from './adapters/pagerduty/index.js';
@@ -61,6 +62,11 @@ export interface App {
   onMessages(listener: () => void): () => void;
   /** Tells the onMessages listeners that work outside a command (PagerDuty event processing) queued messages. */
   notifyMessages(): void;
+  /**
+   * Where Slack users' groups are read now (the Slack server's group directory): runs are decided
+   * again with them when approved and before they execute.
+   */
+  useGroupDirectory(groupsOf: (userId: string) => Promise<string[]>): void;
   close(): void;
 }
 
@@ -94,6 +100,7 @@ export function createApp(options: AppOptions): App {
   });
   const access = createPolicyAccess({ uow: store, audit: store.audit, policy: catalog });
   const runStore = new SqliteRunStore(store.db);
+  let groupDirectory: ((userId: string) => Promise<string[]>) | undefined;
   const outputKey = linkKey(options.auditKey);
   const runs = createRunService({
     uow: store,
@@ -104,6 +111,8 @@ export function createApp(options: AppOptions): App {
     catalog,
     findIncident: (id) => incidents.find(id),
     secretEnv: options.env,
+    programs: createProgramFiles(config.commandsDir),
+    currentGroups: (userId) => groupDirectory?.(userId),
     steps: {
       process: createProcessStepRunner({ commandsDir: config.commandsDir, baseEnv: options.env, killGraceMs: options.killGraceMs }),
       http: createHttpStepRunner(),
@@ -167,6 +176,9 @@ export function createApp(options: AppOptions): App {
       return () => listeners.delete(listener);
     },
     notifyMessages,
+    useGroupDirectory(groupsOf) {
+      groupDirectory = groupsOf;
+    },
     close: () => store.close(),
   };
 }

@@ -57,6 +57,50 @@ export function bootCatalog(config: Pick<Config, 'policiesDir' | 'commandsDir'>)
   return result.catalog;
 }
 
+/**
+ * Follows edits of policies and procedures for a running app: a valid edit is recorded as
+ * `policy_reloaded`, after which every run waiting for approval that the new catalog would not let
+ * go ahead is denied; a bad edit is recorded as `policy_reload_failed` and the last good catalog stays.
+ * The app must read its catalog through the returned watcher's `current()`.
+ */
+export function watchAppCatalog(app: App, options: { policiesDir: string; commandsDir: string; initial: Catalog; debounceMs?: number }): CatalogWatcher {
+  const { logger } = app;
+  const watcher: CatalogWatcher = createCatalogWatcher({
+    policiesDir: options.policiesDir,
+    commandsDir: options.commandsDir,
+    initial: options.initial,
+    logger,
+    ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
+    onChange: (catalog) => {
+      app.store.transaction(() =>
+        app.store.audit.append({
+          actor: 'system',
+          source: 'system',
+          kind: 'policy_reloaded',
+          payload: { policy_hash: catalog.policyHash, commands_hash: catalog.commandsHash, procedures: [...catalog.procedures.keys()].sort() },
+        }),
+      );
+      app.runs.revalidateWaiting().then(
+        (voided) => {
+          for (const run of voided) logger.info({ runId: run.id, procedure: run.procedure, reason: run.error }, 'waiting run denied after a reload');
+        },
+        (err: unknown) => logger.error({ err }, 'could not re-check the runs waiting for approval after a reload'),
+      );
+    },
+    onReloadFailed: (errors) => {
+      app.store.transaction(() =>
+        app.store.audit.append({
+          actor: 'system',
+          source: 'system',
+          kind: 'policy_reload_failed',
+          payload: { errors: errors.map((e) => formatCatalogError(e)), kept_policy_hash: watcher.current().policyHash },
+        }),
+      );
+    },
+  });
+  return watcher;
+}
+
 export function bootApp(io: CliIo, options: BootOptions): Booted {
   const config = bootConfig(io);
   const { logger, logFile } = bootLogger(config, options.logTo);
@@ -76,34 +120,7 @@ export function bootApp(io: CliIo, options: BootOptions): Booted {
   const interrupted = options.recoverRuns ? app.runs.recoverInterrupted() : [];
   for (const run of interrupted) logger.warn({ runId: run.id, procedure: run.procedure }, 'run interrupted by a previous stop');
   const scheduler = options.schedule ? startScheduler({ app, logger }) : undefined;
-  if (options.watchCatalog) {
-    watcher = createCatalogWatcher({
-      policiesDir: config.policiesDir,
-      commandsDir: config.commandsDir,
-      initial,
-      logger,
-      onChange: (catalog) => {
-        app.store.transaction(() =>
-          app.store.audit.append({
-            actor: 'system',
-            source: 'system',
-            kind: 'policy_reloaded',
-            payload: { policy_hash: catalog.policyHash, commands_hash: catalog.commandsHash, procedures: [...catalog.procedures.keys()].sort() },
-          }),
-        );
-      },
-      onReloadFailed: (errors) => {
-        app.store.transaction(() =>
-          app.store.audit.append({
-            actor: 'system',
-            source: 'system',
-            kind: 'policy_reload_failed',
-            payload: { errors: errors.map((e) => formatCatalogError(e)), kept_policy_hash: (watcher?.current() ?? initial).policyHash },
-          }),
-        );
-      },
-    });
-  }
+  if (options.watchCatalog) watcher = watchAppCatalog(app, { policiesDir: config.policiesDir, commandsDir: config.commandsDir, initial });
   return {
     app,
     logFile,

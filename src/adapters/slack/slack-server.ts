@@ -121,6 +121,7 @@ export async function startSlackServer(app: App, slack: SlackConfig, options: Sl
     clock: options.clock ?? app.clock,
     logger,
   });
+  app.useGroupDirectory((userId) => directory.groupsOf(userId));
 
   const mode = slack.appToken ? 'socket' : 'http';
   const httpReceiver =

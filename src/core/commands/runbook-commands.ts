@@ -9,7 +9,7 @@ import { subjectOf } from '../policy-access.js';
 import { formatDuration } from '../duration.js';
 import { describeParam } from '../procedures/params.js';
 import type { Procedure } from '../procedures/procedure-schema.js';
-import { parseRunId, type Run } from '../runs/run.js';
+import { parseRunId, shortBinding, type Run } from '../runs/run.js';
 import { outputTail, paramsText } from '../runs/run-messages.js';
 import type { CatalogView, DryRunPlan, RunService } from '../runs/run-service.js';
 import type { CommandContext, CommandReply, SubcommandSpec } from './command-context.js';
@@ -66,6 +66,7 @@ export function planText(plan: DryRunPlan): string {
     }
   });
   lines.push(`  concurrency key: ${plan.concurrencyKey}`);
+  lines.push(`  binding: ${shortBinding(plan.binding)} (procedure, parameters and the bytes of the scripts it runs; an approval holds for this only)`);
   const run = plan.run;
   lines.push(
     run.effect === 'allow'
@@ -191,8 +192,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
     usage: 'approve <run-id>',
     summary: "approve someone else's run",
     action: 'approve',
-    run(deps, ctx, args) {
-      const r = deps.runs.approve({ actor: ctx.actor, source: ctx.source }, oneRunId(args, 'approve'));
+    async run(deps, ctx, args) {
+      const r = await deps.runs.approve({ actor: ctx.actor, source: ctx.source }, oneRunId(args, 'approve'));
       return {
         text: r.done ? `Approved ${r.run.id}; it is starting.` : `Approved ${r.run.id} (${r.approvals}/${r.needed}); it needs more approvals.`,
       };

@@ -2,7 +2,7 @@
 import { durationText } from '../incidents/incident.js';
 import type { ChatMessage } from '../outbox/outbox.js';
 import { describeApproval } from '../policy/policy.js';
-import type { Run, RunStepRecord } from './run.js';
+import { shortBinding, type Run, type RunStepRecord } from './run.js';
 
 /** How much of each step's output a channel message carries; the rest is in the run's record. */
 export const TAIL_CHARS = 1200;
@@ -45,7 +45,17 @@ export function approvalRequestMessage(run: Run): ChatMessage {
     text: [
       `🔐 ${run.id}: <@${run.requestedBy}> asks to run ${run.procedure} in ${run.environment} — ${paramsText(run.params)}`,
       `Needs ${describeApproval(run.approval!)}. Approve with /runbook approve ${run.id}, or deny with /runbook deny ${run.id} [reason].`,
+      `Binding ${shortBinding(run.binding)}: the approval holds for this procedure, these parameters and the exact bytes of the scripts it runs; any change voids it.`,
     ].join('\n'),
     data: { runId: run.id, actions: ['approve', 'deny'] },
+  };
+}
+
+/** A waiting run the policy or a change no longer lets go ahead: its requester is told why. */
+export function voidedMessage(run: Run, reason: string): ChatMessage {
+  return {
+    kind: 'run.approval_voided',
+    text: `⛔ ${run.id} ${run.procedure} (${run.environment}), requested by <@${run.requestedBy}>, was denied: ${reason}`,
+    data: { runId: run.id },
   };
 }

@@ -1,12 +1,12 @@
-// Procedure runs end to end: check params, ask the policy, hold for approval, lease, execute, record.
+// Procedure runs end to end: ask the policy, check params, hold for approval, decide again, lease, execute, record.
 import { ConflictError, InputError, NotAllowedError, NotFoundError } from '../../errors.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Incident } from '../incidents/incident.js';
 import { incidentChannelKey } from '../incidents/incident-service.js';
 import type { ChatMessage, Outbox } from '../outbox/outbox.js';
-import { canApprove, decide, type Decision, type PolicyRequest } from '../policy/policy-engine.js';
+import { canApprove, decide, type Decision, type PolicyRequest, type Subject } from '../policy/policy-engine.js';
 import type { ApprovalRequirement } from '../policy/policy.js';
-import { authorizationOf, recordDecision, subjectOf, type PolicyView } from '../policy-access.js';
+import { authorizationOf, decisiveRules, recordDecision, subjectOf, type PolicyView } from '../policy-access.js';
 import type { By, Clock, UnitOfWork } from '../ports.js';
 import { maskDeep, maskSecrets } from '../procedures/mask.js';
 import type { ParamValue } from '../procedures/params.js';
@@ -14,8 +14,10 @@ import { planRun, type RunPlan } from '../procedures/plan.js';
 import type { Procedure } from '../procedures/procedure-schema.js';
 import type { HttpStepRunner, ProcessStepRunner } from '../procedures/step-runner.js';
 import type { ResolvedStep } from '../procedures/template.js';
-import { bindingHash, isFinal, runId, sha256, type Run, type RunState, type RunStepRecord } from './run.js';
-import { approvalRequestMessage, outputTail, resultMessage, startMessage } from './run-messages.js';
+import { isFinal, runId, sha256, type Run, type RunState, type RunStepRecord } from './run.js';
+import { runBinding, type ProgramFiles } from './run-binding.js';
+import { approvalRequestMessage, outputTail, resultMessage, startMessage, voidedMessage } from './run-messages.js';
+import { recheckRun, requesterSubject } from './run-recheck.js';
 import type { RunStore } from './run-store.js';
 
 export interface CatalogView extends PolicyView {
@@ -32,6 +34,13 @@ export interface RunServiceDeps {
   findIncident: (id: string) => Incident | undefined;
   /** Where secret params are read from (the bot's environment). */
   secretEnv: Record<string, string | undefined>;
+  /** The program files under the commands folder, whose bytes the approval binding covers. */
+  programs: ProgramFiles;
+  /**
+   * The Slack user groups a user is in now (the group directory), or undefined when there is no
+   * directory (local mode): a run's stored groups then stand.
+   */
+  currentGroups?: (userId: string) => Promise<string[]> | undefined;
   steps: { process: ProcessStepRunner; http: HttpStepRunner };
   /** This process, recorded as the owner of the runs it executes. */
   pid: number;
@@ -78,6 +87,8 @@ export interface DryRunPlan {
   concurrencyKey: string;
   /** What `run` would need for the same caller: allowed, approval (and which), or denied. */
   run: { effect: Decision['effect']; approval?: ApprovalRequirement; reason: string };
+  /** The binding an approval of this run would carry: the procedure, params, environment and program files. */
+  binding: string;
 }
 
 export type RunRequestResult =
@@ -145,6 +156,55 @@ export function createRunService(deps: RunServiceDeps) {
     return out;
   }
 
+  /** The run's binding as the procedure and program files stand now. */
+  const bindingOf = (procedure: Procedure, run: Pick<Run, 'environment' | 'params'>): string =>
+    runBinding(procedure, run.environment, run.params, deps.programs).hash;
+
+  /**
+   * The requester as the policy sees them now. Slack users' groups are what the group directory
+   * says now (a user taken out of a group loses its roles for runs still to come); console, CLI,
+   * PagerDuty and scheduler runs keep the groups they were requested with.
+   */
+  async function requesterNow(run: Run): Promise<Subject> {
+    const fresh = run.source === 'slack' ? deps.currentGroups?.(run.requestedBy) : undefined;
+    return requesterSubject(run, fresh ? await fresh : run.requestedGroups);
+  }
+
+  interface Void {
+    reason: string;
+    /** What the audit row records beside the reason: which check failed, and on what authority. */
+    payload: Record<string, unknown>;
+  }
+
+  /**
+   * Why `run` may no longer go ahead under the catalog in force, if it may not: the policy no longer
+   * allows its requester (or not with the approval it carries), or what it would run is no longer
+   * what was requested and approved.
+   */
+  function voidReason(view: CatalogView, run: Run, subject: Subject): Void | undefined {
+    const check = recheckRun(view.policy, subject, run);
+    if (!check.ok) {
+      return {
+        reason: check.reason,
+        payload: { check: 'policy', groups: subject.groups, roles: check.decision.roles, rules: decisiveRules(check.decision), policy_hash: view.policyHash },
+      };
+    }
+    const procedure = view.procedures.get(run.procedure);
+    if (!procedure) return { reason: `${run.procedure} is no longer in the catalog`, payload: { check: 'binding', binding: run.binding } };
+    let now: string;
+    try {
+      now = bindingOf(procedure, run);
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      return { reason: `${run.procedure} can no longer run: ${err.message}`, payload: { check: 'binding', binding: run.binding } };
+    }
+    if (now === run.binding) return undefined;
+    return {
+      reason: `${run.procedure}, its parameters or a program it runs changed after ${run.id} was requested; request it again`,
+      payload: { check: 'binding', binding: run.binding, binding_now: now },
+    };
+  }
+
   /** The stored (non-secret) params as text, to plan again at execution time with fresh secrets. */
   const givenOf = (run: Run): Record<string, string> => Object.fromEntries(Object.entries(run.params).map(([k, v]) => [k, String(v)]));
 
@@ -167,16 +227,20 @@ export function createRunService(deps: RunServiceDeps) {
 
   async function execute(id: string, controller: AbortController): Promise<Run> {
     let run = load(id);
-    const procedure = deps.catalog().procedures.get(run.procedure);
+    let procedure: Procedure | undefined;
     let resolved: RunPlan;
     try {
-      if (!procedure) throw new InputError(`procedure ${run.procedure} is no longer in the catalog`);
-      if (bindingHash(procedure, run.environment, run.params) !== run.binding) {
-        throw new ConflictError(`${run.procedure} changed since ${run.id} was requested (and approved); request it again`);
-      }
+      // Decided again just before anything runs, with or without approval: the policy, the groups
+      // and the files in force now are what count, not those of the request.
+      const subject = await requesterNow(run);
+      run = load(id);
+      const view = deps.catalog();
+      const problem = voidReason(view, run, subject);
+      if (problem) return finish(run, 'denied', problem.reason, { voided: problem.payload });
+      procedure = view.procedures.get(run.procedure)!;
       resolved = plan(procedure, givenOf(run), run.environment, run.incidentId);
     } catch (err) {
-      return finish(run, 'failed', (err as Error).message);
+      return finish(load(id), 'failed', (err as Error).message);
     }
     const secrets = resolved.secrets;
     const timer = setTimeout(() => controller.abort('timeout'), procedure!.timeout);
@@ -197,6 +261,12 @@ export function createRunService(deps: RunServiceDeps) {
       let error: string | null = null;
       for (const [index, step] of resolved.steps.entries()) {
         if (controller.signal.aborted) break;
+        // A program replaced while earlier steps ran is not what was approved: it does not start.
+        if (step.kind === 'run' && !bindingHolds(procedure!, run)) {
+          final = 'failed';
+          error = `a program of ${run.procedure} changed during the run; step ${step.name} and those after it were not started`;
+          break;
+        }
         const startedAt = clock.now();
         uow.transaction(() => {
           append('system', run, 'run.step_started', {
@@ -271,7 +341,16 @@ export function createRunService(deps: RunServiceDeps) {
     return { ...base, outcome: r.outcome, exitCode: null, httpStatus: r.status, finishedAt: clock.now(), output: maskSecrets(r.bodyExcerpt, secrets), truncatedBytes: 0, error: r.error ?? null };
   }
 
-  function finish(run: Run, state: RunState, error: string | null): Run {
+  function bindingHolds(procedure: Procedure, run: Run): boolean {
+    try {
+      return bindingOf(procedure, run) === run.binding;
+    } catch (err) {
+      if (err instanceof InputError) return false;
+      throw err;
+    }
+  }
+
+  function finish(run: Run, state: RunState, error: string | null, extra: Record<string, unknown> = {}): Run {
     uow.transaction(() => {
       run.state = state;
       run.error = error;
@@ -283,6 +362,7 @@ export function createRunService(deps: RunServiceDeps) {
         state,
         error,
         duration_ms: run.startedAt === null ? null : run.finishedAt - run.startedAt,
+        ...extra,
       });
       const steps = runs.steps(run.id);
       post(run, seq, resultMessage(run, steps, deps.outputLink?.(run.id)));
@@ -293,13 +373,26 @@ export function createRunService(deps: RunServiceDeps) {
   }
 
   /** A transition out of pending_approval that ends the run without executing it. */
-  function endPending(run: Run, by: Pick<By, 'actor' | 'source'> | string, state: 'denied' | 'cancelled', kind: string, reason: string): void {
+  function endPending(
+    run: Run,
+    by: Pick<By, 'actor' | 'source'> | string,
+    state: 'denied' | 'cancelled',
+    kind: string,
+    reason: string,
+    extra: Record<string, unknown> = {},
+    message?: ChatMessage,
+  ): void {
     run.state = state;
     run.error = reason;
     run.finishedAt = clock.now();
     runs.save(run);
-    const seq = append(by, run, kind, { reason });
-    post(run, seq, { kind, text: `⛔ ${run.id} ${run.procedure} (${run.environment}) ${state}: ${reason}`, data: { runId: run.id } });
+    const seq = append(by, run, kind, { reason, ...extra });
+    post(run, seq, message ?? { kind, text: `⛔ ${run.id} ${run.procedure} (${run.environment}) ${state}: ${reason}`, data: { runId: run.id } });
+  }
+
+  /** Ends a waiting run that may no longer go ahead, and tells its requester in the run's channel. */
+  function voidPending(run: Run, problem: Void): void {
+    endPending(run, 'system', 'denied', 'run.approval_voided', problem.reason, problem.payload, voidedMessage(run, problem.reason));
   }
 
   return {
@@ -308,8 +401,6 @@ export function createRunService(deps: RunServiceDeps) {
       const procedure = procedureOf(input.procedure);
       const environment = input.environment ?? procedure.environments[0]!;
       if (input.incidentId && !deps.findIncident(input.incidentId)) throw new NotFoundError(`${input.incidentId} does not exist`);
-      const planned = plan(procedure, input.params, environment, input.incidentId ?? null, input.defaults);
-      const params = { values: planned.values, secrets: planned.secrets };
       const view = deps.catalog();
       const policyRequest = (action: string): PolicyRequest => ({
         subject: subjectOf(by.actor),
@@ -321,12 +412,28 @@ export function createRunService(deps: RunServiceDeps) {
       const action = input.dryRun ? 'dry-run' : 'run';
       const decision = decide(view.policy, policyRequest(action));
       const incidentId = input.incidentId ?? null;
-      const shownParams = maskDeep(publicParams(procedure, params.values), params.secrets);
 
+      // The policy comes before the parameters: a caller who may not run the procedure gets the
+      // refusal, never a parameter error that would describe what the procedure takes.
       if (decision.effect === 'deny') {
-        recordDecision(deps, by, policyRequest(action), decision, view.policyHash, incidentId, { params: shownParams });
+        const checked = (() => {
+          try {
+            const p = plan(procedure, input.params, environment, incidentId, input.defaults);
+            return { params: maskDeep(publicParams(procedure, p.values), p.secrets) };
+          } catch {
+            // Unchecked text is never recorded: it could hold a secret typed into chat.
+            return {};
+          }
+        })();
+        recordDecision(deps, by, policyRequest(action), decision, view.policyHash, incidentId, checked);
         throw new NotAllowedError(`you may not ${action} ${procedure.name} in ${environment}: ${decision.reason}`);
       }
+
+      const planned = plan(procedure, input.params, environment, incidentId, input.defaults);
+      const params = { values: planned.values, secrets: planned.secrets };
+      const shownParams = maskDeep(publicParams(procedure, params.values), params.secrets);
+      const stored = publicParams(procedure, params.values);
+      const binding = runBinding(procedure, environment, stored, deps.programs);
 
       if (input.dryRun) {
         const runDecision = decide(view.policy, policyRequest('run'));
@@ -344,6 +451,7 @@ export function createRunService(deps: RunServiceDeps) {
               params: shownParams,
               steps,
               run_effect: runDecision.effect,
+              binding: binding.hash,
               authorized: authorizationOf(decision, view.policyHash),
             },
           }),
@@ -357,11 +465,11 @@ export function createRunService(deps: RunServiceDeps) {
             steps,
             concurrencyKey: planned.concurrencyKey,
             run: { effect: runDecision.effect, reason: runDecision.reason, ...(runDecision.approval ? { approval: runDecision.approval } : {}) },
+            binding: binding.hash,
           },
         };
       }
 
-      const stored = publicParams(procedure, params.values);
       const run = uow.transaction((): Run => {
         const number = runs.nextNumber();
         const now = clock.now();
@@ -376,7 +484,7 @@ export function createRunService(deps: RunServiceDeps) {
           requestedGroups: [...by.actor.groups],
           source: by.source,
           params: stored,
-          binding: bindingHash(procedure, environment, stored),
+          binding: binding.hash,
           state: decision.effect === 'approval_required' ? 'pending_approval' : 'queued',
           approval: decision.approval ?? null,
           approvalExpiresAt: decision.approval ? now + decision.approval.expiresMs : null,
@@ -402,6 +510,7 @@ export function createRunService(deps: RunServiceDeps) {
         const payload: Record<string, unknown> = {
           params: shownParams,
           binding: created.binding,
+          bound_files: binding.files,
           concurrency_key: created.concurrencyKey,
           channel: created.channel,
         };
@@ -421,7 +530,9 @@ export function createRunService(deps: RunServiceDeps) {
       return { kind: 'run', run, done: run.state === 'queued' ? startExecution(run.id) : null };
     },
 
-    approve(by: Pick<By, 'actor' | 'source'>, id: string): { run: Run; approvals: number; needed: number; done: Promise<Run> | null } {
+    async approve(by: Pick<By, 'actor' | 'source'>, id: string): Promise<{ run: Run; approvals: number; needed: number; done: Promise<Run> | null }> {
+      // Read before the transaction, which cannot wait for the group directory.
+      const requester = await requesterNow(load(id));
       const result = uow.transaction(() => {
         const run = load(id);
         if (run.state !== 'pending_approval') throw new ConflictError(`${run.id} is ${run.state}; only runs waiting for approval can be approved`);
@@ -458,17 +569,21 @@ export function createRunService(deps: RunServiceDeps) {
           });
           return { refused: approver.reason, run };
         }
-        const procedure = view.procedures.get(run.procedure);
-        if (!procedure || bindingHash(procedure, run.environment, run.params) !== run.binding) {
-          endPending(run, 'system', 'denied', 'run.approval_voided', `${run.procedure} or its parameters changed after the request; request it again`);
-          return { voided: true as const, run };
-        }
         const previous = runs.approvals(run.id);
         if (previous.some((a) => a.approver === by.actor.id)) throw new ConflictError(`you already approved ${run.id}`);
-        runs.addApproval({ runId: run.id, approver: by.actor.id, decision: 'approve', at: now, binding: run.binding, reason: null });
-        const valid = runs.approvals(run.id).filter((a) => a.decision === 'approve' && a.binding === run.binding && a.approver !== run.requestedBy);
+        const counted = (a: { decision: string; binding: string; approver: string }): boolean =>
+          a.decision === 'approve' && a.binding === run.binding && a.approver !== run.requestedBy;
         const needed = run.approval?.count ?? 1;
-        const complete = valid.length >= needed;
+        const complete = previous.filter(counted).length + 1 >= needed;
+        // Every approval, the last one above all, decides the requester again against the policy and
+        // groups in force and checks the binding: an approval never revives what the policy now refuses.
+        const problem = voidReason(view, run, requester);
+        if (problem) {
+          voidPending(run, problem);
+          return { voided: problem.reason, run };
+        }
+        runs.addApproval({ runId: run.id, approver: by.actor.id, decision: 'approve', at: now, binding: run.binding, reason: null });
+        const valid = runs.approvals(run.id).filter(counted);
         if (complete) {
           holdsLease(run);
           run.state = 'queued';
@@ -492,7 +607,7 @@ export function createRunService(deps: RunServiceDeps) {
       deps.onMessages?.();
       if ('selfApproval' in result) throw new NotAllowedError(`you requested ${id}; someone else must approve it`);
       if ('expired' in result) throw new ConflictError(`${id} expired: its approval window closed; request it again`);
-      if ('voided' in result) throw new ConflictError(`${id} is void: the procedure or its parameters changed after the request; request it again`);
+      if ('voided' in result) throw new ConflictError(`${id} is void: ${result.voided}`);
       if ('refused' in result) throw new NotAllowedError(`you may not approve ${id}: ${result.refused}`);
       return { run: result.run, approvals: result.approvals, needed: result.needed, done: result.complete ? startExecution(id) : null };
     },
@@ -588,6 +703,29 @@ export function createRunService(deps: RunServiceDeps) {
       }
       if (recovered.length > 0) deps.onMessages?.();
       return recovered;
+    },
+
+    /**
+     * After a reload of policies and procedures: every run waiting for approval that the catalog in
+     * force would no longer let go ahead is denied, the reason recorded and its requester told.
+     */
+    async revalidateWaiting(): Promise<Run[]> {
+      const waiting = runs.pendingApproval();
+      const subjects = await Promise.all(waiting.map((run) => requesterNow(run)));
+      const view = deps.catalog();
+      const voided: Run[] = [];
+      waiting.forEach((run, i) => {
+        uow.transaction(() => {
+          const current = load(run.id);
+          if (current.state !== 'pending_approval') return;
+          const problem = voidReason(view, current, subjects[i]!);
+          if (!problem) return;
+          voidPending(current, problem);
+          voided.push(current);
+        });
+      });
+      if (voided.length > 0) deps.onMessages?.();
+      return voided;
     },
 
     /** Ends runs whose approval window has closed (the scheduler calls this; approve checks too). */

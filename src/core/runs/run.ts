@@ -35,7 +35,7 @@ export interface Run {
   source: Source;
   /** Checked values of the non-secret params; secret values are never stored. */
   params: Record<string, ParamValue>;
-  /** Hash of procedure definition + params + environment: approvals are valid for this only. */
+  /** Hash of procedure definition + params + environment + the program files it executes: approvals are valid for this only. */
   binding: string;
   state: RunState;
   approval: ApprovalRequirement | null;
@@ -86,7 +86,20 @@ export function parseRunId(text: string): string {
 
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
-/** Any change to the procedure file, the parameters or the environment gives another binding. */
-export function bindingHash(procedure: Procedure, environment: string, params: Record<string, ParamValue>): string {
-  return sha256(canonicalJson({ procedure, environment, params }));
+/** A program file a run executes from the commands folder: its path there and the sha256 of its bytes (null: no such file). */
+export interface BoundFile {
+  path: string;
+  sha256: string | null;
 }
+
+/**
+ * Any change to the procedure, the parameters, the environment or the bytes of a program file its
+ * steps execute gives another binding. The parsed procedure (not its YAML text) is what runs, so a
+ * reworded comment keeps the binding; program files are read from disk when they run, so their bytes count.
+ */
+export function bindingHash(procedure: Procedure, environment: string, params: Record<string, ParamValue>, files: readonly BoundFile[]): string {
+  return sha256(canonicalJson({ procedure, environment, params, files }));
+}
+
+/** The first characters of a binding, enough to compare by eye in a message. */
+export const shortBinding = (binding: string): string => binding.slice(0, 12);

@@ -1,0 +1,30 @@
+// Program files of the commands folder as the approval binding sees them: the sha256 of their bytes, never a path outside the folder.
+import { createHash } from 'node:crypto';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { ProgramFiles } from '../../core/runs/run-binding.js';
+import { InputError } from '../../errors.js';
+
+const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
+
+export function createProgramFiles(commandsDir: string): ProgramFiles {
+  return {
+    digest(relativePath) {
+      // Symbolic links are followed as exec would follow them; one leading out of the folder is refused.
+      let root: string;
+      let real: string;
+      try {
+        root = realpathSync(commandsDir);
+        real = realpathSync(path.resolve(commandsDir, relativePath));
+      } catch (err) {
+        if (missing(err)) return null;
+        throw err;
+      }
+      if (!real.startsWith(root + path.sep)) {
+        throw new InputError(`${relativePath} leads outside the commands folder (through a symbolic link); keep the scripts a procedure runs under the commands folder`);
+      }
+      if (!statSync(real).isFile()) return null;
+      return createHash('sha256').update(readFileSync(real)).digest('hex');
+    },
+  };
+}
