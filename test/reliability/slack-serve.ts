@@ -6,7 +6,9 @@ import nock from 'nock';
 import { mountPlatform, type Platform } from '../../src/adapters/http/platform-routes.js';
 import { startSlackServer, type SlackServer } from '../../src/adapters/slack/slack-server.js';
 import { createApp, type App } from '../../src/app.js';
-import { bootCatalog } from '../../src/cli/bootstrap.js';
+import { bootCatalog, watchAppCatalog } from '../../src/cli/bootstrap.js';
+import type { CatalogWatcher } from '../../src/catalog/catalog-watcher.js';
+import type { Clock } from '../../src/core/ports.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { FakeSlack, SLACK_API_URL, SLACK_BASE } from '../fixtures/slack/fake-slack.js';
@@ -51,6 +53,12 @@ export interface ServeOptions {
   env?: Record<string, string>;
   /** The clock Slack signatures are checked against; real time by default. */
   now?: () => number;
+  /** Follow edits of the copied policies and procedures on disk, as `edgeops serve` does. */
+  watchCatalog?: boolean;
+  /** Members of each Slack user group, as the fake Slack answers `usergroups.users.list`. */
+  groups?: Record<string, string[]>;
+  /** Clock of the user-group cache (advance it to make the directory read Slack again). */
+  groupsClock?: Clock;
 }
 
 export interface Served {
@@ -100,17 +108,19 @@ export async function startServe(options: ServeOptions): Promise<Served> {
   // The most talkative level: whatever any level would write is here.
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
   const catalog = bootCatalog(config);
+  let watcher: CatalogWatcher | undefined;
   const app = createApp({
     config,
     logger,
     auditKey: AUDIT_KEY,
-    catalog: () => catalog,
+    catalog: () => watcher?.current() ?? catalog,
     env: { PATH: process.env.PATH, ...options.env },
     exportsDir: path.join(dir, 'exports'),
     exportDelivery: 'chat',
   });
   app.runs.recoverInterrupted();
   const slack = new RecordingSlack();
+  if (options.groups) slack.groups = { ...options.groups };
   slack.install();
   const platform = mountPlatform(app, { auditKey: AUDIT_KEY, pagerduty: { delivery: { perChannelIntervalMs: 0, idlePollMs: 50 }, workerIdlePollMs: 50 } });
   let server: SlackServer;
@@ -120,6 +130,7 @@ export async function startServe(options: ServeOptions): Promise<Served> {
       onResponse: platform.metrics.observeResponse,
       delivery: { perChannelIntervalMs: 0 },
       ...(options.now ? { now: options.now } : {}),
+      ...(options.groupsClock ? { clock: options.groupsClock } : {}),
     });
   } catch (err) {
     slack.uninstall();
@@ -128,9 +139,11 @@ export async function startServe(options: ServeOptions): Promise<Served> {
     throw err;
   }
   platform.start();
+  if (options.watchCatalog) watcher = watchAppCatalog(app, { policiesDir: config.policiesDir, commandsDir: config.commandsDir, initial: catalog, debounceMs: 50 });
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
+      watcher?.close();
       await platform.stop();
       await server.stop();
       await app.runs.idle();

@@ -1,0 +1,96 @@
+// Just before a run executes — approved or never held — its requester is decided again and its scripts checked: real SQLite, real processes.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CommandContext } from '../../../src/core/commands/command-context.js';
+import { makeTempDir, removeTempDirs } from '../../helpers/temp-dir.js';
+import { makeRunFixture, type RunFixture } from './run-fixture.js';
+
+let f: RunFixture;
+
+/** A developer through the S0DEVS Slack group only, as the Slack listeners hand them over. */
+const slackDev: CommandContext = { actor: { id: 'U0OTHER01', groups: ['S0DEVS'] }, source: 'slack', channelId: 'C0GENERAL' };
+
+/** A group directory whose answer the test gives once the run waits for it. */
+function heldDirectory(): { answer: (groups: string[]) => void; asked: string[] } {
+  const asked: string[] = [];
+  const waiting: Array<(groups: string[]) => void> = [];
+  const answers: string[][] = [];
+  f.app.useGroupDirectory((userId) => {
+    asked.push(userId);
+    return new Promise((resolve) => (answers.length > 0 ? resolve(answers.shift()!) : waiting.push(resolve)));
+  });
+  return {
+    asked,
+    answer: (groups) => {
+      const next = waiting.shift();
+      if (next) next(groups);
+      else answers.push(groups);
+    },
+  };
+}
+
+function rows(kind: string): Array<Record<string, unknown>> {
+  return (f.app.store.db.prepare('SELECT payload FROM audit_log WHERE kind = ? ORDER BY seq').all(kind) as Array<{ payload: string }>).map(
+    (r) => JSON.parse(r.payload) as Record<string, unknown>,
+  );
+}
+
+const recorded = (): boolean => existsSync(path.join(f.commandsDir, 'out', 'args'));
+
+beforeEach(() => {
+  f = makeRunFixture(makeTempDir('recheck'));
+});
+
+afterEach(async () => {
+  await f.app.runs.idle();
+  f.app.close();
+  removeTempDirs();
+});
+
+describe('a run that needs no approval, just before it executes', () => {
+  it('is denied when the policy in force by then no longer lets its requester run it', async () => {
+    const directory = heldDirectory();
+    expect(await f.say(slackDev, '/runbook', 'run echo-args msg=hello')).toMatch(/^R-1 started/);
+    // While the run is between queued and running, the policy is edited and reloaded.
+    const policy = path.join(f.dir, 'policies', 'test.yaml');
+    writeFileSync(policy, readFileSync(policy, 'utf8').replace('procedures: [echo-args, slow, leaky, short-fuse]', 'procedures: [slow, leaky, short-fuse]'));
+    f.reloadCatalog();
+    directory.answer(['S0DEVS']);
+    await f.app.runs.idle();
+
+    expect(directory.asked).toEqual(['U0OTHER01']);
+    expect(f.app.runs.get('R-1')).toMatchObject({ state: 'denied', error: expect.stringContaining('the policy in force no longer lets U0OTHER01 run echo-args in staging') });
+    expect(recorded()).toBe(false);
+    expect(rows('run.started')).toHaveLength(0);
+    expect(rows('run.finished')).toEqual([expect.objectContaining({ state: 'denied', voided: expect.objectContaining({ check: 'policy', groups: ['S0DEVS'] }) })]);
+  });
+
+  it('is denied when the group directory says its requester has left the group that gave the role', async () => {
+    const directory = heldDirectory();
+    directory.answer([]);
+    expect(await f.say(slackDev, '/runbook', 'run echo-args msg=hello')).toMatch(/^R-1 started/);
+    await f.app.runs.idle();
+    expect(f.app.runs.get('R-1')).toMatchObject({ state: 'denied', error: expect.stringContaining('U0OTHER01 holds no role in the policy') });
+    expect(recorded()).toBe(false);
+  });
+
+  it('is denied when a script it runs was replaced after the request', async () => {
+    const directory = heldDirectory();
+    expect(await f.say(slackDev, '/runbook', 'run echo-args msg=hello')).toMatch(/^R-1 started/);
+    writeFileSync(path.join(f.commandsDir, 'scripts', 'record.sh'), '#!/bin/sh\nmkdir -p ./out && echo replaced > ./out/replaced\n');
+    directory.answer(['S0DEVS']);
+    await f.app.runs.idle();
+    expect(f.app.runs.get('R-1')).toMatchObject({ state: 'denied', error: 'echo-args, its parameters or a program it runs changed after R-1 was requested; request it again' });
+    expect(existsSync(path.join(f.commandsDir, 'out', 'replaced'))).toBe(false);
+  });
+
+  it('keeps the groups a console requester asked with: the Slack directory is not theirs', async () => {
+    const directory = heldDirectory();
+    expect(await f.say(f.ctx('U0OTHER01', ['S0DEVS']), '/runbook', 'run echo-args msg=hello')).toMatch(/^R-1 started/);
+    await f.app.runs.idle();
+    expect(directory.asked).toEqual([]);
+    expect(f.app.runs.get('R-1').state).toBe('succeeded');
+    expect(recorded()).toBe(true);
+  });
+});
