@@ -18,6 +18,8 @@ const PEOPLE = {
   sre: 'U0SRE0001',
   /** no role at all. */
   stranger: 'U0NOBODY1',
+  /** observer: runbook.status, but incident.view denied. */
+  observer: 'U0OBS0001',
 } as const;
 const TITLE = 'Payroll export leaks';
 const NOTE = 'salary table exposed';
@@ -201,7 +203,7 @@ describe('a private incident, to its members and roles allowed incident.view_pri
 });
 
 describe('viewing as a policy action', () => {
-  it('refuses a public incident\'s timeline and export, and a run\'s status, to someone without incident.view or runbook.status', async () => {
+  it('refuses timeline, export and run status without incident.view or runbook.status; a run in an incident also needs incident.view', async () => {
     const { served } = await servedWithPrivateIncident();
     const before = state(served).auditSeq;
     expect(await ask(served, PEOPLE.stranger, GENERAL, '/incident', 'timeline incident=INC-2')).toMatch(/^⛔ Not allowed: you may not incident\.view: U0NOBODY1 holds no role/);
@@ -213,5 +215,12 @@ describe('viewing as a policy action', () => {
     // Someone holding them sees the public incident and its run.
     expect(await ask(served, PEOPLE.support, GENERAL, '/incident', 'timeline incident=INC-2')).toContain('declared "Search is slow"');
     expect(await ask(served, PEOPLE.support, GENERAL, '/runbook', 'status R-3')).toContain('public output');
+
+    // runbook.status alone shows a run outside any incident; a run in an incident also takes incident.view.
+    expect(await ask(served, PEOPLE.support, GENERAL, '/runbook', 'run echo-note message="no incident"')).toMatch(/^R-4 started/);
+    await served.app.runs.idle();
+    expect(served.app.runs.get('R-4').incidentId).toBeNull();
+    expect(await ask(served, PEOPLE.observer, GENERAL, '/runbook', 'status R-4')).toContain('no incident');
+    expect(await ask(served, PEOPLE.observer, GENERAL, '/runbook', 'status R-3')).toMatch(/^⛔ Not allowed: you may not incident\.view: /);
   });
 });
