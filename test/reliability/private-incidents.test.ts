@@ -141,10 +141,10 @@ describe('a private incident, to someone who is not its member', () => {
     for (const secret of [TITLE, NOTE, OUTPUT, 'gated']) expect(answers).not.toContain(secret);
   });
 
-  it('is, inside its own Slack channel, any channel: commands and a :pushpin: there do not reach it', async () => {
+  it('is, inside its own Slack channel, any channel: commands, help and a :pushpin: there do not reach it', async () => {
     const { served, channel } = await servedWithPrivateIncident();
     const before = state(served);
-    for (const text of ['timeline', 'note "from inside"', 'export']) {
+    for (const text of ['timeline', 'note "from inside"', 'export', 'help']) {
       expect(await ask(served, PEOPLE.developer, channel, '/incident', text)).toBe(await ask(served, PEOPLE.developer, GENERAL, '/incident', text));
     }
     expect(await ask(served, PEOPLE.developer, channel, '/incident', 'timeline')).toBe(
