@@ -16,6 +16,7 @@ import { handleRunbookCommand, type RunbookCommandDeps } from './core/commands/r
 import { createSlashRouter, type SlashRouter } from './core/commands/slash-commands.js';
 import type { Incident } from './core/incidents/incident.js';
 import { createIncidentService, type IncidentService } from './core/incidents/incident-service.js';
+import { createIncidentVisibility, type IncidentVisibility } from './core/incidents/incident-visibility.js';
 import { createReminderService, type ReminderService } from './core/incidents/reminder-service.js';
 import { createPagerdutySync } from './core/pagerduty/pagerduty-sync.js';
 import { createPolicyAccess } from './core/policy-access.js';
@@ -54,6 +55,8 @@ export interface App {
   runs: RunService;
   reminders: ReminderService;
   access: AccessControl;
+  /** Incidents as a given person may know of them (private ones only to their members). */
+  visibility: IncidentVisibility;
   handle: SlashRouter;
   exportFile(incidentId: string, format: ExportFormat, file?: string): Promise<string>;
   /** What a transcript of the incident is made from (read lazily from the store). */
@@ -99,6 +102,7 @@ export function createApp(options: AppOptions): App {
     onRecorded: pagerdutySync?.onIncidentRecorded,
   });
   const access = createPolicyAccess({ uow: store, audit: store.audit, policy: catalog });
+  const visibility = createIncidentVisibility({ incidents, access });
   const runStore = new SqliteRunStore(store.db);
   let groupDirectory: ((userId: string) => Promise<string[]>) | undefined;
   const outputKey = linkKey(options.auditKey);
@@ -143,13 +147,14 @@ export function createApp(options: AppOptions): App {
   const incidentDeps: IncidentCommandDeps = {
     incidents,
     access,
+    visibility,
     deliverExport: async (by: By, incident: Incident, format: ExportFormat) => {
       if (options.exportDelivery !== 'chat') return exportFile(incident.id, format);
       incidents.requestExport(by, incident.id, format);
       return `it will be uploaded to #${incident.channelName} shortly`;
     },
   };
-  const runbookDeps: RunbookCommandDeps = { runs, incidents, access, catalog };
+  const runbookDeps: RunbookCommandDeps = { runs, visibility, access, catalog };
 
   const oncall = oncallCommandDeps(config);
   const handle = createSlashRouter({
@@ -168,6 +173,7 @@ export function createApp(options: AppOptions): App {
     runs,
     reminders,
     access,
+    visibility,
     handle,
     exportFile,
     transcript,

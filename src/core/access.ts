@@ -17,4 +17,6 @@ export interface AccessControl {
   require(actor: Actor, source: Source, request: AccessRequest): Authorization | undefined;
   /** Asks without recording (for `help` and listings). */
   may(actor: Actor, request: AccessRequest): boolean;
+  /** Whether a plain allow applies, without recording: looking cannot wait for an approval. */
+  allows(actor: Actor, request: AccessRequest): boolean;
 }

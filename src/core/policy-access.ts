@@ -81,5 +81,8 @@ export function createPolicyAccess(deps: { uow: UnitOfWork; audit: AuditLog; pol
     may(actor, request) {
       return decide(deps.policy().policy, requestOf(actor, request)).effect !== 'deny';
     },
+    allows(actor, request) {
+      return decide(deps.policy().policy, requestOf(actor, request)).effect === 'allow';
+    },
   };
 }

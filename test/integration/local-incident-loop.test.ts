@@ -168,4 +168,22 @@ describe('the local incident loop', () => {
     expect(await type('/incident timeline')).toMatch(/Timeline of INC-1 \(latest 1\):\n2026-03-04T10:00:00.000Z  #1  <@U0DEV0001>  declared "Search slow"/);
     expect(await type('/incident list')).toContain('INC-1  SEV3  investigating  #inc-1-search-slow  Search slow  (commander <@U0DEV0001>)');
   });
+
+  it('hides a private incident from a console user who is not its member, as if it did not exist', async () => {
+    await type('/as U0DEV0001 S03DEVS');
+    expect(await type('/incident declare Payroll export leaks --private')).toContain('INC-1 declared');
+    await type('/as U0SUP0001');
+    expect(await type('/channel INC-1')).toBe('✗ not found: INC-1 does not exist');
+    expect(await type('/channel INC-9')).toBe('✗ not found: INC-9 does not exist');
+    // A channel name is any channel: the incident is not implied there, nor named in the prompt's answer.
+    expect(await type('/channel inc-1-payroll-export-leaks')).toBe('You are in #inc-1-payroll-export-leaks.');
+    expect(await type('/incident timeline')).toMatch(/✗ error: this is not an incident channel/);
+    expect(await type('/incident list')).toBe('(only you) No open incidents.');
+    // The declarer invites them; now they see it.
+    await type('/as U0DEV0001 S03DEVS', '/channel INC-1');
+    expect(await type('/incident invite <@U0SUP0001>')).toContain('<@U0SUP0001> is now a member of INC-1');
+    await type('/as U0SUP0001');
+    expect(await type('/channel INC-1')).toBe('You are in #inc-1-payroll-export-leaks (INC-1: Payroll export leaks).');
+    expect(await type('/incident timeline')).toContain('invited <@U0SUP0001> as a member');
+  });
 });

@@ -74,15 +74,17 @@ export function createConsoleSession(app: App, options: { actor: Actor; write: (
   function switchChannel(rest: string): string {
     const target = rest.trim().replace(/^#/, '');
     if (!target) return `You are in #${channel}.`;
+    // A private incident the current user may not see is answered and shown as if it were not there.
     if (/^(INC-)?\d+$/i.test(target)) {
-      const incident = app.incidents.find(parseIncidentId(target));
-      if (!incident) return `✗ not found: ${target} does not exist`;
+      const id = parseIncidentId(target);
+      const incident = app.incidents.find(id);
+      if (!incident || !app.visibility.canSee({ actor, channelId: channel }, incident)) return `✗ not found: ${id} does not exist`;
       channel = incident.channelId ?? incident.channelName;
     } else {
       if (!/^[a-z0-9][a-z0-9_-]{0,79}$/.test(target)) return '✗ error: channel names are lowercase letters, digits, - and _';
       channel = target;
     }
-    const incident = app.incidents.byChannel(channel);
+    const incident = app.visibility.byChannel({ actor, channelId: channel }, channel);
     return `You are in #${channel}${incident ? ` (${incident.id}: ${incident.title})` : ''}.`;
   }
 

@@ -4,6 +4,7 @@ import type { AccessControl } from '../access.js';
 import type { By } from '../ports.js';
 import { durationText, isoTime, parseIncidentId, parseRole, parseSeverity, parseStatus, parseUserRef, type Incident } from '../incidents/incident.js';
 import type { IncidentService } from '../incidents/incident-service.js';
+import type { IncidentVisibility } from '../incidents/incident-visibility.js';
 import { describeEvent } from '../timeline/describe-event.js';
 import type { CommandContext, CommandReply, SubcommandSpec } from './command-context.js';
 import type { ParsedArgs } from './grammar.js';
@@ -15,15 +16,21 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 export interface IncidentCommandDeps {
   incidents: IncidentService;
   access: AccessControl;
+  /** Private incidents the caller may not see answer as missing ones, before anything else is checked. */
+  visibility: IncidentVisibility;
   /** Delivers the transcript where the caller can get it (a local file, or an upload queued for the channel). */
   deliverExport: (by: By, incident: Incident, format: ExportFormat) => Promise<string>;
 }
 
-/** The incident a command is about: `incident=INC-7`, else the incident of the channel it was typed in. */
-export function targetIncident(deps: Pick<IncidentCommandDeps, 'incidents'>, ctx: CommandContext, args: ParsedArgs): Incident {
+/**
+ * The incident a command is about: `incident=INC-7`, else the incident of the channel it was typed in.
+ * Looked up first, so a private incident the caller may not see gets the missing-incident answer
+ * before any policy check or argument of theirs could tell the two apart.
+ */
+export function targetIncident(deps: Pick<IncidentCommandDeps, 'visibility'>, ctx: CommandContext, args: ParsedArgs): Incident {
   const given = args.params.incident;
-  if (given !== undefined) return deps.incidents.get(parseIncidentId(given));
-  const here = ctx.channelId ? deps.incidents.byChannel(ctx.channelId) : undefined;
+  if (given !== undefined) return deps.visibility.get(ctx, parseIncidentId(given));
+  const here = ctx.channelId ? deps.visibility.byChannel(ctx, ctx.channelId) : undefined;
   if (!here) throw new InputError('this is not an incident channel; add incident=INC-7 to say which incident');
   return here;
 }
@@ -160,9 +167,26 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     },
   },
   {
+    name: 'invite',
+    usage: 'invite <@user>',
+    summary: 'make someone a member (a private incident is theirs to see) and add them to its channel',
+    action: 'incident.view',
+    params: ['incident'],
+    run(deps, ctx, args) {
+      // Whoever may see the incident may invite: its members, and roles allowed incident.view_private.
+      const incident = targetIncident(deps, ctx, args);
+      if (args.words.length !== 1) throw new InputError('invite takes one person: /incident invite @alice');
+      const user = parseUserRef(args.words[0]!);
+      const by = guard(deps, ctx, 'incident.view', incident);
+      deps.incidents.invite(by, incident.id, user);
+      return { text: `<@${user}> is now a member of ${incident.id} and is being added to #${incident.channelName}.`, incidentId: incident.id };
+    },
+  },
+  {
     name: 'timeline',
     usage: 'timeline [limit=N]',
     summary: 'show the latest timeline entries',
+    action: 'incident.view',
     params: ['limit', 'incident'],
     run(deps, ctx, args) {
       const incident = targetIncident(deps, ctx, args);
@@ -170,6 +194,7 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > 500) {
         throw new InputError(`limit must be a number from 1 to 500 (got "${raw}")`);
       }
+      guard(deps, ctx, 'incident.view', incident);
       const events = deps.incidents.timeline(incident.id, Number(raw));
       const lines = events.map((e) => `${isoTime(e.time)}  #${e.seq}  <@${e.actor}>  ${describeEvent(e)}`);
       return { text: [`Timeline of ${incident.id} (latest ${events.length}):`, ...lines].join('\n'), incidentId: incident.id };
@@ -185,6 +210,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       const incident = targetIncident(deps, ctx, args);
       const format = (args.params.format ?? 'md') as ExportFormat;
       if (!EXPORT_FORMATS.includes(format)) throw new InputError(`format must be md, json or html (got "${format}")`);
+      // Seeing the incident, then taking its transcript away: two grants, either may be withheld.
+      guard(deps, ctx, 'incident.view', incident);
       const by = guard(deps, ctx, 'incident.export', incident);
       const where = await deps.deliverExport(by, incident, format);
       return { text: `Transcript of ${incident.id} (${format}): ${where}`, incidentId: incident.id };
@@ -194,8 +221,10 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     name: 'list',
     usage: 'list',
     summary: 'list open incidents',
-    run(deps) {
-      const open = deps.incidents.listOpen();
+    action: 'incident.view',
+    run(deps, ctx) {
+      guard(deps, ctx, 'incident.view');
+      const open = deps.visibility.listOpen(ctx);
       if (open.length === 0) return { text: 'No open incidents.' };
       const lines = open.map(
         (i) => `${i.id}  SEV${i.severity}  ${i.status.padEnd(13)}  #${i.channelName}  ${i.title}  (commander <@${i.roles.commander ?? '?'}>)`,

@@ -2,7 +2,7 @@
 import { InputError } from '../../errors.js';
 import type { AccessControl } from '../access.js';
 import { durationText, isoTime, parseIncidentId } from '../incidents/incident.js';
-import type { IncidentService } from '../incidents/incident-service.js';
+import type { IncidentVisibility } from '../incidents/incident-visibility.js';
 import { decide, permittedEnvironments } from '../policy/policy-engine.js';
 import { describeApproval } from '../policy/policy.js';
 import { subjectOf } from '../policy-access.js';
@@ -18,14 +18,20 @@ import { dispatchSubcommand, type SubcommandTable } from './subcommands.js';
 
 export interface RunbookCommandDeps {
   runs: RunService;
-  incidents: IncidentService;
+  /** Incidents as the caller may know of them: a private one they may not see is missing, and so are its runs. */
+  visibility: IncidentVisibility;
   access: AccessControl;
   catalog: () => CatalogView;
 }
 
 function incidentFor(deps: RunbookCommandDeps, ctx: CommandContext, args: ParsedArgs): string | null {
-  if (args.params.incident !== undefined) return deps.incidents.get(parseIncidentId(args.params.incident)).id;
-  return ctx.channelId ? (deps.incidents.byChannel(ctx.channelId)?.id ?? null) : null;
+  if (args.params.incident !== undefined) return deps.visibility.get(ctx, parseIncidentId(args.params.incident)).id;
+  return ctx.channelId ? (deps.visibility.byChannel(ctx, ctx.channelId)?.id ?? null) : null;
+}
+
+/** The run named by the command, if the caller may know of it: one in an incident hidden from them is missing. */
+function visibleRun(deps: RunbookCommandDeps, ctx: CommandContext, id: string): Run {
+  return deps.visibility.run(ctx, deps.runs.get(id));
 }
 
 function oneRunId(args: ParsedArgs, sub: string, allowText = false): string {
@@ -193,7 +199,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
     summary: "approve someone else's run",
     action: 'approve',
     async run(deps, ctx, args) {
-      const r = await deps.runs.approve({ actor: ctx.actor, source: ctx.source }, oneRunId(args, 'approve'));
+      const id = visibleRun(deps, ctx, oneRunId(args, 'approve')).id;
+      const r = await deps.runs.approve({ actor: ctx.actor, source: ctx.source }, id);
       return {
         text: r.done ? `Approved ${r.run.id}; it is starting.` : `Approved ${r.run.id} (${r.approvals}/${r.needed}); it needs more approvals.`,
       };
@@ -205,7 +212,7 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
     summary: 'deny a run waiting for approval',
     action: 'approve',
     run(deps, ctx, args) {
-      const id = oneRunId(args, 'deny', true);
+      const id = visibleRun(deps, ctx, oneRunId(args, 'deny', true)).id;
       const run = deps.runs.deny({ actor: ctx.actor, source: ctx.source }, id, args.words.slice(1).join(' '));
       return { text: `Denied ${run.id}.` };
     },
@@ -216,7 +223,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
     summary: 'cancel a waiting or running run',
     action: 'cancel',
     run(deps, ctx, args) {
-      const run = deps.runs.cancel({ actor: ctx.actor, source: ctx.source }, oneRunId(args, 'cancel'));
+      const id = visibleRun(deps, ctx, oneRunId(args, 'cancel')).id;
+      const run = deps.runs.cancel({ actor: ctx.actor, source: ctx.source }, id);
       return { text: run.state === 'cancelled' ? `Cancelled ${run.id}.` : `Cancelling ${run.id}: its processes are being stopped.` };
     },
   },
@@ -224,15 +232,20 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
     name: 'status',
     usage: 'status <run-id>',
     summary: 'state, steps, approvals and output of a run',
-    run(deps, _ctx, args) {
-      return { text: runStatusText(deps, deps.runs.get(oneRunId(args, 'status'))) };
+    action: 'runbook.status',
+    run(deps, ctx, args) {
+      const run = visibleRun(deps, ctx, oneRunId(args, 'status'));
+      // A run in an incident shows that incident's work: seeing it takes seeing the incident too.
+      deps.access.require(ctx.actor, ctx.source, { action: 'runbook.status', channel: ctx.channelId, incidentId: run.incidentId });
+      if (run.incidentId) deps.access.require(ctx.actor, ctx.source, { action: 'incident.view', channel: ctx.channelId, incidentId: run.incidentId });
+      return { text: runStatusText(deps, run) };
     },
   },
 ];
 
 /** Whether the caller may use a subcommand on at least one procedure somewhere. */
 function allowedSomewhere(deps: RunbookCommandDeps, ctx: CommandContext, spec: SubcommandSpec<RunbookCommandDeps>): boolean {
-  if (spec.action === 'runbook.list') return deps.access.may(ctx.actor, { action: 'runbook.list', channel: ctx.channelId });
+  if (spec.action === 'runbook.list' || spec.action === 'runbook.status') return deps.access.may(ctx.actor, { action: spec.action, channel: ctx.channelId });
   const view = deps.catalog();
   const subject = subjectOf(ctx.actor);
   const actions = spec.action === 'run' ? ['run', 'dry-run'] : [spec.action!];

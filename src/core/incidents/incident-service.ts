@@ -1,5 +1,5 @@
 // Incident lifecycle: each change is one transaction of audit row, projection and outbox messages.
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { ConflictError } from '../../errors.js';
 import type { AuditEvent } from '../audit/audit-chain.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { ChatMessage, Outbox } from '../outbox/outbox.js';
@@ -10,12 +10,14 @@ import {
   TITLE_MAX,
   channelName,
   incidentId,
+  noSuchIncident,
   requireText,
   type Incident,
   type IncidentRole,
   type OpenStatus,
 } from './incident.js';
 import type { IncidentStore } from './incident-store.js';
+import { isMember } from './incident-visibility.js';
 import { isHuman } from './reminders.js';
 
 export interface IncidentServiceDeps {
@@ -50,6 +52,9 @@ export interface DeclareInput {
   pagerduty?: { id: string; url: string | null };
 }
 
+/** The audit kind of an invitation: who was invited is read back from these rows (see `invited`). */
+export const MEMBER_INVITED = 'incident.member_invited';
+
 /** The outbox channel key of an incident: resolved to the real channel when delivered. */
 export const incidentChannelKey = (id: string): string => `incident:${id}`;
 
@@ -60,7 +65,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
 
   function load(id: string): Incident {
     const incident = incidents.get(id);
-    if (!incident) throw new NotFoundError(`${id} does not exist; /incident list shows the open incidents`);
+    if (!incident) throw noSuchIncident(id);
     return incident;
   }
 
@@ -89,6 +94,15 @@ export function createIncidentService(deps: IncidentServiceDeps) {
     });
     deps.onRecorded?.(event, incident, by);
     return event;
+  }
+
+  /** People invited with `/incident invite`, read from the audit log, so membership is as tamper-evident as the log. */
+  function invitedTo(id: string): string[] {
+    const users: string[] = [];
+    for (const event of audit.transcriptRows(id, { kinds: [MEMBER_INVITED] })) {
+      if (typeof event.payload.user === 'string') users.push(event.payload.user);
+    }
+    return users;
   }
 
   function mutate<T>(id: string, fn: (incident: Incident) => T): T {
@@ -210,6 +224,18 @@ export function createIncidentService(deps: IncidentServiceDeps) {
       });
     },
 
+    /**
+     * Makes `user` a member (which lets them see a private incident) and invites them to its channel.
+     * Who may invite is the caller's to check: this records it.
+     */
+    invite(by: By, id: string, user: string): Incident {
+      return mutate(id, (incident) => {
+        if (isMember(incident, user, invitedTo(incident.id))) throw new ConflictError(`<@${user}> is already a member of ${id}`);
+        record(by, incident, MEMBER_INVITED, { user }, { data: { invite: [user] } });
+        return incident;
+      });
+    },
+
     ack(by: By, id: string, extra: Record<string, unknown> = {}): Incident {
       return mutate(id, (incident) => {
         requireOpen(incident, 'be acknowledged');
@@ -285,6 +311,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
     },
 
     get: load,
+    invited: invitedTo,
     find: (id: string): Incident | undefined => incidents.get(id),
     byChannel: (channelId: string): Incident | undefined => incidents.byChannelId(channelId),
     listOpen: (): Incident[] => incidents.listOpen(),

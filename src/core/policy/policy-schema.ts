@@ -14,7 +14,13 @@ export const INCIDENT_ACTIONS = [
   'incident.ack',
   'incident.resolve',
   'incident.export',
+  /** See an incident: list it, its timeline, its export, the status of its runs. */
+  'incident.view',
+  /** See private incidents one is not a member of (see docs: README, "Private incidents"). */
+  'incident.view_private',
   'runbook.list',
+  /** The status of a run; for a run in an incident, `incident.view` of that incident as well. */
+  'runbook.status',
 ] as const;
 export const ACTIONS = [...PROCEDURE_ACTIONS, ...INCIDENT_ACTIONS] as const;
 export type ProcedureAction = (typeof PROCEDURE_ACTIONS)[number];

@@ -47,6 +47,7 @@ const DESCRIBERS: Record<string, (p: Payload) => string> = {
     p.pinned ? `pinned a message by ${mention(p.author)}: ${str(p.text)}` : `note: ${str(p.text)}`,
   'incident.severity_changed': (p) => `severity SEV${str(p.from)} → SEV${str(p.to)}`,
   'incident.role_assigned': (p) => `${str(p.role)}: ${mention(p.user)}${p.previous ? ` (was ${mention(p.previous)})` : ''}`,
+  'incident.member_invited': (p) => `invited ${mention(p.user)} as a member`,
   'incident.acknowledged': (p) => `acknowledged${p.on_behalf_of ? ` on behalf of ${str(p.on_behalf_of)}` : ''}`,
   'incident.export_requested': (p) => `asked for the ${str(p.format)} transcript`,
   'incident.reminder': (p) => (p.reason === 'commander' ? 'reminder: assign a commander' : 'reminder: post a status update'),

@@ -1,9 +1,10 @@
 // `edgeops validate` in-process: every broken file reported at file:line:col with exit 1; the shipped policy passes.
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { parse } from 'yaml';
 import { runCli } from '../../../src/cli.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -121,6 +122,27 @@ describe('edgeops validate on valid files', () => {
     const missing = await cli(['validate'], { cwd });
     expect(missing.code).toBe(1);
     expect(missing.lines).toEqual(['commands: folder not found']);
+  });
+
+  it('accepts the viewing actions; the shipped policy grants incident.view and runbook.status to every role', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'edgeops-validate-'));
+    onTestFinished(() => rmSync(cwd, { recursive: true, force: true }));
+    mkdirSync(path.join(cwd, 'policies'));
+    cpSync(path.join(ROOT, EXAMPLE_COMMANDS), path.join(cwd, 'commands'), { recursive: true });
+    const policy = (actions: string) => `version: 1\nroles:\n  auditors: { users: [U0AUD0001] }\nrules:\n  - roles: [auditors]\n    allow: [${actions}]\n`;
+    writeFileSync(path.join(cwd, 'policies', 'view.yaml'), policy('incident.view, incident.view_private, runbook.status'));
+    const ok = await cli(['validate'], { cwd });
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    writeFileSync(path.join(cwd, 'policies', 'view.yaml'), policy('incident.view, runbook.statuses'));
+    const typo = await cli(['validate'], { cwd });
+    expect(typo.code).toBe(1);
+    expect(typo.lines[0]).toMatch(/^policies\/view\.yaml:6:\d+: .*unknown action "runbook\.statuses"/);
+
+    const shipped = parse(readFileSync(path.join(ROOT, 'policies', 'default.yaml'), 'utf8')) as { rules: Array<{ roles: string[]; allow?: string[] }> };
+    const everyone = shipped.rules.filter((r) => r.roles.includes('*') && r.allow).flatMap((r) => r.allow!);
+    expect(everyone).toEqual(expect.arrayContaining(['incident.view', 'runbook.status']));
+    expect(everyone).not.toContain('incident.view_private');
   });
 
   it('refuses unknown options with a one-line reason', async () => {

@@ -67,6 +67,12 @@ rules:
     expect(check('version: 1\nrules:\n  - roles: [a]\n    allow: ["incident.*", "*"]\n').success).toBe(true);
   });
 
+  it('accepts the viewing actions incident.view, incident.view_private and runbook.status, and still refuses near misses', () => {
+    expect(check('version: 1\nrules:\n  - roles: [a]\n    allow: [incident.view, incident.view_private, runbook.status]\n').success).toBe(true);
+    expect(check('version: 1\nrules:\n  - roles: [a]\n    deny: ["incident.view*"]\n').success).toBe(true);
+    expect(messages('version: 1\nrules:\n  - roles: [a]\n    allow: [incident.read]\n')[0]).toMatch(/unknown action "incident\.read"; actions are .*incident\.view, incident\.view_private, .*runbook\.status/);
+  });
+
   it('refuses display names where Slack IDs belong', () => {
     expect(messages('version: 1\nroles:\n  a: { users: ["@alice"] }\n')[0]).toMatch(/Slack user IDs/);
     expect(messages('version: 1\nroles:\n  a: { groups: ["sre-team"] }\n')[0]).toMatch(/user-group IDs/);

@@ -21,8 +21,10 @@ const ClickSchema = z.object({
 export function registerActionListeners(bolt: BoltApp, deps: ListenerDeps): void {
   const { app, directory, logger } = deps;
 
-  async function decide(by: By, actionId: string, runId: string): Promise<string> {
+  async function decide(by: By, channel: string | null, actionId: string, runId: string): Promise<string> {
     try {
+      // A run in a private incident the clicker may not see is answered as missing, as typed commands are.
+      app.visibility.run({ actor: by.actor, channelId: channel }, app.runs.get(runId));
       if (actionId === APPROVE_ACTION_ID) {
         const r = await app.runs.approve(by, runId);
         return r.done ? `Approved ${r.run.id}; it is starting.` : `Approved ${r.run.id} (${r.approvals}/${r.needed}); it needs more approvals.`;
@@ -47,7 +49,7 @@ export function registerActionListeners(bolt: BoltApp, deps: ListenerDeps): void
     const { user, channel, action: button } = click.data;
     // The policy is checked again in the run service, with the clicker's groups, not the requester's.
     const groups = directory.cached(user.id) ?? (await directory.groupsOf(user.id));
-    const text = await decide({ actor: slackActor(user.id, groups), source: 'slack' }, button.action_id, button.value);
+    const text = await decide({ actor: slackActor(user.id, groups), source: 'slack' }, channel?.id ?? null, button.action_id, button.value);
     const target: { respond?: RespondFn } = body.response_url ? { respond } : {};
     await replyLater({ ...target, client: deps.client, channel: channel?.id ?? user.id, user: user.id }, text, logger);
   };

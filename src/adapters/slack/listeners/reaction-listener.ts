@@ -60,11 +60,13 @@ export function registerReactionListeners(bolt: BoltApp, deps: ListenerDeps): vo
     const { reaction, user, item } = parsed.data;
     if (reaction !== PIN_REACTION || item.type !== 'message' || !item.channel || !item.ts) return;
     const { channel, ts } = item;
-    const incident = app.incidents.byChannel(channel);
+    if (!app.incidents.byChannel(channel)) return;
+    const groups = directory.cached(user) ?? (await directory.groupsOf(user));
+    // Being in a private incident's channel is not membership: to a non-member it is any channel.
+    const incident = app.visibility.byChannel({ actor: slackActor(user, groups), channelId: channel }, channel);
     if (!incident || alreadyPinned(app, incident.id, ts)) return;
 
     const log = logger.child({ incidentId: incident.id, channel, messageTs: ts });
-    const groups = directory.cached(user) ?? (await directory.groupsOf(user));
     let message: SlackMessage | undefined;
     let permalink: string | null = null;
     try {
