@@ -81,11 +81,16 @@ export async function startServeProcess(): Promise<ServeProcess & { close(): Pro
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
+  let listening = false;
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
-      const listening = logs().find((e) => e.msg === 'listening');
-      if (typeof listening?.url === 'string') resolve(listening.url);
+      if (listening) return;
+      const line = logs().find((e) => e.msg === 'listening');
+      if (typeof line?.url === 'string') {
+        listening = true;
+        resolve(line.url);
+      }
     });
     void exited.then((code) => reject(new Error(`edgeops serve exited ${code} before listening: ${stderr}`)));
   });
