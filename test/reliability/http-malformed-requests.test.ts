@@ -94,7 +94,7 @@ describe('a route that throws', () => {
     const base = await listen(server, 0, '127.0.0.1');
     try {
       for (const route of ['/sync', '/async']) {
-        const res = await fetch(`${base}${route}`);
+        const res = await fetch(`${base}${route}`, { signal: AbortSignal.timeout(5_000) });
         expect(res.status, route).toBe(500);
         expect(await res.json()).toEqual({ error: 'internal error' });
       }
