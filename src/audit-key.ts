@@ -1,8 +1,9 @@
 // Finds the audit HMAC key: from the environment, or the key file generated once in the data folder.
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
+import { PRIVATE_FILE_MODE, makePrivateDir, tightenFileMode } from './private-files.js';
 
 export const KEY_FILE = 'audit.key';
 
@@ -22,17 +23,17 @@ export function resolveAuditKey(options: { fromEnv: string | undefined; dataDir:
   if (existsSync(file)) {
     const key = readFileSync(file, 'utf8').trim();
     if (key.length < 32) throw new ConfigError([`${file}: the audit key is shorter than 32 characters`]);
-    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+    tightenFileMode(file);
     return { key, origin: 'file', file };
   }
   if (!options.generate) {
     throw new ConfigError([`EDGEOPS_AUDIT_KEY: not set, and no key file at ${file}; set the key the log was written with`]);
   }
-  mkdirSync(options.dataDir, { recursive: true });
+  makePrivateDir(options.dataDir);
   const key = randomBytes(32).toString('hex');
   // 'wx': never overwrite a key another process wrote a moment ago.
   try {
-    writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+    writeFileSync(file, `${key}\n`, { mode: PRIVATE_FILE_MODE, flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return resolveAuditKey({ ...options, generate: false });
     throw err;

@@ -12,6 +12,7 @@ import type { Clock } from '../core/ports.js';
 import type { Run } from '../core/runs/run.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
+import { PRIVATE_FILE_MODE, makePrivateDir, tightenFileMode } from '../private-files.js';
 import { startScheduler } from '../adapters/scheduler/scheduler.js';
 import type { CliIo } from './cli-io.js';
 
@@ -47,7 +48,10 @@ export { bootConfig };
 export function bootLogger(config: Config, logTo: BootOptions['logTo']): { logger: Logger; logFile?: string } {
   if (logTo === 'stdout') return { logger: createLogger({ level: config.logLevel }) };
   const logFile = path.join(config.dataDir, 'edgeops.log');
-  return { logger: createLogger({ level: config.logLevel, destination: pino.destination({ dest: logFile, mkdir: true, sync: false }) }), logFile };
+  // The log names incidents and users: private like the database beside it.
+  makePrivateDir(config.dataDir);
+  tightenFileMode(logFile);
+  return { logger: createLogger({ level: config.logLevel, destination: pino.destination({ dest: logFile, sync: false, mode: PRIVATE_FILE_MODE }) }), logFile };
 }
 
 /** Loads policies and procedures; an invalid catalog stops the start with every error listed. */

@@ -21,7 +21,7 @@ async function serveSlack(slack: SlackConfig, io: Parameters<Subcommand>[1]): Pr
   const platform = mountPlatform(app, { auditKey: booted.auditKey });
   let server: SlackServer;
   try {
-    server = await startSlackServer(app, slack, { routes: platform.routes, onResponse: platform.metrics.observeResponse });
+    server = await startSlackServer(app, slack, { routes: platform.routes, onResponse: platform.metrics.observeResponse, bodyBudget: platform.bodyBudget });
   } catch (err) {
     booted.close();
     if (err instanceof ConfigError) throw err;

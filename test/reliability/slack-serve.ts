@@ -128,6 +128,7 @@ export async function startServe(options: ServeOptions): Promise<Served> {
     server = await startSlackServer(app, config.slack!, {
       routes: platform.routes,
       onResponse: platform.metrics.observeResponse,
+      bodyBudget: platform.bodyBudget,
       delivery: { perChannelIntervalMs: 0 },
       ...(options.now ? { now: options.now } : {}),
       ...(options.groupsClock ? { clock: options.groupsClock } : {}),

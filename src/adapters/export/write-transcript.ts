@@ -1,10 +1,11 @@
 // Streams a rendered transcript into a file or stream with back-pressure, in large chunks.
-import { createWriteStream, mkdirSync, renameSync } from 'node:fs';
+import { createWriteStream, renameSync } from 'node:fs';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ExportFormat } from '../../core/commands/incident-commands.js';
 import { RENDERERS, type TranscriptSource } from '../../core/export/transcript.js';
+import { PRIVATE_FILE_MODE, makePrivateDir } from '../../private-files.js';
 
 const CHUNK = 64 * 1024;
 
@@ -31,10 +32,11 @@ export async function writeTranscript(source: TranscriptSource, format: ExportFo
   await pipeline(readable, out);
 }
 
+/** A transcript holds the incident's notes and run output: the file is 0600, a folder made for it 0700. */
 export async function writeTranscriptFile(source: TranscriptSource, format: ExportFormat, file: string): Promise<string> {
-  mkdirSync(path.dirname(file), { recursive: true });
+  makePrivateDir(path.dirname(file));
   const tmp = `${file}.tmp-${process.pid}`;
-  await writeTranscript(source, format, createWriteStream(tmp));
+  await writeTranscript(source, format, createWriteStream(tmp, { mode: PRIVATE_FILE_MODE }));
   renameSync(tmp, file);
   return file;
 }

@@ -3,12 +3,15 @@ import type { App } from '../../app.js';
 import { sqliteMetricsSource } from '../../storage/sqlite-metrics-source.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { mountPagerduty, type MountPagerdutyOptions } from '../pagerduty/index.js';
+import { createBodyBudget, type BodyBudget } from './body-budget.js';
 import { healthRoute, type RouteHandler } from './http-server.js';
 import { RUN_OUTPUT_PATH, linkKey, runOutputRoute } from './run-output-link.js';
 
 export interface Platform {
   routes: Record<string, RouteHandler>;
   metrics: Metrics;
+  /** Caps the bytes of unverified bodies held at once; give it to every other route that reads one (Slack's). */
+  bodyBudget: BodyBudget;
   /** Starts background work behind the routes (PagerDuty event processing and delivery). */
   start(): void;
   /** Resolves once stored PagerDuty events waiting now are processed (tests, the demo). */
@@ -32,12 +35,15 @@ export function appHealthRoute(app: App): RouteHandler {
 
 export function mountPlatform(app: App, options: { auditKey: string; pagerduty?: MountPagerdutyOptions }): Platform {
   const metrics = createMetrics(sqliteMetricsSource(app.store.db));
+  const bodyBudget = createBodyBudget();
   const pagerduty = mountPagerduty(app, app.config, app.logger, {
     ...options.pagerduty,
+    bodyBudget,
     onWebhook: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
   });
   return {
     metrics,
+    bodyBudget,
     routes: {
       'GET /healthz': appHealthRoute(app),
       'GET /metrics': async (_req, res) => {

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../../app.js';
 import { NotFoundError } from '../../errors.js';
 import type { RouteHandler } from './http-server.js';
+import { requestUrl } from './request-target.js';
 
 export const RUN_OUTPUT_PATH = '/runs/output';
 const DEFAULT_TTL_MS = 7 * 24 * 3_600_000;
@@ -37,7 +38,7 @@ export function verifyRunOutputLink(key: string, query: URLSearchParams, now: nu
 /** GET /runs/output?run=R-7&expires=…&sig=…: every step's kept output (secrets already masked), as text. */
 export function runOutputRoute(app: App, key: string): RouteHandler {
   return (req: IncomingMessage, res: ServerResponse) => {
-    const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+    const query = requestUrl(req).searchParams;
     const verdict = verifyRunOutputLink(key, query, app.clock.now());
     if (!verdict.ok) {
       res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end(`forbidden: ${verdict.reason}\n`);

@@ -6,6 +6,7 @@ import { createPagerdutyInbox, type IncomingEvent, type ReceiveResult } from '..
 import { createPagerdutyProcessor } from '../../core/pagerduty/pagerduty-processor.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
+import type { BodyBudget } from '../http/body-budget.js';
 import type { RouteHandler } from '../http/http-server.js';
 import type { OutboxDispatcher } from '../outbox/outbox-dispatcher.js';
 import { startEventWorker, type EventWorker } from './event-worker.js';
@@ -42,6 +43,8 @@ export interface MountPagerdutyOptions {
   workerIdlePollMs?: number;
   /** Told how each webhook delivery ended (the deliveries metric). */
   onWebhook?: (outcome: WebhookOutcome) => void;
+  /** Shared with the other routes that hold unverified bodies (see platform-routes). */
+  bodyBudget?: BodyBudget;
 }
 
 export interface MountedPagerduty {
@@ -94,6 +97,7 @@ export function mountPagerduty(app: App, config: Config, logger: Logger, options
     accepting: () => accepting,
     onStored: () => worker?.wake(),
     ...(options.onWebhook ? { onOutcome: options.onWebhook } : {}),
+    ...(options.bodyBudget ? { bodyBudget: options.bodyBudget } : {}),
   });
 
   return {

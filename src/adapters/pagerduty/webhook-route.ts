@@ -6,10 +6,15 @@ import type { IncomingEvent, ReceiveResult } from '../../core/pagerduty/pagerdut
 import type { Logger } from '../../log.js';
 import type { RouteHandler } from '../http/http-server.js';
 import { verifyPagerdutySignature } from './verify-signature.js';
+import { createBodyBudget, type BodyBudget } from '../http/body-budget.js';
 import { HttpFailure, readBody } from '../http/read-body.js';
 
-/** PagerDuty sends at most 256 KB; 2 MB leaves room without letting anyone fill memory. */
-export const PAGERDUTY_BODY_LIMIT_BYTES = 2 * 1024 * 1024;
+/**
+ * PagerDuty documents 256 KB as the most a V3 webhook delivery carries; a larger body is not
+ * PagerDuty's, so nothing bigger is held in memory before its signature is checked (README:
+ * "Connect to PagerDuty").
+ */
+export const PAGERDUTY_BODY_LIMIT_BYTES = 256 * 1024;
 /** Longer `X-Webhook-Id`s are not PagerDuty's (it sends UUIDs); such a header is not used for deduplication. */
 const WEBHOOK_ID_MAX = 200;
 
@@ -26,6 +31,8 @@ export interface PagerdutyWebhookRouteDeps {
   /** False while stopping: deliveries are answered 503 and PagerDuty sends them again later. */
   accepting?: () => boolean;
   bodyLimitBytes?: number;
+  /** Bytes of unverified bodies held at once, shared with the server's other signed routes; its own otherwise. */
+  bodyBudget?: BodyBudget;
 }
 
 export type WebhookOutcome = 'accepted' | 'duplicate' | 'rejected';
@@ -44,13 +51,14 @@ function webhookIdOf(req: IncomingMessage): string | null {
 }
 
 /**
- * The route handler. Answers: 503 when no secret is configured (or while stopping), 413 over the
- * size cap, 401 for a missing or wrong signature (nothing is stored; PagerDuty does not retry a
+ * The route handler. Answers: 503 when no secret is configured (or while stopping, or when the
+ * server holds too many unverified bodies: then with Retry-After), 413 over the size cap, 401 for a missing or wrong signature (nothing is stored; PagerDuty does not retry a
  * 4xx), 400 for a body that is not a V3 event, 202 once a new event is on disk, 200 for a
  * redelivery of one already stored.
  */
 export function pagerdutyWebhookRoute(deps: PagerdutyWebhookRouteDeps): RouteHandler {
   const limit = deps.bodyLimitBytes ?? PAGERDUTY_BODY_LIMIT_BYTES;
+  const budget = deps.bodyBudget ?? createBodyBudget();
   const outcome = (o: WebhookOutcome): void => deps.onOutcome?.(o);
   return async (req, res) => {
     const log = deps.logger.child({ requestId: randomUUID(), route: 'POST /webhooks/pagerduty' });
@@ -66,12 +74,12 @@ export function pagerdutyWebhookRoute(deps: PagerdutyWebhookRouteDeps): RouteHan
     }
     let raw: Buffer;
     try {
-      raw = await readBody(req, limit);
+      raw = await readBody(req, limit, budget);
     } catch (err) {
       if (!(err instanceof HttpFailure)) throw err;
-      log.warn({ status: err.status }, 'pagerduty webhook refused: body too large');
+      log.warn({ status: err.status, reason: err.message }, 'pagerduty webhook refused before its signature was checked');
       outcome('rejected');
-      send(res, err.status, { error: err.message }, { connection: 'close' });
+      send(res, err.status, { error: err.message }, { ...err.headers });
       return;
     }
 

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App as BoltApp, Receiver, ReceiverEvent } from '@slack/bolt';
 import type { Logger } from '../../log.js';
 import { verifySlackSignature } from './verify-signature.js';
+import { createBodyBudget, type BodyBudget } from '../http/body-budget.js';
 import { HttpFailure, readBody } from '../http/read-body.js';
 
 /** Slack's own payloads are a few KB; the largest (interactivity on a big message) stay far below this. */
@@ -21,6 +22,8 @@ export interface SlackReceiverOptions {
   /** The clock signatures are checked against (milliseconds since the epoch). */
   now?: () => number;
   bodyLimitBytes?: number;
+  /** Bytes of unverified bodies held at once, shared with the server's other signed routes; its own otherwise. */
+  bodyBudget?: BodyBudget;
   unackedAfterMs?: number;
   drainMs?: number;
 }
@@ -95,6 +98,7 @@ export class SlackReceiver implements Receiver {
   private readonly inflight = new Set<Promise<void>>();
   private readonly now: () => number;
   private readonly bodyLimit: number;
+  private readonly bodyBudget: BodyBudget;
   private readonly unackedAfterMs: number;
   private readonly drainMs: number;
 
@@ -102,6 +106,7 @@ export class SlackReceiver implements Receiver {
     if (!options.signingSecret) throw new Error('SlackReceiver needs the signing secret');
     this.now = options.now ?? Date.now;
     this.bodyLimit = options.bodyLimitBytes ?? SLACK_BODY_LIMIT_BYTES;
+    this.bodyBudget = options.bodyBudget ?? createBodyBudget();
     this.unackedAfterMs = options.unackedAfterMs ?? UNACKED_AFTER_MS;
     this.drainMs = options.drainMs ?? DRAIN_MS;
   }
@@ -140,7 +145,7 @@ export class SlackReceiver implements Receiver {
     }
     let body: Body;
     try {
-      const raw = await readBody(req, this.bodyLimit);
+      const raw = await readBody(req, this.bodyLimit, this.bodyBudget);
       // Nothing of the request is looked at before its signature holds, not even its content type.
       const verdict = verifySlackSignature(req.headersDistinct, raw, { signingSecret: this.options.signingSecret, now: this.now });
       if (!verdict.ok) {
@@ -152,7 +157,7 @@ export class SlackReceiver implements Receiver {
     } catch (err) {
       if (err instanceof HttpFailure) {
         log.warn({ status: err.status, reason: err.message }, 'slack request refused');
-        if (err.status === 413) res.setHeader('connection', 'close');
+        for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
         send(res, err.status, { error: err.message });
         return;
       }

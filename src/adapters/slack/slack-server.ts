@@ -6,6 +6,7 @@ import type { SlackConfig } from '../../config.js';
 import type { Clock } from '../../core/ports.js';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import type { BodyBudget } from '../http/body-budget.js';
 import { startHttpServer, type RouteHandler } from '../http/http-server.js';
 import { appHealthRoute } from '../http/platform-routes.js';
 import { createGroupDirectory, policyGroupIds, slackGroupMembers } from './group-directory.js';
@@ -63,6 +64,8 @@ export interface SlackServerOptions {
   delivery?: { clock?: Clock; sleep?: (ms: number) => Promise<void>; perChannelIntervalMs?: number; concurrency?: number };
   ackBudgetMs?: number;
   unackedAfterMs?: number;
+  /** The cap on unverified bodies held at once that the other routes share (`Platform.bodyBudget`). */
+  bodyBudget?: BodyBudget;
 }
 
 export interface SlackServer {
@@ -132,6 +135,7 @@ export async function startSlackServer(app: App, slack: SlackConfig, options: Sl
           logger,
           ...(options.now ? { now: options.now } : {}),
           ...(options.unackedAfterMs === undefined ? {} : { unackedAfterMs: options.unackedAfterMs }),
+          ...(options.bodyBudget ? { bodyBudget: options.bodyBudget } : {}),
         })
       : undefined;
   const receiver =
