@@ -1,4 +1,4 @@
-// Argv fuzz: 100k generated values become exactly one literal argv element each, or are refused by type.
+// Argv fuzz: 100k generated values become exactly one literal argv element each, or are refused by type or for beginning an argument with "-".
 import { copyFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { createProcessStepRunner } from '../../src/adapters/steps/process-step.j
 import { planRun } from '../../src/core/procedures/plan.js';
 import { ProcedureSchema, type Procedure } from '../../src/core/procedures/procedure-schema.js';
 import { ParamsError } from '../../src/core/procedures/params.js';
+import { InputError } from '../../src/errors.js';
 
 const procedure: Procedure = ProcedureSchema.parse({
   name: 'fuzz',
@@ -34,19 +35,28 @@ describe('argv fuzz', () => {
   it('puts 100,000 generated values into single literal argv elements, or refuses them before anything runs', () => {
     let planned = 0;
     let refused = 0;
+    let dashRefused = 0;
     fc.assert(
       fc.property(hostile, fc.oneof(fc.stringMatching(/^[a-z0-9-]{1,40}$/), fc.string({ maxLength: 12 })), (text, host) => {
         let plan;
         try {
           plan = planRun(procedure, { given: { text, host: host || 'web-1' }, env: 'test', secretEnv: {} });
         } catch (err) {
-          expect(err).toBeInstanceOf(ParamsError);
           const nul = text.includes('\0') || host.includes('\0');
           const badHost = !/^[a-z0-9-]{1,40}$/u.test(host || 'web-1');
-          expect(nul || badHost || [...text].length > 4096).toBe(true);
-          refused += 1;
+          if (err instanceof ParamsError) {
+            expect(nul || badHost || [...text].length > 4096).toBe(true);
+            refused += 1;
+            return;
+          }
+          // Well-typed, but {{text}} or {{host}} fills a whole element and would begin it with "-".
+          expect(err).toBeInstanceOf(InputError);
+          expect(text.startsWith('-') || (host || 'web-1').startsWith('-')).toBe(true);
+          expect((err as Error).message).toMatch(/would begin an argument with "-"/);
+          dashRefused += 1;
           return;
         }
+        expect(text.startsWith('-') || (host || 'web-1').startsWith('-')).toBe(false);
         const step = plan.steps[0]!;
         expect(step.kind).toBe('run');
         if (step.kind !== 'run') return;
@@ -55,8 +65,9 @@ describe('argv fuzz', () => {
       }),
       { numRuns: 100_000, seed: 20261126 },
     );
-    console.info(`argv fuzz: 100000 values, ${planned} planned as single elements, ${refused} refused by type, 0 injected`);
-    expect(planned + refused).toBe(100_000);
+    console.info(`argv fuzz: 100000 values, ${planned} planned as single elements, ${refused} refused by type, ${dashRefused} refused for a leading "-", 0 injected`);
+    expect(planned + refused + dashRefused).toBe(100_000);
+    expect(dashRefused).toBeGreaterThan(0);
     expect(planned).toBeGreaterThan(50_000);
   });
 
@@ -70,7 +81,8 @@ describe('argv fuzz', () => {
 
     it('delivers 300 generated values byte for byte, and nothing they hold is ever executed', async () => {
       const run = createProcessStepRunner({ commandsDir: dir, baseEnv: { PATH: process.env.PATH } });
-      const values = fc.sample(hostile.filter((v) => !v.includes('\0') && v.length > 0), { numRuns: 300, seed: 7 });
+      // Values beginning with "-" are refused before anything runs (see the fuzz above), so only the others can arrive.
+      const values = fc.sample(hostile.filter((v) => !v.includes('\0') && v.length > 0 && !v.startsWith('-')), { numRuns: 300, seed: 7 });
       for (const text of values) {
         const plan = planRun(procedure, { given: { text, host: 'web-1' }, env: 'test', secretEnv: {} });
         const step = plan.steps[0]!;
