@@ -78,7 +78,8 @@ describe('the local incident loop', () => {
     const rows = text.split('\n').filter((l) => /^\| 2026-/.test(l));
     expect(rows).toEqual([
       '| 2026-03-04T10:00:00.000Z | 1 | U0LOCAL01 | console | declared "Checkout errors after deploy" (SEV2, service checkout) |',
-      '| 2026-03-04T10:01:00.000Z | 2 | U0LOCAL01 | console | status update [identified]: 5xx at 12%, rolling back |',
+      // Brackets are escaped so recorded text can never form a link; rendered, it reads [identified].
+      '| 2026-03-04T10:01:00.000Z | 2 | U0LOCAL01 | console | status update \\[identified\\]: 5xx at 12%, rolling back |',
       '| 2026-03-04T10:02:00.000Z | 3 | U01SRE0001 | console | acknowledged |',
       '| 2026-03-04T10:04:00.000Z | 4 | U01SRE0001 | console | note: rollback finished on all pods |',
       '| 2026-03-04T10:04:00.000Z | 5 | U01SRE0001 | console | severity SEV2 → SEV1 |',

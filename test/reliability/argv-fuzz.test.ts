@@ -1,4 +1,4 @@
-// Argv fuzz: 100k generated values become exactly one literal argv element each, or are refused by type.
+// Argv fuzz: 100k generated values become exactly one literal argv element each, or are refused by type or for beginning an argument with "-".
 import { copyFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { createProcessStepRunner } from '../../src/adapters/steps/process-step.j
 import { planRun } from '../../src/core/procedures/plan.js';
 import { ProcedureSchema, type Procedure } from '../../src/core/procedures/procedure-schema.js';
 import { ParamsError } from '../../src/core/procedures/params.js';
+import { InputError } from '../../src/errors.js';
 
 const procedure: Procedure = ProcedureSchema.parse({
   name: 'fuzz',
@@ -15,7 +16,8 @@ const procedure: Procedure = ProcedureSchema.parse({
   owner: '@test',
   environments: ['test'],
   params: {
-    text: { type: 'string', max_length: 4096 },
+    // text may begin an argument with "-", so every value reaches the program; host may not.
+    text: { type: 'string', max_length: 4096, allow_leading_dash: true },
     host: { type: 'string', pattern: '[a-z0-9-]{1,40}' },
   },
   steps: [{ name: 'record', run: ['./record-argv.sh', '{{text}}', 'pre-{{text}}-post', '--', '{{host}}'] }],
@@ -34,19 +36,28 @@ describe('argv fuzz', () => {
   it('puts 100,000 generated values into single literal argv elements, or refuses them before anything runs', () => {
     let planned = 0;
     let refused = 0;
+    let dashRefused = 0;
     fc.assert(
       fc.property(hostile, fc.oneof(fc.stringMatching(/^[a-z0-9-]{1,40}$/), fc.string({ maxLength: 12 })), (text, host) => {
         let plan;
         try {
           plan = planRun(procedure, { given: { text, host: host || 'web-1' }, env: 'test', secretEnv: {} });
         } catch (err) {
-          expect(err).toBeInstanceOf(ParamsError);
           const nul = text.includes('\0') || host.includes('\0');
           const badHost = !/^[a-z0-9-]{1,40}$/u.test(host || 'web-1');
-          expect(nul || badHost || [...text].length > 4096).toBe(true);
-          refused += 1;
+          if (err instanceof ParamsError) {
+            expect(nul || badHost || [...text].length > 4096).toBe(true);
+            refused += 1;
+            return;
+          }
+          // Well-typed, but {{host}} fills a whole element and would begin it with "-".
+          expect(err).toBeInstanceOf(InputError);
+          expect((host || 'web-1').startsWith('-')).toBe(true);
+          expect((err as Error).message).toMatch(/would begin an argument with "-"/);
+          dashRefused += 1;
           return;
         }
+        expect((host || 'web-1').startsWith('-')).toBe(false);
         const step = plan.steps[0]!;
         expect(step.kind).toBe('run');
         if (step.kind !== 'run') return;
@@ -55,9 +66,12 @@ describe('argv fuzz', () => {
       }),
       { numRuns: 100_000, seed: 20261126 },
     );
-    console.info(`argv fuzz: 100000 values, ${planned} planned as single elements, ${refused} refused by type, 0 injected`);
-    expect(planned + refused).toBe(100_000);
-    expect(planned).toBeGreaterThan(50_000);
+    console.info(`argv fuzz: 100000 values, ${planned} planned as single elements, ${refused} refused by type, ${dashRefused} refused for a leading "-", 0 injected`);
+    expect(planned + refused + dashRefused).toBe(100_000);
+    expect(dashRefused).toBeGreaterThan(0);
+    // Most values are well typed; of those, the ones whose host begins with "-" are refused, the rest planned.
+    expect(planned + dashRefused).toBeGreaterThan(50_000);
+    expect(planned).toBeGreaterThan(30_000);
   });
 
   describe('through real processes', () => {

@@ -67,35 +67,60 @@ function headerRows(i: Incident): Array<[string, string]> {
 
 // ---------------------------------------------------------------- Markdown
 
-const mdCell = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+/** A CommonMark line ending: `\r\n`, `\n` or a lone `\r`. */
+const LINE_BREAK = /\r\n|\r|\n/g;
 
+/**
+ * Recorded text as one line of Markdown that renders as exactly that text (CommonMark and GitHub):
+ * backslash before every character that could start markup here — `\`, `` ` ``, `*`, `_`, `[`,
+ * `]`, `~` (strikethrough), `|` (table cells), `$` (GitHub math), `&` where it could begin an
+ * entity, `<` where it could begin HTML or an autolink (a `<!--` would hide the rest of the
+ * document) — and line breaks as `joiner`, so no text can end its cell, heading or list item and
+ * start a section of its own. Text is only ever placed after a prefix (`| `, `# `, `- …: `), so
+ * characters that matter only at the start of a line need nothing.
+ */
+function mdText(text: string, joiner = '<br>'): string {
+  return text
+    .replace(/[\\`*_[\]~|$]|&(?=[#A-Za-z0-9])|<(?=[A-Za-z/!?])/g, (c) => `\\${c}`)
+    .replace(LINE_BREAK, joiner);
+}
+
+const mdCell = (s: string): string => mdText(s);
+/** A heading is one line; a `#` run at its end would be taken as closing markup and dropped. */
+const mdHeading = (s: string): string => mdText(s, ' ').replace(/#/g, '\\#');
+
+/**
+ * Free text (summaries, output) in a code fence longer than any backtick run inside it, so nothing
+ * in it is markup. Line breaks are written as `\n`: a lone `\r` before the closing fence's `\n`
+ * would otherwise merge with it into one.
+ */
 function fence(text: string): string {
   const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
   const ticks = '`'.repeat(longest + 1);
-  return `${ticks}\n${text}\n${ticks}`;
+  return `${ticks}\n${text.replace(LINE_BREAK, '\n')}\n${ticks}`;
 }
 
 export function* renderMarkdown(src: TranscriptSource): Generator<string> {
   const i = src.incident;
-  yield `# ${i.id}: ${i.title}\n\n| Field | Value |\n| --- | --- |\n`;
+  yield `# ${mdHeading(`${i.id}: ${i.title}`)}\n\n| Field | Value |\n| --- | --- |\n`;
   for (const [k, v] of headerRows(i)) yield `| ${k} | ${mdCell(v)} |\n`;
-  yield `\n## Summary\n\n${i.summary ?? '_No summary given._'}\n\n## Timeline\n\n`;
+  yield `\n## Summary\n\n${i.summary === null ? '_No summary given._' : fence(i.summary)}\n\n## Timeline\n\n`;
   yield '| Time (UTC) | Seq | Actor | Source | Event |\n| --- | --- | --- | --- | --- |\n';
   const tail: Tail = { firstSeq: null, lastSeq: null, lastHash: null };
   for (const e of src.events()) {
     track(tail, e);
-    yield `| ${isoTime(e.time)} | ${e.seq} | ${mdCell(e.actor)} | ${e.source} | ${mdCell(describeEvent(e))} |\n`;
+    yield `| ${isoTime(e.time)} | ${e.seq} | ${mdCell(e.actor)} | ${mdCell(e.source)} | ${mdCell(describeEvent(e))} |\n`;
   }
   yield '\n## Procedure runs\n\n';
   let runs = 0;
   for (const run of src.runs()) {
     runs += 1;
-    yield `### ${run.id}: ${run.procedure} in ${run.environment} — ${run.state}\n\n`;
-    yield `- Requested by: ${run.requestedBy}\n- Approved by: ${run.approvers.length > 0 ? run.approvers.join(', ') : dash}\n`;
-    yield `- Parameters: ${Object.keys(run.params).length > 0 ? Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(', ') : dash}\n`;
+    yield `### ${mdHeading(`${run.id}: ${run.procedure} in ${run.environment} — ${run.state}`)}\n\n`;
+    yield `- Requested by: ${mdText(run.requestedBy)}\n- Approved by: ${run.approvers.length > 0 ? mdText(run.approvers.join(', ')) : dash}\n`;
+    yield `- Parameters: ${Object.keys(run.params).length > 0 ? mdText(Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(', ')) : dash}\n`;
     yield `- Started: ${timeOrDash(run.startedAt)}; finished: ${timeOrDash(run.finishedAt)}; duration: ${run.startedAt === null ? dash : between(run.startedAt, run.finishedAt)}\n\n`;
     for (const step of run.steps) {
-      yield `#### Step ${step.name}: ${step.outcome}, exit ${step.exitCode ?? dash}, ${step.durationMs === null ? dash : durationText(step.durationMs)}\n\n`;
+      yield `#### ${mdHeading(`Step ${step.name}: ${step.outcome}, exit ${step.exitCode ?? dash}, ${step.durationMs === null ? dash : durationText(step.durationMs)}`)}\n\n`;
       if (step.outputExcerpt) yield `${fence(step.outputExcerpt)}\n\n`;
     }
   }
@@ -104,7 +129,7 @@ export function* renderMarkdown(src: TranscriptSource): Generator<string> {
   let denied = 0;
   for (const e of src.denied()) {
     denied += 1;
-    yield `- ${isoTime(e.time)} ${e.actor}: ${describeEvent(e)}${e.payload.reason ? ` (${String(e.payload.reason)})` : ''}\n`;
+    yield `- ${isoTime(e.time)} ${mdText(`${e.actor}: ${describeEvent(e)}${e.payload.reason ? ` (${String(e.payload.reason)})` : ''}`)}\n`;
   }
   if (denied === 0) yield '_None._\n';
   yield `\n---\n\nAudit: first seq ${tail.firstSeq ?? dash}, last seq ${tail.lastSeq ?? dash}, last hash \`${tail.lastHash ?? dash}\`. `;
@@ -175,7 +200,7 @@ const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d1d1f}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border:1px solid #d0d0d5;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f4f4f6}td.seq{font-variant-numeric:tabular-nums;text-align:right}pre{background:#f6f8fa;padding:.6rem;overflow:auto;white-space:pre-wrap}
-code{font-size:12px}footer{border-top:1px solid #d0d0d5;margin-top:2rem;padding-top:.5rem;color:#555}`;
+code{font-size:12px}footer{border-top:1px solid #d0d0d5;margin-top:2rem;padding-top:.5rem;color:#555}td,.text{white-space:pre-wrap}`;
 
 export function* renderHtml(src: TranscriptSource): Generator<string> {
   const i = src.incident;
@@ -183,7 +208,7 @@ export function* renderHtml(src: TranscriptSource): Generator<string> {
   yield `<meta name="viewport" content="width=device-width, initial-scale=1"><style>${STYLE}</style></head><body>\n`;
   yield `<h1>${esc(`${i.id}: ${i.title}`)}</h1>\n<table>`;
   for (const [k, v] of headerRows(i)) yield `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`;
-  yield `</table>\n<h2>Summary</h2>\n<p>${esc(i.summary ?? 'No summary given.')}</p>\n<h2>Timeline</h2>\n`;
+  yield `</table>\n<h2>Summary</h2>\n<p class="text">${esc(i.summary ?? 'No summary given.')}</p>\n<h2>Timeline</h2>\n`;
   yield '<table><thead><tr><th>Time (UTC)</th><th>Seq</th><th>Actor</th><th>Source</th><th>Event</th></tr></thead><tbody>\n';
   const tail: Tail = { firstSeq: null, lastSeq: null, lastHash: null };
   for (const e of src.events()) {
@@ -196,7 +221,7 @@ export function* renderHtml(src: TranscriptSource): Generator<string> {
     runs += 1;
     yield `<h3>${esc(`${run.id}: ${run.procedure} in ${run.environment} — ${run.state}`)}</h3>\n<ul>`;
     yield `<li>Requested by ${esc(run.requestedBy)}</li><li>Approved by ${esc(run.approvers.join(', ') || dash)}</li>`;
-    yield `<li>Parameters: ${esc(Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(', ') || dash)}</li></ul>\n`;
+    yield `<li class="text">Parameters: ${esc(Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(', ') || dash)}</li></ul>\n`;
     for (const step of run.steps) {
       yield `<h4>${esc(`Step ${step.name}: ${step.outcome}, exit ${step.exitCode ?? dash}`)}</h4>`;
       if (step.outputExcerpt) yield `<pre><code>${esc(step.outputExcerpt)}</code></pre>\n`;
@@ -207,10 +232,10 @@ export function* renderHtml(src: TranscriptSource): Generator<string> {
   let denied = 0;
   for (const e of src.denied()) {
     denied += 1;
-    yield `<li>${isoTime(e.time)} ${esc(e.actor)}: ${esc(describeEvent(e))}</li>`;
+    yield `<li class="text">${isoTime(e.time)} ${esc(e.actor)}: ${esc(describeEvent(e))}${e.payload.reason ? ` (${esc(String(e.payload.reason))})` : ''}</li>`;
   }
   if (denied === 0) yield '<li>None.</li>';
-  yield `</ul>\n<footer>Audit: first seq ${tail.firstSeq ?? dash}, last seq ${tail.lastSeq ?? dash}, last hash <code>${tail.lastHash ?? dash}</code>. `;
+  yield `</ul>\n<footer>Audit: first seq ${tail.firstSeq ?? dash}, last seq ${tail.lastSeq ?? dash}, last hash <code>${esc(tail.lastHash ?? dash)}</code>. `;
   yield 'Check against the log with <code>edgeops audit verify</code>.</footer>\n</body></html>\n';
 }
 

@@ -11,6 +11,7 @@ import {
   channelName,
   incidentId,
   noSuchIncident,
+  parseServiceName,
   requireText,
   type Incident,
   type IncidentRole,
@@ -112,6 +113,9 @@ export function createIncidentService(deps: IncidentServiceDeps) {
   return {
     declare(by: By, input: DeclareInput): Incident {
       const title = requireText('the title', input.title, TITLE_MAX);
+      // A person's service= must be a service name; PagerDuty names services freely and is kept
+      // as sent (for display, policies and triggers); procedures get its service-name form.
+      const service = input.service == null || input.pagerduty ? (input.service ?? null) : parseServiceName(input.service);
       return uow.transaction(() => {
         const number = incidents.nextNumber();
         const now = clock.now();
@@ -121,7 +125,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
           title,
           severity: input.severity ?? 3,
           status: 'investigating',
-          service: input.service ?? null,
+          service,
           private: input.private ?? false,
           channelName: channelName(number, title),
           channelId: null,

@@ -83,6 +83,48 @@ export function parseUserRef(text: string): string {
   return m[1]!;
 }
 
+/**
+ * What `service=` accepts: a letter or digit first, then letters, digits, `.`, `_`, space and `-`,
+ * at most 80 characters. Procedures get it as `{{incident.service}}`, so it can never begin with
+ * `-` (an option) nor hold characters a program or path would treat specially.
+ */
+export const SERVICE_PATTERN = '[A-Za-z0-9][A-Za-z0-9._ -]{0,79}';
+const SERVICE = new RegExp(`^(?:${SERVICE_PATTERN})$`);
+
+export const isServiceName = (text: string): boolean => SERVICE.test(text);
+
+/** A service name typed by a person (`service=checkout`), refused unless it matches the pattern. */
+export function parseServiceName(text: string): string {
+  const name = text.trim();
+  if (!SERVICE.test(name)) {
+    const shown = [...name].length > 48 ? `${[...name].slice(0, 45).join('')}…` : name;
+    throw new InputError(
+      `service=${JSON.stringify(shown)} is not a service name: it must match ${SERVICE_PATTERN} (a letter or digit first, then letters, digits, ".", "_", "-" or spaces, at most 80 characters)`,
+    );
+  }
+  return name;
+}
+
+/**
+ * The service as procedures see it (`{{incident.service}}`). A name that matches the pattern is
+ * used as recorded. Any other (a PagerDuty service is named freely, e.g. "Checkout (EU)", and is
+ * kept so for display, policies and triggers) becomes its service-name form: accents dropped,
+ * each run of other characters one space, leading non-alphanumerics removed, cut to 80
+ * ("Checkout EU"). A name with nothing usable left fills in as empty, like an incident without
+ * a service.
+ */
+export function serviceForTemplates(name: string | null | undefined): string {
+  if (!name) return '';
+  if (SERVICE.test(name)) return name;
+  return name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^A-Za-z0-9._-]+/g, ' ')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 80)
+    .trimEnd();
+}
+
 export const TITLE_MAX = 200;
 export const TEXT_MAX = 4000;
 

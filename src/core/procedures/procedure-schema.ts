@@ -30,10 +30,17 @@ const common = {
   required: z.boolean().default(false),
 };
 
-export const ParamSchema = z.discriminatedUnion('type', [
+/**
+ * May a value of this param begin an argv element with `-`? Off by default: such an element is
+ * read as an option by nearly every program. Only types whose values can start with `-` have it.
+ */
+const allowLeadingDash = { allow_leading_dash: z.boolean().optional() };
+
+const ParamUnionSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('string'),
     ...common,
+    ...allowLeadingDash,
     pattern: pattern.optional(),
     max_length: z.number().int().positive().max(65536).default(256),
     default: z.string().optional(),
@@ -41,6 +48,7 @@ export const ParamSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('int'),
     ...common,
+    ...allowLeadingDash,
     min: z.number().int().optional(),
     max: z.number().int().optional(),
     default: z.number().int().optional(),
@@ -49,6 +57,7 @@ export const ParamSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('enum'),
     ...common,
+    ...allowLeadingDash,
     values: z.array(z.string().min(1)).min(1),
     default: z.string().optional(),
   }),
@@ -67,6 +76,23 @@ export const ParamSchema = z.discriminatedUnion('type', [
     required: z.boolean().default(true),
   }),
 ]);
+
+/** Why `allow_leading_dash` means nothing on the types without it, said instead of "unknown key". */
+const NO_LEADING_DASH: Record<string, string> = {
+  bool: 'a bool fills in as true or false, never starting with "-"',
+  duration: 'a duration such as 30s never starts with "-"',
+  secret: 'a secret never fills an argument (pass it through the step\'s env:)',
+};
+
+function refuseMisplacedLeadingDash(input: unknown, ctx: z.core.$RefinementCtx): unknown {
+  if (input === null || typeof input !== 'object' || !Object.hasOwn(input, 'allow_leading_dash')) return input;
+  const { type, allow_leading_dash: _, ...rest } = input as Record<string, unknown>;
+  if (typeof type !== 'string' || !Object.hasOwn(NO_LEADING_DASH, type)) return input;
+  ctx.addIssue({ code: 'custom', path: ['allow_leading_dash'], input, message: `allow_leading_dash makes no sense on a ${type} parameter: ${NO_LEADING_DASH[type]}; remove it` });
+  return { type, ...rest };
+}
+
+export const ParamSchema = z.preprocess<unknown, typeof ParamUnionSchema, z.input<typeof ParamUnionSchema>>(refuseMisplacedLeadingDash, ParamUnionSchema);
 export type ParamDef = z.infer<typeof ParamSchema>;
 
 const HttpSchema = z.strictObject({

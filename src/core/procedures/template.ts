@@ -1,5 +1,6 @@
 // Fills `{{…}}` variables into a step's argv, env and HTTP request, each value staying inside its own slot.
 import { InputError } from '../../errors.js';
+import { serviceForTemplates } from '../incidents/incident.js';
 import type { ParamValue } from './params.js';
 import type { Procedure, Step } from './procedure-schema.js';
 
@@ -26,6 +27,8 @@ export interface TemplateContext {
   readonly vars: ReadonlyMap<string, string>;
   /** Names of secret params: refused where the text would be visible (argv, URL, concurrency key). */
   readonly secretNames: ReadonlySet<string>;
+  /** Names of params whose file says `allow_leading_dash: true`: they may begin an argv element with `-`. */
+  readonly leadingDashNames: ReadonlySet<string>;
 }
 
 /** The request one step makes, with every variable filled in. */
@@ -75,15 +78,18 @@ export function createTemplateContext(
   }
   const vars = new Map<string, string>();
   const secretNames = new Set<string>();
+  const leadingDashNames = new Set<string>();
   for (const [name, def] of Object.entries(procedure.params)) {
     vars.set(name, Object.hasOwn(values, name) ? String(values[name]) : '');
     if (def.type === 'secret') secretNames.add(name);
+    if ('allow_leading_dash' in def && def.allow_leading_dash === true) leadingDashNames.add(name);
   }
   vars.set('env', run.env);
   vars.set('incident.id', run.incident?.id ?? '');
   vars.set('incident.pagerduty_id', run.incident?.pagerdutyId ?? '');
-  vars.set('incident.service', run.incident?.service ?? '');
-  return { vars, secretNames };
+  // A PagerDuty service name is free text ("Checkout (EU)"); procedures get its service-name form.
+  vars.set('incident.service', serviceForTemplates(run.incident?.service));
+  return { vars, secretNames, leadingDashNames };
 }
 
 /**
@@ -127,7 +133,15 @@ export function resolveStep(step: Step, ctx: TemplateContext): ResolvedStep {
     if (templateVariables(program!).length > 0) {
       throw new InputError(`step "${step.name}": the program (run[0]) cannot contain template variables; pass values as arguments`);
     }
-    const argv = [program!, ...args.map((arg, i) => renderTemplate(arg, ctx, { where: `step "${step.name}" run[${i + 1}]` }))];
+    const argv = [
+      program!,
+      ...args.map((arg, i) => {
+        const where = `step "${step.name}" run[${i + 1}]`;
+        const rendered = renderTemplate(arg, ctx, { where });
+        refuseLeadingDash(arg, ctx, where);
+        return rendered;
+      }),
+    ];
     return { kind: 'run', ...common, argv, env: renderEnv(step, ctx) };
   }
   const http = step.http!;
@@ -148,6 +162,44 @@ export function resolveStep(step: Step, ctx: TemplateContext): ResolvedStep {
     ...(http.body !== undefined ? { body: renderBody(http.body, ctx, `step "${step.name}" body`) } : {}),
     expectStatus: Array.isArray(http.expect_status) ? http.expect_status : [http.expect_status],
   };
+}
+
+/**
+ * The variable whose value would supply the first character of an argv element made from
+ * `template`, if any: none when the element begins with the file's own text (`--name={{x}}`),
+ * else the first variable with a non-empty value (`{{x}}`, or `{{x}}{{y}}` with `x` empty).
+ */
+export function leadingVariable(template: string, vars: ReadonlyMap<string, string>): string | undefined {
+  const parts = template.split(REFERENCE); // literal, name, literal, name, …, literal
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    if (i % 2 === 0) {
+      if (part !== '') return undefined;
+    } else if ((vars.get(part) ?? '') !== '') return part;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses a value that would begin an argv element with `-`: nearly every program reads such an
+ * element as an option (`--output=/tmp/x` to sort, `-rf` to rm, even `-5` to head), so chat text
+ * could change what the program does. Only a param whose file says `allow_leading_dash: true`
+ * may; built-in variables never may. The file's own text (`--name={{x}}`, `-{{x}}`) is not
+ * affected.
+ */
+function refuseLeadingDash(template: string, ctx: TemplateContext, where: string): void {
+  const name = leadingVariable(template, ctx.vars);
+  if (name === undefined) return;
+  const value = ctx.vars.get(name)!;
+  if (!value.startsWith('-') || ctx.leadingDashNames.has(name)) return;
+  const shown = JSON.stringify([...value].length > 48 ? `${[...value].slice(0, 45).join('')}…` : value);
+  const builtin = (BUILTIN_VARIABLES as readonly string[]).includes(name);
+  throw new InputError(
+    `${where}: {{${name}}} is ${shown}, which would begin an argument with "-" that the program could read as an option; ` +
+      (builtin
+        ? `{{${name}}} may never begin an argument with "-"`
+        : `give ${name} a value that does not start with "-" (the procedure file can allow it with allow_leading_dash: true on ${name})`),
+  );
 }
 
 function renderEnv(step: Step, ctx: TemplateContext): Record<string, string> {
@@ -270,7 +322,11 @@ export function checkProcedureTemplates(procedure: Procedure): TemplateProblem[]
     step.run?.forEach((arg, j) => {
       if (j === 0 && templateVariables(arg).length > 0) {
         problems.push({ path: ['steps', i, 'run', 0], message: 'the program (run[0]) cannot contain template variables; pass values as arguments' });
-      } else check(arg, ['steps', i, 'run', j], false);
+      } else {
+        check(arg, ['steps', i, 'run', j], false);
+        const dashed = dashedChoice(procedure, arg);
+        if (dashed) problems.push({ path: ['steps', i, 'run', j], message: dashed });
+      }
     });
     for (const [key, value] of Object.entries(step.env)) check(value, ['steps', i, 'env', key], true);
     if (step.http) {
@@ -280,4 +336,20 @@ export function checkProcedureTemplates(procedure: Procedure): TemplateProblem[]
     }
   });
   return problems;
+}
+
+/**
+ * A value the file itself offers (an enum value or a default) that starts with `-` for a param
+ * beginning this argv element without `allow_leading_dash: true`: every run using it would be
+ * refused, so the file is wrong, not the run.
+ */
+function dashedChoice(procedure: Procedure, arg: string): string | undefined {
+  const [before, name] = arg.split(REFERENCE);
+  if (before !== '' || name === undefined || !Object.hasOwn(procedure.params, name)) return undefined;
+  const def = procedure.params[name]!;
+  if (def.type === 'secret' || def.type === 'bool' || def.type === 'duration' || def.allow_leading_dash === true) return undefined;
+  const offered = [...(def.type === 'enum' ? def.values : []), ...(def.default !== undefined ? [String(def.default)] : [])];
+  const dashed = offered.find((v) => v.startsWith('-'));
+  if (dashed === undefined) return undefined;
+  return `{{${name}}} begins this argument and may be ${JSON.stringify(dashed)}, which would be refused at run time (a value beginning an argument with "-" could be read as an option); set allow_leading_dash: true on ${name}, or write the dash in the file (e.g. "-{{${name}}}")`;
 }

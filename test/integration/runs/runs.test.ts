@@ -46,7 +46,7 @@ describe('/runbook run', () => {
   });
 
   it('passes hostile values as exactly one argv element, never through a shell', async () => {
-    const values = ['; touch PWNED', '$(touch PWNED)', '`touch PWNED`', 'a\nb', '--help', "it's \"quoted\"", 'x'.repeat(10_000)];
+    const values = ['; touch PWNED', '$(touch PWNED)', '`touch PWNED`', 'a\nb', 'a --help', "it's \"quoted\"", 'x'.repeat(10_000)];
     for (const value of values) {
       const escaped = value.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
       expect(await f.say(dev(), '/runbook', `run echo-args msg="${escaped}"`)).toMatch(/started/);
@@ -59,6 +59,7 @@ describe('/runbook run', () => {
 
   it('refuses bad input before anything runs', async () => {
     const cases: Array<[string, RegExp]> = [
+      ['run echo-args msg=--help', /\{\{msg\}\} is "--help", which would begin an argument with "-"/],
       ['run nope', /there is no procedure "nope"/],
       ['run echo-args', /msg.*required/],
       ['run echo-args msg=x colour=red', /unknown parameter "colour"/],

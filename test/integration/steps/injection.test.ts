@@ -16,7 +16,8 @@ const procedure = ProcedureSchema.parse({
   owner: '@team',
   environments: ['prod'],
   params: {
-    text: { type: 'string', max_length: 20_000 },
+    // text may begin an argument with "-", so every payload reaches the program; capped and instance may not.
+    text: { type: 'string', max_length: 20_000, allow_leading_dash: true },
     capped: { type: 'string' },
     instance: { type: 'string', pattern: '[a-z0-9-]{1,40}' },
   },
@@ -122,6 +123,15 @@ describe('values refused before anything runs', () => {
   it('refuses NUL, which could end an argument early', async () => {
     const err = await attempt({ text: 'web-01\0--force' });
     expect(err.problems).toEqual(['text: contains a NUL character, which no parameter may hold']);
+  });
+
+  it('refuses a value that would begin an argument with "-" where the param does not allow it', async () => {
+    const { values } = resolveParams(procedure, { capped: '--output=PWNED', instance: 'web-01' }, { secretEnv: {} });
+    expect(() => resolveStep(procedure.steps[0]!, createTemplateContext(procedure, values, { env: 'prod' }))).toThrow(
+      'step "record" run[4]: {{capped}} is "--output=PWNED", which would begin an argument with "-"',
+    );
+    expect(spawnSpy).not.toHaveBeenCalled();
+    expect(await findPwned([dir])).toEqual([]);
   });
 
   it('refuses a 10 KB value over the default 256-character cap', async () => {

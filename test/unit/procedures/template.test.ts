@@ -109,9 +109,12 @@ describe('resolveStep: run', () => {
     'x'.repeat(10_000),
   ];
 
+  /** `reason` may begin an argument with "-" here, so every hostile value reaches the argv. */
+  const dashing = procedure({ params: { reason: { type: 'string', max_length: 65536, allow_leading_dash: true } } });
+
   it.each(hostile)('keeps %j as exactly one argv element', (value) => {
     const step = procedure().steps[0]!;
-    const resolved = resolveStep({ ...step, run: ['./scripts/x.sh', '--', '{{reason}}', 'pre-{{reason}}-post'] }, context({ reason: value }));
+    const resolved = resolveStep({ ...step, run: ['./scripts/x.sh', '--', '{{reason}}', 'pre-{{reason}}-post'] }, context({ reason: value }, dashing));
     expect(resolved).toMatchObject({ kind: 'run', argv: ['./scripts/x.sh', '--', value, `pre-${value}-post`] });
   });
 
@@ -120,7 +123,7 @@ describe('resolveStep: run', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 300 }), fc.string({ maxLength: 40 }), (value, literal) => {
         const template = `${literal.replaceAll('{', '(')}{{reason}}`;
-        const resolved = resolveStep({ ...step, run: ['prog', template, '{{reason}}'] }, context({ reason: value }));
+        const resolved = resolveStep({ ...step, run: ['prog', template, '{{reason}}'] }, context({ reason: value }, dashing));
         if (resolved.kind !== 'run') throw new Error('expected a run step');
         expect(resolved.argv).toEqual(['prog', `${literal.replaceAll('{', '(')}${value}`, value]);
       }),
