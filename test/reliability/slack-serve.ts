@@ -8,6 +8,7 @@ import { startSlackServer, type SlackServer } from '../../src/adapters/slack/sla
 import { createApp, type App } from '../../src/app.js';
 import { bootCatalog } from '../../src/cli/bootstrap.js';
 import { loadConfig } from '../../src/config.js';
+import type { Clock } from '../../src/core/ports.js';
 import { createLogger } from '../../src/log.js';
 import { FakeSlack, SLACK_API_URL, SLACK_BASE } from '../fixtures/slack/fake-slack.js';
 import { SIGNING_SECRET } from '../fixtures/slack/slack-harness.js';
@@ -51,6 +52,10 @@ export interface ServeOptions {
   env?: Record<string, string>;
   /** The clock Slack signatures are checked against; real time by default. */
   now?: () => number;
+  /** The app's clock (audit rows, the outbox, scheduled work); real time by default. */
+  clock?: Clock;
+  /** More configuration variables (EDGEOPS_…, SLACK_…) on top of the defaults here. */
+  config?: Record<string, string>;
 }
 
 export interface Served {
@@ -93,6 +98,7 @@ export async function startServe(options: ServeOptions): Promise<Served> {
       SLACK_API_URL,
       PAGERDUTY_WEBHOOK_SECRETS: `${PAGERDUTY_SECRET},${PAGERDUTY_OLD_SECRET}`,
       LOG_LEVEL: 'debug',
+      ...options.config,
     },
     { cwd: dir },
   );
@@ -108,6 +114,7 @@ export async function startServe(options: ServeOptions): Promise<Served> {
     env: { PATH: process.env.PATH, ...options.env },
     exportsDir: path.join(dir, 'exports'),
     exportDelivery: 'chat',
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   app.runs.recoverInterrupted();
   const slack = new RecordingSlack();
