@@ -286,7 +286,7 @@ export class ProjectionCheck {
     if (!paramsMatch(recorded.value, params)) this.differs('runs', row, 'params', recorded, params);
     if (f.duration && !f.byField.has('started_at') && !f.byField.has('finished_at')) {
       const stored = r.startedAt === null || r.finishedAt === null ? null : r.finishedAt - r.startedAt;
-      if (stored !== f.duration.value) this.differs('runs', row, 'finished_at - started_at', f.duration, stored, ' ms');
+      if (stored !== f.duration.value) this.differs('runs', row, 'duration (finished_at - started_at)', f.duration, stored, ' ms');
     }
   }
 
@@ -430,6 +430,6 @@ const SHOW_MAX = 80;
 function show(field: string, value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'number' && field.endsWith('_at')) return Number.isFinite(value) ? new Date(value).toISOString() : String(value);
-  const text = JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const text = canonicalJson(value).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return text.length > SHOW_MAX ? `${text.slice(0, SHOW_MAX)}…` : text;
 }
