@@ -10,6 +10,7 @@ import type { Catalog } from './catalog/load-catalog.js';
 import type { TranscriptSource } from './core/export/transcript.js';
 import type { Config, Env } from './config.js';
 import type { AccessControl } from './core/access.js';
+import { createAnchorService, type AnchorService } from './core/audit/anchor-service.js';
 import { handleIncidentCommand, type ExportFormat, type IncidentCommandDeps } from './core/commands/incident-commands.js';
 import { handleOncallCommand } from './core/commands/oncall-commands.js';
 import { handleRunbookCommand, type RunbookCommandDeps } from './core/commands/runbook-commands.js';
@@ -54,6 +55,8 @@ export interface App {
   incidents: IncidentService;
   runs: RunService;
   reminders: ReminderService;
+  /** Posts the audit chain head to EDGEOPS_AUDIT_ANCHOR_CHANNEL daily; only with Slack and the channel set. */
+  auditAnchor: AnchorService | undefined;
   access: AccessControl;
   /** Incidents as a given person may know of them (private ones only to their members). */
   visibility: IncidentVisibility;
@@ -136,6 +139,10 @@ export function createApp(options: AppOptions): App {
   });
 
   const reminders = createReminderService({ audit: store.audit, incidents, clock, policy: () => catalog().policy });
+  const auditAnchor =
+    config.slack && config.auditAnchorChannel
+      ? createAnchorService({ uow: store, audit: store.audit, outbox: store.outbox, clock, channel: config.auditAnchorChannel })
+      : undefined;
 
   const transcript = (incidentId: string): TranscriptSource => transcriptSource(store, incidentId, (id) => transcriptRuns(runStore, id));
 
@@ -172,6 +179,7 @@ export function createApp(options: AppOptions): App {
     incidents,
     runs,
     reminders,
+    auditAnchor,
     access,
     visibility,
     handle,

@@ -46,8 +46,8 @@ export const SUBCOMMANDS: Record<string, Entry> = {
     load: async () => (await import('./cli/run-command.js')).runCommand,
   },
   audit: {
-    usage: 'audit verify [--db FILE]',
-    summary: 'recompute the audit chain; names the first bad seq',
+    usage: 'audit verify [--db FILE] [--expect-head SEQ:HASH] | audit anchor [--db FILE]',
+    summary: 'check the audit chain and the tables exports read, naming what differs; anchor prints the head as SEQ:HASH',
     load: async () => (await import('./cli/audit-command.js')).auditCommand,
   },
   migrate: {

@@ -42,6 +42,9 @@ export const EnvSchema = z.object({
   PAGERDUTY_FROM: optionalText.refine((v) => v === undefined || /^[^@\s]+@[^@\s]+$/.test(v), {
     message: 'must be an e-mail address',
   }),
+  EDGEOPS_AUDIT_ANCHOR_CHANNEL: optionalText.refine((v) => v === undefined || /^[CG][A-Z0-9]{2,}$/.test(v), {
+    message: "must be a Slack channel ID such as C0123ABCD (the channel's ID from its details, not its #name)",
+  }),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
 });
 
@@ -69,6 +72,8 @@ export interface Config {
     apiUrl: string;
     from: string | undefined;
   };
+  /** Slack channel the chain head is posted to once a day (with Slack configured). */
+  auditAnchorChannel: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -136,6 +141,7 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
       apiUrl: e.PAGERDUTY_API_URL.replace(/\/+$/, ''),
       from: e.PAGERDUTY_FROM,
     },
+    auditAnchorChannel: e.EDGEOPS_AUDIT_ANCHOR_CHANNEL,
     logLevel: e.LOG_LEVEL,
   };
 }

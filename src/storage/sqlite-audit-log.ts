@@ -11,6 +11,7 @@ import {
   type AuditEventInput,
   type ChainVerdict,
   type StoredAuditRow,
+  type VerifiedRowVisitor,
 } from '../core/audit/audit-chain.js';
 import type { TranscriptEvent } from '../core/export/transcript.js';
 import type { Clock } from '../core/ports.js';
@@ -156,7 +157,13 @@ export class SqliteAuditLog implements AuditLog {
     return h ? { seq: h.seq, hash: h.hash } : { seq: 0, hash: GENESIS_HASH };
   }
 
-  verify(): ChainVerdict {
+  lastWithoutIncident(kind: string): AuditEvent | undefined {
+    // Served by the (incident_id, kind, seq) index: rows about no incident have incident_id NULL.
+    const row = this.stmt('SELECT * FROM audit_log WHERE incident_id IS NULL AND kind = ? ORDER BY seq DESC LIMIT 1').get(kind) as Row | undefined;
+    return row ? toEvent(row) : undefined;
+  }
+
+  verify(visit?: VerifiedRowVisitor): ChainVerdict {
     // One read transaction: a snapshot, so appends by a running bot cannot tear head from rows.
     return this.db.transaction((): ChainVerdict => {
       const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY rowid');
@@ -164,7 +171,7 @@ export class SqliteAuditLog implements AuditLog {
       function* stored(): IterableIterator<StoredAuditRow> {
         for (const r of rows.iterate()) yield toStored(r as Row);
       }
-      const verdict = verifyChain(this.key, stored(), head);
+      const verdict = verifyChain(this.key, stored(), head, visit);
       if (!verdict.ok) return verdict;
       // A log wiped together with its head verifies as empty: the rows that point into it say otherwise.
       const referenced = (this.db.prepare('SELECT MAX(cause_seq) AS seq FROM outbox').get() as { seq: number | null }).seq ?? 0;

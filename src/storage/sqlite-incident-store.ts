@@ -4,7 +4,7 @@ import type { IncidentStore } from '../core/incidents/incident-store.js';
 import type { Db } from './database.js';
 import { statementCache } from './statements.js';
 
-interface Row {
+export interface IncidentRow {
   id: string;
   number: number;
   title: string;
@@ -27,7 +27,7 @@ interface Row {
   last_update_at: number;
 }
 
-const toIncident = (r: Row): Incident => ({
+export const toIncident = (r: IncidentRow): Incident => ({
   id: r.id,
   number: r.number,
   title: r.title,
@@ -48,7 +48,7 @@ const toIncident = (r: Row): Incident => ({
   lastUpdateAt: r.last_update_at,
 });
 
-const toRow = (i: Incident): Row => ({
+const toRow = (i: Incident): IncidentRow => ({
   id: i.id,
   number: i.number,
   title: i.title,
@@ -81,10 +81,10 @@ const UPDATABLE = COLUMNS.filter((c) => c !== 'id' && c !== 'number');
 /** Rows are read as plain value arrays in COLUMNS order: a keyed row object costs more than the lookup. */
 const SELECT = `SELECT ${COLUMNS.join(', ')} FROM incidents`;
 
-const rowOf = (values: unknown[]): Row => {
+const rowOf = (values: unknown[]): IncidentRow => {
   const row: Record<string, unknown> = {};
   COLUMNS.forEach((column, i) => (row[column] = values[i]));
-  return row as unknown as Row;
+  return row as unknown as IncidentRow;
 };
 
 export class SqliteIncidentStore implements IncidentStore {
@@ -96,7 +96,7 @@ export class SqliteIncidentStore implements IncidentStore {
    * note changes one column, and rewriting the others also rewrites their index entries, a third
    * more pages in the commit.
    */
-  private readonly stored = new WeakMap<Incident, Row>();
+  private readonly stored = new WeakMap<Incident, IncidentRow>();
 
   constructor(db: Db) {
     this.stmt = statementCache(db);

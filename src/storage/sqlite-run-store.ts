@@ -6,7 +6,7 @@ import type { Source } from '../core/ports.js';
 import type { Db } from './database.js';
 import { statementCache } from './statements.js';
 
-interface RunRow {
+export interface RunRow {
   id: string;
   number: number;
   procedure: string;
@@ -30,7 +30,7 @@ interface RunRow {
   error: string | null;
 }
 
-const toRun = (r: RunRow): Run => ({
+export const toRun = (r: RunRow): Run => ({
   id: r.id,
   number: r.number,
   procedure: r.procedure,
@@ -80,7 +80,7 @@ const toRow = (run: Run): RunRow => ({
 
 const RUN_COLUMNS = Object.keys(toRow({} as Run)) as Array<keyof RunRow>;
 
-interface StepRow {
+export interface StepRow {
   run_id: string;
   idx: number;
   name: string;
@@ -95,7 +95,7 @@ interface StepRow {
   error: string | null;
 }
 
-const toStep = (r: StepRow): RunStepRecord => ({
+export const toStep = (r: StepRow): RunStepRecord => ({
   runId: r.run_id,
   index: r.idx,
   name: r.name,
@@ -110,7 +110,7 @@ const toStep = (r: StepRow): RunStepRecord => ({
   error: r.error,
 });
 
-interface ApprovalRow {
+export interface ApprovalRow {
   run_id: string;
   approver: string;
   decision: 'approve' | 'deny';
@@ -118,6 +118,8 @@ interface ApprovalRow {
   binding: string;
   reason: string | null;
 }
+
+export const toApproval = (r: ApprovalRow): ApprovalRecord => ({ runId: r.run_id, approver: r.approver, decision: r.decision, at: r.at, binding: r.binding, reason: r.reason });
 
 export class SqliteRunStore implements RunStore {
   private readonly insertStmt;
@@ -181,7 +183,7 @@ export class SqliteRunStore implements RunStore {
 
   approvals(runId: string): ApprovalRecord[] {
     const rows = this.stmt('SELECT * FROM run_approvals WHERE run_id = ? ORDER BY at, approver').all(runId) as ApprovalRow[];
-    return rows.map((r) => ({ runId: r.run_id, approver: r.approver, decision: r.decision, at: r.at, binding: r.binding, reason: r.reason }));
+    return rows.map(toApproval);
   }
 
   leaseHolder(key: string): string | undefined {

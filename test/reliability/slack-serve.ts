@@ -59,6 +59,10 @@ export interface ServeOptions {
   groups?: Record<string, string[]>;
   /** Clock of the user-group cache (advance it to make the directory read Slack again). */
   groupsClock?: Clock;
+  /** The app's clock (audit rows, the outbox, scheduled work); real time by default. */
+  clock?: Clock;
+  /** More configuration variables (EDGEOPS_…, SLACK_…) on top of the defaults here. */
+  config?: Record<string, string>;
 }
 
 export interface Served {
@@ -101,6 +105,7 @@ export async function startServe(options: ServeOptions): Promise<Served> {
       SLACK_API_URL,
       PAGERDUTY_WEBHOOK_SECRETS: `${PAGERDUTY_SECRET},${PAGERDUTY_OLD_SECRET}`,
       LOG_LEVEL: 'debug',
+      ...options.config,
     },
     { cwd: dir },
   );
@@ -117,6 +122,7 @@ export async function startServe(options: ServeOptions): Promise<Served> {
     env: { PATH: process.env.PATH, ...options.env },
     exportsDir: path.join(dir, 'exports'),
     exportDelivery: 'chat',
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   app.runs.recoverInterrupted();
   const slack = new RecordingSlack();

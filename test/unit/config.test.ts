@@ -68,4 +68,12 @@ describe('loadConfig', () => {
     const c = loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'abc', EDGEOPS_AUDIT_KEY: 'k'.repeat(32), SLACK_TEAM_ID: 'T0123' });
     expect(c.slack).toEqual({ signingSecret: 'abc', botToken: 'xoxb-1', appToken: undefined, apiUrl: 'https://slack.com/api/', teamId: 'T0123' });
   });
+
+  it('takes the audit anchor channel as a Slack channel ID, and refuses a #name saying what to give', () => {
+    expect(loadConfig({ EDGEOPS_AUDIT_ANCHOR_CHANNEL: ' C0AUDIT01 ' }).auditAnchorChannel).toBe('C0AUDIT01');
+    expect(loadConfig({}).auditAnchorChannel).toBeUndefined();
+    expect(problems({ EDGEOPS_AUDIT_ANCHOR_CHANNEL: '#audit' })).toEqual([
+      'EDGEOPS_AUDIT_ANCHOR_CHANNEL: must be a Slack channel ID such as C0123ABCD (the channel\'s ID from its details, not its #name) (got "#audit")',
+    ]);
+  });
 });

@@ -1,4 +1,4 @@
-// node-cron jobs calling services: reminders, approval expiry, and procedures' `schedule:` entries.
+// node-cron jobs calling services: reminders, approval expiry, the daily audit anchor, and procedures' `schedule:` entries.
 import cron, { type ScheduledTask } from 'node-cron';
 import type { App } from '../../app.js';
 import { SCHEDULER } from '../../core/policy/policy-engine.js';
@@ -7,8 +7,10 @@ import { isEdgeopsError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 
 export interface Scheduler {
-  /** Names of the scheduled tasks (`reminders`, `approval-expiry`, `procedure:<name>#<i>`). */
+  /** Names of the scheduled tasks (`reminders`, `approval-expiry`, `audit-anchor`, `procedure:<name>#<i>`). */
   tasks(): string[];
+  /** Runs the named task now, as its schedule would (tests drive the clock-dependent ones this way). */
+  run(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -73,10 +75,27 @@ export function startScheduler(deps: { app: App; logger: Logger }): Scheduler {
     return app.reminders.tick();
   });
   every('approval-expiry', () => app.runs.expireApprovals());
+  const anchor = app.auditAnchor;
+  if (anchor) {
+    // Every minute, but it posts only the first time each UTC day: a bot down at midnight still anchors that day.
+    every('audit-anchor', () => {
+      const head = anchor.tick();
+      if (!head) return;
+      logger.info({ seq: head.seq, hash: head.hash }, 'audit anchor queued');
+      app.notifyMessages();
+    });
+  } else if (app.config.auditAnchorChannel) {
+    logger.warn('EDGEOPS_AUDIT_ANCHOR_CHANNEL is set but Slack is not configured: no audit anchor is posted');
+  }
   syncProcedureTasks();
 
   return {
     tasks: () => [...fixed.keys(), ...procedureTasks.keys()],
+    async run(name) {
+      const task = fixed.get(name) ?? procedureTasks.get(name);
+      if (!task) throw new Error(`no scheduled task named ${name}`);
+      await task.execute();
+    },
     async stop() {
       await Promise.all([...fixed.values(), ...procedureTasks.values()].map((t) => t.destroy()));
     },

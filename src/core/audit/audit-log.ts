@@ -1,6 +1,6 @@
 // The audit-log port: append-only, gapless, hash-chained (SPEC §7).
 import type { TranscriptEvent } from '../export/transcript.js';
-import type { AuditEvent, AuditEventInput, ChainVerdict } from './audit-chain.js';
+import type { AuditEvent, AuditEventInput, ChainVerdict, VerifiedRowVisitor } from './audit-chain.js';
 
 export interface AuditLog {
   /** Appends one row; inside a transaction it lands with everything else the transaction writes. */
@@ -14,6 +14,9 @@ export interface AuditLog {
   lastTime(incidentId: string, kinds: string[]): number | undefined;
   /** Rows of a kind for an incident at or after `since` whose payload `reason` is the one given. */
   countSince(incidentId: string, kind: string, since: number, reason: string): number;
+  /** The latest row of a kind that is about no incident (an anchor posting, a policy reload). */
+  lastWithoutIncident(kind: string): AuditEvent | undefined;
   head(): { seq: number; hash: string };
-  verify(): ChainVerdict;
+  /** Recomputes the chain; `visit` sees each row that checked out, in seq order. */
+  verify(visit?: VerifiedRowVisitor): ChainVerdict;
 }

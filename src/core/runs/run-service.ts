@@ -252,7 +252,7 @@ export function createRunService(deps: RunServiceDeps) {
         run.startedAt = clock.now();
         run.ownerPid = deps.pid;
         runs.save(run);
-        const seq = append(run.requestedBy, run, 'run.started', { owner_pid: deps.pid });
+        const seq = append(run.requestedBy, run, 'run.started', { owner_pid: deps.pid, started_at: run.startedAt });
         post(run, seq, startMessage(run));
       });
       deps.onMessages?.();
@@ -362,6 +362,9 @@ export function createRunService(deps: RunServiceDeps) {
         state,
         error,
         duration_ms: run.startedAt === null ? null : run.finishedAt - run.startedAt,
+        // The exact times exports show, so `edgeops audit verify` can hold the runs table to them.
+        started_at: run.startedAt,
+        finished_at: run.finishedAt,
         ...extra,
       });
       const steps = runs.steps(run.id);
@@ -386,7 +389,7 @@ export function createRunService(deps: RunServiceDeps) {
     run.error = reason;
     run.finishedAt = clock.now();
     runs.save(run);
-    const seq = append(by, run, kind, { reason, ...extra });
+    const seq = append(by, run, kind, { reason, finished_at: run.finishedAt, ...extra });
     post(run, seq, message ?? { kind, text: `⛔ ${run.id} ${run.procedure} (${run.environment}) ${state}: ${reason}`, data: { runId: run.id } });
   }
 
@@ -691,7 +694,12 @@ export function createRunService(deps: RunServiceDeps) {
           current.pgid = null;
           runs.save(current);
           runs.releaseLease(current.concurrencyKey, current.id);
-          const seq = append('system', current, 'run.interrupted', { killed_process_group: killed, previous_owner_pid: run.ownerPid });
+          const seq = append('system', current, 'run.interrupted', {
+            killed_process_group: killed,
+            previous_owner_pid: run.ownerPid,
+            error: current.error,
+            finished_at: current.finishedAt,
+          });
           post(current, seq, {
             kind: 'run.interrupted',
             text: `⚠ ${current.id} ${current.procedure} (${current.environment}) was interrupted: edgeops stopped mid-run. Its leftover processes were stopped; it will not re-run by itself — check the system, then run it again if needed.`,
