@@ -84,6 +84,7 @@ export function memoryRunPorts(): MemoryRunPorts {
     bySeq: (seq) => state.audit[seq - 1],
     lastTime: unsupported('lastTime'),
     countSince: unsupported('countSince'),
+    lastWithoutIncident: unsupported('lastWithoutIncident'),
     verify: unsupported('verify'),
   };
 
