@@ -34,6 +34,8 @@ export interface BenchCase {
   name: string;
   /** One line for the results file: what the case does. */
   summary: string;
+  /** What profiling found about where the time goes, kept in the results file under the table. */
+  notes?: readonly string[];
   run(ctx: BenchContext): Promise<Figure[]>;
 }
 

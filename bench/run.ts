@@ -63,6 +63,7 @@ function report(results: Result[]): string {
     '',
     ...table(['case', 'figure', 'value', 'goal', 'met?'], rowsOf(results)),
     '',
+    ...results.flatMap(({ bench }) => (bench.notes?.length ? [`## Notes: ${bench.name}`, '', ...bench.notes.map((n) => `- ${n}`), ''] : [])),
   ].join('\n');
 }
 
