@@ -77,9 +77,8 @@ function send(agent: Agent, url: string, body: string): Promise<number> {
   });
 }
 
-/** `count` commands, `CONCURRENCY` at a time; the latency of each. */
-async function fire(url: string, count: number, offset: number, command: string, text: (i: number) => string): Promise<number[]> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+/** `count` commands, `CONCURRENCY` at a time over `agent`'s connections; the latency of each. */
+async function fire(agent: Agent, url: string, count: number, offset: number, command: string, text: (i: number) => string): Promise<number[]> {
   const samples: number[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -90,7 +89,6 @@ async function fire(url: string, count: number, offset: number, command: string,
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  agent.destroy();
   return samples;
 }
 
@@ -184,7 +182,14 @@ function startBare(ctx: BenchContext, apiUrl: string): Promise<Child> {
 
 export const ackLatency: BenchCase = {
   name: 'ack-latency',
-  summary: `${N.toLocaleString('en')} signed \`/incident note\` commands, ${CONCURRENCY} concurrent, against \`edgeops serve\` in Slack HTTP mode (signature, groups, policy, durable audit row, outbox, ephemeral ack; delivery running) and against a bare Bolt app that only acks, each server in its own process, with \`/incident help\` (no write) on the same server as a third series, alternated in two rounds after ${WARMUP} warm-up requests each; goal: edgeops p99 ≤ ${GOAL_RATIO}× bare Bolt, never above ${GOAL_MAX_MS} ms`,
+  summary: `${N.toLocaleString('en')} signed \`/incident note\` commands, ${CONCURRENCY} concurrent, against \`edgeops serve\` in Slack HTTP mode (signature, groups, policy, durable audit row, outbox, ephemeral ack; delivery running) and against a bare Bolt app that only acks, each server in its own process, with \`/incident help\` (no write) on the same server as a third series, alternated in two rounds after ${WARMUP} warm-up requests each, every series on its own ${CONCURRENCY} keep-alive connections opened in its warm-up; goal: edgeops p99 ≤ ${GOAL_RATIO}× bare Bolt, never above ${GOAL_MAX_MS} ms`,
+  notes: [
+    "Where the time goes (`node --cpu-prof` on the served process, 2,200 notes at 20 concurrent, on a quiet machine): a note costs ~0.6 ms more CPU than `/incident help` on the same server (~1.45 against ~0.85 ms per request under the profiler). Of that, the SQLite transaction takes 0.31 ms (audit append with its HMAC 0.11 ms, incident read 0.07 ms, incident update, outbox insert, commit), a second read of the incident for the access check 0.06 ms, extra garbage collection 0.06 ms, the outbox sender's wake-up scans 0.04 ms. With 20 requests queued on one event loop, that is ~6 ms at p50.",
+    "The wait: no answer leaves before the shared fdatasync of the log covering its commit has returned. It runs on the thread pool, and a note waits for the sync in flight, then for its own. Timed inside the server: p50 4.5 ms and p99 18–31 ms on a quiet machine, p50 17–34 ms and p99 190–280 ms under load (load average 11–14 on 2 cores). Bare Bolt waits for no disk. This part of the ratio cannot go below 1× and grows with disk contention.",
+    "Stalls: the slow samples came in groups of ~20 equal latencies, meaning every request in flight was held up together. The regular ones, every ~145 notes, came from SQLite's automatic checkpoint. The commit that takes the log past 1,000 pages copies it into the database file and syncs both files on the event loop: 2–6 ms on a quiet machine, p50 8–9 ms and up to 38 ms under load. `edgeops serve` now checkpoints from a worker thread, so commits only append. The spikes at the start of each round were connection accepts, on both sides. Each series now keeps its keep-alive connections from its warm-up on.",
+    "Figures above: one run at load average 12. Of the runs with every figure recorded, its ratio (1.81×) is nearest the median of nine runs of this code at load average 9–12. Those ratios were 0.96×, 1.13×, 1.23×, 1.32×, 1.81×, 1.77×, 2.23×, 1.93× and 1.76× (median 1.76×). Three more at load average 6 gave 2.04×, 2.12× and 1.14×, with the write-free `/incident help` itself at 2.14× in one of them. **The goal is not met.** A/B against the server before the background checkpoints, with this same bench and interleaved, at load average 9–11: note p99 214–579 ms before and 167–416 ms after, ratio 1.26–1.86× before and 1.76–2.23× after. At this load the noise hides any difference. Removing the checkpoint from the commit shows only in the commit times (mean main-thread commit 0.54–0.58 ms → 0.38–0.46 ms over 3,000 notes).",
+    "Not done yet, and why: moving the write connection to a worker thread with batched commits would take the 0.31 ms transaction off the event loop, but not the fdatasync wait, which dominates under load. Starting the next log sync without waiting for the one in flight showed no difference in A/B runs on a quiet machine.",
+  ],
   async run(ctx) {
     const api = await fakeSlackApi();
     const ours = await startOurs(ctx, api.url);
@@ -197,16 +202,20 @@ export const ackLatency: BenchCase = {
       await send(agent, ours.url, commandBody(0, 'declare "Bench incident" sev=3'));
       // Three series: the measured one; the same server answering `/incident help`, which writes nothing,
       // to show what the Slack layer alone adds; and the bare Bolt baseline. Alternated so drift falls on all three.
+      // Each series keeps its own keep-alive connections (CONCURRENCY of them) from warm-up to the end, as Slack's
+      // senders reuse theirs: accepting new connections (a spike on both sides) falls in the warm-up.
+      const keptAlive = (): Agent => new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
       const series = [
-        { name: 'edgeops /incident note', url: ours.url, command: '/incident', text: NOTE, samples: [] as number[] },
-        { name: 'bare Bolt', url: bare.url, command: '/incident', text: NOTE, samples: [] as number[] },
-        { name: 'edgeops help (no write)', url: ours.url, command: '/incident', text: () => 'help', samples: [] as number[] },
+        { name: 'edgeops /incident note', url: ours.url, command: '/incident', text: NOTE, agent: keptAlive(), samples: [] as number[] },
+        { name: 'bare Bolt', url: bare.url, command: '/incident', text: NOTE, agent: keptAlive(), samples: [] as number[] },
+        { name: 'edgeops help (no write)', url: ours.url, command: '/incident', text: () => 'help', agent: keptAlive(), samples: [] as number[] },
       ];
-      for (const s of series) await fire(s.url, WARMUP, 1, s.command, s.text);
+      for (const s of series) await fire(s.agent, s.url, WARMUP, 1, s.command, s.text);
       const half = N / 2;
       for (let round = 0; round < 2; round += 1) {
-        for (const s of series) s.samples.push(...(await fire(s.url, half, WARMUP + 1 + round * half, s.command, s.text)));
+        for (const s of series) s.samples.push(...(await fire(s.agent, s.url, half, WARMUP + 1 + round * half, s.command, s.text)));
       }
+      for (const s of series) s.agent.destroy();
       const [note, baseline, help] = series.map((s) => ({ name: s.name, ...stats(s.samples) }));
       const ratio = note!.p99 / baseline!.p99;
       const layerRatio = help!.p99 / baseline!.p99;
@@ -216,7 +225,14 @@ export const ackLatency: BenchCase = {
       ctx.log(`p99 ratio /incident note : bare Bolt = ${ratio.toFixed(2)}× (goal ≤ ${GOAL_RATIO}×); help : bare Bolt = ${layerRatio.toFixed(2)}×`);
       const figures: Figure[] = [
         { name: 'edgeops note: ack p50', value: note!.p50, unit: 'ms' },
-        { name: 'edgeops note: ack p99', value: note!.p99, unit: 'ms', max: GOAL_MAX_MS, note: `${ratio.toFixed(2)}× bare Bolt's p99; goal ≤ ${GOAL_RATIO}×` },
+        {
+          name: 'edgeops note: ack p99',
+          value: note!.p99,
+          unit: 'ms',
+          max: GOAL_MAX_MS,
+          ratio: { of: "bare Bolt's p99", value: ratio, max: GOAL_RATIO },
+          note: `${ratio.toFixed(2)}× bare Bolt's p99`,
+        },
         { name: 'edgeops note: ack max', value: note!.max, unit: 'ms', max: GOAL_MAX_MS },
         { name: 'bare Bolt: ack p50', value: baseline!.p50, unit: 'ms' },
         { name: 'bare Bolt: ack p99', value: baseline!.p99, unit: 'ms' },

@@ -8,7 +8,17 @@ export interface Figure {
   /** The goal is met when the value is at most `max` (or at least `min`); without either, the figure only informs. */
   max?: number;
   min?: number;
+  /** A goal relative to another figure (a baseline measured alongside); judged as a ratio, with any absolute goal. */
+  ratio?: RatioGoal;
   note?: string;
+}
+
+/** "At most `max` times the baseline": met only when `value` (this figure ÷ the baseline) is at most `max`. */
+export interface RatioGoal {
+  /** What the figure is divided by, in words: "bare Bolt's p99". */
+  of: string;
+  value: number;
+  max: number;
 }
 
 export interface BenchContext {
@@ -24,17 +34,31 @@ export interface BenchCase {
   name: string;
   /** One line for the results file: what the case does. */
   summary: string;
+  /** What profiling found about where the time goes, kept in the results file under the table. */
+  notes?: readonly string[];
   run(ctx: BenchContext): Promise<Figure[]>;
 }
 
 export function goalText(f: Figure): string {
-  if (f.max !== undefined) return `< ${f.max} ${f.unit}`;
-  if (f.min !== undefined) return `≥ ${f.min} ${f.unit}`;
-  return '—';
+  const goals: string[] = [];
+  if (f.max !== undefined) goals.push(`< ${f.max} ${f.unit}`);
+  else if (f.min !== undefined) goals.push(`≥ ${f.min} ${f.unit}`);
+  if (f.ratio) goals.push(`≤ ${f.ratio.max}× ${f.ratio.of}`);
+  return goals.length > 0 ? goals.join(' and ') : '—';
 }
 
+/** Met only when every goal the figure has is met; undefined when it has none. */
 export function goalMet(f: Figure): boolean | undefined {
-  if (f.max !== undefined) return f.value < f.max;
-  if (f.min !== undefined) return f.value >= f.min;
-  return undefined;
+  const verdicts: boolean[] = [];
+  if (f.max !== undefined) verdicts.push(f.value < f.max);
+  else if (f.min !== undefined) verdicts.push(f.value >= f.min);
+  // A ratio goal is judged on the ratio: an absolute goal met by a wide margin says nothing about it.
+  if (f.ratio) verdicts.push(f.ratio.value <= f.ratio.max);
+  return verdicts.length > 0 ? verdicts.every(Boolean) : undefined;
+}
+
+/** The results table's "met?" cell. */
+export function metText(f: Figure): string {
+  const met = goalMet(f);
+  return met === undefined ? '—' : met ? 'yes' : 'NO';
 }

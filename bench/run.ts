@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../src/paths.js';
 import { ackLatency } from './ack-latency.js';
-import { goalMet, goalText, type BenchCase, type Figure } from './bench-case.js';
+import { goalText, metText, type BenchCase, type Figure } from './bench-case.js';
 import { coldStart } from './cold-start.js';
 import { export100k } from './export-100k.js';
 import { rssMethod } from './measure-child.js';
@@ -25,7 +25,6 @@ const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
 const formatValue = (f: Figure): string =>
   `${f.unit === 'ms' || f.unit === 'KB' ? f.value.toFixed(0) : f.value.toFixed(1)} ${f.unit}`;
-const metText = (f: Figure): string => ({ true: 'yes', false: 'NO', undefined: '—' })[String(goalMet(f))]!;
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -64,6 +63,7 @@ function report(results: Result[]): string {
     '',
     ...table(['case', 'figure', 'value', 'goal', 'met?'], rowsOf(results)),
     '',
+    ...results.flatMap(({ bench }) => (bench.notes?.length ? [`## Notes: ${bench.name}`, '', ...bench.notes.map((n) => `- ${n}`), ''] : [])),
   ].join('\n');
 }
 

@@ -27,6 +27,8 @@ export interface BootOptions {
   recoverRuns?: boolean;
   /** Long-running processes run reminders, approval expiry and scheduled procedures. */
   schedule?: boolean;
+  /** Servers checkpoint the database's log on a worker thread, never inside a command's commit. */
+  checkpointInBackground?: boolean;
   /** Where `/incident export` goes: a local file (the default), or an upload to the incident channel (Slack). */
   exportDelivery?: 'file' | 'chat';
   clock?: Clock;
@@ -121,6 +123,11 @@ export function bootApp(io: CliIo, options: BootOptions): Booted {
     exportsDir: path.resolve(io.cwd, 'exports'),
     exportDelivery: options.exportDelivery,
   });
+  if (options.checkpointInBackground) {
+    app.store.checkpointInBackground({
+      onError: (err) => logger.error({ err }, 'background checkpoints stopped; the database checkpoints on commit again'),
+    });
+  }
   const interrupted = options.recoverRuns ? app.runs.recoverInterrupted() : [];
   for (const run of interrupted) logger.warn({ runId: run.id, procedure: run.procedure }, 'run interrupted by a previous stop');
   const scheduler = options.schedule ? startScheduler({ app, logger }) : undefined;

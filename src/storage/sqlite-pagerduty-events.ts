@@ -80,9 +80,9 @@ const toTrigger = (r: TriggerRow): TriggerRunRecord => ({
 });
 
 const INSERT_EVENT = `INSERT INTO pagerduty_events (received_seq, event_id, webhook_id, event_type, pd_incident_id, service_id,
-   service_name, agent, occurred_at, body, received_at, state, outcome, next_attempt_at, processed_at)
+   service_name, agent, occurred_at, body, received_at, state, outcome, incident_id, next_attempt_at, processed_at)
  VALUES (@received_seq, @event_id, @webhook_id, @event_type, @pd_incident_id, @service_id,
-   @service_name, @agent, @occurred_at, @body, @received_at, @state, @outcome, @received_at, @processed_at)`;
+   @service_name, @agent, @occurred_at, @body, @received_at, @state, @outcome, @incident_id, @received_at, @processed_at)`;
 
 export class SqlitePagerdutyEvents implements PagerdutyEventStore {
   /** Prepared on first use, so a database opened before its migrations ran can still be opened. */
@@ -116,6 +116,7 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
       received_at: e.receivedAt,
       state: e.state,
       outcome: e.outcome,
+      incident_id: e.incidentId ?? null,
       processed_at: final ? e.receivedAt : null,
     });
   }

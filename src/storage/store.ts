@@ -11,6 +11,7 @@ import { SqliteAuditLog } from './sqlite-audit-log.js';
 import { SqliteIncidentStore } from './sqlite-incident-store.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import { SqlitePagerdutyEvents } from './sqlite-pagerduty-events.js';
+import { startWalCheckpointer, type WalCheckpointer, type WalCheckpointerOptions } from './wal-checkpointer.js';
 import { WalSync, logFileSyncer, type FileSyncer } from './wal-sync.js';
 
 export class Store implements UnitOfWork {
@@ -23,6 +24,7 @@ export class Store implements UnitOfWork {
   /** Only a database file in WAL mode can defer its syncs; in memory there is nothing to sync. */
   private readonly walSync: WalSync | undefined;
   private deferring = false;
+  private checkpointer: WalCheckpointer | undefined;
 
   private constructor(
     readonly db: Db,
@@ -71,6 +73,15 @@ export class Store implements UnitOfWork {
     return this.walSync?.flush() ?? Promise.resolve();
   }
 
+  /**
+   * For long-running servers: checkpoints run on a worker thread instead of inside whichever commit
+   * fills the log (see `startWalCheckpointer`). Nothing to do for a database in memory.
+   */
+  checkpointInBackground(options: WalCheckpointerOptions): void {
+    if (!this.walSync || this.checkpointer) return;
+    this.checkpointer = startWalCheckpointer(this.db, options);
+  }
+
   /** True when a write can be committed (used by /healthz). */
   writable(): boolean {
     try {
@@ -84,6 +95,8 @@ export class Store implements UnitOfWork {
 
   close(): void {
     if (!this.db.open) return;
+    // The worker's connection closes first, so this one, the last, checkpoints and removes the log as usual.
+    this.checkpointer?.stop();
     this.walSync?.close();
     this.db.close();
   }

@@ -50,11 +50,32 @@ export interface DeclareInput {
   private?: boolean;
   /** Where the incident was declared from (a Slack channel ID), if anywhere. */
   fromChannel?: string | null;
-  pagerduty?: { id: string; url: string | null };
+  pagerduty?: { id: string; url: string | null; trigger?: PagerdutyTrigger };
 }
 
 /** The audit kind of an invitation: who was invited is read back from these rows (see `invited`). */
 export const MEMBER_INVITED = 'incident.member_invited';
+
+/** The PagerDuty event that opened an incident: named on its first timeline entry, which the postmortem shows. */
+export interface PagerdutyTrigger {
+  eventId: string;
+  /** The seq of the audit row that recorded the event's receipt. */
+  receivedSeq: number;
+  /** Who triggered it in PagerDuty (a person's or an integration's name), if PagerDuty said. */
+  agent: string | null;
+  agentId: string | null;
+  /** When it happened in PagerDuty (ISO 8601, as PagerDuty sent it). */
+  occurredAt: string | null;
+}
+
+/** The first timeline entry's fields naming the triggering event, with the keys later PagerDuty rows use. */
+const triggerFields = (t: PagerdutyTrigger): Record<string, unknown> => ({
+  pagerduty_event: t.eventId,
+  pagerduty_received_seq: t.receivedSeq,
+  on_behalf_of: t.agent,
+  pagerduty_agent: t.agentId,
+  pagerduty_occurred_at: t.occurredAt,
+});
 
 /** The outbox channel key of an incident: resolved to the real channel when delivered. */
 export const incidentChannelKey = (id: string): string => `incident:${id}`;
@@ -156,6 +177,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
             from_channel: input.fromChannel ?? null,
             pagerduty_id: incident.pagerdutyId,
             pagerduty_url: incident.pagerdutyUrl,
+            ...(input.pagerduty?.trigger ? triggerFields(input.pagerduty.trigger) : {}),
           }, by),
         });
         incident.declaredAt = event.time;

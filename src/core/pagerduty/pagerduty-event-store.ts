@@ -18,6 +18,8 @@ export interface NewPagerdutyEvent {
   receivedAt: number;
   state: PagerdutyEventState;
   outcome: string | null;
+  /** The edgeops incident the event concerns, when already known on receipt; processing links the others. */
+  incidentId?: string | null;
 }
 
 export interface StoredPagerdutyEvent extends NewPagerdutyEvent {

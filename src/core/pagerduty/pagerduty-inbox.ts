@@ -36,11 +36,12 @@ export function createPagerdutyInbox(deps: PagerdutyInboxDeps) {
     const { event, body, webhookId } = incoming;
     const seen = events.findDuplicate(event.id, webhookId);
     if (seen) return { kind: 'duplicate', eventId: seen.eventId, seq: seen.receivedSeq };
-    // Notes and other events without a service are attributed to the service of the incident they concern.
-    const known = event.service === null && event.pdIncidentId ? deps.findByPagerdutyId(event.pdIncidentId) : undefined;
+    const ignored = !event.handled;
+    // Notes and other events without a service are attributed to the service of the incident they concern;
+    // an ignored event is never processed, so it is linked to that incident here or never.
+    const known = (event.service === null || ignored) && event.pdIncidentId ? deps.findByPagerdutyId(event.pdIncidentId) : undefined;
     const service = serviceLabel(event.service) ?? known?.service ?? null;
     const agent = agentName(event.agent);
-    const ignored = !event.handled;
     const receipt = audit.append({
       actor: pagerdutyActor(service).id,
       source: 'pagerduty',
@@ -74,6 +75,7 @@ export function createPagerdutyInbox(deps: PagerdutyInboxDeps) {
       receivedAt: receipt.time,
       state,
       outcome: event.type === 'pagey.ping' ? 'ping' : ignored ? 'unhandled event type' : null,
+      incidentId: known?.id ?? null,
     });
     return { kind: 'stored', eventId: event.id, seq: receipt.seq };
   }

@@ -77,7 +77,7 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
   });
 
   /** The incident effects of one event. Runs inside the transaction that marks the event applied. */
-  function applyEffects(event: PagerdutyEvent): Applied {
+  function applyEffects(stored: StoredPagerdutyEvent, event: PagerdutyEvent): Applied {
     const pdId = event.pdIncidentId;
     if (event.type === 'pagey.ping' || pdId === null) return { outcome: 'ping', incident: null, fireTriggers: false };
     const existing = deps.findByPagerdutyId(pdId) ?? null;
@@ -89,7 +89,12 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
         title: titleOf(data),
         severity: severityOf(data),
         service: serviceLabel(event.service),
-        pagerduty: { id: pdId, url: data.html_url ?? null },
+        pagerduty: {
+          id: pdId,
+          url: data.html_url ?? null,
+          // The first timeline entry names the event, so the postmortem says who triggered it in PagerDuty and when.
+          trigger: { eventId: event.id, receivedSeq: stored.receivedSeq, agent: agentName(event.agent), agentId: event.agent?.id ?? null, occurredAt: event.occurredAt },
+        },
       });
       return { outcome: 'declared', incident: declared, fireTriggers: true };
     }
@@ -166,7 +171,7 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
    */
   function apply(stored: StoredPagerdutyEvent, event: PagerdutyEvent): StoredPagerdutyEvent {
     return uow.transaction(() => {
-      const applied = applyEffects(event);
+      const applied = applyEffects(stored, event);
       const triggers =
         applied.fireTriggers && applied.incident
           ? matchingTriggers(deps.catalog().procedures.values(), event.type, serviceOf(event, applied.incident))
@@ -232,13 +237,15 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
       return at;
     }
     uow.transaction(() => {
+      const incidentId = stored.incidentId ?? (stored.pdIncidentId ? deps.findByPagerdutyId(stored.pdIncidentId)?.id ?? null : null);
       events.recordAttempt(stored.eventId, clock.now(), error);
-      events.setState(stored.eventId, 'failed', { outcome: 'failed', processedAt: clock.now() });
+      // A failed event still concerns its incident: linked to it like the events that went through.
+      events.setState(stored.eventId, 'failed', { outcome: 'failed', processedAt: clock.now(), incidentId });
       deps.audit.append({
         actor: 'system',
         source: 'system',
         kind: 'pagerduty.processing_failed',
-        incidentId: stored.incidentId ?? (stored.pdIncidentId ? deps.findByPagerdutyId(stored.pdIncidentId)?.id ?? null : null),
+        incidentId,
         payload: { event_id: stored.eventId, event_type: stored.eventType, received_seq: stored.receivedSeq, attempts, error },
       });
     });

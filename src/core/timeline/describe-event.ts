@@ -18,6 +18,12 @@ const params = (p: Payload): string => {
 const behalf = (p: Payload): string => (p.on_behalf_of ? ` on behalf of ${str(p.on_behalf_of)}` : '');
 const names = (v: unknown): string => (Array.isArray(v) && v.length > 0 ? v.map(String).join(', ') : 'nobody');
 
+/** An incident PagerDuty opened names the event that did it, who caused it and when (PagerDuty's time). */
+const triggeredBy = (p: Payload): string =>
+  p.pagerduty_event
+    ? `; triggered in PagerDuty${p.on_behalf_of ? ` by ${str(p.on_behalf_of)}` : ''}${p.pagerduty_occurred_at ? ` at ${str(p.pagerduty_occurred_at)}` : ''} (event ${str(p.pagerduty_event)})`
+    : '';
+
 /** The receipt of a PagerDuty webhook event (`pagerduty.<event type>`), whatever its type. */
 const describeReceipt = (p: Payload): string =>
   `PagerDuty sent ${str(p.event_type)}${p.agent ? ` (${str(p.agent)})` : ''}${p.ignored ? '; ignored' : ''}`;
@@ -41,7 +47,7 @@ const DESCRIBERS: Record<string, (p: Payload) => string> = {
   'policy_reload_failed': () => 'a policy or procedure edit was refused; the last good set stays in force',
   'delivery.failed': (p) => `a message could not be delivered: ${str(p.error)}`,
   'incident.declared': (p) =>
-    `declared "${str(p.title)}" (SEV${str(p.severity)}${p.service ? `, service ${str(p.service)}` : ''}${p.pagerduty_id ? `, PagerDuty ${str(p.pagerduty_id)}` : ''})`,
+    `declared "${str(p.title)}" (SEV${str(p.severity)}${p.service ? `, service ${str(p.service)}` : ''}${p.pagerduty_id ? `, PagerDuty ${str(p.pagerduty_id)}` : ''})${triggeredBy(p)}`,
   'incident.updated': (p) => `status update${p.status ? ` [${str(p.status)}]` : ''}: ${str(p.text)}`,
   'incident.note': (p) =>
     p.pinned ? `pinned a message by ${mention(p.author)}: ${str(p.text)}` : `note: ${str(p.text)}`,

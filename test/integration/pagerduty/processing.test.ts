@@ -236,7 +236,10 @@ describe('exactly once, and in order', () => {
     });
     strict.processDue();
     strict.processDue();
-    expect(rows(h.app, "SELECT state, attempts FROM pagerduty_events WHERE event_type = 'incident.reopened'")).toEqual([{ state: 'failed', attempts: 2 }]);
+    // Given up, the event is still linked to the incident it concerns.
+    expect(rows(h.app, "SELECT state, attempts, incident_id FROM pagerduty_events WHERE event_type = 'incident.reopened'")).toEqual([
+      { state: 'failed', attempts: 2, incident_id: 'INC-1' },
+    ]);
     const failed = rows<{ incident_id: string; payload: string }>(h.app, "SELECT incident_id, payload FROM audit_log WHERE kind = 'pagerduty.processing_failed'");
     expect(failed).toHaveLength(1);
     expect(failed[0]!.incident_id).toBe('INC-1');
