@@ -7,7 +7,7 @@ import { linkKey, runOutputLink } from './adapters/http/run-output-link.js';
 import { oncallCommandDeps } from './adapters/pagerduty/index.js';
 import type { Catalog } from './catalog/load-catalog.js';
 import type { TranscriptSource } from './core/export/transcript.js';
-import type { Config, Env } from './config.js';
+import { botCredentials, type Config, type Env } from './config.js';
 import type { AccessControl } from './core/access.js';
 import { handleIncidentCommand, type ExportFormat, type IncidentCommandDeps } from './core/commands/incident-commands.js';
 import { handleOncallCommand } from './core/commands/oncall-commands.js';
@@ -104,6 +104,7 @@ export function createApp(options: AppOptions): App {
     catalog,
     findIncident: (id) => incidents.find(id),
     secretEnv: options.env,
+    credentials: botCredentials(config, { env: options.env, auditKey: options.auditKey }),
     steps: {
       process: createProcessStepRunner({ commandsDir: config.commandsDir, baseEnv: options.env, killGraceMs: options.killGraceMs }),
       http: createHttpStepRunner(),

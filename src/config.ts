@@ -140,6 +140,45 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
   };
 }
 
+/** Variables holding the bot's credentials, set in its environment even where this mode does not use them. */
+export const CREDENTIAL_VARIABLES = [
+  'SLACK_SIGNING_SECRET',
+  'SLACK_BOT_TOKEN',
+  'SLACK_APP_TOKEN',
+  'SLACK_CLIENT_SECRET',
+  'PAGERDUTY_API_TOKEN',
+  'PAGERDUTY_WEBHOOK_SECRETS',
+  'EDGEOPS_AUDIT_KEY',
+] as const;
+
+/**
+ * The bot's own credentials: the Slack signing secret and tokens, the PagerDuty token and webhook
+ * secrets, the audit key, from the configuration and (when given) the environment. Whatever a
+ * step prints is masked for them, however it got hold of them. `auditKey` is the key in use
+ * (local mode may have generated it).
+ */
+export function botCredentials(
+  config: Pick<Config, 'slack' | 'pagerduty' | 'auditKey'>,
+  options: { env?: Env; auditKey?: string } = {},
+): string[] {
+  const fromEnv = CREDENTIAL_VARIABLES.flatMap((name) => {
+    const value = options.env?.[name]?.trim();
+    if (!value) return [];
+    return name === 'PAGERDUTY_WEBHOOK_SECRETS' ? value.split(',').map((s) => s.trim()) : [value];
+  });
+  const values = [
+    config.slack?.signingSecret,
+    config.slack?.botToken,
+    config.slack?.appToken,
+    config.pagerduty.apiToken,
+    ...config.pagerduty.webhookSecrets,
+    config.auditKey,
+    options.auditKey,
+    ...fromEnv,
+  ];
+  return [...new Set(values.filter((v): v is string => v !== undefined && v !== ''))];
+}
+
 const SECRET_NAMES = /SECRET|TOKEN|KEY/;
 
 function valueHint(name: string, value: string | undefined): string {

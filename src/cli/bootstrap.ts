@@ -6,7 +6,7 @@ import { resolveAuditKey } from '../audit-key.js';
 import { formatCatalogError } from '../catalog/catalog-error.js';
 import { createCatalogWatcher, type CatalogWatcher } from '../catalog/catalog-watcher.js';
 import { loadCatalog, type Catalog } from '../catalog/load-catalog.js';
-import type { Config } from '../config.js';
+import { botCredentials, type Config, type Env } from '../config.js';
 import { bootConfig } from './cli-config.js';
 import type { Clock } from '../core/ports.js';
 import type { Run } from '../core/runs/run.js';
@@ -44,10 +44,12 @@ export interface Booted {
 
 export { bootConfig };
 
-export function bootLogger(config: Config, logTo: BootOptions['logTo']): { logger: Logger; logFile?: string } {
-  if (logTo === 'stdout') return { logger: createLogger({ level: config.logLevel }) };
+/** The logger; `auditKey` is the key in use, masked in every line with the bot's other credentials. */
+export function bootLogger(config: Config, logTo: BootOptions['logTo'], auditKey?: string, env?: Env): { logger: Logger; logFile?: string } {
+  const maskValues = botCredentials(config, { auditKey, env });
+  if (logTo === 'stdout') return { logger: createLogger({ level: config.logLevel, maskValues }) };
   const logFile = path.join(config.dataDir, 'edgeops.log');
-  return { logger: createLogger({ level: config.logLevel, destination: pino.destination({ dest: logFile, mkdir: true, sync: false }) }), logFile };
+  return { logger: createLogger({ level: config.logLevel, destination: pino.destination({ dest: logFile, mkdir: true, sync: false }), maskValues }), logFile };
 }
 
 /** Loads policies and procedures; an invalid catalog stops the start with every error listed. */
@@ -59,8 +61,8 @@ export function bootCatalog(config: Pick<Config, 'policiesDir' | 'commandsDir'>)
 
 export function bootApp(io: CliIo, options: BootOptions): Booted {
   const config = bootConfig(io);
-  const { logger, logFile } = bootLogger(config, options.logTo);
   const { key } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: options.generateKey });
+  const { logger, logFile } = bootLogger(config, options.logTo, key, io.env);
   const initial = bootCatalog(config);
   let watcher: CatalogWatcher | undefined;
   const app = createApp({

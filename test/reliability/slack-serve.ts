@@ -7,7 +7,7 @@ import { mountPlatform, type Platform } from '../../src/adapters/http/platform-r
 import { startSlackServer, type SlackServer } from '../../src/adapters/slack/slack-server.js';
 import { createApp, type App } from '../../src/app.js';
 import { bootCatalog } from '../../src/cli/bootstrap.js';
-import { loadConfig } from '../../src/config.js';
+import { botCredentials, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { FakeSlack, SLACK_API_URL, SLACK_BASE } from '../fixtures/slack/fake-slack.js';
 import { SIGNING_SECRET } from '../fixtures/slack/slack-harness.js';
@@ -97,8 +97,12 @@ export async function startServe(options: ServeOptions): Promise<Served> {
     { cwd: dir },
   );
   const lines: string[] = [];
-  // The most talkative level: whatever any level would write is here.
-  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+  // The most talkative level: whatever any level would write is here. The bot's credentials are masked as `edgeops serve` masks them.
+  const logger = createLogger({
+    level: 'debug',
+    destination: { write: (line: string) => void lines.push(line) },
+    maskValues: botCredentials(config, { auditKey: AUDIT_KEY }),
+  });
   const catalog = bootCatalog(config);
   const app = createApp({
     config,

@@ -32,6 +32,8 @@ export interface RunServiceDeps {
   findIncident: (id: string) => Incident | undefined;
   /** Where secret params are read from (the bot's environment). */
   secretEnv: Record<string, string | undefined>;
+  /** The bot's own credentials: masked in everything a run stores or posts, as secret params are. */
+  credentials?: readonly string[];
   steps: { process: ProcessStepRunner; http: HttpStepRunner };
   /** This process, recorded as the owner of the runs it executes. */
   pid: number;
@@ -133,6 +135,7 @@ export function createRunService(deps: RunServiceDeps) {
       given,
       env: environment,
       secretEnv: deps.secretEnv,
+      ...(deps.credentials ? { alsoMask: deps.credentials } : {}),
       ...(defaults ? { defaults } : {}),
       ...(incident ? { incident: { id: incident.id, pagerdutyId: incident.pagerdutyId ?? undefined, service: incident.service ?? undefined } } : {}),
     });
