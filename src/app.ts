@@ -40,6 +40,8 @@ export interface AppOptions {
   exportDelivery?: 'file' | 'chat';
   /** After SIGTERM, how long a step's process group has before SIGKILL. */
   killGraceMs?: number;
+  /** The OS user steps run as (EDGEOPS_STEP_USER, resolved and probed at start); unset: the bot's own. */
+  stepUser?: { uid: number; gid: number };
   pid?: number;
 }
 
@@ -106,7 +108,12 @@ export function createApp(options: AppOptions): App {
     secretEnv: options.env,
     credentials: botCredentials(config, { env: options.env, auditKey: options.auditKey }),
     steps: {
-      process: createProcessStepRunner({ commandsDir: config.commandsDir, baseEnv: options.env, killGraceMs: options.killGraceMs }),
+      process: createProcessStepRunner({
+        commandsDir: config.commandsDir,
+        baseEnv: options.env,
+        killGraceMs: options.killGraceMs,
+        ...(options.stepUser ? { user: { uid: options.stepUser.uid, gid: options.stepUser.gid } } : {}),
+      }),
       http: createHttpStepRunner(),
     },
     pid: options.pid ?? process.pid,

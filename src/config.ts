@@ -43,7 +43,25 @@ export const EnvSchema = z.object({
     message: 'must be an e-mail address',
   }),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  EDGEOPS_STEP_USER: optionalText.transform((v, ctx): StepUserSpec | undefined => {
+    if (v === undefined) return undefined;
+    const ids = /^(\d{1,10}):(\d{1,10})$/.exec(v);
+    if (ids) {
+      const [uid, gid] = [Number(ids[1]), Number(ids[2])];
+      if (uid === 0 || gid === 0) {
+        ctx.addIssue({ code: 'custom', message: 'must not be root (uid or gid 0): steps would keep every power of the bot; use e.g. edgeops-step or 65534:65534' });
+        return z.NEVER;
+      }
+      return { uid, gid };
+    }
+    if (/^[a-z_][a-z0-9_-]{0,31}\$?$/i.test(v)) return { name: v };
+    ctx.addIssue({ code: 'custom', message: 'must be a user name (e.g. edgeops-step) or uid:gid (e.g. 65534:65534)' });
+    return z.NEVER;
+  }),
 });
+
+/** Who steps run as: a user name (looked up at start) or numeric ids. */
+export type StepUserSpec = { name: string } | { uid: number; gid: number };
 
 export interface SlackConfig {
   signingSecret: string;
@@ -70,6 +88,8 @@ export interface Config {
     from: string | undefined;
   };
   logLevel: (typeof LOG_LEVELS)[number];
+  /** When set, every step runs as this OS user instead of the bot's own (see the README). */
+  stepUser: StepUserSpec | undefined;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -137,6 +157,7 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
       from: e.PAGERDUTY_FROM,
     },
     logLevel: e.LOG_LEVEL,
+    stepUser: e.EDGEOPS_STEP_USER,
   };
 }
 

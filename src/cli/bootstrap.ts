@@ -13,7 +13,8 @@ import type { Run } from '../core/runs/run.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { startScheduler } from '../adapters/scheduler/scheduler.js';
-import type { CliIo } from './cli-io.js';
+import { probeStepUser, resolveStepUser, type StepUser } from '../adapters/steps/step-user.js';
+import { write, type CliIo } from './cli-io.js';
 
 export interface BootOptions {
   /** Local mode may generate the audit key; other commands must find the existing one. */
@@ -59,9 +60,23 @@ export function bootCatalog(config: Pick<Config, 'policiesDir' | 'commandsDir'>)
   return result.catalog;
 }
 
-export function bootApp(io: CliIo, options: BootOptions): Booted {
+/**
+ * Proves at start that steps can run as EDGEOPS_STEP_USER (and be stopped); throws ConfigError
+ * naming the problem otherwise. Warns about the bot's files that user can still read.
+ */
+async function checkStepUser(stepUser: StepUser, config: Config, protectedPaths: string[], io: CliIo, logger: Logger): Promise<void> {
+  const report = await probeStepUser(stepUser, { commandsDir: config.commandsDir, protectedPaths });
+  for (const file of report.readable) {
+    logger.warn({ file, stepUser: stepUser.label }, 'steps can read this file of the bot');
+    write(io.stderr, `edgeops: warning: steps run as ${stepUser.label} can read ${file}; make the data folder 0700 and its files 0600, owned by the bot`);
+  }
+  logger.info({ stepUser: stepUser.label }, 'steps run as another user');
+}
+
+export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> {
   const config = bootConfig(io);
-  const { key } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: options.generateKey });
+  const stepUser = config.stepUser ? resolveStepUser(config.stepUser, io.env) : undefined;
+  const { key, file: keyFile } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: options.generateKey });
   const { logger, logFile } = bootLogger(config, options.logTo, key, io.env);
   const initial = bootCatalog(config);
   let watcher: CatalogWatcher | undefined;
@@ -74,7 +89,16 @@ export function bootApp(io: CliIo, options: BootOptions): Booted {
     env: io.env,
     exportsDir: path.resolve(io.cwd, 'exports'),
     exportDelivery: options.exportDelivery,
+    ...(stepUser ? { stepUser } : {}),
   });
+  if (stepUser) {
+    try {
+      await checkStepUser(stepUser, config, [config.dbPath, `${config.dbPath}-wal`, ...(keyFile ? [keyFile] : [])], io, logger);
+    } catch (err) {
+      app.close();
+      throw err;
+    }
+  }
   const interrupted = options.recoverRuns ? app.runs.recoverInterrupted() : [];
   for (const run of interrupted) logger.warn({ runId: run.id, procedure: run.procedure }, 'run interrupted by a previous stop');
   const scheduler = options.schedule ? startScheduler({ app, logger }) : undefined;
