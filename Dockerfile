@@ -20,7 +20,8 @@ ENV NODE_ENV=production \
     PORT=3000 \
     EDGEOPS_DB=/data/edgeops.db \
     EDGEOPS_POLICIES=/app/policies \
-    EDGEOPS_COMMANDS=/app/commands
+    EDGEOPS_COMMANDS=/app/commands \
+    EDGEOPS_STEP_USER=edgeops-step
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -30,8 +31,12 @@ COPY migrations ./migrations
 # The shipped examples; mount your own repositories over these two folders.
 COPY policies ./policies
 COPY commands ./commands
-RUN mkdir -p /data && chown node:node /data
-USER node
+# Steps run as edgeops-step: it may read the commands, never /data nor the bot's environment.
+# The bot stays root so it can start steps as that user; `docker run --cap-drop ALL --cap-add
+# SETUID --cap-add SETGID --cap-add KILL` leaves it only that (see the README).
+RUN useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin edgeops-step \
+ && chmod -R a+rX /app/commands /app/policies \
+ && mkdir -p /data && chown root:root /data && chmod 0700 /data
 VOLUME ["/data"]
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \

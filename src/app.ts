@@ -8,7 +8,7 @@ import { linkKey, runOutputLink } from './adapters/http/run-output-link.js';
 import { oncallCommandDeps } from './adapters/pagerduty/index.js';
 import type { Catalog } from './catalog/load-catalog.js';
 import type { TranscriptSource } from './core/export/transcript.js';
-import type { Config, Env } from './config.js';
+import { botCredentials, type Config, type Env } from './config.js';
 import type { AccessControl } from './core/access.js';
 import { createAnchorService, type AnchorService } from './core/audit/anchor-service.js';
 import { handleIncidentCommand, type ExportFormat, type IncidentCommandDeps } from './core/commands/incident-commands.js';
@@ -43,6 +43,8 @@ export interface AppOptions {
   exportDelivery?: 'file' | 'chat';
   /** After SIGTERM, how long a step's process group has before SIGKILL. */
   killGraceMs?: number;
+  /** The OS user steps run as (EDGEOPS_STEP_USER, resolved and probed at start); unset: the bot's own. */
+  stepUser?: { uid: number; gid: number };
   pid?: number;
 }
 
@@ -120,8 +122,14 @@ export function createApp(options: AppOptions): App {
     secretEnv: options.env,
     programs: createProgramFiles(config.commandsDir),
     currentGroups: (userId) => groupDirectory?.(userId),
+    credentials: botCredentials(config, { env: options.env, auditKey: options.auditKey }),
     steps: {
-      process: createProcessStepRunner({ commandsDir: config.commandsDir, baseEnv: options.env, killGraceMs: options.killGraceMs }),
+      process: createProcessStepRunner({
+        commandsDir: config.commandsDir,
+        baseEnv: options.env,
+        killGraceMs: options.killGraceMs,
+        ...(options.stepUser ? { user: { uid: options.stepUser.uid, gid: options.stepUser.gid } } : {}),
+      }),
       http: createHttpStepRunner(),
     },
     pid: options.pid ?? process.pid,

@@ -46,7 +46,25 @@ export const EnvSchema = z.object({
     message: "must be a Slack channel ID such as C0123ABCD (the channel's ID from its details, not its #name)",
   }),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  EDGEOPS_STEP_USER: optionalText.transform((v, ctx): StepUserSpec | undefined => {
+    if (v === undefined) return undefined;
+    const ids = /^(\d{1,10}):(\d{1,10})$/.exec(v);
+    if (ids) {
+      const [uid, gid] = [Number(ids[1]), Number(ids[2])];
+      if (uid === 0 || gid === 0) {
+        ctx.addIssue({ code: 'custom', message: 'must not be root (uid or gid 0): steps would keep every power of the bot; use e.g. edgeops-step or 65534:65534' });
+        return z.NEVER;
+      }
+      return { uid, gid };
+    }
+    if (/^[a-z_][a-z0-9_-]{0,31}\$?$/i.test(v)) return { name: v };
+    ctx.addIssue({ code: 'custom', message: 'must be a user name (e.g. edgeops-step) or uid:gid (e.g. 65534:65534)' });
+    return z.NEVER;
+  }),
 });
+
+/** Who steps run as: a user name (looked up at start) or numeric ids. */
+export type StepUserSpec = { name: string } | { uid: number; gid: number };
 
 export interface SlackConfig {
   signingSecret: string;
@@ -75,6 +93,8 @@ export interface Config {
   /** Slack channel the chain head is posted to once a day (with Slack configured). */
   auditAnchorChannel: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** When set, every step runs as this OS user instead of the bot's own (see the README). */
+  stepUser: StepUserSpec | undefined;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -143,7 +163,47 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
     },
     auditAnchorChannel: e.EDGEOPS_AUDIT_ANCHOR_CHANNEL,
     logLevel: e.LOG_LEVEL,
+    stepUser: e.EDGEOPS_STEP_USER,
   };
+}
+
+/** Variables holding the bot's credentials, set in its environment even where this mode does not use them. */
+export const CREDENTIAL_VARIABLES = [
+  'SLACK_SIGNING_SECRET',
+  'SLACK_BOT_TOKEN',
+  'SLACK_APP_TOKEN',
+  'SLACK_CLIENT_SECRET',
+  'PAGERDUTY_API_TOKEN',
+  'PAGERDUTY_WEBHOOK_SECRETS',
+  'EDGEOPS_AUDIT_KEY',
+] as const;
+
+/**
+ * The bot's own credentials: the Slack signing secret and tokens, the PagerDuty token and webhook
+ * secrets, the audit key, from the configuration and (when given) the environment. Whatever a
+ * step prints is masked for them, however it got hold of them. `auditKey` is the key in use
+ * (local mode may have generated it).
+ */
+export function botCredentials(
+  config: Pick<Config, 'slack' | 'pagerduty' | 'auditKey'>,
+  options: { env?: Env; auditKey?: string } = {},
+): string[] {
+  const fromEnv = CREDENTIAL_VARIABLES.flatMap((name) => {
+    const value = options.env?.[name]?.trim();
+    if (!value) return [];
+    return name === 'PAGERDUTY_WEBHOOK_SECRETS' ? value.split(',').map((s) => s.trim()) : [value];
+  });
+  const values = [
+    config.slack?.signingSecret,
+    config.slack?.botToken,
+    config.slack?.appToken,
+    config.pagerduty.apiToken,
+    ...config.pagerduty.webhookSecrets,
+    config.auditKey,
+    options.auditKey,
+    ...fromEnv,
+  ];
+  return [...new Set(values.filter((v): v is string => v !== undefined && v !== ''))];
 }
 
 const SECRET_NAMES = /SECRET|TOKEN|KEY/;

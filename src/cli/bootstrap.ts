@@ -6,7 +6,7 @@ import { resolveAuditKey } from '../audit-key.js';
 import { formatCatalogError } from '../catalog/catalog-error.js';
 import { createCatalogWatcher, type CatalogWatcher } from '../catalog/catalog-watcher.js';
 import { loadCatalog, type Catalog } from '../catalog/load-catalog.js';
-import type { Config } from '../config.js';
+import { botCredentials, type Config, type Env } from '../config.js';
 import { bootConfig } from './cli-config.js';
 import type { Clock } from '../core/ports.js';
 import type { Run } from '../core/runs/run.js';
@@ -14,7 +14,8 @@ import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { PRIVATE_FILE_MODE, makePrivateDir, tightenFileMode } from '../private-files.js';
 import { startScheduler } from '../adapters/scheduler/scheduler.js';
-import type { CliIo } from './cli-io.js';
+import { probeStepUser, resolveStepUser, type StepUser } from '../adapters/steps/step-user.js';
+import { write, type CliIo } from './cli-io.js';
 
 export interface BootOptions {
   /** Local mode may generate the audit key; other commands must find the existing one. */
@@ -47,13 +48,18 @@ export interface Booted {
 
 export { bootConfig };
 
-export function bootLogger(config: Config, logTo: BootOptions['logTo']): { logger: Logger; logFile?: string } {
-  if (logTo === 'stdout') return { logger: createLogger({ level: config.logLevel }) };
+/** The logger; `auditKey` is the key in use, masked in every line with the bot's other credentials. */
+export function bootLogger(config: Config, logTo: BootOptions['logTo'], auditKey?: string, env?: Env): { logger: Logger; logFile?: string } {
+  const maskValues = botCredentials(config, { auditKey, env });
+  if (logTo === 'stdout') return { logger: createLogger({ level: config.logLevel, maskValues }) };
   const logFile = path.join(config.dataDir, 'edgeops.log');
   // The log names incidents and users: private like the database beside it.
   makePrivateDir(config.dataDir);
   tightenFileMode(logFile);
-  return { logger: createLogger({ level: config.logLevel, destination: pino.destination({ dest: logFile, sync: false, mode: PRIVATE_FILE_MODE }) }), logFile };
+  return {
+    logger: createLogger({ level: config.logLevel, destination: pino.destination({ dest: logFile, sync: false, mode: PRIVATE_FILE_MODE }), maskValues }),
+    logFile,
+  };
 }
 
 /** Loads policies and procedures; an invalid catalog stops the start with every error listed. */
@@ -107,10 +113,24 @@ export function watchAppCatalog(app: App, options: { policiesDir: string; comman
   return watcher;
 }
 
-export function bootApp(io: CliIo, options: BootOptions): Booted {
+/**
+ * Proves at start that steps can run as EDGEOPS_STEP_USER (and be stopped); throws ConfigError
+ * naming the problem otherwise. Warns about the bot's files that user can still read.
+ */
+async function checkStepUser(stepUser: StepUser, config: Config, protectedPaths: string[], io: CliIo, logger: Logger): Promise<void> {
+  const report = await probeStepUser(stepUser, { commandsDir: config.commandsDir, protectedPaths });
+  for (const file of report.readable) {
+    logger.warn({ file, stepUser: stepUser.label }, 'steps can read this file of the bot');
+    write(io.stderr, `edgeops: warning: steps run as ${stepUser.label} can read ${file}; make the data folder 0700 and its files 0600, owned by the bot`);
+  }
+  logger.info({ stepUser: stepUser.label }, 'steps run as another user');
+}
+
+export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> {
   const config = bootConfig(io);
-  const { logger, logFile } = bootLogger(config, options.logTo);
-  const { key } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: options.generateKey });
+  const stepUser = config.stepUser ? resolveStepUser(config.stepUser, io.env) : undefined;
+  const { key, file: keyFile } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: options.generateKey });
+  const { logger, logFile } = bootLogger(config, options.logTo, key, io.env);
   const initial = bootCatalog(config);
   let watcher: CatalogWatcher | undefined;
   const app = createApp({
@@ -122,7 +142,16 @@ export function bootApp(io: CliIo, options: BootOptions): Booted {
     env: io.env,
     exportsDir: path.resolve(io.cwd, 'exports'),
     exportDelivery: options.exportDelivery,
+    ...(stepUser ? { stepUser } : {}),
   });
+  if (stepUser) {
+    try {
+      await checkStepUser(stepUser, config, [config.dbPath, `${config.dbPath}-wal`, ...(keyFile ? [keyFile] : [])], io, logger);
+    } catch (err) {
+      app.close();
+      throw err;
+    }
+  }
   if (options.checkpointInBackground) {
     app.store.checkpointInBackground({
       onError: (err) => logger.error({ err }, 'background checkpoints stopped; the database checkpoints on commit again'),

@@ -12,7 +12,7 @@ export const consoleCommand: Subcommand = async (argv, io) => {
     options: { as: { type: 'string', default: DEFAULT_LOCAL_USER }, groups: { type: 'string', default: '' } },
     strict: true,
   });
-  const booted = bootApp(io, { generateKey: true, logTo: 'file', watchCatalog: true, recoverRuns: true, schedule: true });
+  const booted = await bootApp(io, { generateKey: true, logTo: 'file', watchCatalog: true, recoverRuns: true, schedule: true });
   const { app, logFile, interrupted } = booted;
   try {
     await runConsole(app, io, { user: values.as, groups: values.groups, logFile, interrupted });

@@ -276,8 +276,8 @@ export const demoCommand: Subcommand = async (argv, io) => {
     ...(publicUrl ? { EDGEOPS_PUBLIC_URL: publicUrl } : {}),
   });
   const preliminary = bootConfig({ ...io, env: demoEnv() });
-  const { logger, logFile } = bootLogger(preliminary, 'file');
   const { key } = resolveAuditKey({ fromEnv: preliminary.auditKey, dataDir: preliminary.dataDir, generate: true });
+  const { logger, logFile } = bootLogger(preliminary, 'file', key, io.env);
   const shipped = bootCatalog(preliminary);
 
   const print = (text: string): void => write(io.stdout, text);

@@ -54,7 +54,7 @@ export const runCommand: Subcommand = async (argv, io) => {
     params[key] = pair.slice(eq + 1);
   }
 
-  const booted = bootApp(io, { generateKey: true, logTo: 'file', recoverRuns: true });
+  const booted = await bootApp(io, { generateKey: true, logTo: 'file', recoverRuns: true });
   const { app } = booted;
   try {
     const result = (() => {

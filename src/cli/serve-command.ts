@@ -16,7 +16,7 @@ const stopSignal = (): Promise<void> =>
   });
 
 async function serveSlack(slack: SlackConfig, io: Parameters<Subcommand>[1]): Promise<number> {
-  const booted = bootApp(io, { generateKey: false, logTo: 'stdout', watchCatalog: true, recoverRuns: true, schedule: true, exportDelivery: 'chat', checkpointInBackground: true });
+  const booted = await bootApp(io, { generateKey: false, logTo: 'stdout', watchCatalog: true, recoverRuns: true, schedule: true, exportDelivery: 'chat', checkpointInBackground: true });
   const { app } = booted;
   const platform = mountPlatform(app, { auditKey: booted.auditKey });
   let server: SlackServer;
@@ -51,7 +51,7 @@ export const serveCommand: Subcommand = async (argv, io) => {
   }
   const config = bootConfig(io);
   if (config.slack) return serveSlack(config.slack, io);
-  const booted = bootApp(io, { generateKey: true, logTo: 'file', watchCatalog: true, recoverRuns: true, schedule: true, checkpointInBackground: true });
+  const booted = await bootApp(io, { generateKey: true, logTo: 'file', watchCatalog: true, recoverRuns: true, schedule: true, checkpointInBackground: true });
   const { app, logFile, interrupted } = booted;
   // Health, metrics, run output and PagerDuty webhooks; events stored by an earlier run are processed on start.
   const platform = mountPlatform(app, { auditKey: booted.auditKey });

@@ -1,13 +1,15 @@
-// A secret param's value, printed every way a step can, must surface nowhere: console, `edgeops run`, log, database, exports.
+// A secret param's value, or a credential of the bot, printed every way a step can, must surface nowhere: console, `edgeops run`, log, database, exports.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT, runCli, spawnCli } from '../helpers/run-cli.js';
+import { leakedEncoding } from '../helpers/secret-leaks.js';
 import { makeTempDir, removeTempDirs } from '../helpers/temp-dir.js';
 
 const FIXTURE = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'canary');
+const HOSTILE = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'hostile');
 const OPERATOR = 'U0CANARY1';
 const MASK = '[secret]';
 
@@ -156,5 +158,46 @@ describe('a secret param at the CLI', () => {
     const verify = await runCli(['audit', 'verify'], { cwd: work, env });
     expect(verify.stdout).toMatch(/^audit chain intact: 1 rows,/);
     expect(filesUnder(work).filter((f) => readFileSync(f).includes(canary))).toEqual([]);
+  });
+});
+
+describe("the bot's credentials at the CLI", () => {
+  it('read by a step from /proc/<bot>/environ and printed encoded, surface in no output, log, database or export', async () => {
+    const work = makeTempDir('credentials');
+    const dbPath = path.join(work, 'data', 'edgeops.db');
+    const credentials = {
+      EDGEOPS_AUDIT_KEY: randomBytes(32).toString('hex'),
+      PAGERDUTY_API_TOKEN: `u+${randomBytes(12).toString('base64url')}`,
+      PAGERDUTY_WEBHOOK_SECRETS: `${randomBytes(16).toString('base64')},${randomBytes(16).toString('hex')}`,
+      SLACK_SIGNING_SECRET: randomBytes(16).toString('hex'),
+    };
+    const env = {
+      EDGEOPS_DB: dbPath,
+      EDGEOPS_POLICIES: path.join(HOSTILE, 'policies'),
+      EDGEOPS_COMMANDS: path.join(HOSTILE, 'commands'),
+      LOG_LEVEL: 'debug',
+      ...credentials,
+    };
+    const values = [credentials.EDGEOPS_AUDIT_KEY, credentials.PAGERDUTY_API_TOKEN, ...credentials.PAGERDUTY_WEBHOOK_SECRETS.split(','), credentials.SLACK_SIGNING_SECRET];
+
+    const cli = await runCli(['run', 'steal-credentials', '--env', 'staging', '--as', OPERATOR], { cwd: work, env });
+    expect(cli.stderr).toBe('');
+    expect(cli.code).toBe(0);
+    // It did read them all, and printed each (masked) in every encoding.
+    expect(cli.stdout).toContain('read /proc/');
+    expect(cli.stdout).toContain('environ: 4 credentials');
+    for (const line of ['EDGEOPS_AUDIT_KEY raw=[secret]', 'SLACK_SIGNING_SECRET hex=[secret]', 'PAGERDUTY_API_TOKEN url=[secret]', 'PAGERDUTY_WEBHOOK_SECRETS base64+2=']) {
+      expect(cli.stdout).toContain(line);
+    }
+    const sinks: Record<string, string | Buffer> = { stdout: cli.stdout };
+    for (const file of filesUnder(work)) sinks[path.relative(work, file)] = readFileSync(file);
+    expect(Object.keys(sinks)).toEqual(expect.arrayContaining([path.join('data', 'edgeops.db'), path.join('data', 'edgeops.log')]));
+    const leaks = Object.entries(sinks).flatMap(([sink, text]) =>
+      values.flatMap((value, i) => {
+        const how = leakedEncoding(text, value);
+        return how ? [`credential ${i} ${how} in ${sink}`] : [];
+      }),
+    );
+    expect(leaks).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import { createApp, type App } from '../../src/app.js';
 import { bootCatalog, watchAppCatalog } from '../../src/cli/bootstrap.js';
 import type { CatalogWatcher } from '../../src/catalog/catalog-watcher.js';
 import type { Clock } from '../../src/core/ports.js';
-import { loadConfig } from '../../src/config.js';
+import { botCredentials, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { FakeSlack, SLACK_API_URL, SLACK_BASE } from '../fixtures/slack/fake-slack.js';
 import { SIGNING_SECRET } from '../fixtures/slack/slack-harness.js';
@@ -110,8 +110,12 @@ export async function startServe(options: ServeOptions): Promise<Served> {
     { cwd: dir },
   );
   const lines: string[] = [];
-  // The most talkative level: whatever any level would write is here.
-  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(line) } });
+  // The most talkative level: whatever any level would write is here. The bot's credentials are masked as `edgeops serve` masks them.
+  const logger = createLogger({
+    level: 'debug',
+    destination: { write: (line: string) => void lines.push(line) },
+    maskValues: botCredentials(config, { auditKey: AUDIT_KEY }),
+  });
   const catalog = bootCatalog(config);
   let watcher: CatalogWatcher | undefined;
   const app = createApp({

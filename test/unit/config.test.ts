@@ -30,6 +30,15 @@ describe('loadConfig', () => {
     expect(c.pagerduty).toEqual({ webhookSecrets: [], apiToken: undefined, apiUrl: 'https://api.pagerduty.com', from: undefined });
   });
 
+  it('reads EDGEOPS_STEP_USER as a user name or uid:gid, and refuses root or anything else', () => {
+    expect(loadConfig({}).stepUser).toBeUndefined();
+    expect(loadConfig({ EDGEOPS_STEP_USER: ' edgeops-step ' }).stepUser).toEqual({ name: 'edgeops-step' });
+    expect(loadConfig({ EDGEOPS_STEP_USER: '65534:65534' }).stepUser).toEqual({ uid: 65534, gid: 65534 });
+    expect(problems({ EDGEOPS_STEP_USER: '0:0' })[0]).toMatch(/^EDGEOPS_STEP_USER: must not be root/);
+    expect(problems({ EDGEOPS_STEP_USER: '1000:0' })[0]).toMatch(/^EDGEOPS_STEP_USER: must not be root/);
+    expect(problems({ EDGEOPS_STEP_USER: 'ops user' })).toEqual(['EDGEOPS_STEP_USER: must be a user name (e.g. edgeops-step) or uid:gid (e.g. 65534:65534) (got "ops user")']);
+  });
+
   it('splits rotating PagerDuty secrets and trims the API base', () => {
     const c = loadConfig({ PAGERDUTY_WEBHOOK_SECRETS: ' old , new ,', PAGERDUTY_API_URL: 'https://api.eu.pagerduty.com/' });
     expect(c.pagerduty.webhookSecrets).toEqual(['old', 'new']);

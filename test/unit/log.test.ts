@@ -35,6 +35,24 @@ describe('createLogger', () => {
     expect(lines[0]).toContain('[redacted]');
   });
 
+  it('masks the values it is given anywhere in a line, raw and encoded, in messages and errors alike', async () => {
+    const { lines, destination } = capture();
+    const signing = 'f00dfeedcafe0123456789abcdef0123';
+    const token = 'xoxb-1234-5678-abcdefghijkl';
+    const logger = createLogger({ level: 'debug', destination, maskValues: [signing, token] });
+    logger.warn({ err: new Error(`request failed with ${token}`), detail: { body: `sig=${signing}` } }, `step said ${Buffer.from(token).toString('base64')}`);
+    logger.info({ output: Buffer.from(signing).toString('hex') }, 'plain');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines).toHaveLength(2);
+    const text = lines.join('\n');
+    for (const leaked of [signing, token, Buffer.from(token).toString('base64'), Buffer.from(signing).toString('hex'), 'abcdefghijkl', 'f00dfeedcafe']) {
+      expect(text).not.toContain(leaked);
+    }
+    const [first, second] = lines.map((l) => JSON.parse(l) as { msg: string; err?: { message: string }; detail?: { body: string }; output?: string });
+    expect(first).toMatchObject({ msg: 'step said [secret]', err: { message: 'request failed with [secret]' }, detail: { body: 'sig=[secret]' } });
+    expect(second).toMatchObject({ msg: 'plain', output: '[secret]' });
+  });
+
   it('respects the level', () => {
     const { lines, destination } = capture();
     createLogger({ level: 'warn', destination }).info('not shown');

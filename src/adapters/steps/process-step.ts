@@ -29,6 +29,12 @@ export interface ProcessStepRunnerOptions {
   headBytes?: number;
   /** Monotonic milliseconds, for durations. */
   now?: () => number;
+  /**
+   * The OS user every step runs as (EDGEOPS_STEP_USER), so a step cannot read the bot's
+   * environment or its database; unset, steps run as the bot's own user. Checked at start by
+   * `probeStepUser`.
+   */
+  user?: { uid: number; gid: number };
 }
 
 /**
@@ -95,6 +101,8 @@ export function createProcessStepRunner(options: ProcessStepRunnerOptions): Proc
         cwd: options.commandsDir,
         env: { ...baseEnv, ...request.env },
         stdio: ['ignore', 'pipe', 'pipe'],
+        // Node drops supplementary groups (setgroups) before setgid/setuid, so none of the bot's groups remain.
+        ...(options.user ? { uid: options.user.uid, gid: options.user.gid } : {}),
       });
     } catch (err) {
       // Arguments Node refuses outright (a NUL byte, for one) throw here rather than emitting 'error'.

@@ -15,7 +15,7 @@ export interface RunPlan {
   procedure: string;
   env: string;
   values: Record<string, ParamValue>;
-  /** Secret values, for masking; never shown. */
+  /** Secret values (and the bot's credentials), for masking; never shown. */
   secrets: string[];
   steps: ResolvedStep[];
   concurrencyKey: string;
@@ -26,6 +26,8 @@ export interface PlanRequest extends ResolveParamsOptions {
   given: Record<string, string>;
   env: string;
   incident?: IncidentVariables;
+  /** Values masked like secret params though no param holds them: the bot's own credentials. */
+  alsoMask?: readonly string[];
 }
 
 /**
@@ -58,7 +60,7 @@ export function planRun(procedure: Procedure, request: PlanRequest): RunPlan {
     procedure: procedure.name,
     env: request.env,
     values,
-    secrets,
+    secrets: [...secrets, ...(request.alsoMask ?? [])],
     steps: steps as ResolvedStep[],
     concurrencyKey: concurrencyKey!,
     timeoutMs: procedure.timeout,

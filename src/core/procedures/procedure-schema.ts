@@ -25,6 +25,17 @@ const pattern = z.string().superRefine((p, ctx) => {
   }
 });
 
+/** Variables edgeops reads itself: a procedure may never be handed them as a secret. */
+export const RESERVED_ENV_PREFIXES = ['SLACK_', 'PAGERDUTY_', 'EDGEOPS_'] as const;
+/** The one reserved-looking prefix kept for procedure secrets (see the README). */
+export const SECRET_ENV_PREFIX = 'EDGEOPS_SECRET_';
+
+/** True when `name` is (or may one day be) one of the bot's own settings or credentials. */
+export function isBotVariable(name: string): boolean {
+  if (name.startsWith(SECRET_ENV_PREFIX)) return false;
+  return RESERVED_ENV_PREFIXES.some((prefix) => name.startsWith(prefix));
+}
+
 const common = {
   description: z.string().optional(),
   required: z.boolean().default(false),
@@ -72,7 +83,12 @@ const ParamUnionSchema = z.discriminatedUnion('type', [
     type: z.literal('secret'),
     description: z.string().optional(),
     /** The bot's environment variable that holds the value; never taken from chat. */
-    env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as API_TOKEN'),
+    env: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as API_TOKEN')
+      .refine((name) => !isBotVariable(name), {
+        message: `names a variable edgeops itself reads (${RESERVED_ENV_PREFIXES.map((p) => `${p}…`).join(', ')}), which would hand the bot's own credentials to a step; keep the value in a variable such as ${SECRET_ENV_PREFIX}API_TOKEN`,
+      }),
     required: z.boolean().default(true),
   }),
 ]);

@@ -41,6 +41,8 @@ export interface RunServiceDeps {
    * directory (local mode): a run's stored groups then stand.
    */
   currentGroups?: (userId: string) => Promise<string[]> | undefined;
+  /** The bot's own credentials: masked in everything a run stores or posts, as secret params are. */
+  credentials?: readonly string[];
   steps: { process: ProcessStepRunner; http: HttpStepRunner };
   /** This process, recorded as the owner of the runs it executes. */
   pid: number;
@@ -144,6 +146,7 @@ export function createRunService(deps: RunServiceDeps) {
       given,
       env: environment,
       secretEnv: deps.secretEnv,
+      ...(deps.credentials ? { alsoMask: deps.credentials } : {}),
       ...(defaults ? { defaults } : {}),
       ...(incident ? { incident: { id: incident.id, pagerdutyId: incident.pagerdutyId ?? undefined, service: incident.service ?? undefined } } : {}),
     });

@@ -237,3 +237,38 @@ describe('killProcessGroup', () => {
     expect(() => killProcessGroup(pgid, 'SIGTERM')).toThrow(RangeError);
   });
 });
+
+describe('process step as another OS user (EDGEOPS_STEP_USER)', () => {
+  const IS_ROOT = process.getuid?.() === 0;
+  const NOBODY = { uid: 65534, gid: 65534 };
+  const asNobody = createProcessStepRunner({ commandsDir: fixturesDir, baseEnv: process.env, killGraceMs: 300, user: NOBODY });
+
+  it(IS_ROOT ? 'runs the step with that uid and gid and no other group, its output piped back' : 'fails to start the step when the bot may not switch users', async () => {
+    const r = await asNobody({ argv: ['sh', '-c', 'echo "uid=$(id -u) gid=$(id -g) groups=$(id -G)"; echo on-stderr >&2'], timeoutMs: 10_000 });
+    if (!IS_ROOT) {
+      expect(r).toMatchObject({ outcome: 'failed', pid: null });
+      expect(r.error).toContain('EPERM');
+      return;
+    }
+    expect(r).toMatchObject({ outcome: 'succeeded', exitCode: 0 });
+    expect(r.chunks).toEqual([
+      { stream: 'stdout', text: 'uid=65534 gid=65534 groups=65534\n' },
+      { stream: 'stderr', text: 'on-stderr\n' },
+    ]);
+  });
+
+  it(IS_ROOT ? "kills the whole group of another user's step, child and grandchild, at its timeout" : 'reports the failed start instead of a timeout', async () => {
+    const dir = await pidsDir();
+    await chmod(dir, 0o777);
+    const r = await asNobody({ argv: ['./ignore-term.sh'], env: { PIDS_DIR: dir }, timeoutMs: 1500 });
+    if (!IS_ROOT) {
+      expect(r.outcome).toBe('failed');
+      return;
+    }
+    const pids = await readPids(dir, ['main', 'child', 'grandchild']);
+    cleanups.push(() => killQuietly(pids));
+    expect(r).toMatchObject({ outcome: 'timed_out', exitCode: null, signal: 'SIGKILL' });
+    expect(r.output).toContain('ignoring SIGTERM');
+    expect(pids.filter(isAlive)).toEqual([]);
+  });
+});

@@ -1,7 +1,8 @@
 // Secret masking in text and nested data: no secret, nor any fragment of one at a cut, survives.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { maskDeep, maskSecrets, MIN_MASKED_SECRET_LENGTH } from '../../../src/core/procedures/mask.js';
+import { maskDeep, maskSecrets, MIN_ENCODED_SECRET_LENGTH, MIN_MASKED_SECRET_LENGTH, secretMasker } from '../../../src/core/procedures/mask.js';
+import { encodedLeaks, leakedEncoding } from '../../helpers/secret-leaks.js';
 
 describe('maskSecrets', () => {
   it('masks every occurrence', () => {
@@ -64,5 +65,48 @@ describe('maskDeep', () => {
   it('returns the same value when there is nothing to mask', () => {
     const input = { a: 'b' };
     expect(maskDeep(input, [])).toBe(input);
+  });
+});
+
+describe('maskSecrets on encoded secrets', () => {
+  const secret = 'sig-9f8e7d6c5b4a/3+2=1 ü';
+
+  it('masks base64 and base64url at each of the three alignments, hex in both cases, and the URL-encoded form', () => {
+    for (const [form, encoded] of Object.entries(encodedLeaks(secret))) {
+      const text = `before ${encoded} after`;
+      expect(leakedEncoding(text, secret), form).toBeDefined();
+      const masked = maskSecrets(text, [secret]);
+      expect(masked, form).toContain('[secret]');
+      expect(masked.startsWith('before '), form).toBe(true);
+      expect(leakedEncoding(masked, secret), `${form}: ${masked}`).toBeUndefined();
+    }
+  });
+
+  it('masks the JSON-escaped form, as a log line carries it', () => {
+    const quoted = 'a"b\\c-0123456789';
+    expect(maskSecrets(JSON.stringify({ out: quoted }), [quoted])).toBe('{"out":"[secret]"}');
+  });
+
+  it('masks an encoded secret wherever it sits in longer encoded data (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 8, maxLength: 40 }), fc.string({ maxLength: 10 }), fc.string({ maxLength: 10 }), (s, before, after) => {
+        const data = Buffer.from(`${before}${s}${after}`, 'utf8');
+        for (const encoded of [data.toString('base64'), data.toString('base64url'), data.toString('hex'), encodeURIComponent(`${before}${s}${after}`)]) {
+          expect(leakedEncoding(maskSecrets(encoded, [s]), s)).toBeUndefined();
+        }
+      }),
+    );
+  });
+
+  it(`masks secrets of ${MIN_MASKED_SECRET_LENGTH}-${MIN_ENCODED_SECRET_LENGTH - 1} characters only as written`, () => {
+    expect(maskSecrets('pw=abcdefg enc=YWJjZGVmZw==', ['abcdefg'])).toBe('pw=[secret] enc=YWJjZGVmZw==');
+    expect(maskSecrets('enc=YWJjZGVmZ2g=', ['abcdefgh'])).toBe('enc=[secret]');
+  });
+
+  it('secretMasker masks as maskSecrets does', () => {
+    const mask = secretMasker([secret]);
+    const text = `x ${Buffer.from(secret).toString('hex')} y ${secret}`;
+    expect(mask(text)).toBe(maskSecrets(text, [secret]));
+    expect(mask(text)).toBe('x [secret] y [secret]');
   });
 });
