@@ -2,6 +2,7 @@
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import nock from 'nock';
 import { mountPlatform, type Platform } from '../../src/adapters/http/platform-routes.js';
 import { startSlackServer, type SlackServer } from '../../src/adapters/slack/slack-server.js';
@@ -11,6 +12,7 @@ import type { CatalogWatcher } from '../../src/catalog/catalog-watcher.js';
 import type { Clock } from '../../src/core/ports.js';
 import { botCredentials, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
+import { verifyAuditDatabase } from '../../src/storage/verify-audit-database.js';
 import { FakeSlack, SLACK_API_URL, SLACK_BASE } from '../fixtures/slack/fake-slack.js';
 import { SIGNING_SECRET } from '../fixtures/slack/slack-harness.js';
 
@@ -160,6 +162,7 @@ export async function startServe(options: ServeOptions): Promise<Served> {
       await app.runs.idle();
       app.close();
       slack.uninstall();
+      assertAuditHolds(dbPath);
     })());
   return {
     app,
@@ -179,4 +182,19 @@ export async function startServe(options: ServeOptions): Promise<Served> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Every served scenario ends with the check `edgeops audit verify` makes: an intact chain, and the
+ * tables exports read (incidents, runs, steps, approvals) exactly as the audit rows say.
+ */
+function assertAuditHolds(dbPath: string): void {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    const verdict = verifyAuditDatabase(db, AUDIT_KEY);
+    if (!verdict.chain.ok) throw new Error(`audit chain broken after the scenario: ${JSON.stringify(verdict.chain)}`);
+    if (verdict.mismatches.length > 0) throw new Error(`audit verify found projections that differ from the log:\n${JSON.stringify(verdict.mismatches, null, 1)}`);
+  } finally {
+    db.close();
+  }
 }
