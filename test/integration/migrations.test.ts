@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIncidentService } from '../../src/core/incidents/incident-service.js';
+import type { Outbox } from '../../src/core/outbox/outbox.js';
 import { ConfigError } from '../../src/errors.js';
 import { migrationsDir } from '../../src/paths.js';
 import { openDatabase } from '../../src/storage/database.js';
@@ -199,7 +200,13 @@ describe('upgrading a database that holds data', () => {
 
     // A database as the first release left it: only 0001 applied.
     const old = Store.create({ file, auditKey, clock, migrations: real.slice(0, 1) });
-    const service = createIncidentService({ uow: old, audit: old.audit, incidents: old.incidents, outbox: old.outbox, clock });
+    // Its outbox rows as that release wrote them: the columns 0001 made, nothing later.
+    const insertOld = old.db.prepare('INSERT INTO outbox (cause_seq, target, channel, body, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+    const oldOutbox: Outbox = {
+      ...old.outbox,
+      enqueue: (item) => Number(insertOld.run(item.causeSeq, item.target, item.channel, JSON.stringify(item.body), now, now).lastInsertRowid),
+    };
+    const service = createIncidentService({ uow: old, audit: old.audit, incidents: old.incidents, outbox: oldOutbox, clock });
     service.declare(by, { title: 'Checkout errors', severity: 2, service: 'checkout' });
     now += 60_000;
     service.note(by, 'INC-1', 'rolling back');
@@ -246,6 +253,17 @@ describe('upgrading a database that holds data', () => {
       expect(after.audit).toEqual(before.audit);
       expect(after.head).toEqual(before.head);
       expect(after.outbox).toMatchObject(before.outbox);
+      // Messages left waiting by the old release get the delivery class new ones would get.
+      expect(after.outbox.map((r) => {
+        const row = r as { body: string; priority: number };
+        return [(JSON.parse(row.body) as { kind: string }).kind, row.priority];
+      })).toEqual([
+        ['incident.declared', 0],
+        ['incident.note', 2],
+        ['incident.acknowledged', 1],
+        ['incident.declared', 0],
+        ['incident.resolved', 1],
+      ]);
       expect([upgraded.incidents.get('INC-1'), upgraded.incidents.get('INC-2')]).toEqual(incidentsBefore);
       expect(upgraded.db.prepare('SELECT incident_id FROM migration_probe_links ORDER BY incident_id').all()).toEqual([
         { incident_id: 'INC-1' },
