@@ -144,7 +144,15 @@ function callLog(apiBase: string) {
   const found = new Map<string, number>();
   let refused: Record<string, number> = {};
   const pattern = new RegExp(`${MARKER} (PB[\\w-]+)`);
-  async function poll(): Promise<void> {
+  // One poll at a time, shared by every waiter: two reading from the same offset would skip calls.
+  let polling: Promise<void> | undefined;
+  const poll = (): Promise<void> => {
+    polling ??= fetchNew().finally(() => {
+      polling = undefined;
+    });
+    return polling;
+  };
+  async function fetchNew(): Promise<void> {
     const res = await http(`${apiBase}_bench/calls?since=${seen.length}`, { method: 'GET' });
     const body = JSON.parse(res.body) as { calls: RecordedCall[]; refused: Record<string, number> };
     refused = body.refused;
