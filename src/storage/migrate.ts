@@ -20,22 +20,34 @@ export function readMigrations(dir: string): Migration[] {
     if (!m) throw new ConfigError([`${path.join(dir, file)}: migration files are named NNNN_name.sql`]);
     migrations.push({ version: Number(m[1]), name: m[2]!, sql: readFileSync(path.join(dir, file), 'utf8') });
   }
+  // Numbers are handed out per change, so one may land before a lower one: gaps are fine, repeats are not.
   migrations.forEach((mig, i) => {
-    if (mig.version !== i + 1) throw new ConfigError([`migrations: expected version ${i + 1}, found ${mig.version}_${mig.name}`]);
+    const before = migrations[i - 1];
+    if (before && mig.version <= before.version) {
+      throw new ConfigError([`migrations: version ${mig.version} is used twice (${before.version}_${before.name} and ${mig.version}_${mig.name})`]);
+    }
   });
   return migrations;
 }
 
-/** Applies every migration above the recorded version; returns the ones applied. */
+/** Applies every migration the database has not recorded yet, in version order; returns the ones applied. */
 export function migrate(db: Database.Database, migrations: Migration[], now: () => number = Date.now): Migration[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
-  const current = (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
-  const known = migrations.length;
-  if (current > known) {
-    throw new ConfigError([`database schema is at version ${current}, newer than this edgeops (${known}); upgrade edgeops`]);
+  const recorded = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as Array<{ version: number; name: string }>;
+  const knownVersions = new Set(migrations.map((m) => m.version));
+  const newest = migrations.at(-1)?.version ?? 0;
+  const current = recorded.at(-1)?.version ?? 0;
+  if (current > newest) {
+    throw new ConfigError([`database schema is at version ${current}, newer than this edgeops (${newest}); upgrade edgeops`]);
   }
-  const pending = migrations.filter((m) => m.version > current);
+  const unknown = recorded.find((r) => !knownVersions.has(r.version));
+  if (unknown) {
+    throw new ConfigError([`database has migration ${unknown.version}_${unknown.name}, which this edgeops does not have; upgrade edgeops`]);
+  }
+  // Every migration not yet recorded, lower numbers first: one that landed after a higher one still runs.
+  const applied = new Set(recorded.map((r) => r.version));
+  const pending = migrations.filter((m) => !applied.has(m.version));
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const m of pending) {
     db.transaction(() => {

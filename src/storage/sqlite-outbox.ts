@@ -1,5 +1,6 @@
-// SQLite implementation of the outbox: one pending head per channel keeps per-channel order.
-import type { ChatMessage, Outbox, OutboxItem, OutboxTarget } from '../core/outbox/outbox.js';
+// SQLite implementation of the outbox: one pending head per channel (most urgent class, oldest first).
+import { messageKeyOf, priorityOf } from '../core/outbox/delivery-order.js';
+import type { ChatMessage, Outbox, OutboxItem, OutboxReceipt, OutboxTarget } from '../core/outbox/outbox.js';
 import type { Db } from './database.js';
 import { statementCache } from './statements.js';
 
@@ -12,6 +13,7 @@ interface Row {
   attempts: number;
   next_attempt_at: number;
   created_at: number;
+  priority: number;
 }
 
 const toItem = (r: Row): OutboxItem => ({
@@ -23,11 +25,13 @@ const toItem = (r: Row): OutboxItem => ({
   attempts: r.attempts,
   nextAttemptAt: r.next_attempt_at,
   createdAt: r.created_at,
+  priority: r.priority,
 });
 
 /**
- * The head (oldest pending row) of every channel of a target, found by skipping from one channel to
- * the next along `outbox_pending` (state, target, channel, id): a few index seeks per channel, however
+ * The head (most urgent class, then oldest pending row) of every channel of a target, found by skipping
+ * from one channel to the next along `outbox_pending` (state, target, channel, priority, id): the head
+ * is the first index entry of its channel, so a few index seeks per channel, however
  * many messages wait behind each head. Grouping the pending rows instead reads every one of them, and
  * the sender asks on every wake-up, so a backlog (Slack down for an hour) would slow every command.
  */
@@ -39,14 +43,23 @@ const HEADS = `
     FROM channels WHERE channels.channel IS NOT NULL
   ),
   heads (id) AS (
-    SELECT (SELECT MIN(id) FROM outbox WHERE state = 'pending' AND target = @target AND channel = channels.channel)
+    SELECT (SELECT id FROM outbox WHERE state = 'pending' AND target = @target AND channel = channels.channel
+            ORDER BY priority, id LIMIT 1)
     FROM channels WHERE channels.channel IS NOT NULL
   )`;
 
+const INSERT = `INSERT INTO outbox (cause_seq, target, channel, body, next_attempt_at, created_at, priority, message_key)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
+/** The head of each channel's queue, and only if its turn has come. */
+const DUE = `${HEADS}
+  SELECT o.* FROM heads h JOIN outbox o ON o.id = h.id
+  WHERE o.next_attempt_at <= @now
+  ORDER BY o.id LIMIT @limit`;
+const NEXT = `${HEADS}
+  SELECT MIN(o.next_attempt_at) AS at FROM heads h JOIN outbox o ON o.id = h.id
+  WHERE o.next_attempt_at > @now`;
+
 export class SqliteOutbox implements Outbox {
-  private readonly insertStmt;
-  private readonly dueStmt;
-  private readonly nextStmt;
   private readonly stmt;
 
   constructor(
@@ -55,29 +68,35 @@ export class SqliteOutbox implements Outbox {
     /** The store's durability: resolves once every commit so far is on stable storage. */
     readonly durable: () => Promise<void> = () => Promise.resolve(),
   ) {
+    // Compiled on first use, so a store opens on a database whose migrations have not run yet.
     this.stmt = statementCache(db);
-    this.insertStmt = db.prepare(
-      `INSERT INTO outbox (cause_seq, target, channel, body, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-    );
-    // The head of each channel's queue, and only if its turn has come.
-    this.dueStmt = db.prepare(
-      `${HEADS}
-       SELECT o.* FROM heads h JOIN outbox o ON o.id = h.id
-       WHERE o.next_attempt_at <= @now
-       ORDER BY o.id LIMIT @limit`,
-    );
-    this.nextStmt = db.prepare(
-      `${HEADS}
-       SELECT MIN(o.next_attempt_at) AS at FROM heads h JOIN outbox o ON o.id = h.id
-       WHERE o.next_attempt_at > @now`,
-    );
+  }
+
+  private get insertStmt() {
+    return this.stmt(INSERT);
+  }
+
+  private get dueStmt() {
+    return this.stmt(DUE);
+  }
+
+  private get nextStmt() {
+    return this.stmt(NEXT);
   }
 
   enqueue(item: { causeSeq: number; target: OutboxTarget; channel: string; body: ChatMessage | Record<string, unknown> }): number {
     const now = this.now();
     return Number(
-      this.insertStmt.run(item.causeSeq, item.target, item.channel, JSON.stringify(item.body), now, now).lastInsertRowid,
+      this.insertStmt.run(
+        item.causeSeq,
+        item.target,
+        item.channel,
+        JSON.stringify(item.body),
+        now,
+        now,
+        priorityOf(item.target, item.body),
+        messageKeyOf(item.target, item.body),
+      ).lastInsertRowid,
     );
   }
 
@@ -89,8 +108,16 @@ export class SqliteOutbox implements Outbox {
     return (this.nextStmt.get({ target, now }) as { at: number | null }).at;
   }
 
-  markSent(id: number, now: number): void {
-    this.stmt("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1 WHERE id = ?").run(now, id);
+  markSent(id: number, now: number, receipt?: string): void {
+    this.stmt("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, receipt = ? WHERE id = ?").run(now, receipt ?? null, id);
+  }
+
+  receipt(target: OutboxTarget, key: string): OutboxReceipt | undefined {
+    const row = this.stmt(
+      `SELECT receipt, sent_at FROM outbox
+       WHERE target = ? AND message_key = ? AND state = 'sent' AND receipt IS NOT NULL ORDER BY id DESC LIMIT 1`,
+    ).get(target, key) as { receipt: string; sent_at: number } | undefined;
+    return row ? { receipt: row.receipt, sentAt: row.sent_at } : undefined;
   }
 
   markRetry(id: number, nextAttemptAt: number, error: string): void {

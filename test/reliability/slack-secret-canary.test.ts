@@ -65,7 +65,7 @@ describe('a secret param in Slack mode', () => {
     await s.app.runs.idle();
     expect(s.app.runs.get('R-1')?.state).toBe('succeeded');
     await s.server.drain();
-    const result = await s.slack.waitFor('chat.postMessage', (a) => a.channel === channel && (a.text ?? '').includes('R-1 leak-canary (staging) succeeded'));
+    const result = await s.slack.waitFor(['chat.postMessage', 'chat.update'], (a) => a.channel === channel && (a.text ?? '').includes('R-1 leak-canary (staging) succeeded'));
     // The delivered result shows the masked output of both steps.
     for (const line of ['stdout token=[secret]', 'stderr token=[secret]', 'TOKEN=[secret]', 'split token=[secret]']) expect(result.args.blocks).toContain(line);
 

@@ -1,4 +1,4 @@
-// Delivers one target's outbox: channels in parallel, each strictly in order, paced, retried, resumable.
+// Delivers one target's outbox: channels in parallel, each by priority then in order, paced, retried, resumable.
 import type { AuditLog } from '../../core/audit/audit-log.js';
 import type { Outbox, OutboxItem, OutboxTarget } from '../../core/outbox/outbox.js';
 import type { Clock, UnitOfWork } from '../../core/ports.js';
@@ -6,7 +6,13 @@ import type { Logger } from '../../log.js';
 
 /** What one delivery attempt came to; the dispatcher turns it into outbox state. */
 export type DeliveryResult =
-  | { kind: 'sent' }
+  /** `receipt`: what the receiver called the message, kept so a later message can update it. */
+  | { kind: 'sent'; receipt?: string }
+  /**
+   * Nothing was sent: the receiver's rate limits say not before `atMs`. Not an attempt, nothing is
+   * recorded; the channel simply waits (in memory: a restart only forgets the wait).
+   */
+  | { kind: 'later'; atMs: number }
   /** The receiver asked us to wait (HTTP 429 `Retry-After`): nothing of the channel goes out before then. */
   | { kind: 'retry'; afterMs: number; error: string }
   /** Outage, 5xx, network, timeout: retried with exponential backoff, for as long as it takes. */
@@ -144,8 +150,12 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
     const attempts = item.attempts + 1;
     const fields = { outboxId: item.id, channel: item.channel, attempts };
     switch (result.kind) {
+      case 'later':
+        pacedUntil.set(item.channel, Math.max(now, result.atMs));
+        logger.debug({ ...fields, attempts: item.attempts, untilMs: result.atMs }, 'outbox message waits for the rate limit');
+        return;
       case 'sent':
-        outbox.markSent(item.id, now);
+        outbox.markSent(item.id, now, result.receipt);
         if (interval > 0) pacedUntil.set(item.channel, now + interval);
         logger.debug(fields, 'outbox message delivered');
         return;

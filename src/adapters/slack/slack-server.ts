@@ -3,6 +3,7 @@ import { SocketModeReceiver } from '@slack/bolt';
 import { ErrorCode as SlackErrorCode, type WebClient } from '@slack/web-api';
 import type { App } from '../../app.js';
 import type { SlackConfig } from '../../config.js';
+import type { RateLimiter } from '../../core/outbox/rate-limiter.js';
 import type { Clock } from '../../core/ports.js';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -60,8 +61,8 @@ export interface SlackServerOptions {
   clock?: Clock;
   /** The clock request signatures are checked against (milliseconds since the epoch). */
   now?: () => number;
-  /** Passed to the outbox sender (tests shorten the per-channel pace). */
-  delivery?: { clock?: Clock; sleep?: (ms: number) => Promise<void>; perChannelIntervalMs?: number; concurrency?: number };
+  /** Passed to the outbox sender (tests lift Slack's rate limits or shorten the per-channel pace). */
+  delivery?: { clock?: Clock; sleep?: (ms: number) => Promise<void>; perChannelIntervalMs?: number; concurrency?: number; limiter?: RateLimiter };
   ackBudgetMs?: number;
   unackedAfterMs?: number;
   /** The cap on unverified bodies held at once that the other routes share (`Platform.bodyBudget`). */

@@ -1,4 +1,4 @@
-// The outbox port: messages stored with the event that caused them, delivered in order per channel.
+// The outbox port: messages stored with the event that caused them, delivered per channel by priority, then in order.
 
 /** A chat message as the core describes it; adapters render it (Block Kit, console text). */
 export interface ChatMessage {
@@ -26,15 +26,29 @@ export interface OutboxItem {
   attempts: number;
   nextAttemptAt: number;
   createdAt: number;
+  /** Delivery class (see delivery-order.ts): a channel's lower classes go first, each in queue order. */
+  priority?: number;
+}
+
+/** What the receiver called a delivered message (a Slack channel and ts), and when it was sent. */
+export interface OutboxReceipt {
+  receipt: string;
+  sentAt: number;
 }
 
 export interface Outbox {
   enqueue(item: { causeSeq: number; target: OutboxTarget; channel: string; body: ChatMessage | Record<string, unknown> }): number;
-  /** The oldest pending item of each channel whose turn has come (one per channel keeps order). */
+  /**
+   * The next pending item of each channel (its most urgent class, oldest first), if its turn has come;
+   * one per channel keeps each class in order.
+   */
   due(target: OutboxTarget, now: number, limit: number): OutboxItem[];
   /** The earliest future turn among channel heads (a retry deadline), so a sender can sleep until then. */
   nextAttemptAfter(target: OutboxTarget, now: number): number | null;
-  markSent(id: number, now: number): void;
+  /** `receipt`: what the receiver called the message, for a later message that updates it in place. */
+  markSent(id: number, now: number, receipt?: string): void;
+  /** The receipt of the sent message with this key (see delivery-order.ts `messageKeyOf`), if any. */
+  receipt(target: OutboxTarget, key: string): OutboxReceipt | undefined;
   markRetry(id: number, nextAttemptAt: number, error: string): void;
   markFailed(id: number, error: string): void;
   depth(target?: OutboxTarget): number;

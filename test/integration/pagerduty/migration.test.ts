@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIncidentService } from '../../../src/core/incidents/incident-service.js';
+import type { Outbox } from '../../../src/core/outbox/outbox.js';
 import { migrationsDir } from '../../../src/paths.js';
 import { readMigrations } from '../../../src/storage/migrate.js';
 import { Store } from '../../../src/storage/store.js';
@@ -19,7 +20,13 @@ describe('0003_pagerduty', () => {
     expect(all.find((m) => m.version === 3)?.name).toBe('pagerduty');
 
     const old = Store.create({ file, auditKey: KEY, clock, migrations: all.slice(0, 2) });
-    const incidents = createIncidentService({ uow: old, audit: old.audit, incidents: old.incidents, outbox: old.outbox, clock });
+    // Outbox rows as that release wrote them: only the columns its migrations made.
+    const insertOld = old.db.prepare('INSERT INTO outbox (cause_seq, target, channel, body, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+    const oldOutbox: Outbox = {
+      ...old.outbox,
+      enqueue: (item) => Number(insertOld.run(item.causeSeq, item.target, item.channel, JSON.stringify(item.body), 0, 0).lastInsertRowid),
+    };
+    const incidents = createIncidentService({ uow: old, audit: old.audit, incidents: old.incidents, outbox: oldOutbox, clock });
     incidents.declare({ actor: { id: 'pagerduty:Checkout', groups: [], pagerdutyService: 'Checkout' }, source: 'pagerduty' }, {
       title: 'Checkout down',
       pagerduty: { id: 'PMIG1', url: 'https://acme.pagerduty.com/incidents/PMIG1' },
@@ -29,7 +36,7 @@ describe('0003_pagerduty', () => {
     old.close();
 
     const store = Store.create({ file, auditKey: KEY, clock });
-    expect(store.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get()).toEqual({ v: 3 });
+    expect(store.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get()).toEqual({ v: all.at(-1)!.version });
     expect(store.incidents.byPagerdutyId('PMIG1')).toMatchObject({ id: 'INC-1', title: 'Checkout down' });
     expect(store.audit.head()).toEqual(before.head);
     expect(store.outbox.depth()).toBe(before.outbox);

@@ -92,7 +92,8 @@ describe('incident.triggered, end to end', () => {
     const created = slack.callsTo('conversations.create');
     expect(created.map((c) => c.args.name)).toEqual(['inc-1-checkout-errors']);
     expect(incident.channelId).toBe('C0INC0001');
-    const posts = slack.callsTo('chat.postMessage').filter((c) => c.args.channel === 'C0INC0001');
+    // The result is a new message, or an edit of the run's start message when that went out first.
+    const posts = [...slack.callsTo('chat.postMessage'), ...slack.callsTo('chat.update')].filter((c) => c.args.channel === 'C0INC0001');
     expect(posts.some((p) => /R-1 diag-echo \(staging\) succeeded/.test(p.args.text ?? ''))).toBe(true);
 
     expect(pd.calls).toHaveLength(1);

@@ -167,6 +167,7 @@ describe('delivery across a kill -9', () => {
       SLACK_API_URL: apiUrl,
       LOG_LEVEL: 'warn',
       PACE_MS: '5',
+      RATE_LIMITS: 'off',
     };
 
     // First life: killed with SIGKILL while Slack holds the answer to one incident post.

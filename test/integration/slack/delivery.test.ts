@@ -130,13 +130,12 @@ describe('an incident channel', () => {
     expect(summary!.params.text).toBe('INC-1 declared by <@U0DEV0001>: Checkout errors');
     expect(JSON.stringify(blocksOf(summary!))).toContain('*Severity*\\nSEV2');
     expect(pin!.params).toMatchObject({ channel, timestamp: '1700000000.000005' });
-    // Later messages go to the created channel, in order, one second apart at least.
+    // Later messages go to the created channel, in order; the summary and the first note go out as one burst.
     const posts = slack.of('chat.postMessage');
     expect(posts.map((c) => c.params.channel)).toEqual([channel, channel, channel]);
     expect(posts[1]!.params.text).toBe('<@U0DEV0001> note: first note');
     expect(posts[2]!.params.text).toBe('<@U0SRE0001> status update [identified]: rolled back');
-    expect(posts[1]!.at - posts[0]!.at).toBeGreaterThanOrEqual(1000);
-    expect(posts[2]!.at - posts[1]!.at).toBeGreaterThanOrEqual(1000);
+    expect(posts[1]!.at - posts[0]!.at).toBe(0);
     // The topic follows the status; the note did not touch it.
     expect(slack.of('conversations.setTopic')[1]!.params.topic).toBe('SEV2 · identified · commander <@U0DEV0001> · service checkout');
   });
@@ -165,29 +164,29 @@ describe('an incident channel', () => {
 });
 
 describe('ordering and pacing', () => {
-  it('delivers each channel in order, at most one message per second, and two channels in parallel', async () => {
+  it('delivers each channel in order, a burst of three then one message per second, and two channels in parallel', async () => {
     const slack = fakeSlack(time.clock.now);
-    for (let i = 1; i <= 3; i += 1) {
+    for (let i = 1; i <= 5; i += 1) {
       queue('C0AAA', `a${i}`);
       queue('C0BBB', `b${i}`);
     }
     const t0 = time.now.value;
     const d = start();
     await d.drain();
-    // Both channels' heads went out at once, not one after the other.
-    expect(slack.posted()).toEqual(['C0AAA: a1', 'C0BBB: b1']);
+    // Both channels' first three went out at once (Slack allows a short burst), not one channel after the other.
+    expect(slack.posted().sort()).toEqual(['C0AAA: a1', 'C0AAA: a2', 'C0AAA: a3', 'C0BBB: b1', 'C0BBB: b2', 'C0BBB: b3']);
     await time.advance(999);
     await d.drain();
-    expect(slack.posted()).toHaveLength(2);
+    expect(slack.posted()).toHaveLength(6);
     await time.advance(1);
     await d.drain();
-    expect(slack.posted().slice(2).sort()).toEqual(['C0AAA: a2', 'C0BBB: b2']);
+    expect(slack.posted().slice(6).sort()).toEqual(['C0AAA: a4', 'C0BBB: b4']);
     await runUntilIdle(d);
     const at = (channel: string) => slack.of('chat.postMessage').filter((c) => c.params.channel === channel);
-    expect(at('C0AAA').map((c) => c.params.text)).toEqual(['a1', 'a2', 'a3']);
-    expect(at('C0BBB').map((c) => c.params.text)).toEqual(['b1', 'b2', 'b3']);
-    expect(at('C0AAA').map((c) => c.at - t0)).toEqual([0, 1000, 2000]);
-    expect(at('C0BBB').map((c) => c.at - t0)).toEqual([0, 1000, 2000]);
+    expect(at('C0AAA').map((c) => c.params.text)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
+    expect(at('C0BBB').map((c) => c.params.text)).toEqual(['b1', 'b2', 'b3', 'b4', 'b5']);
+    expect(at('C0AAA').map((c) => c.at - t0)).toEqual([0, 0, 0, 1000, 2000]);
+    expect(at('C0BBB').map((c) => c.at - t0)).toEqual([0, 0, 0, 1000, 2000]);
   });
 
   it('waits out a 429 Retry-After: nothing of that channel before the deadline, everything after, in order', async () => {
@@ -231,7 +230,8 @@ describe('ordering and pacing', () => {
     expect(failed.every((c) => c.params.text === 'm1')).toBe(true);
     const delivered = calls.filter((c) => c.at >= outageEnd);
     expect(delivered.map((c) => c.params.text)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
-    expect(delivered.map((c) => (c.at - t0) / 1000)).toEqual([511, 512, 513, 514, 515]);
+    // The failed calls were spread out, so the bucket is full again: a burst of three, then one a second.
+    expect(delivered.map((c) => (c.at - t0) / 1000)).toEqual([511, 511, 511, 512, 513]);
     const rows = outboxRows();
     expect(rows.map((r) => r.state)).toEqual(['sent', 'sent', 'sent', 'sent', 'sent']);
     expect(rows[0]!.attempts).toBe(10);

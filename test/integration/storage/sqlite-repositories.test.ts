@@ -107,12 +107,13 @@ describe('SqliteOutbox heads', () => {
     channel: string;
     state: string;
     nextAttemptAt: number;
+    priority: number;
   }
 
   /** What due() and nextAttemptAfter() mean, computed the plain way over every row. */
   function reference(rows: Pending[], target: OutboxTarget, at: number, limit: number): { due: number[]; next: number | null } {
     const heads = new Map<string, Pending>();
-    for (const r of [...rows].sort((a, b) => a.id - b.id)) {
+    for (const r of [...rows].sort((a, b) => a.priority - b.priority || a.id - b.id)) {
       if (r.state === 'pending' && r.target === target && !heads.has(r.channel)) heads.set(r.channel, r);
     }
     const all = [...heads.values()];
@@ -123,9 +124,9 @@ describe('SqliteOutbox heads', () => {
     };
   }
 
-  it('finds the oldest pending message of each channel whose turn has come, as a scan of every row would', () => {
+  it('finds the most urgent, then oldest, pending message of each channel whose turn has come, as a scan of every row would', () => {
     const seq = append('cause').seq;
-    const insert = store.db.prepare('INSERT INTO outbox (cause_seq, target, channel, body, state, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 0)');
+    const insert = store.db.prepare('INSERT INTO outbox (cause_seq, target, channel, body, state, next_attempt_at, priority, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0)');
     const channels = ['incident:INC-1', 'incident:INC-10', 'incident:INC-2', 'C0GENERAL1', 'D0DIRECT1', 'C0GENERAL'];
     let random = 7;
     const next = (n: number): number => {
@@ -136,8 +137,8 @@ describe('SqliteOutbox heads', () => {
       store.db.prepare('DELETE FROM outbox').run();
       const rows: Pending[] = [];
       for (let i = 0, n = next(40); i < n; i += 1) {
-        const row = { target: (next(2) ? 'slack' : 'pagerduty') as OutboxTarget, channel: channels[next(channels.length)]!, state: ['pending', 'pending', 'sent', 'failed'][next(4)]!, nextAttemptAt: next(20) };
-        const id = Number(insert.run(seq, row.target, row.channel, '{"text":"m"}', row.state, row.nextAttemptAt).lastInsertRowid);
+        const row = { target: (next(2) ? 'slack' : 'pagerduty') as OutboxTarget, channel: channels[next(channels.length)]!, state: ['pending', 'pending', 'sent', 'failed'][next(4)]!, nextAttemptAt: next(20), priority: next(3) };
+        const id = Number(insert.run(seq, row.target, row.channel, '{"text":"m"}', row.state, row.nextAttemptAt, row.priority).lastInsertRowid);
         rows.push({ id, ...row });
       }
       for (const target of ['slack', 'pagerduty'] as const) {
