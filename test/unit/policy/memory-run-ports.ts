@@ -95,6 +95,7 @@ export function memoryRunPorts(): MemoryRunPorts {
     markSent: unsupported('markSent'),
     markRetry: unsupported('markRetry'),
     markFailed: unsupported('markFailed'),
+    receipt: () => undefined,
     depth: () => state.outbox,
   };
 
