@@ -5,7 +5,7 @@ export interface MetricsSource {
   runsByOutcome(): Array<{ procedure: string; state: string; count: number }>;
   outboxDepth(): Array<{ target: string; count: number }>;
   outboxFailed(): Array<{ target: string; count: number }>;
-  /** Time to acknowledge and to resolve of every incident that has them, by service. */
+  /** Time to acknowledge and to resolve of every incident that has them, by service (`private` for private incidents). */
   incidentDurations(): Array<{ service: string; ttaMs: number | null; ttrMs: number | null }>;
   openIncidents(): Array<{ severity: number; count: number }>;
 }
@@ -21,7 +21,8 @@ export function sqliteMetricsSource(db: Db): MetricsSource {
     incidentDurations: () =>
       db
         .prepare(
-          `SELECT COALESCE(service, 'none') AS service,
+          // /metrics answers without sign-in: a private incident's service is not named there.
+          `SELECT CASE WHEN private = 1 THEN 'private' ELSE COALESCE(service, 'none') END AS service,
                   acknowledged_at - declared_at AS ttaMs,
                   resolved_at - declared_at AS ttrMs
            FROM incidents WHERE acknowledged_at IS NOT NULL OR resolved_at IS NOT NULL`,

@@ -50,6 +50,13 @@ describe('metrics', () => {
     expect(after.get('edgeops_command_ack_seconds_count')).toBe(1);
     expect(after.get('edgeops_command_ack_seconds_bucket{le="0.025"}')).toBe(1);
 
+    // A private incident's service never appears as a label: /metrics answers without sign-in.
+    await f.say(f.ctx('U0SRE0001'), '/incident', 'declare Secret merger sev=2 service=acquisition-talks --private');
+    await f.say(f.ctx('U0SRE0001'), '/incident', 'ack incident=INC-2');
+    const withPrivate = await scrape();
+    expect([...withPrivate.keys()].some((k) => k.includes('acquisition-talks'))).toBe(false);
+    expect(withPrivate.get('edgeops_time_to_acknowledge_seconds_count{service="private"}')).toBe(1);
+
     // Scraping twice never double counts durable figures.
     const again = await scrape();
     expect(again.get('edgeops_procedure_runs_total{procedure="echo-args",state="succeeded"}')).toBe(1);
