@@ -1,4 +1,4 @@
-// Configuration from an injected environment (SPEC §2): every problem is reported at once.
+// Configuration from an injected environment (docs/configuration.md): every problem is reported at once.
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';

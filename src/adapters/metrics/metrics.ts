@@ -1,4 +1,4 @@
-// Prometheus metrics (SPEC §3): in-process counters for traffic, and durable figures read at scrape time.
+// Prometheus metrics (docs/http.md): in-process counters for traffic, and durable figures read at scrape time.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MetricsSource } from '../../storage/sqlite-metrics-source.js';
 

@@ -1,4 +1,4 @@
-// The audit-log port: append-only, gapless, hash-chained (SPEC §7).
+// The audit-log port: append-only, gapless, hash-chained (docs/export.md).
 import type { TranscriptEvent } from '../export/transcript.js';
 import type { AuditEvent, AuditEventInput, ChainVerdict, VerifiedRowVisitor } from './audit-chain.js';
 

@@ -1,4 +1,4 @@
-// Postmortem transcripts (SPEC §7): pure renderers that yield text chunk by chunk, so exports stream.
+// Postmortem transcripts (docs/export.md): pure renderers that yield text chunk by chunk, so exports stream.
 import type { AuditEvent } from '../audit/audit-chain.js';
 import { durationText, isoTime, type Incident } from '../incidents/incident.js';
 import { describeEvent } from '../timeline/describe-event.js';

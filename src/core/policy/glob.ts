@@ -1,4 +1,4 @@
-// Whole-value `*` globs (SPEC §5): a pattern matches the entire value, never a substring of it.
+// Whole-value `*` globs (docs/policy.md): a pattern matches the entire value, never a substring of it.
 
 export const isGlob = (pattern: string): boolean => pattern.includes('*');
 

@@ -1,4 +1,4 @@
-// Policy decisions (SPEC §5): default deny, deny beats allow, rule order never matters. Pure.
+// Policy decisions (docs/policy.md): default deny, deny beats allow, rule order never matters. Pure.
 import { anyGlobMatch, globMatch } from './glob.js';
 import {
   approvalRequirement,

@@ -1,4 +1,4 @@
-// The policy file format (SPEC §5): roles, allow/deny rules and approval requirements, strict keys.
+// The policy file format (docs/policy.md): roles, allow/deny rules and approval requirements, strict keys.
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 import { globMatch, isGlob } from './glob.js';

@@ -1,4 +1,4 @@
-// The procedure file format (SPEC §6): one procedure per `commands/<name>.yaml`, strict keys.
+// The procedure file format (docs/procedures.md): one procedure per `commands/<name>.yaml`, strict keys.
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 

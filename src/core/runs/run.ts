@@ -1,4 +1,4 @@
-// A procedure run: its states (SPEC §6), its record, and the hash that binds approvals to exactly what runs.
+// A procedure run: its states (docs/procedures.md), its record, and the hash that binds approvals to exactly what runs.
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../audit/audit-chain.js';
 import type { ApprovalRequirement } from '../policy/policy.js';
