@@ -152,7 +152,7 @@ describe("the bot's own credentials in Slack mode", () => {
     await s.app.runs.idle();
     expect(s.app.runs.get('R-1')?.state).toBe('succeeded');
     await s.server.drain();
-    const result = await s.slack.waitFor('chat.postMessage', (a) => a.channel === channel && (a.text ?? '').includes('R-1 steal-credentials (staging) succeeded'));
+    const result = await s.slack.waitFor(['chat.postMessage', 'chat.update'], (a) => a.channel === channel && (a.text ?? '').includes('R-1 steal-credentials (staging) succeeded'));
     // The step did print them: a line for every credential in every encoding.
     const stored = s.app.runs.steps('R-1')[0]!.output;
     for (const label of ['LOOT_0 raw=', 'LOOT_1 hex=', 'LOOT_2 url=', 'LOOT_3 HEX=', 'LOOT_4 base64url+2=', 'done']) expect(stored).toContain(label);

@@ -241,6 +241,8 @@ describe('a run\'s messages', () => {
     await d.drain();
     const requested = app.runs.request(DEV, { procedure: 'slow', params: { seconds: '1' }, environment: 'staging', incidentId: incident.id });
     if (requested.kind !== 'run') throw new Error('expected a run');
+    // The run is checked again before it starts: deliver its "started" message once it is running.
+    while (app.runs.get(requested.run.id).state === 'queued') await new Promise((r) => setTimeout(r, 5));
     await d.drain();
     if (advanceMs > 0) await runFor(d, advanceMs);
     await requested.done;
