@@ -20,10 +20,12 @@ export function createProgramFiles(commandsDir: string): ProgramFiles {
         if (missing(err)) return null;
         throw err;
       }
-      if (!real.startsWith(root + path.sep)) {
-        throw new InputError(`${relativePath} leads outside the commands folder (through a symbolic link); keep the scripts a procedure runs under the commands folder`);
-      }
+      // Only regular files are code to bind (or refuse): an argument naming a folder, even the commands folder itself, is neither.
       if (!statSync(real).isFile()) return null;
+      if (!real.startsWith(root + path.sep)) {
+        const how = path.posix.normalize(relativePath).startsWith('../') ? '' : ' (through a symbolic link)';
+        throw new InputError(`${relativePath} leads outside the commands folder${how}; keep the scripts a procedure runs under the commands folder`);
+      }
       return createHash('sha256').update(readFileSync(real)).digest('hex');
     },
   };
