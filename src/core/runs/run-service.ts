@@ -173,6 +173,31 @@ export function createRunService(deps: RunServiceDeps) {
     return requesterSubject(run, fresh ? await fresh : run.requestedGroups);
   }
 
+  /**
+   * The groups of earlier approvers as the group directory says now, by user; an Error when the
+   * directory could not tell. Without a directory (local mode) no groups are known: only roles given
+   * to the user by id still count.
+   */
+  async function approverGroupsNow(userIds: string[]): Promise<Map<string, string[] | Error>> {
+    const settled = await Promise.allSettled(userIds.map(async (userId) => (await deps.currentGroups?.(userId)) ?? []));
+    return new Map(userIds.map((userId, i) => {
+      const r = settled[i]!;
+      return [userId, r.status === 'fulfilled' ? r.value : new Error(String((r.reason as Error)?.message ?? r.reason))];
+    }));
+  }
+
+  /** Why an earlier approver of `run` may no longer approve it under `view`, if they may not. */
+  function approverRefusal(view: CatalogView, run: Run, approver: string, groups: string[] | Error | undefined): string | undefined {
+    if (groups === undefined || groups instanceof Error) return `their groups could not be read${groups ? ` (${groups.message})` : ''}`;
+    const check = canApprove(view.policy, { userId: approver, groups }, {
+      procedure: run.procedure,
+      environment: run.environment,
+      ...(run.channel ? { channel: run.channel } : {}),
+      approvalRoles: run.approval?.roles ?? [],
+    });
+    return check.allowed ? undefined : check.reason;
+  }
+
   interface Void {
     reason: string;
     /** What the audit row records beside the reason: which check failed, and on what authority. */
@@ -539,6 +564,7 @@ export function createRunService(deps: RunServiceDeps) {
     async approve(by: Pick<By, 'actor' | 'source'>, id: string): Promise<{ run: Run; approvals: number; needed: number; done: Promise<Run> | null }> {
       // Read before the transaction, which cannot wait for the group directory.
       const requester = await requesterNow(load(id));
+      const earlierGroups = await approverGroupsNow(runs.approvals(id).filter((a) => a.decision === 'approve' && a.approver !== by.actor.id).map((a) => a.approver));
       const result = uow.transaction(() => {
         const run = load(id);
         if (run.state !== 'pending_approval') throw new ConflictError(`${run.id} is ${run.state}; only runs waiting for approval can be approved`);
@@ -579,8 +605,16 @@ export function createRunService(deps: RunServiceDeps) {
         if (previous.some((a) => a.approver === by.actor.id)) throw new ConflictError(`you already approved ${run.id}`);
         const counted = (a: { decision: string; binding: string; approver: string }): boolean =>
           a.decision === 'approve' && a.binding === run.binding && a.approver !== run.requestedBy;
+        // An earlier approval counts only while its approver may still approve under the policy and
+        // groups in force: a policy edit or a group change takes back approvals not yet acted on.
+        const notCounted: Array<{ approver: string; reason: string }> = [];
+        const standing = previous.filter(counted).filter((a) => {
+          const reason = approverRefusal(view, run, a.approver, earlierGroups.get(a.approver));
+          if (reason !== undefined) notCounted.push({ approver: a.approver, reason });
+          return reason === undefined;
+        });
         const needed = run.approval?.count ?? 1;
-        const complete = previous.filter(counted).length + 1 >= needed;
+        const complete = standing.length + 1 >= needed;
         // Every approval, the last one above all, decides the requester again against the policy and
         // groups in force and checks the binding: an approval never revives what the policy now refuses.
         const problem = voidReason(view, run, requester);
@@ -589,7 +623,7 @@ export function createRunService(deps: RunServiceDeps) {
           return { voided: problem.reason, run };
         }
         runs.addApproval({ runId: run.id, approver: by.actor.id, decision: 'approve', at: now, binding: run.binding, reason: null });
-        const valid = runs.approvals(run.id).filter(counted);
+        const approvals = standing.length + 1;
         if (complete) {
           holdsLease(run);
           run.state = 'queued';
@@ -598,17 +632,19 @@ export function createRunService(deps: RunServiceDeps) {
         }
         const seq = append(by, run, 'run.approved', {
           binding: run.binding,
-          approvals: valid.length,
+          approvals,
           needed,
           complete,
           authorized: { policy_hash: view.policyHash, rules: [approver.reason] },
+          ...(notCounted.length > 0 ? { not_counted: notCounted } : {}),
         });
+        const dropped = notCounted.map((n) => `; <@${n.approver}>'s approval no longer counts: ${n.reason}`).join('');
         post(run, seq, {
           kind: 'run.approved',
-          text: `👍 <@${by.actor.id}> approved ${run.id} (${valid.length}/${needed})${complete ? '; starting' : ''}`,
+          text: `👍 <@${by.actor.id}> approved ${run.id} (${approvals}/${needed})${complete ? '; starting' : ''}${dropped}`,
           data: { runId: run.id },
         });
-        return { run, approvals: valid.length, needed, complete };
+        return { run, approvals, needed, complete };
       });
       deps.onMessages?.();
       if ('selfApproval' in result) throw new NotAllowedError(`you requested ${id}; someone else must approve it`);

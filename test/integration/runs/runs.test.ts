@@ -188,6 +188,27 @@ describe('approvals', () => {
     expect(f.app.runs.get('R-1').state).toBe('succeeded');
   });
 
+  it('does not count an earlier approval whose approver a policy edit took out of the approver role, and records why', async () => {
+    await f.say(dev(), '/runbook', 'run two-keys');
+    expect(await f.say(sre(1), '/runbook', 'approve R-1')).toBe('Approved R-1 (1/2); it needs more approvals.');
+    const policy = path.join(f.dir, 'policies', 'test.yaml');
+    writeFileSync(policy, readFileSync(policy, 'utf8').replace('sre: { users: [U0SRE0001, U0SRE0002, U0SRE0003] }', 'sre: { users: [U0SRE0002, U0SRE0003] }'));
+    f.reloadCatalog();
+
+    expect(await f.say(sre(2), '/runbook', 'approve R-1')).toBe('Approved R-1 (1/2); it needs more approvals.');
+    await settle();
+    expect(f.app.runs.get('R-1').state).toBe('pending_approval');
+    expect(count('run.started')).toBe(0);
+    const rows = (f.app.store.db.prepare("SELECT payload FROM audit_log WHERE kind = 'run.approved' ORDER BY seq").all() as Array<{ payload: string }>).map(
+      (r) => JSON.parse(r.payload) as Record<string, unknown>,
+    );
+    expect(rows[1]).toMatchObject({ approvals: 1, needed: 2, complete: false, not_counted: [{ approver: 'U0SRE0001', reason: expect.stringContaining('U0SRE0001') }] });
+
+    expect(await f.say(sre(3), '/runbook', 'approve R-1')).toBe('Approved R-1; it is starting.');
+    await settle();
+    expect(f.app.runs.get('R-1').state).toBe('succeeded');
+  });
+
   it('ends the run on one deny', async () => {
     await request();
     expect(await f.say(sre(), '/runbook', 'deny R-1 not during the sale')).toBe('Denied R-1.');
