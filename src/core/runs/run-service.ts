@@ -236,13 +236,21 @@ export function createRunService(deps: RunServiceDeps) {
   /** The stored (non-secret) params as text, to plan again at execution time with fresh secrets. */
   const givenOf = (run: Run): Record<string, string> => Object.fromEntries(Object.entries(run.params).map(([k, v]) => [k, String(v)]));
 
+  /**
+   * The refusal for a concurrency key another run holds. A holder in a private incident stays
+   * anonymous: its id, requester and state would tell the caller about an incident they may not see.
+   */
+  function busy(key: string, holder: string): ConflictError {
+    const other = runs.get(holder);
+    const incident = other?.incidentId ? deps.findIncident(other.incidentId) : undefined;
+    if (incident?.private) return new ConflictError(`${key} is busy: another run holds it; try again when it has finished`);
+    const who = other ? ` (started by <@${other.requestedBy}>, ${other.state})` : '';
+    return new ConflictError(`${key} is busy: ${holder}${who} holds it; wait for it to finish or cancel it`);
+  }
+
   function holdsLease(run: Run): void {
     const holder = runs.leaseHolder(run.concurrencyKey);
-    if (holder !== undefined && holder !== run.id) {
-      const other = runs.get(holder);
-      const who = other ? ` (started by <@${other.requestedBy}>, ${other.state})` : '';
-      throw new ConflictError(`${run.concurrencyKey} is busy: ${holder}${who} holds it; wait for it to finish or cancel it`);
-    }
+    if (holder !== undefined && holder !== run.id) throw busy(run.concurrencyKey, holder);
     if (holder === undefined) runs.acquireLease(run.concurrencyKey, run.id, clock.now());
   }
 
@@ -529,12 +537,7 @@ export function createRunService(deps: RunServiceDeps) {
         };
         if (created.state === 'queued') {
           const holder = runs.leaseHolder(created.concurrencyKey);
-          if (holder !== undefined) {
-            const other = runs.get(holder);
-            throw new ConflictError(
-              `${created.concurrencyKey} is busy: ${holder}${other ? ` (started by <@${other.requestedBy}>, ${other.state})` : ''} holds it; wait for it to finish or cancel it`,
-            );
-          }
+          if (holder !== undefined) throw busy(created.concurrencyKey, holder);
         }
         runs.insert(created);
         if (created.state === 'queued') runs.acquireLease(created.concurrencyKey, created.id, now);

@@ -232,6 +232,18 @@ describe('concurrency and cancel', () => {
     expect(await f.say(sre(), '/runbook', 'run slow seconds=1')).toMatch(/^R-2 started/);
   });
 
+  it('refuses a run whose key a run of a private incident holds without naming that run, its requester or its state', async () => {
+    expect(await f.say(dev(), '/incident', 'declare "Payroll export leaks" sev=2 --private')).toMatch(/^INC-1 declared/);
+    expect(await f.say(dev(), '/runbook', 'run slow seconds=30 incident=INC-1')).toMatch(/^R-1 started/);
+    await expect.poll(() => f.app.runs.get('R-1').pgid).not.toBeNull();
+    const answer = await f.say(sre(2), '/runbook', 'run slow seconds=1');
+    // Stopped before asserting, so a failure does not wait out the 30 seconds.
+    expect(await f.say(dev(), '/runbook', 'cancel R-1')).toBe('Cancelling R-1: its processes are being stopped.');
+    expect(answer).toBe('✗ ConflictError: slow-staging is busy: another run holds it; try again when it has finished');
+    expect(answer).not.toMatch(/R-1|U0DEV0001|running/);
+    expect(f.app.store.db.prepare('SELECT count(*) AS n FROM runs').get()).toEqual({ n: 1 });
+  });
+
   it('lets only the requester or a permitted role cancel', async () => {
     await f.say(sre(), '/runbook', 'run slow seconds=30');
     await expect.poll(() => f.app.runs.get('R-1').state).toBe('running');
