@@ -233,6 +233,15 @@ export function createRunService(deps: RunServiceDeps) {
     };
   }
 
+  /** The void of a waiting run that could not be decided again (the group directory or a file read failed). */
+  function uncheckable(run: Run, err: unknown): Void {
+    const error = maskSecrets(err instanceof Error ? err.message : String(err), deps.credentials ?? []);
+    return {
+      reason: `${run.id} could not be checked against the catalog in force (${error}); request it again`,
+      payload: { check: 'unchecked', error },
+    };
+  }
+
   /** The stored (non-secret) params as text, to plan again at execution time with fresh secrets. */
   const givenOf = (run: Run): Record<string, string> => Object.fromEntries(Object.entries(run.params).map(([k, v]) => [k, String(v)]));
 
@@ -761,18 +770,32 @@ export function createRunService(deps: RunServiceDeps) {
      */
     async revalidateWaiting(): Promise<Run[]> {
       const waiting = runs.pendingApproval();
-      const subjects = await Promise.all(waiting.map((run) => requesterNow(run)));
+      // One requester the group directory cannot answer for must not spare the others their check.
+      const subjects = await Promise.allSettled(waiting.map((run) => requesterNow(run)));
       const view = deps.catalog();
       const voided: Run[] = [];
-      waiting.forEach((run, i) => {
+      const voidIf = (id: string, problemOf: (current: Run) => Void | undefined): void => {
         uow.transaction(() => {
-          const current = load(run.id);
+          const current = load(id);
           if (current.state !== 'pending_approval') return;
-          const problem = voidReason(view, current, subjects[i]!);
+          const problem = problemOf(current);
           if (!problem) return;
           voidPending(current, problem);
           voided.push(current);
         });
+      };
+      waiting.forEach((run, i) => {
+        const subject = subjects[i]!;
+        try {
+          voidIf(run.id, (current) => (subject.status === 'fulfilled' ? voidReason(view, current, subject.value) : uncheckable(current, subject.reason)));
+        } catch (err) {
+          // A run that cannot be checked is not left to be approved under a catalog it may break: fail closed.
+          try {
+            voidIf(run.id, (current) => uncheckable(current, err));
+          } catch (again) {
+            deps.onError?.(again, run.id);
+          }
+        }
       });
       if (voided.length > 0) deps.onMessages?.();
       return voided;
