@@ -285,7 +285,8 @@ export function createRunService(deps: RunServiceDeps) {
       procedure = view.procedures.get(run.procedure)!;
       resolved = plan(procedure, givenOf(run), run.environment, run.incidentId);
     } catch (err) {
-      return finish(load(id), 'failed', (err as Error).message);
+      // Nothing is resolved yet: the bot's credentials and the procedure's secret values are what to hide.
+      return finish(load(id), 'failed', maskedMessage(err, knownSecrets(procedure ?? deps.catalog().procedures.get(run.procedure))));
     }
     const secrets = resolved.secrets;
     const timer = setTimeout(() => controller.abort('timeout'), procedure!.timeout);
@@ -356,7 +357,7 @@ export function createRunService(deps: RunServiceDeps) {
       return finish(load(id), final, error);
     } catch (err) {
       deps.onError?.(err, id);
-      return finish(load(id), 'failed', `edgeops could not complete the run: ${(err as Error).message}`);
+      return finish(load(id), 'failed', `edgeops could not complete the run: ${maskedMessage(err, secrets)}`);
     } finally {
       clearTimeout(timer);
     }
@@ -380,10 +381,22 @@ export function createRunService(deps: RunServiceDeps) {
           });
         },
       });
-      return { ...base, outcome: r.outcome, exitCode: r.exitCode, httpStatus: null, finishedAt: clock.now(), output: maskSecrets(r.output, secrets), truncatedBytes: r.truncatedBytes, error: r.error ?? null };
+      return { ...base, outcome: r.outcome, exitCode: r.exitCode, httpStatus: null, finishedAt: clock.now(), output: maskSecrets(r.output, secrets), truncatedBytes: r.truncatedBytes, error: maskedError(r.error, secrets) };
     }
     const r = await deps.steps.http({ method: step.method, url: step.url, headers: step.headers, body: step.body, expectStatus: step.expectStatus, timeoutMs, signal, secrets });
-    return { ...base, outcome: r.outcome, exitCode: null, httpStatus: r.status, finishedAt: clock.now(), output: maskSecrets(r.bodyExcerpt, secrets), truncatedBytes: 0, error: r.error ?? null };
+    return { ...base, outcome: r.outcome, exitCode: null, httpStatus: r.status, finishedAt: clock.now(), output: maskSecrets(r.bodyExcerpt, secrets), truncatedBytes: 0, error: maskedError(r.error, secrets) };
+  }
+
+  /** A step runner's error text can quote argv, env or a response: it is stored and posted masked, like output. */
+  const maskedError = (error: string | undefined, secrets: readonly string[]): string | null => (error === undefined ? null : maskSecrets(error, secrets));
+
+  /** An exception's text as a run stores and posts it: never a secret or credential, whatever raised it. */
+  const maskedMessage = (err: unknown, secrets: readonly string[]): string => maskSecrets(err instanceof Error ? err.message : String(err), secrets);
+
+  /** The bot's credentials and the values of `procedure`'s secret params, for text masked before a run is planned. */
+  function knownSecrets(procedure: Procedure | undefined): string[] {
+    const values = Object.values(procedure?.params ?? {}).flatMap((p) => (p.type === 'secret' ? [deps.secretEnv[p.env]] : []));
+    return [...(deps.credentials ?? []), ...values.filter((v): v is string => typeof v === 'string')];
   }
 
   function bindingHolds(procedure: Procedure, run: Run): boolean {
