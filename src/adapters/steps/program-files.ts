@@ -5,7 +5,8 @@ import path from 'node:path';
 import type { ProgramFiles } from '../../core/runs/run-binding.js';
 import { InputError } from '../../errors.js';
 
-const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
+// An argument such as an inline `sh -c` script is looked up too: one too long or with a NUL byte is no file either.
+const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'ERR_INVALID_ARG_VALUE'].includes((err as NodeJS.ErrnoException).code ?? '');
 
 export function createProgramFiles(commandsDir: string): ProgramFiles {
   return {
