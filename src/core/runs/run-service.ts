@@ -589,7 +589,12 @@ export function createRunService(deps: RunServiceDeps) {
     async approve(by: Pick<By, 'actor' | 'source'>, id: string): Promise<{ run: Run; approvals: number; needed: number; done: Promise<Run> | null }> {
       // Read before the transaction, which cannot wait for the group directory.
       const requester = await requesterNow(load(id));
-      const earlierGroups = await approverGroupsNow(runs.approvals(id).filter((a) => a.decision === 'approve' && a.approver !== by.actor.id).map((a) => a.approver));
+      const earlierApprovers = (): string[] => runs.approvals(id).filter((a) => a.decision === 'approve' && a.approver !== by.actor.id).map((a) => a.approver);
+      let earlierGroups = await approverGroupsNow(earlierApprovers());
+      // An approval that lands while the groups are read is read too (a few times), rather than left uncounted.
+      for (let attempt = 1; attempt < 3 && earlierApprovers().some((a) => !earlierGroups.has(a)); attempt += 1) {
+        earlierGroups = await approverGroupsNow(earlierApprovers());
+      }
       const result = uow.transaction(() => {
         const run = load(id);
         if (run.state !== 'pending_approval') throw new ConflictError(`${run.id} is ${run.state}; only runs waiting for approval can be approved`);

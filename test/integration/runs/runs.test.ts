@@ -209,6 +209,15 @@ describe('approvals', () => {
     expect(f.app.runs.get('R-1').state).toBe('succeeded');
   });
 
+  it('counts both of two approvals given at once, and starts the run once', async () => {
+    await f.say(dev(), '/runbook', 'run two-keys');
+    const answers = await Promise.all([f.say(sre(1), '/runbook', 'approve R-1'), f.say(sre(2), '/runbook', 'approve R-1')]);
+    expect(answers.sort()).toEqual(['Approved R-1 (1/2); it needs more approvals.', 'Approved R-1; it is starting.']);
+    await settle();
+    expect(f.app.runs.get('R-1').state).toBe('succeeded');
+    expect(count('run.started')).toBe(1);
+  });
+
   it('ends the run on one deny', async () => {
     await request();
     expect(await f.say(sre(), '/runbook', 'deny R-1 not during the sale')).toBe('Denied R-1.');
