@@ -134,6 +134,22 @@ describe('an approval binds the scripts the run executes', () => {
     expect(auditRows(served, 'run.started')).toHaveLength(0);
   });
 
+  it('binds a script an interpreter runs from the commands folder: replaced before approval, the run is void and neither script runs', async () => {
+    s = await startServe({ catalog: CATALOG, groups: { S0DEVS: [DEV] } });
+    const served = s;
+    expect(await say(served, DEV, 'run sh-restart env=prod')).toMatch(/^R-1 waits for approval/);
+    expect(auditRows(served, 'run.requested')[0]?.payload.bound_files).toEqual([{ path: 'scripts/sh-restart.sh', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+
+    writeFileSync(path.join(served.dir, 'commands', 'scripts', 'sh-restart.sh'), '#!/bin/sh\nmkdir -p ./out && echo replaced > ./out/replaced\n');
+    expect(await say(served, SRE, 'approve R-1')).toBe('⚠ R-1 is void: sh-restart, its parameters or a program it runs changed after R-1 was requested; request it again');
+    await served.app.runs.idle();
+    expect(served.app.runs.get('R-1').state).toBe('denied');
+    expect(existsSync(out(served, 'replaced'))).toBe(false);
+    expect(existsSync(out(served, 'sh-restarted'))).toBe(false);
+    expect(auditRows(served, 'run.approval_voided')).toEqual([expect.objectContaining({ payload: expect.objectContaining({ check: 'binding' }) })]);
+    expect(auditRows(served, 'run.started')).toHaveLength(0);
+  });
+
   it('does not start a step whose script was replaced while an earlier step ran', async () => {
     s = await startServe({ catalog: CATALOG });
     const served = s;

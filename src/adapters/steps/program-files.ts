@@ -5,7 +5,8 @@ import path from 'node:path';
 import type { ProgramFiles } from '../../core/runs/run-binding.js';
 import { InputError } from '../../errors.js';
 
-const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
+// An argument such as an inline `sh -c` script is looked up too: one too long or with a NUL byte is no file either.
+const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'ERR_INVALID_ARG_VALUE'].includes((err as NodeJS.ErrnoException).code ?? '');
 
 export function createProgramFiles(commandsDir: string): ProgramFiles {
   return {
@@ -20,10 +21,12 @@ export function createProgramFiles(commandsDir: string): ProgramFiles {
         if (missing(err)) return null;
         throw err;
       }
-      if (!real.startsWith(root + path.sep)) {
-        throw new InputError(`${relativePath} leads outside the commands folder (through a symbolic link); keep the scripts a procedure runs under the commands folder`);
-      }
+      // Only regular files are code to bind (or refuse): an argument naming a folder, even the commands folder itself, is neither.
       if (!statSync(real).isFile()) return null;
+      if (!real.startsWith(root + path.sep)) {
+        const how = path.posix.normalize(relativePath).startsWith('../') ? '' : ' (through a symbolic link)';
+        throw new InputError(`${relativePath} leads outside the commands folder${how}; keep the scripts a procedure runs under the commands folder`);
+      }
       return createHash('sha256').update(readFileSync(real)).digest('hex');
     },
   };

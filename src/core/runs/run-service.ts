@@ -173,6 +173,31 @@ export function createRunService(deps: RunServiceDeps) {
     return requesterSubject(run, fresh ? await fresh : run.requestedGroups);
   }
 
+  /**
+   * The groups of earlier approvers as the group directory says now, by user; an Error when the
+   * directory could not tell. Without a directory (local mode) no groups are known: only roles given
+   * to the user by id still count.
+   */
+  async function approverGroupsNow(userIds: string[]): Promise<Map<string, string[] | Error>> {
+    const settled = await Promise.allSettled(userIds.map(async (userId) => (await deps.currentGroups?.(userId)) ?? []));
+    return new Map(userIds.map((userId, i) => {
+      const r = settled[i]!;
+      return [userId, r.status === 'fulfilled' ? r.value : new Error(String((r.reason as Error)?.message ?? r.reason))];
+    }));
+  }
+
+  /** Why an earlier approver of `run` may no longer approve it under `view`, if they may not. */
+  function approverRefusal(view: CatalogView, run: Run, approver: string, groups: string[] | Error | undefined): string | undefined {
+    if (groups === undefined || groups instanceof Error) return `their groups could not be read${groups ? ` (${groups.message})` : ''}`;
+    const check = canApprove(view.policy, { userId: approver, groups }, {
+      procedure: run.procedure,
+      environment: run.environment,
+      ...(run.channel ? { channel: run.channel } : {}),
+      approvalRoles: run.approval?.roles ?? [],
+    });
+    return check.allowed ? undefined : check.reason;
+  }
+
   interface Void {
     reason: string;
     /** What the audit row records beside the reason: which check failed, and on what authority. */
@@ -208,16 +233,33 @@ export function createRunService(deps: RunServiceDeps) {
     };
   }
 
+  /** The void of a waiting run that could not be decided again (the group directory or a file read failed). */
+  function uncheckable(run: Run, err: unknown): Void {
+    const error = maskSecrets(err instanceof Error ? err.message : String(err), deps.credentials ?? []);
+    return {
+      reason: `${run.id} could not be checked against the catalog in force (${error}); request it again`,
+      payload: { check: 'unchecked', error },
+    };
+  }
+
   /** The stored (non-secret) params as text, to plan again at execution time with fresh secrets. */
   const givenOf = (run: Run): Record<string, string> => Object.fromEntries(Object.entries(run.params).map(([k, v]) => [k, String(v)]));
 
+  /**
+   * The refusal for a concurrency key another run holds. A holder in a private incident stays
+   * anonymous: its id, requester and state would tell the caller about an incident they may not see.
+   */
+  function busy(key: string, holder: string): ConflictError {
+    const other = runs.get(holder);
+    const incident = other?.incidentId ? deps.findIncident(other.incidentId) : undefined;
+    if (incident?.private) return new ConflictError(`${key} is busy: another run holds it; try again when it has finished`);
+    const who = other ? ` (started by <@${other.requestedBy}>, ${other.state})` : '';
+    return new ConflictError(`${key} is busy: ${holder}${who} holds it; wait for it to finish or cancel it`);
+  }
+
   function holdsLease(run: Run): void {
     const holder = runs.leaseHolder(run.concurrencyKey);
-    if (holder !== undefined && holder !== run.id) {
-      const other = runs.get(holder);
-      const who = other ? ` (started by <@${other.requestedBy}>, ${other.state})` : '';
-      throw new ConflictError(`${run.concurrencyKey} is busy: ${holder}${who} holds it; wait for it to finish or cancel it`);
-    }
+    if (holder !== undefined && holder !== run.id) throw busy(run.concurrencyKey, holder);
     if (holder === undefined) runs.acquireLease(run.concurrencyKey, run.id, clock.now());
   }
 
@@ -243,7 +285,8 @@ export function createRunService(deps: RunServiceDeps) {
       procedure = view.procedures.get(run.procedure)!;
       resolved = plan(procedure, givenOf(run), run.environment, run.incidentId);
     } catch (err) {
-      return finish(load(id), 'failed', (err as Error).message);
+      // Nothing is resolved yet: the bot's credentials and the procedure's secret values are what to hide.
+      return finish(load(id), 'failed', maskedMessage(err, knownSecrets(procedure ?? deps.catalog().procedures.get(run.procedure))));
     }
     const secrets = resolved.secrets;
     const timer = setTimeout(() => controller.abort('timeout'), procedure!.timeout);
@@ -314,7 +357,7 @@ export function createRunService(deps: RunServiceDeps) {
       return finish(load(id), final, error);
     } catch (err) {
       deps.onError?.(err, id);
-      return finish(load(id), 'failed', `edgeops could not complete the run: ${(err as Error).message}`);
+      return finish(load(id), 'failed', `edgeops could not complete the run: ${maskedMessage(err, secrets)}`);
     } finally {
       clearTimeout(timer);
     }
@@ -338,10 +381,22 @@ export function createRunService(deps: RunServiceDeps) {
           });
         },
       });
-      return { ...base, outcome: r.outcome, exitCode: r.exitCode, httpStatus: null, finishedAt: clock.now(), output: maskSecrets(r.output, secrets), truncatedBytes: r.truncatedBytes, error: r.error ?? null };
+      return { ...base, outcome: r.outcome, exitCode: r.exitCode, httpStatus: null, finishedAt: clock.now(), output: maskSecrets(r.output, secrets), truncatedBytes: r.truncatedBytes, error: maskedError(r.error, secrets) };
     }
     const r = await deps.steps.http({ method: step.method, url: step.url, headers: step.headers, body: step.body, expectStatus: step.expectStatus, timeoutMs, signal, secrets });
-    return { ...base, outcome: r.outcome, exitCode: null, httpStatus: r.status, finishedAt: clock.now(), output: maskSecrets(r.bodyExcerpt, secrets), truncatedBytes: 0, error: r.error ?? null };
+    return { ...base, outcome: r.outcome, exitCode: null, httpStatus: r.status, finishedAt: clock.now(), output: maskSecrets(r.bodyExcerpt, secrets), truncatedBytes: 0, error: maskedError(r.error, secrets) };
+  }
+
+  /** A step runner's error text can quote argv, env or a response: it is stored and posted masked, like output. */
+  const maskedError = (error: string | undefined, secrets: readonly string[]): string | null => (error === undefined ? null : maskSecrets(error, secrets));
+
+  /** An exception's text as a run stores and posts it: never a secret or credential, whatever raised it. */
+  const maskedMessage = (err: unknown, secrets: readonly string[]): string => maskSecrets(err instanceof Error ? err.message : String(err), secrets);
+
+  /** The bot's credentials and the values of `procedure`'s secret params, for text masked before a run is planned. */
+  function knownSecrets(procedure: Procedure | undefined): string[] {
+    const values = Object.values(procedure?.params ?? {}).flatMap((p) => (p.type === 'secret' ? [deps.secretEnv[p.env]] : []));
+    return [...(deps.credentials ?? []), ...values.filter((v): v is string => typeof v === 'string')];
   }
 
   function bindingHolds(procedure: Procedure, run: Run): boolean {
@@ -504,12 +559,7 @@ export function createRunService(deps: RunServiceDeps) {
         };
         if (created.state === 'queued') {
           const holder = runs.leaseHolder(created.concurrencyKey);
-          if (holder !== undefined) {
-            const other = runs.get(holder);
-            throw new ConflictError(
-              `${created.concurrencyKey} is busy: ${holder}${other ? ` (started by <@${other.requestedBy}>, ${other.state})` : ''} holds it; wait for it to finish or cancel it`,
-            );
-          }
+          if (holder !== undefined) throw busy(created.concurrencyKey, holder);
         }
         runs.insert(created);
         if (created.state === 'queued') runs.acquireLease(created.concurrencyKey, created.id, now);
@@ -539,6 +589,12 @@ export function createRunService(deps: RunServiceDeps) {
     async approve(by: Pick<By, 'actor' | 'source'>, id: string): Promise<{ run: Run; approvals: number; needed: number; done: Promise<Run> | null }> {
       // Read before the transaction, which cannot wait for the group directory.
       const requester = await requesterNow(load(id));
+      const earlierApprovers = (): string[] => runs.approvals(id).filter((a) => a.decision === 'approve' && a.approver !== by.actor.id).map((a) => a.approver);
+      let earlierGroups = await approverGroupsNow(earlierApprovers());
+      // An approval that lands while the groups are read is read too (a few times), rather than left uncounted.
+      for (let attempt = 1; attempt < 3 && earlierApprovers().some((a) => !earlierGroups.has(a)); attempt += 1) {
+        earlierGroups = await approverGroupsNow(earlierApprovers());
+      }
       const result = uow.transaction(() => {
         const run = load(id);
         if (run.state !== 'pending_approval') throw new ConflictError(`${run.id} is ${run.state}; only runs waiting for approval can be approved`);
@@ -579,8 +635,16 @@ export function createRunService(deps: RunServiceDeps) {
         if (previous.some((a) => a.approver === by.actor.id)) throw new ConflictError(`you already approved ${run.id}`);
         const counted = (a: { decision: string; binding: string; approver: string }): boolean =>
           a.decision === 'approve' && a.binding === run.binding && a.approver !== run.requestedBy;
+        // An earlier approval counts only while its approver may still approve under the policy and
+        // groups in force: a policy edit or a group change takes back approvals not yet acted on.
+        const notCounted: Array<{ approver: string; reason: string }> = [];
+        const standing = previous.filter(counted).filter((a) => {
+          const reason = approverRefusal(view, run, a.approver, earlierGroups.get(a.approver));
+          if (reason !== undefined) notCounted.push({ approver: a.approver, reason });
+          return reason === undefined;
+        });
         const needed = run.approval?.count ?? 1;
-        const complete = previous.filter(counted).length + 1 >= needed;
+        const complete = standing.length + 1 >= needed;
         // Every approval, the last one above all, decides the requester again against the policy and
         // groups in force and checks the binding: an approval never revives what the policy now refuses.
         const problem = voidReason(view, run, requester);
@@ -589,7 +653,7 @@ export function createRunService(deps: RunServiceDeps) {
           return { voided: problem.reason, run };
         }
         runs.addApproval({ runId: run.id, approver: by.actor.id, decision: 'approve', at: now, binding: run.binding, reason: null });
-        const valid = runs.approvals(run.id).filter(counted);
+        const approvals = standing.length + 1;
         if (complete) {
           holdsLease(run);
           run.state = 'queued';
@@ -598,17 +662,19 @@ export function createRunService(deps: RunServiceDeps) {
         }
         const seq = append(by, run, 'run.approved', {
           binding: run.binding,
-          approvals: valid.length,
+          approvals,
           needed,
           complete,
           authorized: { policy_hash: view.policyHash, rules: [approver.reason] },
+          ...(notCounted.length > 0 ? { not_counted: notCounted } : {}),
         });
+        const dropped = notCounted.map((n) => `; <@${n.approver}>'s approval no longer counts: ${n.reason}`).join('');
         post(run, seq, {
           kind: 'run.approved',
-          text: `👍 <@${by.actor.id}> approved ${run.id} (${valid.length}/${needed})${complete ? '; starting' : ''}`,
+          text: `👍 <@${by.actor.id}> approved ${run.id} (${approvals}/${needed})${complete ? '; starting' : ''}${dropped}`,
           data: { runId: run.id },
         });
-        return { run, approvals: valid.length, needed, complete };
+        return { run, approvals, needed, complete };
       });
       deps.onMessages?.();
       if ('selfApproval' in result) throw new NotAllowedError(`you requested ${id}; someone else must approve it`);
@@ -722,18 +788,32 @@ export function createRunService(deps: RunServiceDeps) {
      */
     async revalidateWaiting(): Promise<Run[]> {
       const waiting = runs.pendingApproval();
-      const subjects = await Promise.all(waiting.map((run) => requesterNow(run)));
+      // One requester the group directory cannot answer for must not spare the others their check.
+      const subjects = await Promise.allSettled(waiting.map((run) => requesterNow(run)));
       const view = deps.catalog();
       const voided: Run[] = [];
-      waiting.forEach((run, i) => {
+      const voidIf = (id: string, problemOf: (current: Run) => Void | undefined): void => {
         uow.transaction(() => {
-          const current = load(run.id);
+          const current = load(id);
           if (current.state !== 'pending_approval') return;
-          const problem = voidReason(view, current, subjects[i]!);
+          const problem = problemOf(current);
           if (!problem) return;
           voidPending(current, problem);
           voided.push(current);
         });
+      };
+      waiting.forEach((run, i) => {
+        const subject = subjects[i]!;
+        try {
+          voidIf(run.id, (current) => (subject.status === 'fulfilled' ? voidReason(view, current, subject.value) : uncheckable(current, subject.reason)));
+        } catch (err) {
+          // A run that cannot be checked is not left to be approved under a catalog it may break: fail closed.
+          try {
+            voidIf(run.id, (current) => uncheckable(current, err));
+          } catch (again) {
+            deps.onError?.(again, run.id);
+          }
+        }
       });
       if (voided.length > 0) deps.onMessages?.();
       return voided;

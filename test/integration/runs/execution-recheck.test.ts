@@ -94,3 +94,21 @@ describe('a run that needs no approval, just before it executes', () => {
     expect(recorded()).toBe(true);
   });
 });
+
+describe('a reload while runs wait for approval', () => {
+  it('voids, with the reason recorded, a waiting run whose requester the group directory cannot answer for, and still checks the others', async () => {
+    const a: CommandContext = { actor: { id: 'U0OTHER01', groups: ['S0DEVS'] }, source: 'slack', channelId: 'C0GENERAL' };
+    const b: CommandContext = { actor: { id: 'U0OTHER02', groups: ['S0DEVS'] }, source: 'slack', channelId: 'C0GENERAL' };
+    expect(await f.say(a, '/runbook', 'run guarded target=a env=prod')).toMatch(/^R-1 waits for approval/);
+    expect(await f.say(b, '/runbook', 'run guarded target=b env=prod')).toMatch(/^R-2 waits for approval/);
+    f.app.useGroupDirectory((userId) => (userId === 'U0OTHER01' ? Promise.reject(new Error('usergroups.users.list failed: ratelimited')) : Promise.resolve(['S0DEVS'])));
+
+    expect((await f.app.runs.revalidateWaiting()).map((r) => r.id)).toEqual(['R-1']);
+    expect(f.app.runs.get('R-1')).toMatchObject({
+      state: 'denied',
+      error: 'R-1 could not be checked against the catalog in force (usergroups.users.list failed: ratelimited); request it again',
+    });
+    expect(f.app.runs.get('R-2').state).toBe('pending_approval');
+    expect(rows('run.approval_voided')).toEqual([expect.objectContaining({ run: 'R-1', check: 'unchecked', error: 'usergroups.users.list failed: ratelimited' })]);
+  });
+});

@@ -188,6 +188,36 @@ describe('approvals', () => {
     expect(f.app.runs.get('R-1').state).toBe('succeeded');
   });
 
+  it('does not count an earlier approval whose approver a policy edit took out of the approver role, and records why', async () => {
+    await f.say(dev(), '/runbook', 'run two-keys');
+    expect(await f.say(sre(1), '/runbook', 'approve R-1')).toBe('Approved R-1 (1/2); it needs more approvals.');
+    const policy = path.join(f.dir, 'policies', 'test.yaml');
+    writeFileSync(policy, readFileSync(policy, 'utf8').replace('sre: { users: [U0SRE0001, U0SRE0002, U0SRE0003] }', 'sre: { users: [U0SRE0002, U0SRE0003] }'));
+    f.reloadCatalog();
+
+    expect(await f.say(sre(2), '/runbook', 'approve R-1')).toBe('Approved R-1 (1/2); it needs more approvals.');
+    await settle();
+    expect(f.app.runs.get('R-1').state).toBe('pending_approval');
+    expect(count('run.started')).toBe(0);
+    const rows = (f.app.store.db.prepare("SELECT payload FROM audit_log WHERE kind = 'run.approved' ORDER BY seq").all() as Array<{ payload: string }>).map(
+      (r) => JSON.parse(r.payload) as Record<string, unknown>,
+    );
+    expect(rows[1]).toMatchObject({ approvals: 1, needed: 2, complete: false, not_counted: [{ approver: 'U0SRE0001', reason: expect.stringContaining('U0SRE0001') }] });
+
+    expect(await f.say(sre(3), '/runbook', 'approve R-1')).toBe('Approved R-1; it is starting.');
+    await settle();
+    expect(f.app.runs.get('R-1').state).toBe('succeeded');
+  });
+
+  it('counts both of two approvals given at once, and starts the run once', async () => {
+    await f.say(dev(), '/runbook', 'run two-keys');
+    const answers = await Promise.all([f.say(sre(1), '/runbook', 'approve R-1'), f.say(sre(2), '/runbook', 'approve R-1')]);
+    expect(answers.sort()).toEqual(['Approved R-1 (1/2); it needs more approvals.', 'Approved R-1; it is starting.']);
+    await settle();
+    expect(f.app.runs.get('R-1').state).toBe('succeeded');
+    expect(count('run.started')).toBe(1);
+  });
+
   it('ends the run on one deny', async () => {
     await request();
     expect(await f.say(sre(), '/runbook', 'deny R-1 not during the sale')).toBe('Denied R-1.');
@@ -209,6 +239,18 @@ describe('concurrency and cancel', () => {
     await settle();
     expect(f.app.runs.get('R-1').state).toBe('cancelled');
     expect(await f.say(sre(), '/runbook', 'run slow seconds=1')).toMatch(/^R-2 started/);
+  });
+
+  it('refuses a run whose key a run of a private incident holds without naming that run, its requester or its state', async () => {
+    expect(await f.say(dev(), '/incident', 'declare "Payroll export leaks" sev=2 --private')).toMatch(/^INC-1 declared/);
+    expect(await f.say(dev(), '/runbook', 'run slow seconds=30 incident=INC-1')).toMatch(/^R-1 started/);
+    await expect.poll(() => f.app.runs.get('R-1').pgid).not.toBeNull();
+    const answer = await f.say(sre(2), '/runbook', 'run slow seconds=1');
+    // Stopped before asserting, so a failure does not wait out the 30 seconds.
+    expect(await f.say(dev(), '/runbook', 'cancel R-1')).toBe('Cancelling R-1: its processes are being stopped.');
+    expect(answer).toBe('✗ ConflictError: slow-staging is busy: another run holds it; try again when it has finished');
+    expect(answer).not.toMatch(/R-1|U0DEV0001|running/);
+    expect(f.app.store.db.prepare('SELECT count(*) AS n FROM runs').get()).toEqual({ n: 1 });
   });
 
   it('lets only the requester or a permitted role cancel', async () => {
