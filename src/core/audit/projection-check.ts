@@ -2,18 +2,10 @@
 import type { Incident } from '../incidents/incident.js';
 import { SECRET_MASK } from '../procedures/mask.js';
 import { sha256, type ApprovalRecord, type Run, type RunStepRecord } from '../runs/run.js';
-import { canonicalJson } from './audit-chain.js';
+import { canonicalJson, type AuditEvent } from './audit-chain.js';
 
 /** What the replay needs of an audit row that the chain check has already accepted. */
-export interface AuditFact {
-  seq: number;
-  time: number;
-  actor: string;
-  source: string;
-  kind: string;
-  incidentId: string | null;
-  payload: Record<string, unknown>;
-}
+export type AuditFact = Omit<AuditEvent, 'prevHash' | 'hash'>;
 
 export type ProjectionTable = 'incidents' | 'runs' | 'run_steps' | 'run_approvals';
 
