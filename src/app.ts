@@ -1,32 +1,38 @@
-// The composition root: config → store → catalog → services → command router. Adapters receive an App.
+// The composition root: config → store → catalog → every service, repository and background part. Adapters receive narrow ports (src/app-ports.ts), never the store.
 import path from 'node:path';
 import { createHttpStepRunner } from './adapters/steps/http-step.js';
 import { createProcessStepRunner, killProcessGroup } from './adapters/steps/process-step.js';
 import { createProgramFiles } from './adapters/steps/program-files.js';
 import { writeTranscriptFile } from './adapters/export/write-transcript.js';
 import { linkKey, runOutputLink } from './adapters/http/run-output-link.js';
+import { startOutboxDispatcher } from './adapters/outbox/outbox-dispatcher.js';
 import { oncallCommandDeps } from './adapters/pagerduty/index.js';
+import type { App } from './app-ports.js';
 import type { Catalog } from './catalog/load-catalog.js';
 import type { TranscriptSource } from './core/export/transcript.js';
 import { botCredentials, type Config, type Env } from './config.js';
-import type { AccessControl } from './core/access.js';
-import { createAnchorService, type AnchorService } from './core/audit/anchor-service.js';
+import { createAnchorService } from './core/audit/anchor-service.js';
 import { handleIncidentCommand, type ExportFormat, type IncidentCommandDeps } from './core/commands/incident-commands.js';
 import { handleOncallCommand } from './core/commands/oncall-commands.js';
 import { handleRunbookCommand, type RunbookCommandDeps } from './core/commands/runbook-commands.js';
-import { createSlashRouter, type SlashRouter } from './core/commands/slash-commands.js';
+import { createSlashRouter } from './core/commands/slash-commands.js';
 import type { Incident } from './core/incidents/incident.js';
-import { createIncidentService, type IncidentService } from './core/incidents/incident-service.js';
-import { createIncidentVisibility, type IncidentVisibility } from './core/incidents/incident-visibility.js';
-import { createReminderService, type ReminderService } from './core/incidents/reminder-service.js';
+import { createIncidentService } from './core/incidents/incident-service.js';
+import { createIncidentVisibility } from './core/incidents/incident-visibility.js';
+import { createPinnedMessages } from './core/incidents/pinned-messages.js';
+import { createReminderService } from './core/incidents/reminder-service.js';
+import { createPagerdutyInbox } from './core/pagerduty/pagerduty-inbox.js';
+import { createPagerdutyProcessor } from './core/pagerduty/pagerduty-processor.js';
 import { createPagerdutySync } from './core/pagerduty/pagerduty-sync.js';
 import { createPolicyAccess } from './core/policy-access.js';
 import { systemClock, type By, type Clock } from './core/ports.js';
-import { createRunService, type RunService } from './core/runs/run-service.js';
+import { createRunService } from './core/runs/run-service.js';
 import type { Logger } from './log.js';
+import { sqliteMetricsSource } from './storage/sqlite-metrics-source.js';
 import { Store } from './storage/store.js';
 import { transcriptRuns, transcriptSource } from './storage/transcript-source.js';
-import { SqliteRunStore } from './storage/sqlite-run-store.js';
+
+export type { App } from './app-ports.js';
 
 export interface AppOptions {
   config: Config;
@@ -48,34 +54,10 @@ export interface AppOptions {
   pid?: number;
 }
 
-export interface App {
-  config: Config;
-  logger: Logger;
-  clock: Clock;
+/** The app as its builders (the CLI start-up, tests) hold it: every port, and the store they close it with. */
+export interface ComposedApp extends App {
+  /** The SQLite store behind every port; only the composition root and tests reach into it. */
   store: Store;
-  catalog: () => Catalog;
-  incidents: IncidentService;
-  runs: RunService;
-  reminders: ReminderService;
-  /** Posts the audit chain head to EDGEOPS_AUDIT_ANCHOR_CHANNEL daily; only with Slack and the channel set. */
-  auditAnchor: AnchorService | undefined;
-  access: AccessControl;
-  /** Incidents as a given person may know of them (private ones only to their members). */
-  visibility: IncidentVisibility;
-  handle: SlashRouter;
-  exportFile(incidentId: string, format: ExportFormat, file?: string): Promise<string>;
-  /** What a transcript of the incident is made from (read lazily from the store). */
-  transcript(incidentId: string): TranscriptSource;
-  /** Called whenever background work queued channel messages. */
-  onMessages(listener: () => void): () => void;
-  /** Tells the onMessages listeners that work outside a command (PagerDuty event processing) queued messages. */
-  notifyMessages(): void;
-  /**
-   * Where Slack users' groups are read now (the Slack server's group directory): runs are decided
-   * again with them when approved and before they execute.
-   */
-  useGroupDirectory(groupsOf: (userId: string) => Promise<string[]>): void;
-  close(): void;
 }
 
 const isAlive = (pid: number): boolean => {
@@ -87,7 +69,7 @@ const isAlive = (pid: number): boolean => {
   }
 };
 
-export function createApp(options: AppOptions): App {
+export function createApp(options: AppOptions): ComposedApp {
   const { config, logger, catalog } = options;
   const clock = options.clock ?? systemClock;
   const store = Store.create({ file: config.dbPath, auditKey: options.auditKey, clock });
@@ -108,7 +90,7 @@ export function createApp(options: AppOptions): App {
   });
   const access = createPolicyAccess({ uow: store, audit: store.audit, policy: catalog });
   const visibility = createIncidentVisibility({ incidents, access });
-  const runStore = new SqliteRunStore(store.db);
+  const runStore = store.runs;
   let groupDirectory: ((userId: string) => Promise<string[]>) | undefined;
   const outputKey = linkKey(options.auditKey);
   const runs = createRunService({
@@ -144,6 +126,23 @@ export function createApp(options: AppOptions): App {
       pagerdutySync?.onRunFinished(run, steps, causeSeq);
     },
     outputLink: (runId) => runOutputLink({ publicUrl: config.publicUrl, key: outputKey, runId, now: clock.now() }),
+  });
+
+  // PagerDuty: webhooks land in the inbox; the processor turns stored events into incidents and runs.
+  const pagerdutyLog = logger.child({ component: 'pagerduty' });
+  const findByPagerdutyId = (id: string): Incident | undefined => store.incidents.byPagerdutyId(id);
+  const inbox = createPagerdutyInbox({ uow: store, audit: store.audit, events: store.pagerdutyEvents, findByPagerdutyId });
+  const processor = createPagerdutyProcessor({
+    uow: store,
+    audit: store.audit,
+    events: store.pagerdutyEvents,
+    incidents,
+    findByPagerdutyId,
+    runs,
+    catalog,
+    clock,
+    onMessages: notifyMessages,
+    onError: (err, eventId) => pagerdutyLog.warn({ err, eventId }, 'pagerduty event could not be processed; it will be retried'),
   });
 
   const reminders = createReminderService({ audit: store.audit, incidents, clock, policy: () => catalog().policy });
@@ -190,7 +189,41 @@ export function createApp(options: AppOptions): App {
     auditAnchor,
     access,
     visibility,
+    pins: createPinnedMessages({ audit: store.audit }),
     handle,
+    commandWrites: { defer: (work) => store.deferSync(work), durable: () => store.durable() },
+    health: { writable: () => store.writable() },
+    outboxes: {
+      dispatch: (dispatchOptions) => startOutboxDispatcher({ ...dispatchOptions, outbox: store.outbox, audit: store.audit, uow: store }),
+      receipt: (target, key) => store.outbox.receipt(target, key),
+      due: (target, now, limit) => store.outbox.due(target, now, limit),
+      markSent: (id, now, receipt) => store.outbox.markSent(id, now, receipt),
+    },
+    pagerduty: {
+      inbox,
+      processDue: (limit) => processor.processDue(limit),
+      incidentFor: findByPagerdutyId,
+      unfinished: () => {
+        const counts = store.pagerdutyEvents.countByState();
+        return counts.pending + counts.applied;
+      },
+    },
+    metricsSource: sqliteMetricsSource(store.db),
+    catalogLog: {
+      reloaded: (loaded) =>
+        store.transaction(() =>
+          store.audit.append({
+            actor: 'system',
+            source: 'system',
+            kind: 'policy_reloaded',
+            payload: { policy_hash: loaded.policyHash, commands_hash: loaded.commandsHash, procedures: [...loaded.procedures.keys()].sort() },
+          }),
+        ),
+      reloadFailed: (errors, keptPolicyHash) =>
+        store.transaction(() =>
+          store.audit.append({ actor: 'system', source: 'system', kind: 'policy_reload_failed', payload: { errors, kept_policy_hash: keptPolicyHash } }),
+        ),
+    },
     exportFile,
     transcript,
     onMessages(listener) {
@@ -201,6 +234,16 @@ export function createApp(options: AppOptions): App {
     useGroupDirectory(groupsOf) {
       groupDirectory = groupsOf;
     },
+    checkpointInBackground: (checkpointOptions) => store.checkpointInBackground(checkpointOptions),
+    close: () => store.close(),
+  };
+}
+
+/** The record of one database for readers that change nothing (`edgeops export`): transcripts, no catalog, no services. */
+export function openRecord(options: { file: string; auditKey: string }): { transcript(incidentId: string): TranscriptSource; close(): void } {
+  const store = Store.create({ file: options.file, auditKey: options.auditKey, clock: systemClock });
+  return {
+    transcript: (incidentId) => transcriptSource(store, incidentId, (id) => transcriptRuns(store.runs, id)),
     close: () => store.close(),
   };
 }

@@ -75,7 +75,7 @@ export function bootCatalog(config: Pick<Config, 'policiesDir' | 'commandsDir'>)
  * go ahead is denied; a bad edit is recorded as `policy_reload_failed` and the last good catalog stays.
  * The app must read its catalog through the returned watcher's `current()`.
  */
-export function watchAppCatalog(app: App, options: { policiesDir: string; commandsDir: string; initial: Catalog; debounceMs?: number }): CatalogWatcher {
+export function watchAppCatalog(app: Pick<App, 'logger' | 'runs' | 'catalogLog'>, options: { policiesDir: string; commandsDir: string; initial: Catalog; debounceMs?: number }): CatalogWatcher {
   const { logger } = app;
   const watcher: CatalogWatcher = createCatalogWatcher({
     policiesDir: options.policiesDir,
@@ -84,14 +84,7 @@ export function watchAppCatalog(app: App, options: { policiesDir: string; comman
     logger,
     ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
     onChange: (catalog) => {
-      app.store.transaction(() =>
-        app.store.audit.append({
-          actor: 'system',
-          source: 'system',
-          kind: 'policy_reloaded',
-          payload: { policy_hash: catalog.policyHash, commands_hash: catalog.commandsHash, procedures: [...catalog.procedures.keys()].sort() },
-        }),
-      );
+      app.catalogLog.reloaded(catalog);
       app.runs.revalidateWaiting().then(
         (voided) => {
           for (const run of voided) logger.info({ runId: run.id, procedure: run.procedure, reason: run.error }, 'waiting run denied after a reload');
@@ -100,13 +93,9 @@ export function watchAppCatalog(app: App, options: { policiesDir: string; comman
       );
     },
     onReloadFailed: (errors) => {
-      app.store.transaction(() =>
-        app.store.audit.append({
-          actor: 'system',
-          source: 'system',
-          kind: 'policy_reload_failed',
-          payload: { errors: errors.map((e) => formatCatalogError(e)), kept_policy_hash: watcher.current().policyHash },
-        }),
+      app.catalogLog.reloadFailed(
+        errors.map((e) => formatCatalogError(e)),
+        watcher.current().policyHash,
       );
     },
   });
@@ -133,7 +122,7 @@ export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> 
   const { logger, logFile } = bootLogger(config, options.logTo, key, io.env);
   const initial = bootCatalog(config);
   let watcher: CatalogWatcher | undefined;
-  const app = createApp({
+  const app: App = createApp({
     config,
     logger,
     auditKey: key,
@@ -153,7 +142,7 @@ export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> 
     }
   }
   if (options.checkpointInBackground) {
-    app.store.checkpointInBackground({
+    app.checkpointInBackground({
       onError: (err) => logger.error({ err }, 'background checkpoints stopped; the database checkpoints on commit again'),
     });
   }

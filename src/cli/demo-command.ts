@@ -123,7 +123,7 @@ export const pagerdutyAct: DemoAct = {
     check(reply.status === 202, `the webhook was answered ${reply.status}, not 202: ${reply.body}`);
     await stage.settle();
 
-    stage.incident = stage.app.store.incidents.byPagerdutyId(pdId);
+    stage.incident = stage.app.pagerduty.incidentFor(pdId);
     check(stage.incident, `no incident was opened for PagerDuty incident ${pdId}`);
     check(stage.incident.pagerdutyUrl, `${stage.incident.id} has no link to PagerDuty`);
     const triggered = stage.app.runs.forIncident(stage.incident.id).filter((r) => r.source === 'pagerduty');
@@ -216,8 +216,7 @@ const relativeToCwd = (cwd: string, file: string): string => {
 /** Resolves true once no stored PagerDuty event waits for processing (checked each time processing queues messages), false at the deadline. */
 function pagerdutyProcessed(app: App, deadlineMs: number): Promise<boolean> {
   const done = (): boolean => {
-    const counts = app.store.pagerdutyEvents.countByState();
-    return counts.pending === 0 && counts.applied === 0;
+    return app.pagerduty.unfinished() === 0;
   };
   if (done()) return Promise.resolve(true);
   return new Promise((resolve) => {

@@ -5,10 +5,7 @@ import { writeTranscript, writeTranscriptFile } from '../adapters/export/write-t
 import { resolveAuditKey } from '../audit-key.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../core/commands/incident-commands.js';
 import { parseIncidentId } from '../core/incidents/incident.js';
-import { systemClock } from '../core/ports.js';
-import { SqliteRunStore } from '../storage/sqlite-run-store.js';
-import { Store } from '../storage/store.js';
-import { transcriptRuns, transcriptSource } from '../storage/transcript-source.js';
+import { openRecord } from '../app.js';
 import { bootConfig } from './cli-config.js';
 import { write, type Subcommand } from './cli-io.js';
 
@@ -32,9 +29,9 @@ export const exportCommand: Subcommand = async (argv, io) => {
   // Exporting reads the record only: it needs neither the policy catalog nor a writable key.
   const config = bootConfig(io);
   const { key } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: false });
-  const store = Store.create({ file: config.dbPath, auditKey: key, clock: systemClock });
+  const record = openRecord({ file: config.dbPath, auditKey: key });
   try {
-    const source = transcriptSource(store, id, (incidentId) => transcriptRuns(new SqliteRunStore(store.db), incidentId));
+    const source = record.transcript(id);
     if (values.out) {
       write(io.stderr, `wrote ${await writeTranscriptFile(source, format, path.resolve(io.cwd, values.out))}`);
     } else {
@@ -42,6 +39,6 @@ export const exportCommand: Subcommand = async (argv, io) => {
     }
     return 0;
   } finally {
-    store.close();
+    record.close();
   }
 };

@@ -1,14 +1,8 @@
 // Durable facts for /metrics, read from SQLite at scrape time, so figures survive restarts.
+import type { MetricsSource } from '../core/metrics/metrics-source.js';
 import type { Db } from './database.js';
 
-export interface MetricsSource {
-  runsByOutcome(): Array<{ procedure: string; state: string; count: number }>;
-  outboxDepth(): Array<{ target: string; count: number }>;
-  outboxFailed(): Array<{ target: string; count: number }>;
-  /** Time to acknowledge and to resolve of every incident that has them, by service (`private` for private incidents). */
-  incidentDurations(): Array<{ service: string; ttaMs: number | null; ttrMs: number | null }>;
-  openIncidents(): Array<{ severity: number; count: number }>;
-}
+export type { MetricsSource };
 
 export function sqliteMetricsSource(db: Db): MetricsSource {
   return {

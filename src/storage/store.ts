@@ -5,12 +5,14 @@ import type { AuditLog } from '../core/audit/audit-log.js';
 import type { IncidentStore } from '../core/incidents/incident-store.js';
 import type { Outbox } from '../core/outbox/outbox.js';
 import type { PagerdutyEventStore } from '../core/pagerduty/pagerduty-event-store.js';
+import type { RunStore } from '../core/runs/run-store.js';
 import type { Clock, UnitOfWork } from '../core/ports.js';
 import { openDatabase, type Db, type OpenOptions } from './database.js';
 import { SqliteAuditLog } from './sqlite-audit-log.js';
 import { SqliteIncidentStore } from './sqlite-incident-store.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import { SqlitePagerdutyEvents } from './sqlite-pagerduty-events.js';
+import { SqliteRunStore } from './sqlite-run-store.js';
 import { startWalCheckpointer, type WalCheckpointer, type WalCheckpointerOptions } from './wal-checkpointer.js';
 import { WalSync, logFileSyncer, type FileSyncer } from './wal-sync.js';
 
@@ -19,6 +21,7 @@ export class Store implements UnitOfWork {
   readonly incidents: IncidentStore;
   readonly outbox: Outbox;
   readonly pagerdutyEvents: PagerdutyEventStore;
+  readonly runs: RunStore;
   /** One transaction wrapper for every unit of work, rather than a new one per call. */
   private readonly run: Database.Transaction<(fn: () => unknown) => unknown>;
   /** Only a database file in WAL mode can defer its syncs; in memory there is nothing to sync. */
@@ -36,6 +39,7 @@ export class Store implements UnitOfWork {
     this.incidents = new SqliteIncidentStore(db);
     this.outbox = new SqliteOutbox(db, () => clock.now(), () => this.durable());
     this.pagerdutyEvents = new SqlitePagerdutyEvents(db);
+    this.runs = new SqliteRunStore(db);
     this.run = db.transaction((fn: () => unknown) => fn());
     const wal = !db.memory && db.pragma('journal_mode', { simple: true }) === 'wal';
     this.walSync = wal ? new WalSync(db, syncer(`${path.resolve(db.name)}-wal`)) : undefined;

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type ComposedApp as App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createConsoleSession, type ConsoleSession } from '../../src/adapters/console/console-session.js';
 import { bootCatalog } from '../../src/cli/bootstrap.js';

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import nock from 'nock';
 import { mountPlatform, type Platform } from '../../src/adapters/http/platform-routes.js';
 import { startSlackServer, type SlackServer } from '../../src/adapters/slack/slack-server.js';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type ComposedApp as App } from '../../src/app.js';
 import { bootCatalog, watchAppCatalog } from '../../src/cli/bootstrap.js';
 import type { CatalogWatcher } from '../../src/catalog/catalog-watcher.js';
 import type { Clock } from '../../src/core/ports.js';

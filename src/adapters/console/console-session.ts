@@ -1,5 +1,5 @@
 // The terminal stand-in for Slack: reads lines as a chosen user in a chosen channel, prints replies and posts.
-import type { App } from '../../app.js';
+import type { App } from '../../app-ports.js';
 import type { CommandContext } from '../../core/commands/command-context.js';
 import { parseArgs } from '../../core/commands/grammar.js';
 import { parseIncidentId } from '../../core/incidents/incident.js';
@@ -29,13 +29,16 @@ export interface ConsoleSession {
   prompt(): string;
 }
 
-export function createConsoleSession(app: App, options: { actor: Actor; write: (text: string) => void }): ConsoleSession {
+/** What a console session uses: commands, incidents as the user may see them, the outbox it prints, the log. */
+export type ConsolePorts = Pick<App, 'handle' | 'incidents' | 'visibility' | 'outboxes' | 'onMessages' | 'clock' | 'logger'>;
+
+export function createConsoleSession(app: ConsolePorts, options: { actor: Actor; write: (text: string) => void }): ConsoleSession {
   let actor: Actor = options.actor;
   let channel = 'general';
   const write = options.write;
 
   function flushPosts(): void {
-    for (const post of drainToConsole(app.store.outbox, app.incidents, app.clock.now)) write(renderPost(post));
+    for (const post of drainToConsole(app.outboxes, app.incidents, app.clock.now)) write(renderPost(post));
   }
   // Runs finish after their command has answered: their messages print as they are queued,
   // after the reply of the command being handled (as Slack shows the ack first).

@@ -1,12 +1,15 @@
 // Drives a console session over a terminal or piped stdin, one line at a time, with the local-mode banner.
 import { createInterface } from 'node:readline';
-import type { App } from '../../app.js';
+import type { App } from '../../app-ports.js';
 import type { CliIo } from '../../cli/cli-io.js';
 import type { Run } from '../../core/runs/run.js';
 import { InputError } from '../../errors.js';
-import { createConsoleSession } from './console-session.js';
+import { createConsoleSession, type ConsolePorts } from './console-session.js';
 
-export function localBanner(app: App, extra: { user: string; logFile?: string; httpUrl?: string }): string {
+/** What the terminal console is given: a session's services, the configuration it shows, and runs to wait for. */
+export type RunConsolePorts = ConsolePorts & Pick<App, 'config' | 'runs'>;
+
+export function localBanner(app: Pick<App, 'config'>, extra: { user: string; logFile?: string; httpUrl?: string }): string {
   const c = app.config;
   return [
     'edgeops — LOCAL MODE (no Slack credentials found): this terminal stands in for Slack.',
@@ -22,7 +25,7 @@ export function localBanner(app: App, extra: { user: string; logFile?: string; h
 }
 
 export async function runConsole(
-  app: App,
+  app: RunConsolePorts,
   io: CliIo,
   options: { user: string; groups: string; logFile?: string; httpUrl?: string; interrupted?: Run[] },
 ): Promise<void> {

@@ -1,11 +1,10 @@
 // The routes every mode serves beside chat: health, metrics, run output links and PagerDuty webhooks.
-import type { App } from '../../app.js';
-import { sqliteMetricsSource } from '../../storage/sqlite-metrics-source.js';
+import type { App } from '../../app-ports.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
-import { mountPagerduty, type MountPagerdutyOptions } from '../pagerduty/index.js';
+import { mountPagerduty, type MountPagerdutyOptions, type PagerdutyMountPorts } from '../pagerduty/index.js';
 import { createBodyBudget, type BodyBudget } from './body-budget.js';
 import { healthRoute, type RouteHandler } from './http-server.js';
-import { RUN_OUTPUT_PATH, linkKey, runOutputRoute } from './run-output-link.js';
+import { RUN_OUTPUT_PATH, linkKey, runOutputRoute, type RunOutputPorts } from './run-output-link.js';
 
 export interface Platform {
   routes: Record<string, RouteHandler>;
@@ -19,11 +18,17 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
+/** What /healthz reads: whether the database takes writes, and the catalog in force. */
+export type HealthPorts = Pick<App, 'health' | 'catalog'>;
+
+/** What the platform routes are built from. */
+export type PlatformPorts = HealthPorts & RunOutputPorts & PagerdutyMountPorts & Pick<App, 'metricsSource' | 'config' | 'logger'>;
+
 /** 200 when the database takes writes and a valid policy is loaded; 503 with the reasons otherwise. */
-export function appHealthRoute(app: App): RouteHandler {
+export function appHealthRoute(app: HealthPorts): RouteHandler {
   return healthRoute(() => {
     const reasons: string[] = [];
-    if (!app.store.writable()) reasons.push('database is not writable');
+    if (!app.health.writable()) reasons.push('database is not writable');
     try {
       if (!app.catalog().policyHash) reasons.push('no valid policy is loaded');
     } catch (err) {
@@ -33,8 +38,8 @@ export function appHealthRoute(app: App): RouteHandler {
   });
 }
 
-export function mountPlatform(app: App, options: { auditKey: string; pagerduty?: MountPagerdutyOptions }): Platform {
-  const metrics = createMetrics(sqliteMetricsSource(app.store.db));
+export function mountPlatform(app: PlatformPorts, options: { auditKey: string; pagerduty?: MountPagerdutyOptions }): Platform {
+  const metrics = createMetrics(app.metricsSource);
   const bodyBudget = createBodyBudget();
   const pagerduty = mountPagerduty(app, app.config, app.logger, {
     ...options.pagerduty,

@@ -1,7 +1,7 @@
 // Signed, expiring links to a run's full output, so channel messages can point at it without a login.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { App } from '../../app.js';
+import type { App } from '../../app-ports.js';
 import { NotFoundError } from '../../errors.js';
 import type { RouteHandler } from './http-server.js';
 import { requestUrl } from './request-target.js';
@@ -36,7 +36,10 @@ export function verifyRunOutputLink(key: string, query: URLSearchParams, now: nu
 }
 
 /** GET /runs/output?run=R-7&expires=…&sig=…: every step's kept output (secrets already masked), as text. */
-export function runOutputRoute(app: App, key: string): RouteHandler {
+/** What the output route reads: runs and their steps, and the time to check expiry against. */
+export type RunOutputPorts = Pick<App, 'runs' | 'clock'>;
+
+export function runOutputRoute(app: RunOutputPorts, key: string): RouteHandler {
   return (req: IncomingMessage, res: ServerResponse) => {
     const query = requestUrl(req).searchParams;
     const verdict = verifyRunOutputLink(key, query, app.clock.now());

@@ -1,6 +1,6 @@
 // Prometheus metrics (docs/http.md): in-process counters for traffic, and durable figures read at scrape time.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { MetricsSource } from '../../storage/sqlite-metrics-source.js';
+import type { MetricsSource } from '../../core/metrics/metrics-source.js';
 
 /** Incident durations span seconds to days. */
 const DURATION_BUCKETS_S = [30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200];

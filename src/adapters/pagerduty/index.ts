@@ -1,9 +1,8 @@
 // Mounts PagerDuty on an app: the webhook route, the event worker, the REST client and the outbox delivery.
-import type { App } from '../../app.js';
+import type { App } from '../../app-ports.js';
 import type { OncallCommandDeps } from '../../core/commands/oncall-commands.js';
 import type { ProcessPass } from '../../core/pagerduty/pagerduty-processor.js';
-import { createPagerdutyInbox, type IncomingEvent, type ReceiveResult } from '../../core/pagerduty/pagerduty-inbox.js';
-import { createPagerdutyProcessor } from '../../core/pagerduty/pagerduty-processor.js';
+import type { IncomingEvent, ReceiveResult } from '../../core/pagerduty/pagerduty-inbox.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../log.js';
 import type { BodyBudget } from '../http/body-budget.js';
@@ -62,24 +61,13 @@ export interface MountedPagerduty {
   processDue(limit?: number): ProcessPass;
 }
 
-export function mountPagerduty(app: App, config: Config, logger: Logger, options: MountPagerdutyOptions = {}): MountedPagerduty {
+/** What PagerDuty's routes and workers are given: the inbox and processing (built by the composition root), the outbox, the clock. */
+export type PagerdutyMountPorts = Pick<App, 'pagerduty' | 'outboxes' | 'clock' | 'onMessages'>;
+
+export function mountPagerduty(app: PagerdutyMountPorts, config: Config, logger: Logger, options: MountPagerdutyOptions = {}): MountedPagerduty {
   const log = logger.child({ component: 'pagerduty' });
-  const { store } = app;
-  const findByPagerdutyId = (id: string) => store.incidents.byPagerdutyId(id);
-  const inbox = createPagerdutyInbox({ uow: store, audit: store.audit, events: store.pagerdutyEvents, findByPagerdutyId });
-  const save = groupCommit<IncomingEvent, ReceiveResult>((batch) => inbox.receive(batch));
-  const processor = createPagerdutyProcessor({
-    uow: store,
-    audit: store.audit,
-    events: store.pagerdutyEvents,
-    incidents: app.incidents,
-    findByPagerdutyId,
-    runs: app.runs,
-    catalog: app.catalog,
-    clock: app.clock,
-    onMessages: () => app.notifyMessages(),
-    onError: (err, eventId) => log.warn({ err, eventId }, 'pagerduty event could not be processed; it will be retried'),
-  });
+  const save = groupCommit<IncomingEvent, ReceiveResult>((batch) => app.pagerduty.inbox.receive(batch));
+  const processor = app.pagerduty;
   const client = options.client === undefined ? pagerdutyClientFor(config) : options.client;
   if (client && !config.pagerduty.from) {
     log.warn('PAGERDUTY_API_TOKEN is set but PAGERDUTY_FROM is not: notes, acks and resolves to PagerDuty will be refused');
@@ -112,7 +100,7 @@ export function mountPagerduty(app: App, config: Config, logger: Logger, options
         ...(options.workerIdlePollMs === undefined ? {} : { idlePollMs: options.workerIdlePollMs }),
       });
       if (client) {
-        delivery = startPagerdutyDelivery({ client, outbox: store.outbox, audit: store.audit, uow: store, clock: app.clock, logger: log, ...options.delivery });
+        delivery = startPagerdutyDelivery({ client, outboxes: app.outboxes, clock: app.clock, logger: log, ...options.delivery });
         const d = delivery;
         unsubscribe = app.onMessages(() => d.kick());
         // Writes left by a previous run go out now.

@@ -1,12 +1,11 @@
 // Delivers the PagerDuty outbox (notes, acks, resolves) through the shared dispatcher: one channel per incident.
 import type { OutboxItem } from '../../core/outbox/outbox.js';
 import { PagerdutyWriteSchema } from '../../core/pagerduty/pagerduty-writes.js';
-import type { Clock, UnitOfWork } from '../../core/ports.js';
-import type { AuditLog } from '../../core/audit/audit-log.js';
-import type { Outbox } from '../../core/outbox/outbox.js';
+import type { Outboxes } from '../../app-ports.js';
+import type { Clock } from '../../core/ports.js';
 import { UnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { startOutboxDispatcher, type DeliveryResult, type OutboxDispatcher } from '../outbox/outbox-dispatcher.js';
+import type { DeliveryResult, OutboxDispatcher } from '../outbox/outbox-dispatcher.js';
 import { PagerdutyUnavailableError, type PagerdutyClient } from './pagerduty-client.js';
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -33,9 +32,7 @@ export function createPagerdutyDeliverer(client: Pick<PagerdutyClient, 'addNote'
 
 export interface PagerdutyDeliveryOptions {
   client: Pick<PagerdutyClient, 'addNote' | 'setStatus'>;
-  outbox: Outbox;
-  audit: AuditLog;
-  uow: UnitOfWork;
+  outboxes: Pick<Outboxes, 'dispatch'>;
   clock: Clock;
   logger: Logger;
   sleep?: (ms: number) => Promise<void>;
@@ -47,11 +44,8 @@ export interface PagerdutyDeliveryOptions {
 }
 
 export function startPagerdutyDelivery(options: PagerdutyDeliveryOptions): OutboxDispatcher {
-  return startOutboxDispatcher({
+  return options.outboxes.dispatch({
     target: 'pagerduty',
-    outbox: options.outbox,
-    audit: options.audit,
-    uow: options.uow,
     deliver: createPagerdutyDeliverer(options.client),
     logger: options.logger,
     clock: options.clock,

@@ -1,6 +1,6 @@
 // node-cron jobs calling services: reminders, approval expiry, the daily audit anchor, and procedures' `schedule:` entries.
 import cron, { type ScheduledTask } from 'node-cron';
-import type { App } from '../../app.js';
+import type { App } from '../../app-ports.js';
 import { SCHEDULER } from '../../core/policy/policy-engine.js';
 import type { Procedure, Schedule } from '../../core/procedures/procedure-schema.js';
 import { isEdgeopsError } from '../../errors.js';
@@ -15,7 +15,10 @@ export interface Scheduler {
 }
 
 /** Starts a scheduled run as the `scheduler` principal, through the same policy and runner as anyone. */
-export function runScheduled(app: App, logger: Logger, procedure: Procedure, entry: Schedule): void {
+/** What the scheduled tasks call: runs, reminders, the audit anchor, the catalog's schedules. */
+export type SchedulerPorts = Pick<App, 'runs' | 'reminders' | 'auditAnchor' | 'catalog' | 'notifyMessages' | 'config'>;
+
+export function runScheduled(app: Pick<App, 'runs'>, logger: Logger, procedure: Procedure, entry: Schedule): void {
   try {
     const result = app.runs.request(
       { actor: { id: SCHEDULER, groups: [] }, source: 'scheduler' },
@@ -35,7 +38,7 @@ export function runScheduled(app: App, logger: Logger, procedure: Procedure, ent
   }
 }
 
-export function startScheduler(deps: { app: App; logger: Logger }): Scheduler {
+export function startScheduler(deps: { app: SchedulerPorts; logger: Logger }): Scheduler {
   const { app, logger } = deps;
   const fixed = new Map<string, ScheduledTask>();
   let procedureTasks = new Map<string, ScheduledTask>();

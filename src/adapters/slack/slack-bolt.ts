@@ -1,12 +1,12 @@
 // The Bolt app: our receiver (HTTP route or Socket Mode), our logger, the listeners; no logic of its own.
 import { App as BoltApp, type AnyMiddlewareArgs, type Middleware, type Receiver } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
-import type { App } from '../../app.js';
 import type { SlackConfig } from '../../config.js';
 import type { Logger } from '../../log.js';
 import type { GroupDirectory } from './group-directory.js';
 import { registerActionListeners } from './listeners/action-listener.js';
 import { registerCommandListeners } from './listeners/command-listener.js';
+import type { SlackListenerPorts } from './listeners/listener-deps.js';
 import { registerReactionListeners } from './listeners/reaction-listener.js';
 import { slackSdkLogger } from './slack-logger.js';
 import { fromWorkspace, teamOf } from './slack-receiver.js';
@@ -19,7 +19,7 @@ export interface BotIdentity {
 }
 
 export interface SlackBoltOptions {
-  app: App;
+  app: SlackListenerPorts;
   config: SlackConfig;
   receiver: Receiver;
   /** The Web API client the listeners call (retries off, our API URL). */

@@ -1,6 +1,6 @@
 // Delivers the Slack outbox within Slack's rate limits: incident channels, invites, topics, posts, in-place run results, pins, uploads.
 import type { WebClient } from '@slack/web-api';
-import type { App } from '../../app.js';
+import type { App } from '../../app-ports.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../../core/commands/incident-commands.js';
 import { RENDERERS } from '../../core/export/transcript.js';
 import type { Incident } from '../../core/incidents/incident.js';
@@ -11,13 +11,16 @@ import type { Clock } from '../../core/ports.js';
 import { isFinal, type Run } from '../../core/runs/run.js';
 import { ConflictError, InputError, NotFoundError, UnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { startOutboxDispatcher, type DeliveryResult } from '../outbox/outbox-dispatcher.js';
+import type { DeliveryResult } from '../outbox/outbox-dispatcher.js';
 import { escapeMrkdwn, escapeText, renderMessage } from './blocks.js';
 import { classifySlackError, slackErrorCode } from './slack-errors.js';
 import { createSlackRateLimiter } from './slack-rate-limits.js';
 
+/** What Slack delivery reads and drains: incidents and runs the messages are about, transcripts to upload, the outbox. */
+export type SlackDeliveryPorts = Pick<App, 'incidents' | 'runs' | 'transcript' | 'outboxes' | 'clock'>;
+
 export interface SlackDeliveryDeps {
-  app: App;
+  app: SlackDeliveryPorts;
   client: WebClient;
   logger: Logger;
   clock?: Clock;
@@ -98,7 +101,7 @@ export function incidentTopic(incident: Incident): string {
 const stringList = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
 
 export interface SlackDelivererDeps {
-  app: App;
+  app: SlackDeliveryPorts;
   client: WebClient;
   logger: Logger;
   clock?: Clock;
@@ -264,7 +267,7 @@ export function createSlackDeliverer(deps: SlackDelivererDeps): (item: OutboxIte
     if (message.kind !== 'run.finished') return undefined;
     const run = runOf(message);
     if (!run || run.startedAt === null || run.finishedAt === null || run.finishedAt - run.startedAt > updateWithinMs) return undefined;
-    const sent = app.store.outbox.receipt('slack', runStartedKey(run.id));
+    const sent = app.outboxes.receipt('slack', runStartedKey(run.id));
     const at = sent ? parseReceipt(sent.receipt) : undefined;
     return at && at.channel === channel ? at : undefined;
   }
@@ -343,11 +346,8 @@ const SLACK_CONCURRENCY = 16;
 /** Starts delivering the Slack outbox in the background; `kick()` whenever messages are queued. */
 export function startSlackDelivery(deps: SlackDeliveryDeps): SlackDelivery {
   const { app } = deps;
-  const dispatcher = startOutboxDispatcher({
+  const dispatcher = app.outboxes.dispatch({
     target: 'slack',
-    outbox: app.store.outbox,
-    audit: app.store.audit,
-    uow: app.store,
     deliver: createSlackDeliverer({
       app,
       client: deps.client,

@@ -1,7 +1,7 @@
 // The Slack-mode server: Bolt over our receiver (or Socket Mode), the outbox sender, user groups.
 import { SocketModeReceiver } from '@slack/bolt';
 import { ErrorCode as SlackErrorCode, type WebClient } from '@slack/web-api';
-import type { App } from '../../app.js';
+import type { App } from '../../app-ports.js';
 import type { SlackConfig } from '../../config.js';
 import type { RateLimiter } from '../../core/outbox/rate-limiter.js';
 import type { Clock } from '../../core/ports.js';
@@ -9,11 +9,12 @@ import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { BodyBudget } from '../http/body-budget.js';
 import { startHttpServer, type RouteHandler } from '../http/http-server.js';
-import { appHealthRoute } from '../http/platform-routes.js';
+import { appHealthRoute, type HealthPorts } from '../http/platform-routes.js';
 import { createGroupDirectory, policyGroupIds, slackGroupMembers } from './group-directory.js';
+import type { SlackListenerPorts } from './listeners/listener-deps.js';
 import { createSlackBolt, type BotIdentity } from './slack-bolt.js';
 import { createSlackClient } from './slack-client.js';
-import { startSlackDelivery } from './slack-delivery.js';
+import { startSlackDelivery, type SlackDeliveryPorts } from './slack-delivery.js';
 import { slackSdkLogger } from './slack-logger.js';
 import { SlackReceiver } from './slack-receiver.js';
 
@@ -100,7 +101,13 @@ async function whoAmI(client: WebClient, slack: SlackConfig, logger: Logger): Pr
   }
 }
 
-export async function startSlackServer(app: App, slack: SlackConfig, options: SlackServerOptions = {}): Promise<SlackServer> {
+/** What the Slack server is given: its listeners' and delivery's services, health, and where users' groups are read. */
+export type SlackServerPorts = SlackListenerPorts &
+  SlackDeliveryPorts &
+  HealthPorts &
+  Pick<App, 'config' | 'logger' | 'onMessages' | 'useGroupDirectory'>;
+
+export async function startSlackServer(app: SlackServerPorts, slack: SlackConfig, options: SlackServerOptions = {}): Promise<SlackServer> {
   const logger = app.logger;
   const client = options.client ?? createSlackClient(slack, logger);
   const identity: BotIdentity = (await whoAmI(client, slack, logger)) ?? {};

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHttpServer, listen } from '../../../src/adapters/http/http-server.js';
 import { mountPagerduty, type MountedPagerduty, type MountPagerdutyOptions } from '../../../src/adapters/pagerduty/index.js';
-import { createApp, type App } from '../../../src/app.js';
+import { createApp, type ComposedApp as App } from '../../../src/app.js';
 import { bootCatalog } from '../../../src/cli/bootstrap.js';
 import { loadConfig, type Config } from '../../../src/config.js';
 import { createLogger } from '../../../src/log.js';

@@ -1,7 +1,7 @@
 // A throwaway catalog and app for run tests: real SQLite, real child processes, an adjustable clock.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createApp, type App } from '../../../src/app.js';
+import { createApp, type ComposedApp as App } from '../../../src/app.js';
 import { bootCatalog } from '../../../src/cli/bootstrap.js';
 import type { Catalog } from '../../../src/catalog/load-catalog.js';
 import { loadConfig } from '../../../src/config.js';

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSlackClient } from '../../../src/adapters/slack/slack-client.js';
 import { startSlackDelivery, type SlackDelivery } from '../../../src/adapters/slack/slack-delivery.js';
-import type { App } from '../../../src/app.js';
+import type { ComposedApp as App } from '../../../src/app.js';
 import type { By } from '../../../src/core/ports.js';
 import { createLogger } from '../../../src/log.js';
 import { FakeTime } from '../../fixtures/slack-delivery/fake-time.js';

@@ -4,7 +4,7 @@ import nock from 'nock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSlackClient } from '../../../src/adapters/slack/slack-client.js';
 import { startSlackDelivery, suffixedChannelName, type SlackDelivery } from '../../../src/adapters/slack/slack-delivery.js';
-import type { App } from '../../../src/app.js';
+import type { ComposedApp as App } from '../../../src/app.js';
 import type { By } from '../../../src/core/ports.js';
 import { createLogger } from '../../../src/log.js';
 import { FakeTime } from '../../fixtures/slack-delivery/fake-time.js';

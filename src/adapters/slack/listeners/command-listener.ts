@@ -51,7 +51,7 @@ export function registerCommandListeners(bolt: BoltApp, deps: ListenerDeps): voi
   /**
    * The answer text, given only once what the command wrote is on disk; domain errors become their
    * reply here, so this never rejects. A command that only writes rows shares that disk sync with
-   * the commands answered alongside it, and the sync runs off the event loop (see `Store.deferSync`).
+   * the commands answered alongside it, and the sync runs off the event loop (see `CommandWrites` in src/app-ports.ts).
    */
   async function answer(payload: SlashPayload, groups: string[]): Promise<string> {
     const ctx: CommandContext = { actor: slackActor(payload.user_id, groups), source: 'slack', channelId: payload.channel_id };
@@ -59,13 +59,13 @@ export function registerCommandListeners(bolt: BoltApp, deps: ListenerDeps): voi
     const deferred = ONLY_WRITES_ROWS.has(payload.command);
     let text: string;
     try {
-      text = (await (deferred ? app.store.deferSync(handle) : handle())).text;
+      text = (await (deferred ? app.commandWrites.defer(handle) : handle())).text;
     } catch (err) {
       text = errorReply(err, logger.child({ command: payload.command, user: payload.user_id }));
     }
     if (deferred) {
       try {
-        await app.store.durable();
+        await app.commandWrites.durable();
       } catch (err) {
         logger.error({ err, command: payload.command, user: payload.user_id }, 'could not sync the database to disk');
         text = errorReply(new UnavailableError('edgeops could not confirm this was saved to disk'), logger);

@@ -1,12 +1,15 @@
-// What every Slack listener is given: the core app, the Web API client, identity and the delivery kick.
+// What every Slack listener is given: the services it uses, the Web API client, identity and the delivery kick.
 import type { WebClient } from '@slack/web-api';
-import type { App } from '../../../app.js';
+import type { App } from '../../../app-ports.js';
 import type { Actor } from '../../../core/ports.js';
 import type { Logger } from '../../../log.js';
 import type { GroupDirectory } from '../group-directory.js';
 
+/** The services Slack's listeners call: commands, runs' approvals, pins, and the deferred sync of command writes. */
+export type SlackListenerPorts = Pick<App, 'handle' | 'commandWrites' | 'runs' | 'visibility' | 'incidents' | 'access' | 'pins'>;
+
 export interface ListenerDeps {
-  app: App;
+  app: SlackListenerPorts;
   client: WebClient;
   directory: GroupDirectory;
   /** Tells the outbox sender that new messages are waiting. */

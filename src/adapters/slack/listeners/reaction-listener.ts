@@ -2,7 +2,6 @@
 import type { App as BoltApp } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import { z } from 'zod';
-import type { App } from '../../../app.js';
 import { TEXT_MAX } from '../../../core/incidents/incident.js';
 import { errorReply } from './reply.js';
 import { SLACK_USER_ID, slackActor, type ListenerDeps } from './listener-deps.js';
@@ -43,14 +42,6 @@ function noteText(message: SlackMessage): string {
   return text.length <= TEXT_MAX ? text : `${text.slice(0, TEXT_MAX - 1)}…`;
 }
 
-/** Whether this message is already on the incident's timeline from an earlier pin. */
-function alreadyPinned(app: App, incidentId: string, messageTs: string): boolean {
-  for (const event of app.store.audit.transcriptRows(incidentId, { kinds: ['incident.note'] })) {
-    if (event.payload.pinned === true && event.payload.message_ts === messageTs) return true;
-  }
-  return false;
-}
-
 export function registerReactionListeners(bolt: BoltApp, deps: ListenerDeps): void {
   const { app, client, directory, logger } = deps;
 
@@ -64,7 +55,7 @@ export function registerReactionListeners(bolt: BoltApp, deps: ListenerDeps): vo
     const groups = directory.cached(user) ?? (await directory.groupsOf(user));
     // Being in a private incident's channel is not membership: to a non-member it is any channel.
     const incident = app.visibility.byChannel({ actor: slackActor(user, groups), channelId: channel }, channel);
-    if (!incident || alreadyPinned(app, incident.id, ts)) return;
+    if (!incident || app.pins.isPinned(incident.id, ts)) return;
 
     const log = logger.child({ incidentId: incident.id, channel, messageTs: ts });
     let message: SlackMessage | undefined;
@@ -84,7 +75,7 @@ export function registerReactionListeners(bolt: BoltApp, deps: ListenerDeps): vo
     const actor = slackActor(user, groups);
     try {
       // From the second look to the note nothing awaits, so two pins of one message cannot both land.
-      if (alreadyPinned(app, incident.id, ts)) return;
+      if (app.pins.isPinned(incident.id, ts)) return;
       const authorization = app.access.require(actor, 'slack', { action: 'incident.note', channel, incidentId: incident.id });
       app.incidents.note({ actor, source: 'slack', ...(authorization ? { authorization } : {}) }, incident.id, noteText(message), {
         author: message.user ?? message.bot_id ?? 'unknown',

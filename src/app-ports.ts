@@ -1,0 +1,108 @@
+// What the composition root (src/app.ts) hands to adapters and subcommands: one narrow interface per use, never the store.
+import type { OutboxDispatcher, OutboxDispatcherOptions } from './adapters/outbox/outbox-dispatcher.js';
+import type { Catalog } from './catalog/load-catalog.js';
+import type { Config } from './config.js';
+import type { AccessControl } from './core/access.js';
+import type { AnchorService } from './core/audit/anchor-service.js';
+import type { ExportFormat } from './core/commands/incident-commands.js';
+import type { SlashRouter } from './core/commands/slash-commands.js';
+import type { TranscriptSource } from './core/export/transcript.js';
+import type { Incident } from './core/incidents/incident.js';
+import type { IncidentService } from './core/incidents/incident-service.js';
+import type { IncidentVisibility } from './core/incidents/incident-visibility.js';
+import type { PinnedMessages } from './core/incidents/pinned-messages.js';
+import type { ReminderService } from './core/incidents/reminder-service.js';
+import type { MetricsSource } from './core/metrics/metrics-source.js';
+import type { Outbox } from './core/outbox/outbox.js';
+import type { PagerdutyInbox } from './core/pagerduty/pagerduty-inbox.js';
+import type { ProcessPass } from './core/pagerduty/pagerduty-processor.js';
+import type { Clock } from './core/ports.js';
+import type { RunService } from './core/runs/run-service.js';
+import type { Logger } from './log.js';
+
+/**
+ * The deferred-sync ack path of slash commands (docs/architecture.md): commits made inside `defer`
+ * skip their own disk sync, and `durable()` resolves once they (and every earlier commit) are on
+ * stable storage, with one sync shared by the commands answered together.
+ */
+export interface CommandWrites {
+  defer<T>(work: () => T): T;
+  durable(): Promise<void>;
+}
+
+/** Tells whoever delivers channel messages that some were queued outside a command (runs, PagerDuty events). */
+export interface MessageBus {
+  onMessages(listener: () => void): () => void;
+  notifyMessages(): void;
+}
+
+/** What a health check reads: whether the database takes writes now. */
+export interface DatabaseHealth {
+  writable(): boolean;
+}
+
+/** Everything of a dispatcher but the outbox it drains, which the composition root supplies. */
+export type DispatchOptions = Omit<OutboxDispatcherOptions, 'outbox' | 'audit' | 'uow'>;
+
+/** The outbox as delivery sees it: a dispatcher per target, the receipts of sent messages, and (local mode) the due messages. */
+export interface Outboxes {
+  /** Starts delivering one target's outbox in the background. */
+  dispatch(options: DispatchOptions): OutboxDispatcher;
+  receipt: Outbox['receipt'];
+  due: Outbox['due'];
+  markSent: Outbox['markSent'];
+}
+
+/** PagerDuty's side of the app: where webhooks are stored and how stored events are processed. */
+export interface PagerdutyPorts {
+  inbox: Pick<PagerdutyInbox, 'receive'>;
+  /** One processing pass over the stored events that are due. */
+  processDue(limit?: number): ProcessPass;
+  /** The edgeops incident opened for a PagerDuty incident, if any. */
+  incidentFor(pagerdutyIncidentId: string): Incident | undefined;
+  /** Stored events not yet processed to the end (pending or applied). */
+  unfinished(): number;
+}
+
+/** Records on the audit log what became of an edit of policies and procedures. */
+export interface CatalogLog {
+  reloaded(catalog: Catalog): void;
+  reloadFailed(errors: string[], keptPolicyHash: string): void;
+}
+
+/** Every service the composition root builds; each adapter takes a `Pick` of the few it uses. */
+export interface App extends MessageBus {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  catalog: () => Catalog;
+  incidents: IncidentService;
+  runs: RunService;
+  reminders: ReminderService;
+  /** Posts the audit chain head to EDGEOPS_AUDIT_ANCHOR_CHANNEL daily; only with Slack and the channel set. */
+  auditAnchor: AnchorService | undefined;
+  access: AccessControl;
+  /** Incidents as a given person may know of them (private ones only to their members). */
+  visibility: IncidentVisibility;
+  /** Messages already pinned onto a timeline. */
+  pins: PinnedMessages;
+  handle: SlashRouter;
+  commandWrites: CommandWrites;
+  health: DatabaseHealth;
+  outboxes: Outboxes;
+  pagerduty: PagerdutyPorts;
+  /** Durable figures for /metrics. */
+  metricsSource: MetricsSource;
+  catalogLog: CatalogLog;
+  exportFile(incidentId: string, format: ExportFormat, file?: string): Promise<string>;
+  /** What a transcript of the incident is made from (read lazily from the database). */
+  transcript(incidentId: string): TranscriptSource;
+  /**
+   * Where Slack users' groups are read now (the Slack server's group directory): runs are decided
+   * again with them when approved and before they execute.
+   */
+  useGroupDirectory(groupsOf: (userId: string) => Promise<string[]>): void;
+  /** For long-running servers: database checkpoints run on a worker thread, never inside a command's commit. */
+  checkpointInBackground(options: { onError: (err: Error) => void }): void;
+  close(): void;
+}
