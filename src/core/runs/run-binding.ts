@@ -1,9 +1,9 @@
 // What an approval is bound to beyond the procedure: the program files under the commands folder that its steps execute.
-import path from 'node:path';
 import { InputError } from '../../errors.js';
 import type { ParamValue } from '../procedures/params.js';
 import type { Procedure } from '../procedures/procedure-schema.js';
 import { templateVariables } from '../procedures/template.js';
+import { isAbsolutePosix, normalizePosix } from './posix-path.js';
 import { bindingHash, type BoundFile } from './run.js';
 
 /** Reads program files of the commands folder (the port the file system implements). */
@@ -27,8 +27,8 @@ export function executedPrograms(procedure: Pick<Procedure, 'steps'>): string[] 
   const found = new Set<string>();
   for (const step of procedure.steps) {
     const program = step.run?.[0];
-    if (program === undefined || !program.includes('/') || path.posix.isAbsolute(program)) continue;
-    const normalized = path.posix.normalize(program);
+    if (program === undefined || !program.includes('/') || isAbsolutePosix(program)) continue;
+    const normalized = normalizePosix(program);
     if (normalized === '..' || normalized.startsWith('../')) {
       throw new InputError(`step "${step.name}": its program ${program} is outside the commands folder; keep the scripts a procedure runs under the commands folder`);
     }
@@ -47,8 +47,8 @@ export function argumentPaths(procedure: Pick<Procedure, 'steps'>): string[] {
   const found = new Set<string>();
   for (const step of procedure.steps) {
     for (const arg of step.run?.slice(1) ?? []) {
-      if (arg === '' || path.posix.isAbsolute(arg) || templateVariables(arg).length > 0) continue;
-      found.add(path.posix.normalize(arg));
+      if (arg === '' || isAbsolutePosix(arg) || templateVariables(arg).length > 0) continue;
+      found.add(normalizePosix(arg));
     }
   }
   return [...found].sort();
