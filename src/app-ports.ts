@@ -102,7 +102,5 @@ export interface App extends MessageBus {
    * again with them when approved and before they execute.
    */
   useGroupDirectory(groupsOf: (userId: string) => Promise<string[]>): void;
-  /** For long-running servers: database checkpoints run on a worker thread, never inside a command's commit. */
-  checkpointInBackground(options: { onError: (err: Error) => void }): void;
   close(): void;
 }

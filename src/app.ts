@@ -7,6 +7,7 @@ import { writeTranscriptFile } from './adapters/export/write-transcript.js';
 import { linkKey, runOutputLink } from './adapters/http/run-output-link.js';
 import { startOutboxDispatcher } from './adapters/outbox/outbox-dispatcher.js';
 import { oncallCommandDeps } from './adapters/pagerduty/index.js';
+import { startScheduler } from './adapters/scheduler/scheduler.js';
 import type { App } from './app-ports.js';
 import type { Catalog } from './catalog/load-catalog.js';
 import type { TranscriptSource } from './core/export/transcript.js';
@@ -26,6 +27,7 @@ import { createPagerdutyProcessor } from './core/pagerduty/pagerduty-processor.j
 import { createPagerdutySync } from './core/pagerduty/pagerduty-sync.js';
 import { createPolicyAccess } from './core/policy-access.js';
 import { systemClock, type By, type Clock } from './core/ports.js';
+import type { Run } from './core/runs/run.js';
 import { createRunService } from './core/runs/run-service.js';
 import type { Logger } from './log.js';
 import { sqliteMetricsSource } from './storage/sqlite-metrics-source.js';
@@ -234,9 +236,29 @@ export function createApp(options: AppOptions): ComposedApp {
     useGroupDirectory(groupsOf) {
       groupDirectory = groupsOf;
     },
-    checkpointInBackground: (checkpointOptions) => store.checkpointInBackground(checkpointOptions),
     close: () => store.close(),
   };
+}
+
+/**
+ * What a long-running process starts once the app is built, in this order: database checkpoints on a
+ * worker thread (never inside a command's commit), runs left by a dead process marked interrupted,
+ * then the scheduled tasks (reminders, approval expiry, the audit anchor, procedures' schedules).
+ */
+export function startBackground(
+  app: ComposedApp,
+  options: { checkpointInBackground: boolean; recoverRuns: boolean; schedule: boolean },
+): { interrupted: Run[]; stop(): Promise<void> } {
+  const { logger } = app;
+  if (options.checkpointInBackground) {
+    app.store.checkpointInBackground({
+      onError: (err) => logger.error({ err }, 'background checkpoints stopped; the database checkpoints on commit again'),
+    });
+  }
+  const interrupted = options.recoverRuns ? app.runs.recoverInterrupted() : [];
+  for (const run of interrupted) logger.warn({ runId: run.id, procedure: run.procedure }, 'run interrupted by a previous stop');
+  const scheduler = options.schedule ? startScheduler({ app, logger }) : undefined;
+  return { interrupted, stop: async () => scheduler?.stop() };
 }
 
 /** The record of one database for readers that change nothing (`edgeops export`): transcripts, no catalog, no services. */

@@ -1,7 +1,7 @@
 // Shared start-up for CLI subcommands: config, logger, audit key, catalog and the app, in that order.
 import path from 'node:path';
 import pino from 'pino';
-import { createApp, type App } from '../app.js';
+import { createApp, startBackground, type App } from '../app.js';
 import { resolveAuditKey } from '../audit-key.js';
 import { formatCatalogError } from '../catalog/catalog-error.js';
 import { createCatalogWatcher, type CatalogWatcher } from '../catalog/catalog-watcher.js';
@@ -13,7 +13,6 @@ import type { Run } from '../core/runs/run.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { PRIVATE_FILE_MODE, makePrivateDir, tightenFileMode } from '../private-files.js';
-import { startScheduler } from '../adapters/scheduler/scheduler.js';
 import { probeStepUser, resolveStepUser, type StepUser } from '../adapters/steps/step-user.js';
 import { write, type CliIo } from './cli-io.js';
 
@@ -122,7 +121,7 @@ export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> 
   const { logger, logFile } = bootLogger(config, options.logTo, key, io.env);
   const initial = bootCatalog(config);
   let watcher: CatalogWatcher | undefined;
-  const app: App = createApp({
+  const composed = createApp({
     config,
     logger,
     auditKey: key,
@@ -137,18 +136,17 @@ export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> 
     try {
       await checkStepUser(stepUser, config, [config.dbPath, `${config.dbPath}-wal`, ...(keyFile ? [keyFile] : [])], io, logger);
     } catch (err) {
-      app.close();
+      composed.close();
       throw err;
     }
   }
-  if (options.checkpointInBackground) {
-    app.checkpointInBackground({
-      onError: (err) => logger.error({ err }, 'background checkpoints stopped; the database checkpoints on commit again'),
-    });
-  }
-  const interrupted = options.recoverRuns ? app.runs.recoverInterrupted() : [];
-  for (const run of interrupted) logger.warn({ runId: run.id, procedure: run.procedure }, 'run interrupted by a previous stop');
-  const scheduler = options.schedule ? startScheduler({ app, logger }) : undefined;
+  const background = startBackground(composed, {
+    checkpointInBackground: options.checkpointInBackground ?? false,
+    recoverRuns: options.recoverRuns ?? false,
+    schedule: options.schedule ?? false,
+  });
+  const app: App = composed;
+  const { interrupted } = background;
   if (options.watchCatalog) watcher = watchAppCatalog(app, { policiesDir: config.policiesDir, commandsDir: config.commandsDir, initial });
   return {
     app,
@@ -156,7 +154,7 @@ export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> 
     interrupted,
     auditKey: key,
     close() {
-      void scheduler?.stop();
+      void background.stop();
       watcher?.close();
       app.close();
     },
