@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { planText } from '../core/commands/runbook-commands.js';
 import { durationText, parseIncidentId } from '../core/incidents/incident.js';
 import { describeApproval } from '../core/policy/policy.js';
+import { isUserId } from '../core/user-id.js';
 import { NotAllowedError } from '../errors.js';
 import { bootApp } from './bootstrap.js';
 import { write, type Subcommand } from './cli-io.js';
@@ -29,7 +30,7 @@ export const runCommand: Subcommand = async (argv, io) => {
     write(io.stderr, USAGE);
     return 1;
   }
-  if (!/^[UW][A-Z0-9]{2,}$/.test(values.as)) {
+  if (!isUserId(values.as)) {
     write(io.stderr, `edgeops run: --as takes a Slack user ID such as U0123ABCD (got "${values.as}")`);
     return 1;
   }

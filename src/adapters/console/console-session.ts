@@ -4,10 +4,10 @@ import type { CommandContext } from '../../core/commands/command-context.js';
 import { parseArgs } from '../../core/commands/grammar.js';
 import { parseIncidentId } from '../../core/incidents/incident.js';
 import type { Actor } from '../../core/ports.js';
+import { isUserId } from '../../core/user-id.js';
 import { isEdgeopsError, ErrorCode } from '../../errors.js';
 import { drainToConsole, renderPost } from './console-delivery.js';
 
-const USER = /^[UW][A-Z0-9]{2,}$/;
 const GROUP = /^S[A-Z0-9]{2,}$/;
 
 export const CONSOLE_HELP = [
@@ -63,7 +63,7 @@ export function createConsoleSession(app: App, options: { actor: Actor; write: (
   function switchUser(rest: string): string {
     const args = parseArgs(rest);
     const [user, groupList] = args.words;
-    if (!user || !USER.test(user)) return '✗ error: /as takes a Slack user ID such as U0123ABCD, then optional groups S1,S2';
+    if (!user || !isUserId(user)) return '✗ error: /as takes a Slack user ID such as U0123ABCD, then optional groups S1,S2';
     const groups = (args.params.groups ?? groupList ?? '').split(',').map((g) => g.trim()).filter(Boolean);
     const bad = groups.filter((g) => !GROUP.test(g));
     if (bad.length > 0) return `✗ error: ${bad.join(', ')} ${bad.length === 1 ? 'is not a user-group ID' : 'are not user-group IDs'} (S…)`;

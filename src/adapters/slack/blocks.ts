@@ -1,6 +1,7 @@
 // Block Kit for the messages the core queues: a layout per kind, Slack's size limits, and escaping so no mention or link fires by accident.
 import type { ActionsBlock, Button, ContextBlock, KnownBlock, MrkdwnElement, SectionBlock } from '@slack/types';
 import type { ChatMessage } from '../../core/outbox/outbox.js';
+import { USER_ID, USER_ID_PATTERN } from '../../core/user-id.js';
 
 /** Slack's limits (https://docs.slack.dev/reference/block-kit/blocks). */
 export const LIMITS = {
@@ -19,9 +20,8 @@ const PROSE_SECTIONS_MAX = 8;
 const TRIMMED_MARKER = '…(earlier output trimmed)\n';
 const ELLIPSIS = '…';
 
-const USER_ID = /^[UW][A-Z0-9]{2,}$/;
 /** `<@U123>` or `<@U123|label>`: the only angle-bracket syntax that survives escaping. */
-const USER_MENTION = /<@([UW][A-Z0-9]{2,})(?:\|[^<>]*)?>/g;
+const USER_MENTION = new RegExp(`<@(${USER_ID_PATTERN})(?:\\|[^<>]*)?>`, 'g');
 /** `<@…>` around something that is not a Slack user (`pagerduty:Checkout`, `system`): shown as a plain name. */
 const NON_USER_MENTION = /<@([^<>|]*)(?:\|[^<>]*)?>/g;
 

@@ -9,6 +9,7 @@ import type { ChatMessage, OutboxItem } from '../../core/outbox/outbox.js';
 import type { PlannedCall, RateLimiter } from '../../core/outbox/rate-limiter.js';
 import type { Clock } from '../../core/ports.js';
 import { isFinal, type Run } from '../../core/runs/run.js';
+import { USER_ID } from '../../core/user-id.js';
 import { ConflictError, InputError, NotFoundError, UnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { startOutboxDispatcher, type DeliveryResult } from '../outbox/outbox-dispatcher.js';
@@ -47,7 +48,6 @@ export interface SlackDelivery {
 const INCIDENT_KEY = /^incident:(.+)$/;
 /** Public (C), private (G) and direct (D) conversation IDs. */
 const CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
-const USER_ID = /^[UW][A-Z0-9]{2,}$/;
 const CHANNEL_NAME_MAX = 80;
 /** `name`, `name-2` … `name-20`; past that something other than a clash is going on. */
 const CHANNEL_NAME_TRIES = 20;
