@@ -1,4 +1,5 @@
 // Local-mode delivery: drains the Slack outbox onto the terminal, "creating" channels as Slack would.
+import { incidentOfChannelKey } from '../../core/outbox/channel-key.js';
 import type { ChatMessage, Outbox } from '../../core/outbox/outbox.js';
 import type { IncidentService } from '../../core/incidents/incident-service.js';
 
@@ -6,8 +7,6 @@ export interface ConsolePost {
   channel: string;
   message: ChatMessage;
 }
-
-const INCIDENT_KEY = /^incident:(.+)$/;
 
 /** Delivers every due message; returns them in delivery order. */
 export function drainToConsole(outbox: Outbox, incidents: IncidentService, now: () => number): ConsolePost[] {
@@ -18,9 +17,9 @@ export function drainToConsole(outbox: Outbox, incidents: IncidentService, now: 
     for (const item of due) {
       const message = item.body as ChatMessage;
       let channel = item.channel;
-      const m = INCIDENT_KEY.exec(item.channel);
-      if (m) {
-        const incident = incidents.find(m[1]!);
+      const incidentId = incidentOfChannelKey(item.channel);
+      if (incidentId !== null) {
+        const incident = incidents.find(incidentId);
         if (incident) {
           // In local mode the channel's ID is its name, made when the first message arrives.
           if (incident.channelId === null) incidents.attachChannel(incident.id, incident.channelName);

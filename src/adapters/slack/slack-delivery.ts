@@ -4,6 +4,7 @@ import type { App } from '../../app.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../../core/commands/incident-commands.js';
 import { RENDERERS } from '../../core/export/transcript.js';
 import type { Incident } from '../../core/incidents/incident.js';
+import { incidentOfChannelKey } from '../../core/outbox/channel-key.js';
 import { runStartedKey } from '../../core/outbox/delivery-order.js';
 import type { ChatMessage, OutboxItem } from '../../core/outbox/outbox.js';
 import type { PlannedCall, RateLimiter } from '../../core/outbox/rate-limiter.js';
@@ -45,7 +46,6 @@ export interface SlackDelivery {
   drain(): Promise<void>;
 }
 
-const INCIDENT_KEY = /^incident:(.+)$/;
 /** Public (C), private (G) and direct (D) conversation IDs. */
 const CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
 const CHANNEL_NAME_MAX = 80;
@@ -132,10 +132,10 @@ export function createSlackDeliverer(deps: SlackDelivererDeps): (item: OutboxIte
   }
 
   function incidentOf(key: string): Incident | undefined {
-    const m = INCIDENT_KEY.exec(key);
-    if (!m) return undefined;
-    const incident = app.incidents.find(m[1]!);
-    if (!incident) throw new NotFoundError(`${m[1]!} does not exist`);
+    const id = incidentOfChannelKey(key);
+    if (id === null) return undefined;
+    const incident = app.incidents.find(id);
+    if (!incident) throw new NotFoundError(`${id} does not exist`);
     return incident;
   }
 

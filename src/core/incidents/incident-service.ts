@@ -2,6 +2,7 @@
 import { ConflictError } from '../../errors.js';
 import type { AuditEvent } from '../audit/audit-chain.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import { incidentChannelKey } from '../outbox/channel-key.js';
 import type { ChatMessage, Outbox } from '../outbox/outbox.js';
 import type { By, Clock, UnitOfWork } from '../ports.js';
 import { describeEvent } from '../timeline/describe-event.js';
@@ -77,8 +78,7 @@ const triggerFields = (t: PagerdutyTrigger): Record<string, unknown> => ({
   pagerduty_occurred_at: t.occurredAt,
 });
 
-/** The outbox channel key of an incident: resolved to the real channel when delivered. */
-export const incidentChannelKey = (id: string): string => `incident:${id}`;
+export { incidentChannelKey };
 
 export type IncidentService = ReturnType<typeof createIncidentService>;
 
