@@ -2,7 +2,8 @@
 import { InputError } from '../../errors.js';
 import type { AccessControl } from '../access.js';
 import type { By } from '../ports.js';
-import { durationText, isoTime, parseIncidentId, parseRole, parseSeverity, parseStatus, parseUserRef, type Incident } from '../incidents/incident.js';
+import { formatDuration } from '../duration.js';
+import { isoTime, parseIncidentId, parseRole, parseSeverity, parseStatus, parseUserRef, type Incident } from '../incidents/incident.js';
 import type { IncidentService } from '../incidents/incident-service.js';
 import type { IncidentVisibility } from '../incidents/incident-visibility.js';
 import { describeEvent } from '../timeline/describe-event.js';
@@ -145,7 +146,7 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       const by = guard(deps, ctx, 'incident.ack', incident);
       const acked = deps.incidents.ack(by, incident.id);
       return {
-        text: `${acked.id} acknowledged after ${durationText(acked.acknowledgedAt! - acked.declaredAt)}.`,
+        text: `${acked.id} acknowledged after ${formatDuration(acked.acknowledgedAt! - acked.declaredAt, 'elapsed')}.`,
         incidentId: acked.id,
       };
     },
@@ -161,7 +162,7 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       const by = guard(deps, ctx, 'incident.resolve', incident);
       const resolved = deps.incidents.resolve(by, incident.id, args.words.join(' '));
       return {
-        text: `${resolved.id} resolved after ${durationText(resolved.resolvedAt! - resolved.declaredAt)}.`,
+        text: `${resolved.id} resolved after ${formatDuration(resolved.resolvedAt! - resolved.declaredAt, 'elapsed')}.`,
         incidentId: resolved.id,
       };
     },

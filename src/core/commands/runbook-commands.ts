@@ -1,7 +1,7 @@
 // `/runbook …`: list, describe, run (and dry-run), approve, deny, cancel and status of procedures.
 import { InputError } from '../../errors.js';
 import type { AccessControl } from '../access.js';
-import { durationText, isoTime, parseIncidentId } from '../incidents/incident.js';
+import { isoTime, parseIncidentId } from '../incidents/incident.js';
 import type { IncidentVisibility } from '../incidents/incident-visibility.js';
 import { decide, permittedEnvironments } from '../policy/policy-engine.js';
 import { describeApproval } from '../policy/policy.js';
@@ -12,6 +12,7 @@ import type { Procedure } from '../procedures/procedure-schema.js';
 import { parseRunId, shortBinding, type Run } from '../runs/run.js';
 import { outputTail, paramsText } from '../runs/run-messages.js';
 import type { CatalogView, DryRunPlan, RunService } from '../runs/run-service.js';
+import { stepSummary } from '../runs/step-summary.js';
 import type { CommandContext, CommandReply, SubcommandSpec } from './command-context.js';
 import type { ParsedArgs } from './grammar.js';
 import { dispatchSubcommand, type SubcommandTable } from './subcommands.js';
@@ -93,8 +94,7 @@ export function runStatusText(deps: Pick<RunbookCommandDeps, 'runs'>, run: Run):
   }
   for (const a of deps.runs.approvals(run.id)) lines.push(`  ${a.decision === 'approve' ? 'approved' : 'denied'} by <@${a.approver}> at ${isoTime(a.at)}${a.reason ? `: ${a.reason}` : ''}`);
   for (const step of deps.runs.steps(run.id)) {
-    const code = step.kind === 'http' ? `HTTP ${step.httpStatus ?? '—'}` : `exit ${step.exitCode ?? '—'}`;
-    lines.push(`  • ${step.name}: ${step.outcome} (${code}, ${durationText(step.finishedAt - step.startedAt)})${step.error ? ` — ${step.error}` : ''}`);
+    lines.push(`  • ${stepSummary(step)}`);
     const tail = outputTail(step.output, 600);
     if (tail) lines.push(...tail.split('\n').map((l) => `      ${l}`));
   }

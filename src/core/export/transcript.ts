@@ -1,12 +1,17 @@
 // Postmortem transcripts (docs/export.md): pure renderers that yield text chunk by chunk, so exports stream.
 import type { AuditEvent } from '../audit/audit-chain.js';
-import { durationText, isoTime, type Incident } from '../incidents/incident.js';
+import { formatDuration } from '../duration.js';
+import { isoTime, type Incident } from '../incidents/incident.js';
+import { stepDuration, stepStatus } from '../runs/step-summary.js';
 import { describeEvent } from '../timeline/describe-event.js';
 
 export interface TranscriptStep {
   name: string;
   outcome: string;
+  /** Set for an HTTP step only, which has a status (`httpStatus`) and no exit code. */
+  kind?: 'http';
   exitCode: number | null;
+  httpStatus?: number | null;
   durationMs: number | null;
   outputExcerpt: string;
 }
@@ -45,7 +50,7 @@ interface Tail {
 
 const dash = '—';
 const timeOrDash = (ms: number | null): string => (ms === null ? dash : isoTime(ms));
-const between = (from: number, to: number | null): string => (to === null ? dash : durationText(to - from));
+const between = (from: number, to: number | null): string => (to === null ? dash : formatDuration(to - from, 'elapsed'));
 
 function headerRows(i: Incident): Array<[string, string]> {
   return [
@@ -120,7 +125,7 @@ export function* renderMarkdown(src: TranscriptSource): Generator<string> {
     yield `- Parameters: ${Object.keys(run.params).length > 0 ? mdText(Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(', ')) : dash}\n`;
     yield `- Started: ${timeOrDash(run.startedAt)}; finished: ${timeOrDash(run.finishedAt)}; duration: ${run.startedAt === null ? dash : between(run.startedAt, run.finishedAt)}\n\n`;
     for (const step of run.steps) {
-      yield `#### ${mdHeading(`Step ${step.name}: ${step.outcome}, exit ${step.exitCode ?? dash}, ${step.durationMs === null ? dash : durationText(step.durationMs)}`)}\n\n`;
+      yield `#### ${mdHeading(`Step ${step.name}: ${step.outcome}, ${stepStatus(step)}, ${stepDuration(step)}`)}\n\n`;
       if (step.outputExcerpt) yield `${fence(step.outputExcerpt)}\n\n`;
     }
   }
@@ -223,7 +228,7 @@ export function* renderHtml(src: TranscriptSource): Generator<string> {
     yield `<li>Requested by ${esc(run.requestedBy)}</li><li>Approved by ${esc(run.approvers.join(', ') || dash)}</li>`;
     yield `<li class="text">Parameters: ${esc(Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(', ') || dash)}</li></ul>\n`;
     for (const step of run.steps) {
-      yield `<h4>${esc(`Step ${step.name}: ${step.outcome}, exit ${step.exitCode ?? dash}`)}</h4>`;
+      yield `<h4>${esc(`Step ${step.name}: ${step.outcome}, ${stepStatus(step)}`)}</h4>`;
       if (step.outputExcerpt) yield `<pre><code>${esc(step.outputExcerpt)}</code></pre>\n`;
     }
   }

@@ -139,14 +139,4 @@ export function requireText(what: string, text: string, max: number): string {
   return t;
 }
 
-export function durationText(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
-  if (m > 0) return `${m}m ${String(sec).padStart(2, '0')}s`;
-  return `${sec}s`;
-}
-
 export const isoTime = (ms: number): string => new Date(ms).toISOString();

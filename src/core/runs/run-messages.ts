@@ -1,8 +1,9 @@
 // What runs say in channels: start, result with the tail of each step's output, approval requests.
-import { durationText } from '../incidents/incident.js';
+import { formatDuration } from '../duration.js';
 import type { ChatMessage } from '../outbox/outbox.js';
 import { describeApproval } from '../policy/policy.js';
 import { shortBinding, type Run, type RunStepRecord } from './run.js';
+import { stepSummary } from './step-summary.js';
 
 /** How much of each step's output a channel message carries; the rest is in the run's record. */
 export const TAIL_CHARS = 1200;
@@ -28,11 +29,10 @@ export function startMessage(run: Run): ChatMessage {
 
 export function resultMessage(run: Run, steps: RunStepRecord[], outputUrl?: string): ChatMessage {
   const icon = run.state === 'succeeded' ? '✅' : run.state === 'cancelled' ? '⏹' : '❌';
-  const took = run.startedAt !== null && run.finishedAt !== null ? ` in ${durationText(run.finishedAt - run.startedAt)}` : '';
+  const took = run.startedAt !== null && run.finishedAt !== null ? ` in ${formatDuration(run.finishedAt - run.startedAt, 'elapsed')}` : '';
   const lines = [`${icon} ${run.id} ${run.procedure} (${run.environment}) ${run.state}${took}${run.error ? ` — ${run.error}` : ''}`];
   for (const step of steps) {
-    const code = step.kind === 'http' ? `HTTP ${step.httpStatus ?? '—'}` : `exit ${step.exitCode ?? '—'}`;
-    lines.push(`• ${step.name}: ${step.outcome} (${code}, ${durationText(step.finishedAt - step.startedAt)})${step.error ? ` — ${step.error}` : ''}`);
+    lines.push(`• ${stepSummary(step)}`);
     const tail = outputTail(step.output);
     if (tail) lines.push('```', tail, '```');
   }
