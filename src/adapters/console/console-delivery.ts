@@ -2,6 +2,7 @@
 import { incidentOfChannelKey } from '../../core/outbox/channel-key.js';
 import type { ChatMessage, Outbox } from '../../core/outbox/outbox.js';
 import type { IncidentService } from '../../core/incidents/incident-service.js';
+import { consoleText } from './console-text.js';
 
 export interface ConsolePost {
   channel: string;
@@ -34,8 +35,8 @@ export function drainToConsole(outbox: Outbox, incidents: IncidentService, now: 
 
 export function renderPost(post: ConsolePost): string {
   const pin = post.message.pin ? '📌 ' : '';
-  const lines = [`[#${post.channel}] ${pin}${post.message.text}`];
-  for (const [k, v] of post.message.fields ?? []) lines.push(`    ${k}: ${v}`);
+  const lines = [`[#${post.channel}] ${pin}${consoleText(post.message.text)}`];
+  for (const [k, v] of post.message.fields ?? []) lines.push(`    ${k}: ${consoleText(v)}`);
   const outputUrl = post.message.data?.outputUrl;
   if (typeof outputUrl === 'string') lines.push(`    full output: ${outputUrl}`);
   return lines.join('\n');

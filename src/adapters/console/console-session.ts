@@ -7,6 +7,7 @@ import type { Actor } from '../../core/ports.js';
 import { isUserId } from '../../core/user-id.js';
 import { isEdgeopsError, ErrorCode } from '../../errors.js';
 import { drainToConsole, renderPost } from './console-delivery.js';
+import { consoleText } from './console-text.js';
 
 const GROUP = /^S[A-Z0-9]{2,}$/;
 
@@ -129,7 +130,7 @@ export function createConsoleSession(app: App, options: { actor: Actor; write: (
       const ctx: CommandContext = { actor, source: 'console', channelId: channel };
       try {
         const reply = await app.handle(ctx, command, rest);
-        write(`(only you) ${reply.text}`);
+        write(`(only you) ${consoleText(reply.text)}`);
         flushPosts();
         // Slack invites the declarer into the new channel; the console moves them there.
         if (command === '/incident' && reply.incidentId && /^\s*declare\b/i.test(rest)) {

@@ -9,12 +9,14 @@ import { runStartedKey } from '../../core/outbox/delivery-order.js';
 import type { ChatMessage, OutboxItem } from '../../core/outbox/outbox.js';
 import type { PlannedCall, RateLimiter } from '../../core/outbox/rate-limiter.js';
 import type { Clock } from '../../core/ports.js';
+import { isChatText, userRef } from '../../core/rich-text.js';
 import { isFinal, type Run } from '../../core/runs/run.js';
 import { USER_ID } from '../../core/user-id.js';
 import { ConflictError, InputError, NotFoundError, UnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { startOutboxDispatcher, type DeliveryResult } from '../outbox/outbox-dispatcher.js';
-import { escapeMrkdwn, escapeText, renderMessage } from './blocks.js';
+import { escapeText, renderMessage } from './blocks.js';
+import { slackMrkdwn } from './slack-mrkdwn.js';
 import { classifySlackError, slackErrorCode } from './slack-errors.js';
 import { createSlackRateLimiter } from './slack-rate-limits.js';
 
@@ -88,7 +90,7 @@ export function suffixedChannelName(base: string, n: number): string {
 /** `SEV2 · investigating · commander <@U…>`: what a glance at the channel header should tell. */
 export function incidentTopic(incident: Incident): string {
   const commander = incident.roles.commander;
-  const who = commander === null ? 'unassigned' : USER_ID.test(commander) ? `<@${commander}>` : escapeText(commander);
+  const who = commander === null ? 'unassigned' : slackMrkdwn([userRef(commander)]);
   const parts = [`SEV${incident.severity}`, incident.status, `commander ${who}`];
   if (incident.service) parts.push(`service ${escapeText(incident.service)}`);
   const topic = parts.join(' · ');
@@ -231,7 +233,7 @@ export function createSlackDeliverer(deps: SlackDelivererDeps): (item: OutboxIte
       filename: `${incidentId}.${format}`,
       title: `${incidentId} transcript (${format})`,
       content,
-      initial_comment: escapeMrkdwn(message.text),
+      initial_comment: slackMrkdwn(message.text),
     }), true);
   }
 
@@ -280,7 +282,7 @@ export function createSlackDeliverer(deps: SlackDelivererDeps): (item: OutboxIte
     const message = item.body as ChatMessage;
     const log = logger.child({ outboxId: item.id, channel: item.channel, kind: message.kind });
     try {
-      if (typeof message.text !== 'string') throw new InputError('the queued message has no text');
+      if (!isChatText(message.text)) throw new InputError('the queued message has no text');
       const incident = incidentOf(item.channel);
       if (!incident && !CHANNEL_ID.test(item.channel)) {
         throw new InputError(`"${item.channel}" is neither an incident nor a Slack channel ID`);

@@ -2,6 +2,7 @@
 import { formatDuration } from '../duration.js';
 import type { ChatMessage } from '../outbox/outbox.js';
 import { describeApproval } from '../policy/policy.js';
+import { joinRich, rich, userRef } from '../rich-text.js';
 import { shortBinding, type Run, type RunStepRecord } from './run.js';
 import { stepSummary } from './step-summary.js';
 
@@ -22,7 +23,7 @@ export const paramsText = (params: Record<string, unknown>): string =>
 export function startMessage(run: Run): ChatMessage {
   return {
     kind: 'run.started',
-    text: `▶ ${run.id} ${run.procedure} (${run.environment}) started for <@${run.requestedBy}> — ${paramsText(run.params)}`,
+    text: rich`▶ ${run.id} ${run.procedure} (${run.environment}) started for ${userRef(run.requestedBy)} — ${paramsText(run.params)}`,
     data: { runId: run.id },
   };
 }
@@ -42,11 +43,11 @@ export function resultMessage(run: Run, steps: RunStepRecord[], outputUrl?: stri
 export function approvalRequestMessage(run: Run): ChatMessage {
   return {
     kind: 'run.approval_requested',
-    text: [
-      `🔐 ${run.id}: <@${run.requestedBy}> asks to run ${run.procedure} in ${run.environment} — ${paramsText(run.params)}`,
+    text: joinRich([
+      rich`🔐 ${run.id}: ${userRef(run.requestedBy)} asks to run ${run.procedure} in ${run.environment} — ${paramsText(run.params)}`,
       `Needs ${describeApproval(run.approval!)}. Approve with /runbook approve ${run.id}, or deny with /runbook deny ${run.id} [reason].`,
       `Binding ${shortBinding(run.binding)}: the approval holds for this procedure, these parameters and the exact bytes of the scripts it runs; any change voids it.`,
-    ].join('\n'),
+    ], '\n'),
     data: { runId: run.id, actions: ['approve', 'deny'] },
   };
 }
@@ -55,7 +56,7 @@ export function approvalRequestMessage(run: Run): ChatMessage {
 export function voidedMessage(run: Run, reason: string): ChatMessage {
   return {
     kind: 'run.approval_voided',
-    text: `⛔ ${run.id} ${run.procedure} (${run.environment}), requested by <@${run.requestedBy}>, was denied: ${reason}`,
+    text: rich`⛔ ${run.id} ${run.procedure} (${run.environment}), requested by ${userRef(run.requestedBy)}, was denied: ${reason}`,
     data: { runId: run.id },
   };
 }
