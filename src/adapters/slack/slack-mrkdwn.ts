@@ -38,20 +38,29 @@ export function plainActors(text: string): string {
 }
 
 /**
+ * A name shown as words (`pagerduty:Checkout API`, a run ID): escaped, and with a zero-width space after
+ * each of mrkdwn's formatting marks, so `*`, `_`, `~` and `` ` `` in it cannot bold, strike or quote anything.
+ */
+const inertName = (name: string): string => escapeText(name).replace(/[*_~`]/g, (c) => `${c}\u200b`);
+
+/**
  * Typed text keeps a mention its author typed (`<@U…>` arrives from Slack as such), and strings queued
  * before rich text carry theirs the same way; a reference is a mention only when it names a Slack user.
  */
 const MRKDWN: SegmentRenderer = {
   text: (text) => escapeMrkdwn(plainActors(text)),
-  user: (id) => (isUserId(id) ? `<@${id}>` : escapeText(id)),
-  run: escapeText,
-  incident: escapeText,
+  user: (id) => (isUserId(id) ? `<@${id}>` : inertName(id)),
+  run: inertName,
+  incident: inertName,
 };
 
-/** Slack's own markup, unescaped: what a command reply sends and what a run result is read back from. */
+/**
+ * Slack's own markup, words unescaped: what a command reply sends and what a run result is read back
+ * from. A reference is written `<@…>` with `&`, `<` and `>` in it escaped, so a name cannot close it early.
+ */
 const SOURCE: SegmentRenderer = {
   text: (text) => text,
-  user: (id) => `<@${id}>`,
+  user: (id) => `<@${escapeText(id)}>`,
   run: (id) => id,
   incident: (id) => id,
 };
