@@ -1,8 +1,11 @@
 // `edgeops run NAME [key=value …] --env ENV --as U… [--groups S…] [--dry-run]`: a procedure from a terminal.
 import { parseArgs } from 'node:util';
 import { planText } from '../core/commands/runbook-commands.js';
-import { durationText, parseIncidentId } from '../core/incidents/incident.js';
+import { formatDuration } from '../core/duration.js';
+import { parseIncidentId } from '../core/incidents/incident.js';
 import { describeApproval } from '../core/policy/policy.js';
+import { stepSummary } from '../core/runs/step-summary.js';
+import { isUserId } from '../core/user-id.js';
 import { NotAllowedError } from '../errors.js';
 import { bootApp } from './bootstrap.js';
 import { write, type Subcommand } from './cli-io.js';
@@ -29,7 +32,7 @@ export const runCommand: Subcommand = async (argv, io) => {
     write(io.stderr, USAGE);
     return 1;
   }
-  if (!/^[UW][A-Z0-9]{2,}$/.test(values.as)) {
+  if (!isUserId(values.as)) {
     write(io.stderr, `edgeops run: --as takes a Slack user ID such as U0123ABCD (got "${values.as}")`);
     return 1;
   }
@@ -90,12 +93,11 @@ export const runCommand: Subcommand = async (argv, io) => {
     write(io.stdout, `${run.id} ${run.procedure} (${run.environment}) started`);
     const done = await result.done!;
     for (const step of app.runs.steps(done.id)) {
-      const code = step.kind === 'http' ? `HTTP ${step.httpStatus ?? '—'}` : `exit ${step.exitCode ?? '—'}`;
-      write(io.stdout, `--- step ${step.name}: ${step.outcome} (${code}, ${durationText(step.finishedAt - step.startedAt)})${step.error ? ` — ${step.error}` : ''}`);
+      write(io.stdout, `--- step ${stepSummary(step)}`);
       if (step.output) io.stdout.write(step.output.endsWith('\n') ? step.output : `${step.output}\n`);
       if (step.truncatedBytes > 0) write(io.stdout, `(${step.truncatedBytes} bytes of output were dropped to keep 1 MB)`);
     }
-    const took = done.startedAt !== null && done.finishedAt !== null ? ` in ${durationText(done.finishedAt - done.startedAt)}` : '';
+    const took = done.startedAt !== null && done.finishedAt !== null ? ` in ${formatDuration(done.finishedAt - done.startedAt, 'elapsed')}` : '';
     write(io.stdout, `${done.id} ${done.state}${took}${done.error ? `: ${done.error}` : ''}`);
     return done.state === 'succeeded' ? EXIT.succeeded : EXIT.failed;
   } finally {

@@ -12,9 +12,26 @@ export function parseDuration(text: string): number | undefined {
   return total;
 }
 
-export function formatDuration(ms: number): string {
+/**
+ * `exact` (the default): lossless, as written in files and commands (`90m`, `1500ms`), for limits and
+ * timeouts. `elapsed`: how long something took, rounded to the second for people (`1h 05m`, `2m 03s`, `4s`).
+ */
+export type DurationStyle = 'exact' | 'elapsed';
+
+export function formatDuration(ms: number, style: DurationStyle = 'exact'): string {
+  if (style === 'elapsed') return elapsed(ms);
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
+}
+
+function elapsed(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
+  if (m > 0) return `${m}m ${String(sec).padStart(2, '0')}s`;
+  return `${sec}s`;
 }

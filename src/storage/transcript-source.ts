@@ -37,7 +37,8 @@ export function transcriptRuns(runs: RunStore, incidentId: string): TranscriptRu
     steps: runs.steps(run.id).map((s) => ({
       name: s.name,
       outcome: s.outcome,
-      exitCode: s.kind === 'http' ? s.httpStatus : s.exitCode,
+      // An HTTP step has a status, not an exit code: it says so, and its status stays a status.
+      ...(s.kind === 'http' ? { kind: 'http' as const, exitCode: null, httpStatus: s.httpStatus } : { exitCode: s.exitCode }),
       durationMs: s.finishedAt - s.startedAt,
       outputExcerpt: outputTail(s.output, 4000),
     })),

@@ -2,7 +2,9 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { consoleText } from '../../src/adapters/console/console-text.js';
 import { runScheduled, startScheduler } from '../../src/adapters/scheduler/scheduler.js';
+import type { ChatMessage } from '../../src/core/outbox/outbox.js';
 import { createLogger } from '../../src/log.js';
 import { makeTempDir, removeTempDirs } from '../helpers/temp-dir.js';
 import { makeRunFixture, POLICY, type RunFixture } from './runs/run-fixture.js';
@@ -43,10 +45,11 @@ describe('status-update reminders', () => {
     const posted = f.app.store.outbox.due('slack', Number.MAX_SAFE_INTEGER, 10);
     expect(posted).toHaveLength(1);
     const all = f.app.store.db.prepare("SELECT body FROM outbox WHERE body LIKE '%incident.reminder%'").all() as Array<{ body: string }>;
-    expect(JSON.parse(all[0]!.body)).toMatchObject({
-      kind: 'incident.reminder',
-      text: '⏰ INC-1 (SEV1) has had no status update for 15m 00s. <@U0SRE0001>: post one with /incident update <text>.',
-    });
+    const body = JSON.parse(all[0]!.body) as ChatMessage;
+    expect(body.kind).toBe('incident.reminder');
+    // The commander is stored as a reference, rendered per surface: here as the console shows it.
+    expect(body.text).toContainEqual({ kind: 'user', id: 'U0SRE0001' });
+    expect(consoleText(body.text)).toBe('⏰ INC-1 (SEV1) has had no status update for 15m 00s. <@U0SRE0001>: post one with /incident update <text>.');
     expect(f.app.store.audit.verify().ok).toBe(true);
   });
 

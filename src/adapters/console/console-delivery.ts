@@ -1,13 +1,13 @@
 // Local-mode delivery: drains the Slack outbox onto the terminal, "creating" channels as Slack would.
+import { incidentOfChannelKey } from '../../core/outbox/channel-key.js';
 import type { ChatMessage, Outbox } from '../../core/outbox/outbox.js';
 import type { IncidentService } from '../../core/incidents/incident-service.js';
+import { consoleText } from './console-text.js';
 
 export interface ConsolePost {
   channel: string;
   message: ChatMessage;
 }
-
-const INCIDENT_KEY = /^incident:(.+)$/;
 
 /** Delivers every due message; returns them in delivery order. */
 export function drainToConsole(outbox: Pick<Outbox, 'due' | 'markSent'>, incidents: Pick<IncidentService, 'find' | 'attachChannel'>, now: () => number): ConsolePost[] {
@@ -18,9 +18,9 @@ export function drainToConsole(outbox: Pick<Outbox, 'due' | 'markSent'>, inciden
     for (const item of due) {
       const message = item.body as ChatMessage;
       let channel = item.channel;
-      const m = INCIDENT_KEY.exec(item.channel);
-      if (m) {
-        const incident = incidents.find(m[1]!);
+      const incidentId = incidentOfChannelKey(item.channel);
+      if (incidentId !== null) {
+        const incident = incidents.find(incidentId);
         if (incident) {
           // In local mode the channel's ID is its name, made when the first message arrives.
           if (incident.channelId === null) incidents.attachChannel(incident.id, incident.channelName);
@@ -35,8 +35,8 @@ export function drainToConsole(outbox: Pick<Outbox, 'due' | 'markSent'>, inciden
 
 export function renderPost(post: ConsolePost): string {
   const pin = post.message.pin ? '📌 ' : '';
-  const lines = [`[#${post.channel}] ${pin}${post.message.text}`];
-  for (const [k, v] of post.message.fields ?? []) lines.push(`    ${k}: ${v}`);
+  const lines = [`[#${post.channel}] ${pin}${consoleText(post.message.text)}`];
+  for (const [k, v] of post.message.fields ?? []) lines.push(`    ${k}: ${consoleText(v)}`);
   const outputUrl = post.message.data?.outputUrl;
   if (typeof outputUrl === 'string') lines.push(`    full output: ${outputUrl}`);
   return lines.join('\n');

@@ -4,10 +4,11 @@ import type { CommandContext } from '../../core/commands/command-context.js';
 import { parseArgs } from '../../core/commands/grammar.js';
 import { parseIncidentId } from '../../core/incidents/incident.js';
 import type { Actor } from '../../core/ports.js';
+import { isUserId } from '../../core/user-id.js';
 import { isEdgeopsError, ErrorCode } from '../../errors.js';
 import { drainToConsole, renderPost } from './console-delivery.js';
+import { consoleText } from './console-text.js';
 
-const USER = /^[UW][A-Z0-9]{2,}$/;
 const GROUP = /^S[A-Z0-9]{2,}$/;
 
 export const CONSOLE_HELP = [
@@ -66,7 +67,7 @@ export function createConsoleSession(app: ConsolePorts, options: { actor: Actor;
   function switchUser(rest: string): string {
     const args = parseArgs(rest);
     const [user, groupList] = args.words;
-    if (!user || !USER.test(user)) return '✗ error: /as takes a Slack user ID such as U0123ABCD, then optional groups S1,S2';
+    if (!user || !isUserId(user)) return '✗ error: /as takes a Slack user ID such as U0123ABCD, then optional groups S1,S2';
     const groups = (args.params.groups ?? groupList ?? '').split(',').map((g) => g.trim()).filter(Boolean);
     const bad = groups.filter((g) => !GROUP.test(g));
     if (bad.length > 0) return `✗ error: ${bad.join(', ')} ${bad.length === 1 ? 'is not a user-group ID' : 'are not user-group IDs'} (S…)`;
@@ -132,7 +133,7 @@ export function createConsoleSession(app: ConsolePorts, options: { actor: Actor;
       const ctx: CommandContext = { actor, source: 'console', channelId: channel };
       try {
         const reply = await app.handle(ctx, command, rest);
-        write(`(only you) ${reply.text}`);
+        write(`(only you) ${consoleText(reply.text)}`);
         flushPosts();
         // Slack invites the declarer into the new channel; the console moves them there.
         if (command === '/incident' && reply.incidentId && /^\s*declare\b/i.test(rest)) {

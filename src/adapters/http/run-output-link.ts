@@ -2,6 +2,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App } from '../../app-ports.js';
+import { stepSummary } from '../../core/runs/step-summary.js';
 import { NotFoundError } from '../../errors.js';
 import type { RouteHandler } from './http-server.js';
 import { requestUrl } from './request-target.js';
@@ -57,7 +58,7 @@ export function runOutputRoute(app: RunOutputPorts, key: string): RouteHandler {
     }
     const parts = [`${run.id} ${run.procedure} (${run.environment}): ${run.state}\n`];
     for (const step of app.runs.steps(run.id)) {
-      parts.push(`\n--- step ${step.name}: ${step.outcome}${step.kind === 'http' ? ` (HTTP ${step.httpStatus ?? '—'})` : ` (exit ${step.exitCode ?? '—'})`}\n`);
+      parts.push(`\n--- step ${stepSummary(step, { duration: false, error: false })}\n`);
       parts.push(step.output.endsWith('\n') || step.output === '' ? step.output : `${step.output}\n`);
       if (step.truncatedBytes > 0) parts.push(`(${step.truncatedBytes} bytes were dropped to keep 1 MB)\n`);
     }

@@ -1,5 +1,6 @@
 // Delivers one target's outbox: channels in parallel, each by priority then in order, paced, retried, resumable.
 import type { AuditLog } from '../../core/audit/audit-log.js';
+import { incidentOfChannelKey } from '../../core/outbox/channel-key.js';
 import type { Outbox, OutboxItem, OutboxTarget } from '../../core/outbox/outbox.js';
 import type { Clock, UnitOfWork } from '../../core/ports.js';
 import type { Logger } from '../../log.js';
@@ -63,8 +64,6 @@ export interface OutboxDispatcher {
 const LOUD_AFTER_ATTEMPTS = 8;
 /** When a result could not be recorded, the channel pauses this long instead of resending at once. */
 const UNRECORDED_PAUSE_MS = 30_000;
-
-const INCIDENT_KEY = /^incident:(.+)$/;
 
 /** Exponential backoff with "equal jitter": half the step is fixed, so retries never bunch up at zero. */
 export function backoffDelay(attempts: number, random: () => number, options: BackoffOptions = DEFAULT_BACKOFF): number {
@@ -173,7 +172,7 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
         return;
       }
       case 'permanent': {
-        const incidentId = INCIDENT_KEY.exec(item.channel)?.[1] ?? null;
+        const incidentId = incidentOfChannelKey(item.channel);
         const messageKind = typeof item.body.kind === 'string' ? item.body.kind : null;
         // The failure and the give-up land together, so a failed message is never silently dropped.
         uow.transaction(() => {

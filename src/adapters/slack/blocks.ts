@@ -1,6 +1,9 @@
 // Block Kit for the messages the core queues: a layout per kind, Slack's size limits, and escaping so no mention or link fires by accident.
 import type { ActionsBlock, Button, ContextBlock, KnownBlock, MrkdwnElement, SectionBlock } from '@slack/types';
 import type { ChatMessage } from '../../core/outbox/outbox.js';
+import { escapeMrkdwn, escapeText, plainActors, slackMrkdwn, slackSource } from './slack-mrkdwn.js';
+
+export { escapeMrkdwn, escapeText };
 
 /** Slack's limits (https://docs.slack.dev/reference/block-kit/blocks). */
 export const LIMITS = {
@@ -18,42 +21,6 @@ const FALLBACK_TEXT_MAX = 4_000;
 const PROSE_SECTIONS_MAX = 8;
 const TRIMMED_MARKER = '…(earlier output trimmed)\n';
 const ELLIPSIS = '…';
-
-const USER_ID = /^[UW][A-Z0-9]{2,}$/;
-/** `<@U123>` or `<@U123|label>`: the only angle-bracket syntax that survives escaping. */
-const USER_MENTION = /<@([UW][A-Z0-9]{2,})(?:\|[^<>]*)?>/g;
-/** `<@…>` around something that is not a Slack user (`pagerduty:Checkout`, `system`): shown as a plain name. */
-const NON_USER_MENTION = /<@([^<>|]*)(?:\|[^<>]*)?>/g;
-
-const escapeChar = (c: string): string => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;');
-
-/**
- * Escapes text for Slack so that it shows exactly as written: `&`, `<` and `>` become entities, which
- * stops every `<!channel>`, `<!here>`, `<!everyone>`, `<!subteam^…>`, `<#C…>` and `<http…|…>` from firing.
- */
-export function escapeText(text: string): string {
-  return text.replace(/[&<>]/g, escapeChar);
-}
-
-/**
- * Escapes mrkdwn like `escapeText`, except user mentions `<@U…>` (normalised, labels dropped), which keep
- * notifying the person named. Special mentions and links never survive, wherever they appear.
- */
-export function escapeMrkdwn(text: string): string {
-  let out = '';
-  let last = 0;
-  for (const m of text.matchAll(USER_MENTION)) {
-    out += escapeText(text.slice(last, m.index!));
-    out += `<@${m[1]!}>`;
-    last = m.index! + m[0].length;
-  }
-  return out + escapeText(text.slice(last));
-}
-
-/** Actors that are not Slack users (`<@pagerduty:Checkout>`) read better, and safer, as plain names. */
-function plainActors(text: string): string {
-  return text.replace(NON_USER_MENTION, (whole, inner: string) => (USER_ID.test(inner) ? whole : inner));
-}
 
 /**
  * The largest cut point ≤ `max` in escaped text that does not split an entity (`&amp;`), a mention
@@ -141,14 +108,14 @@ function proseSections(escaped: string): SectionBlock[] {
 }
 
 /** Fields as two-column sections of at most ten. */
-function fieldSections(fields: Array<[string, string]> | undefined): SectionBlock[] {
+function fieldSections(fields: ChatMessage['fields']): SectionBlock[] {
   if (!fields || fields.length === 0) return [];
   const out: SectionBlock[] = [];
   for (let i = 0; i < fields.length; i += LIMITS.fields) {
     out.push({
       type: 'section',
       fields: fields.slice(i, i + LIMITS.fields).map(([title, value]) =>
-        mrkdwn(headWithin(`*${escapeMrkdwn(plainActors(title))}*\n${escapeMrkdwn(plainActors(value))}`, LIMITS.fieldText)),
+        mrkdwn(headWithin(`*${slackMrkdwn(title)}*\n${slackMrkdwn(value)}`, LIMITS.fieldText)),
       ),
     });
   }
@@ -177,14 +144,14 @@ const KIND_ICONS: Record<string, string> = {
 };
 
 function plainMessage(message: ChatMessage): { text: string; blocks: KnownBlock[] } {
-  const escaped = escapeMrkdwn(plainActors(message.text));
+  const escaped = slackMrkdwn(message.text);
   const icon = message.kind ? KIND_ICONS[message.kind] : undefined;
   const body = icon ? `${icon} ${escaped}` : escaped;
   return { text: fallback(escaped), blocks: [...proseSections(body), ...fieldSections(message.fields)] };
 }
 
 function declaredMessage(message: ChatMessage): { text: string; blocks: KnownBlock[] } {
-  const escaped = escapeMrkdwn(plainActors(message.text));
+  const escaped = slackMrkdwn(message.text);
   return {
     text: fallback(escaped),
     blocks: [
@@ -232,7 +199,7 @@ function parseResult(text: string): { header: string; steps: ResultStep[] } {
 }
 
 function runFinishedMessage(message: ChatMessage): { text: string; blocks: KnownBlock[] } {
-  const { header, steps } = parseResult(message.text);
+  const { header, steps } = parseResult(slackSource(message.text));
   // Output and step lines come from the procedure's programs: escaped in full, user mentions included.
   const blocks: KnownBlock[] = [section(`*${escapeText(plainActors(header))}*`)];
   const room = LIMITS.blocks - 2;
@@ -289,7 +256,7 @@ function approvalMessage(message: ChatMessage): { text: string; blocks: KnownBlo
 
 /** The Block Kit form of a queued chat message, with a plain-text fallback; always within Slack's limits. */
 export function renderMessage(message: ChatMessage): { text: string; blocks: KnownBlock[] } {
-  const normalised: ChatMessage = { ...message, text: message.text || message.kind || ' ' };
+  const normalised: ChatMessage = { ...message, text: slackSource(message.text) === '' ? message.kind || ' ' : message.text };
   let rendered: { text: string; blocks: KnownBlock[] };
   switch (normalised.kind) {
     case 'incident.declared':

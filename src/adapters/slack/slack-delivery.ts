@@ -4,15 +4,19 @@ import type { App } from '../../app-ports.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../../core/commands/incident-commands.js';
 import { RENDERERS } from '../../core/export/transcript.js';
 import type { Incident } from '../../core/incidents/incident.js';
+import { incidentOfChannelKey } from '../../core/outbox/channel-key.js';
 import { runStartedKey } from '../../core/outbox/delivery-order.js';
 import type { ChatMessage, OutboxItem } from '../../core/outbox/outbox.js';
 import type { PlannedCall, RateLimiter } from '../../core/outbox/rate-limiter.js';
 import type { Clock } from '../../core/ports.js';
+import { isChatText, userRef } from '../../core/rich-text.js';
 import { isFinal, type Run } from '../../core/runs/run.js';
+import { USER_ID } from '../../core/user-id.js';
 import { ConflictError, InputError, NotFoundError, UnavailableError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { DeliveryResult } from '../outbox/outbox-dispatcher.js';
-import { escapeMrkdwn, escapeText, renderMessage } from './blocks.js';
+import { escapeText, renderMessage } from './blocks.js';
+import { slackMrkdwn } from './slack-mrkdwn.js';
 import { classifySlackError, slackErrorCode } from './slack-errors.js';
 import { createSlackRateLimiter } from './slack-rate-limits.js';
 
@@ -47,10 +51,8 @@ export interface SlackDelivery {
   drain(): Promise<void>;
 }
 
-const INCIDENT_KEY = /^incident:(.+)$/;
 /** Public (C), private (G) and direct (D) conversation IDs. */
 const CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
-const USER_ID = /^[UW][A-Z0-9]{2,}$/;
 const CHANNEL_NAME_MAX = 80;
 /** `name`, `name-2` … `name-20`; past that something other than a clash is going on. */
 const CHANNEL_NAME_TRIES = 20;
@@ -91,7 +93,7 @@ export function suffixedChannelName(base: string, n: number): string {
 /** `SEV2 · investigating · commander <@U…>`: what a glance at the channel header should tell. */
 export function incidentTopic(incident: Incident): string {
   const commander = incident.roles.commander;
-  const who = commander === null ? 'unassigned' : USER_ID.test(commander) ? `<@${commander}>` : escapeText(commander);
+  const who = commander === null ? 'unassigned' : slackMrkdwn([userRef(commander)]);
   const parts = [`SEV${incident.severity}`, incident.status, `commander ${who}`];
   if (incident.service) parts.push(`service ${escapeText(incident.service)}`);
   const topic = parts.join(' · ');
@@ -135,10 +137,10 @@ export function createSlackDeliverer(deps: SlackDelivererDeps): (item: OutboxIte
   }
 
   function incidentOf(key: string): Incident | undefined {
-    const m = INCIDENT_KEY.exec(key);
-    if (!m) return undefined;
-    const incident = app.incidents.find(m[1]!);
-    if (!incident) throw new NotFoundError(`${m[1]!} does not exist`);
+    const id = incidentOfChannelKey(key);
+    if (id === null) return undefined;
+    const incident = app.incidents.find(id);
+    if (!incident) throw new NotFoundError(`${id} does not exist`);
     return incident;
   }
 
@@ -234,7 +236,7 @@ export function createSlackDeliverer(deps: SlackDelivererDeps): (item: OutboxIte
       filename: `${incidentId}.${format}`,
       title: `${incidentId} transcript (${format})`,
       content,
-      initial_comment: escapeMrkdwn(message.text),
+      initial_comment: slackMrkdwn(message.text),
     }), true);
   }
 
@@ -283,7 +285,7 @@ export function createSlackDeliverer(deps: SlackDelivererDeps): (item: OutboxIte
     const message = item.body as ChatMessage;
     const log = logger.child({ outboxId: item.id, channel: item.channel, kind: message.kind });
     try {
-      if (typeof message.text !== 'string') throw new InputError('the queued message has no text');
+      if (!isChatText(message.text)) throw new InputError('the queued message has no text');
       const incident = incidentOf(item.channel);
       if (!incident && !CHANNEL_ID.test(item.channel)) {
         throw new InputError(`"${item.channel}" is neither an incident nor a Slack channel ID`);

@@ -1,5 +1,6 @@
 // What every command handler receives, whichever adapter (Slack, console) the request came from.
 import type { Actor, Source } from '../ports.js';
+import type { ChatText } from '../rich-text.js';
 
 export interface CommandContext {
   actor: Actor;
@@ -9,8 +10,8 @@ export interface CommandContext {
 }
 
 export interface CommandReply {
-  /** What the caller sees (ephemeral in Slack). */
-  text: string;
+  /** What the caller sees (ephemeral in Slack), rendered by the surface that asked. */
+  text: ChatText;
   /** The incident the command acted on, if any. */
   incidentId?: string;
 }

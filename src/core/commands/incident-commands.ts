@@ -2,7 +2,9 @@
 import { InputError } from '../../errors.js';
 import type { AccessControl } from '../access.js';
 import type { By } from '../ports.js';
-import { durationText, isoTime, parseIncidentId, parseRole, parseSeverity, parseStatus, parseUserRef, type Incident } from '../incidents/incident.js';
+import { joinRich, rich, userRef } from '../rich-text.js';
+import { formatDuration } from '../duration.js';
+import { isoTime, parseIncidentId, parseRole, parseSeverity, parseStatus, parseUserRef, type Incident } from '../incidents/incident.js';
 import type { IncidentService } from '../incidents/incident-service.js';
 import type { IncidentVisibility } from '../incidents/incident-visibility.js';
 import { describeEvent } from '../timeline/describe-event.js';
@@ -130,7 +132,7 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       const user = parseUserRef(args.words[1]!);
       const by = guard(deps, ctx, 'incident.role', incident);
       deps.incidents.assignRole(by, incident.id, role, user);
-      return { text: `<@${user}> is now ${role} of ${incident.id}.`, incidentId: incident.id };
+      return { text: rich`${userRef(user)} is now ${role} of ${incident.id}.`, incidentId: incident.id };
     },
   },
   {
@@ -145,7 +147,7 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       const by = guard(deps, ctx, 'incident.ack', incident);
       const acked = deps.incidents.ack(by, incident.id);
       return {
-        text: `${acked.id} acknowledged after ${durationText(acked.acknowledgedAt! - acked.declaredAt)}.`,
+        text: `${acked.id} acknowledged after ${formatDuration(acked.acknowledgedAt! - acked.declaredAt, 'elapsed')}.`,
         incidentId: acked.id,
       };
     },
@@ -161,7 +163,7 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       const by = guard(deps, ctx, 'incident.resolve', incident);
       const resolved = deps.incidents.resolve(by, incident.id, args.words.join(' '));
       return {
-        text: `${resolved.id} resolved after ${durationText(resolved.resolvedAt! - resolved.declaredAt)}.`,
+        text: `${resolved.id} resolved after ${formatDuration(resolved.resolvedAt! - resolved.declaredAt, 'elapsed')}.`,
         incidentId: resolved.id,
       };
     },
@@ -179,7 +181,7 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       const user = parseUserRef(args.words[0]!);
       const by = guard(deps, ctx, 'incident.view', incident);
       deps.incidents.invite(by, incident.id, user);
-      return { text: `<@${user}> is now a member of ${incident.id} and is being added to #${incident.channelName}.`, incidentId: incident.id };
+      return { text: rich`${userRef(user)} is now a member of ${incident.id} and is being added to #${incident.channelName}.`, incidentId: incident.id };
     },
   },
   {
@@ -196,8 +198,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       }
       guard(deps, ctx, 'incident.view', incident);
       const events = deps.incidents.timeline(incident.id, Number(raw));
-      const lines = events.map((e) => `${isoTime(e.time)}  #${e.seq}  <@${e.actor}>  ${describeEvent(e)}`);
-      return { text: [`Timeline of ${incident.id} (latest ${events.length}):`, ...lines].join('\n'), incidentId: incident.id };
+      const lines = events.map((e) => rich`${isoTime(e.time)}  #${e.seq}  ${userRef(e.actor)}  ${describeEvent(e)}`);
+      return { text: joinRich([`Timeline of ${incident.id} (latest ${events.length}):`, ...lines], '\n'), incidentId: incident.id };
     },
   },
   {
@@ -227,9 +229,9 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       const open = deps.visibility.listOpen(ctx);
       if (open.length === 0) return { text: 'No open incidents.' };
       const lines = open.map(
-        (i) => `${i.id}  SEV${i.severity}  ${i.status.padEnd(13)}  #${i.channelName}  ${i.title}  (commander <@${i.roles.commander ?? '?'}>)`,
+        (i) => rich`${i.id}  SEV${i.severity}  ${i.status.padEnd(13)}  #${i.channelName}  ${i.title}  (commander ${userRef(i.roles.commander ?? '?')})`,
       );
-      return { text: [`Open incidents (${open.length}):`, ...lines].join('\n') };
+      return { text: joinRich([`Open incidents (${open.length}):`, ...lines], '\n') };
     },
   },
 ];

@@ -1,7 +1,7 @@
 // `/runbook …`: list, describe, run (and dry-run), approve, deny, cancel and status of procedures.
 import { InputError } from '../../errors.js';
 import type { AccessControl } from '../access.js';
-import { durationText, isoTime, parseIncidentId } from '../incidents/incident.js';
+import { isoTime, parseIncidentId } from '../incidents/incident.js';
 import type { IncidentVisibility } from '../incidents/incident-visibility.js';
 import { decide, permittedEnvironments } from '../policy/policy-engine.js';
 import { describeApproval } from '../policy/policy.js';
@@ -9,9 +9,11 @@ import { subjectOf } from '../policy-access.js';
 import { formatDuration } from '../duration.js';
 import { describeParam } from '../procedures/params.js';
 import type { Procedure } from '../procedures/procedure-schema.js';
+import { joinRich, rich, userRef, type RichText } from '../rich-text.js';
 import { parseRunId, shortBinding, type Run } from '../runs/run.js';
 import { outputTail, paramsText } from '../runs/run-messages.js';
 import type { CatalogView, DryRunPlan, RunService } from '../runs/run-service.js';
+import { stepSummary } from '../runs/step-summary.js';
 import type { CommandContext, CommandReply, SubcommandSpec } from './command-context.js';
 import type { ParsedArgs } from './grammar.js';
 import { dispatchSubcommand, type SubcommandTable } from './subcommands.js';
@@ -84,21 +86,20 @@ export function planText(plan: DryRunPlan): string {
   return lines.join('\n');
 }
 
-export function runStatusText(deps: Pick<RunbookCommandDeps, 'runs'>, run: Run): string {
-  const lines = [`${run.id} ${run.procedure} (${run.environment}): ${run.state}${run.error ? ` — ${run.error}` : ''}`];
-  lines.push(`  requested by <@${run.requestedBy}> at ${isoTime(run.createdAt)}; ${paramsText(run.params)}${run.incidentId ? `; ${run.incidentId}` : ''}`);
+export function runStatusText(deps: Pick<RunbookCommandDeps, 'runs'>, run: Run): RichText {
+  const lines: Array<string | RichText> = [`${run.id} ${run.procedure} (${run.environment}): ${run.state}${run.error ? ` — ${run.error}` : ''}`];
+  lines.push(rich`  requested by ${userRef(run.requestedBy)} at ${isoTime(run.createdAt)}; ${paramsText(run.params)}${run.incidentId ? `; ${run.incidentId}` : ''}`);
   if (run.state === 'pending_approval' && run.approval) {
     const got = deps.runs.approvals(run.id).filter((a) => a.decision === 'approve').length;
     lines.push(`  approvals ${got}/${run.approval.count} from ${run.approval.roles.join(', ')}, until ${isoTime(run.approvalExpiresAt!)}`);
   }
-  for (const a of deps.runs.approvals(run.id)) lines.push(`  ${a.decision === 'approve' ? 'approved' : 'denied'} by <@${a.approver}> at ${isoTime(a.at)}${a.reason ? `: ${a.reason}` : ''}`);
+  for (const a of deps.runs.approvals(run.id)) lines.push(rich`  ${a.decision === 'approve' ? 'approved' : 'denied'} by ${userRef(a.approver)} at ${isoTime(a.at)}${a.reason ? `: ${a.reason}` : ''}`);
   for (const step of deps.runs.steps(run.id)) {
-    const code = step.kind === 'http' ? `HTTP ${step.httpStatus ?? '—'}` : `exit ${step.exitCode ?? '—'}`;
-    lines.push(`  • ${step.name}: ${step.outcome} (${code}, ${durationText(step.finishedAt - step.startedAt)})${step.error ? ` — ${step.error}` : ''}`);
+    lines.push(`  • ${stepSummary(step)}`);
     const tail = outputTail(step.output, 600);
     if (tail) lines.push(...tail.split('\n').map((l) => `      ${l}`));
   }
-  return lines.join('\n');
+  return joinRich(lines, '\n');
 }
 
 const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [

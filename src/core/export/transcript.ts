@@ -1,12 +1,20 @@
 // Postmortem transcripts (docs/export.md): pure renderers that yield text chunk by chunk, so exports stream.
 import type { AuditEvent } from '../audit/audit-chain.js';
-import { durationText, isoTime, type Incident } from '../incidents/incident.js';
+import { formatDuration } from '../duration.js';
+import { isoTime, type Incident } from '../incidents/incident.js';
+import { stepDuration, stepStatus } from '../runs/step-summary.js';
+import { rich } from '../rich-text.js';
 import { describeEvent } from '../timeline/describe-event.js';
+import { esc, htmlText } from './html-text.js';
+import { LINE_BREAK, markdownText, mdText } from './markdown-text.js';
 
 export interface TranscriptStep {
   name: string;
   outcome: string;
+  /** Set for an HTTP step only, which has a status (`httpStatus`) and no exit code. */
+  kind?: 'http';
   exitCode: number | null;
+  httpStatus?: number | null;
   durationMs: number | null;
   outputExcerpt: string;
 }
@@ -45,7 +53,7 @@ interface Tail {
 
 const dash = '—';
 const timeOrDash = (ms: number | null): string => (ms === null ? dash : isoTime(ms));
-const between = (from: number, to: number | null): string => (to === null ? dash : durationText(to - from));
+const between = (from: number, to: number | null): string => (to === null ? dash : formatDuration(to - from, 'elapsed'));
 
 function headerRows(i: Incident): Array<[string, string]> {
   return [
@@ -66,24 +74,6 @@ function headerRows(i: Incident): Array<[string, string]> {
 }
 
 // ---------------------------------------------------------------- Markdown
-
-/** A CommonMark line ending: `\r\n`, `\n` or a lone `\r`. */
-const LINE_BREAK = /\r\n|\r|\n/g;
-
-/**
- * Recorded text as one line of Markdown that renders as exactly that text (CommonMark and GitHub):
- * backslash before every character that could start markup here — `\`, `` ` ``, `*`, `_`, `[`,
- * `]`, `~` (strikethrough), `|` (table cells), `$` (GitHub math), `&` where it could begin an
- * entity, `<` where it could begin HTML or an autolink (a `<!--` would hide the rest of the
- * document) — and line breaks as `joiner`, so no text can end its cell, heading or list item and
- * start a section of its own. Text is only ever placed after a prefix (`| `, `# `, `- …: `), so
- * characters that matter only at the start of a line need nothing.
- */
-function mdText(text: string, joiner = '<br>'): string {
-  return text
-    .replace(/[\\`*_[\]~|$]|&(?=[#A-Za-z0-9])|<(?=[A-Za-z/!?])/g, (c) => `\\${c}`)
-    .replace(LINE_BREAK, joiner);
-}
 
 const mdCell = (s: string): string => mdText(s);
 /** A heading is one line; a `#` run at its end would be taken as closing markup and dropped. */
@@ -109,7 +99,7 @@ export function* renderMarkdown(src: TranscriptSource): Generator<string> {
   const tail: Tail = { firstSeq: null, lastSeq: null, lastHash: null };
   for (const e of src.events()) {
     track(tail, e);
-    yield `| ${isoTime(e.time)} | ${e.seq} | ${mdCell(e.actor)} | ${mdCell(e.source)} | ${mdCell(describeEvent(e))} |\n`;
+    yield `| ${isoTime(e.time)} | ${e.seq} | ${mdCell(e.actor)} | ${mdCell(e.source)} | ${markdownText(describeEvent(e))} |\n`;
   }
   yield '\n## Procedure runs\n\n';
   let runs = 0;
@@ -120,7 +110,7 @@ export function* renderMarkdown(src: TranscriptSource): Generator<string> {
     yield `- Parameters: ${Object.keys(run.params).length > 0 ? mdText(Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(', ')) : dash}\n`;
     yield `- Started: ${timeOrDash(run.startedAt)}; finished: ${timeOrDash(run.finishedAt)}; duration: ${run.startedAt === null ? dash : between(run.startedAt, run.finishedAt)}\n\n`;
     for (const step of run.steps) {
-      yield `#### ${mdHeading(`Step ${step.name}: ${step.outcome}, exit ${step.exitCode ?? dash}, ${step.durationMs === null ? dash : durationText(step.durationMs)}`)}\n\n`;
+      yield `#### ${mdHeading(`Step ${step.name}: ${step.outcome}, ${stepStatus(step)}, ${stepDuration(step)}`)}\n\n`;
       if (step.outputExcerpt) yield `${fence(step.outputExcerpt)}\n\n`;
     }
   }
@@ -129,7 +119,7 @@ export function* renderMarkdown(src: TranscriptSource): Generator<string> {
   let denied = 0;
   for (const e of src.denied()) {
     denied += 1;
-    yield `- ${isoTime(e.time)} ${mdText(`${e.actor}: ${describeEvent(e)}${e.payload.reason ? ` (${String(e.payload.reason)})` : ''}`)}\n`;
+    yield `- ${isoTime(e.time)} ${markdownText(rich`${e.actor}: ${describeEvent(e)}${e.payload.reason ? ` (${String(e.payload.reason)})` : ''}`)}\n`;
   }
   if (denied === 0) yield '_None._\n';
   yield `\n---\n\nAudit: first seq ${tail.firstSeq ?? dash}, last seq ${tail.lastSeq ?? dash}, last hash \`${tail.lastHash ?? dash}\`. `;
@@ -193,10 +183,6 @@ export function* renderJson(src: TranscriptSource): Generator<string> {
 
 // ---------------------------------------------------------------- HTML
 
-const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-/** One pass over the text: exports escape every cell of every event. */
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
-
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d1d1f}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border:1px solid #d0d0d5;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f4f4f6}td.seq{font-variant-numeric:tabular-nums;text-align:right}pre{background:#f6f8fa;padding:.6rem;overflow:auto;white-space:pre-wrap}
@@ -213,7 +199,7 @@ export function* renderHtml(src: TranscriptSource): Generator<string> {
   const tail: Tail = { firstSeq: null, lastSeq: null, lastHash: null };
   for (const e of src.events()) {
     track(tail, e);
-    yield `<tr><td>${isoTime(e.time)}</td><td class="seq">${e.seq}</td><td>${esc(e.actor)}</td><td>${esc(e.source)}</td><td>${esc(describeEvent(e))}</td></tr>\n`;
+    yield `<tr><td>${isoTime(e.time)}</td><td class="seq">${e.seq}</td><td>${esc(e.actor)}</td><td>${esc(e.source)}</td><td>${htmlText(describeEvent(e))}</td></tr>\n`;
   }
   yield '</tbody></table>\n<h2>Procedure runs</h2>\n';
   let runs = 0;
@@ -223,7 +209,7 @@ export function* renderHtml(src: TranscriptSource): Generator<string> {
     yield `<li>Requested by ${esc(run.requestedBy)}</li><li>Approved by ${esc(run.approvers.join(', ') || dash)}</li>`;
     yield `<li class="text">Parameters: ${esc(Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(', ') || dash)}</li></ul>\n`;
     for (const step of run.steps) {
-      yield `<h4>${esc(`Step ${step.name}: ${step.outcome}, exit ${step.exitCode ?? dash}`)}</h4>`;
+      yield `<h4>${esc(`Step ${step.name}: ${step.outcome}, ${stepStatus(step)}`)}</h4>`;
       if (step.outputExcerpt) yield `<pre><code>${esc(step.outputExcerpt)}</code></pre>\n`;
     }
   }
@@ -232,7 +218,7 @@ export function* renderHtml(src: TranscriptSource): Generator<string> {
   let denied = 0;
   for (const e of src.denied()) {
     denied += 1;
-    yield `<li class="text">${isoTime(e.time)} ${esc(e.actor)}: ${esc(describeEvent(e))}${e.payload.reason ? ` (${esc(String(e.payload.reason))})` : ''}</li>`;
+    yield `<li class="text">${isoTime(e.time)} ${esc(e.actor)}: ${htmlText(describeEvent(e))}${e.payload.reason ? ` (${esc(String(e.payload.reason))})` : ''}</li>`;
   }
   if (denied === 0) yield '<li>None.</li>';
   yield `</ul>\n<footer>Audit: first seq ${tail.firstSeq ?? dash}, last seq ${tail.lastSeq ?? dash}, last hash <code>${esc(tail.lastHash ?? dash)}</code>. `;

@@ -2,8 +2,10 @@
 import { ConflictError } from '../../errors.js';
 import type { AuditEvent } from '../audit/audit-chain.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import { incidentChannelKey } from '../outbox/channel-key.js';
 import type { ChatMessage, Outbox } from '../outbox/outbox.js';
 import type { By, Clock, UnitOfWork } from '../ports.js';
+import { incidentRef, rich, userRef, type ChatText } from '../rich-text.js';
 import { describeEvent } from '../timeline/describe-event.js';
 import {
   TEXT_MAX,
@@ -77,8 +79,7 @@ const triggerFields = (t: PagerdutyTrigger): Record<string, unknown> => ({
   pagerduty_occurred_at: t.occurredAt,
 });
 
-/** The outbox channel key of an incident: resolved to the real channel when delivered. */
-export const incidentChannelKey = (id: string): string => `incident:${id}`;
+export { incidentChannelKey };
 
 export type IncidentService = ReturnType<typeof createIncidentService>;
 
@@ -112,7 +113,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
       causeSeq: event.seq,
       target: 'slack',
       channel: incidentChannelKey(incident.id),
-      body: { kind, text: `<@${by.actor.id}> ${describeEvent(event)}`, ...message },
+      body: { kind, text: rich`${userRef(by.actor.id)} ${describeEvent(event)}`, ...message },
     });
     deps.onRecorded?.(event, incident, by);
     return event;
@@ -190,7 +191,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
           body: {
             kind: 'incident.declared',
             pin: true,
-            text: `${incident.id} declared by <@${by.actor.id}>: ${title}`,
+            text: rich`${incidentRef(incident.id)} declared by ${userRef(by.actor.id)}: ${title}`,
             fields: summaryFields(incident),
             data: { invite: incident.roles.commander ? [incident.roles.commander] : [], private: incident.private, channelName: incident.channelName },
           },
@@ -289,7 +290,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
     },
 
     /** Nudges the incident channel (the scheduler's reminders); not an update of the incident itself. */
-    remind(id: string, reminder: { reason: string; since: number; elapsedMs: number }, text: string): void {
+    remind(id: string, reminder: { reason: string; since: number; elapsedMs: number }, text: ChatText): void {
       uow.transaction(() => {
         const incident = load(id);
         const event = audit.append({
@@ -353,12 +354,12 @@ function withAuth(payload: Record<string, unknown>, by: By): Record<string, unkn
   return by.authorization ? { ...payload, authorized: by.authorization } : payload;
 }
 
-export function summaryFields(incident: Incident): Array<[string, string]> {
+export function summaryFields(incident: Incident): Array<[string, ChatText]> {
   return [
     ['Severity', `SEV${incident.severity}`],
     ['Status', incident.status],
-    ['Commander', incident.roles.commander ? `<@${incident.roles.commander}>` : 'unassigned'],
+    ['Commander', incident.roles.commander ? [userRef(incident.roles.commander)] : 'unassigned'],
     ['Service', incident.service ?? '—'],
-    ...(incident.pagerdutyUrl ? [['PagerDuty', incident.pagerdutyUrl] as [string, string]] : []),
+    ...(incident.pagerdutyUrl ? [['PagerDuty', incident.pagerdutyUrl] as [string, ChatText]] : []),
   ];
 }

@@ -1,5 +1,6 @@
 // The incident record and the pure rules about it: ids, channel names, severities, statuses, roles.
 import { InputError, NotFoundError } from '../../errors.js';
+import { USER_ID_PATTERN } from '../user-id.js';
 
 export const STATUSES = ['investigating', 'identified', 'monitoring'] as const;
 export type OpenStatus = (typeof STATUSES)[number];
@@ -76,9 +77,12 @@ export function parseRole(text: string): IncidentRole {
   return r as IncidentRole;
 }
 
+const MENTION_REF = new RegExp(`^<@(${USER_ID_PATTERN})(?:\\|[^>]*)?>$`);
+const BARE_REF = new RegExp(`^@?(${USER_ID_PATTERN})$`);
+
 /** Slack user mention `<@U123>` / `<@U123|name>` or a bare ID. */
 export function parseUserRef(text: string): string {
-  const m = /^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$/.exec(text.trim()) ?? /^@?([UW][A-Z0-9]+)$/.exec(text.trim());
+  const m = MENTION_REF.exec(text.trim()) ?? BARE_REF.exec(text.trim());
   if (!m) throw new InputError(`"${text}" is not a Slack user; mention them as @user (an ID such as U0123ABCD)`);
   return m[1]!;
 }
@@ -133,16 +137,6 @@ export function requireText(what: string, text: string, max: number): string {
   if (!t) throw new InputError(`${what} is empty; say what happened`);
   if (t.length > max) throw new InputError(`${what} is ${t.length} characters; keep it under ${max}`);
   return t;
-}
-
-export function durationText(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  if (h > 0) return `${h}h ${String(m).padStart(2, '0')}m`;
-  if (m > 0) return `${m}m ${String(sec).padStart(2, '0')}s`;
-  return `${sec}s`;
 }
 
 export const isoTime = (ms: number): string => new Date(ms).toISOString();

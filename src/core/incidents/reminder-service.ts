@@ -2,7 +2,8 @@
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Policy } from '../policy/policy.js';
 import type { Clock } from '../ports.js';
-import { durationText } from './incident.js';
+import { formatDuration } from '../duration.js';
+import { rich, userRef, type RichText } from '../rich-text.js';
 import type { IncidentService } from './incident-service.js';
 import { dueReminders, reminderPolicy, type DueReminder, type ReminderFacts } from './reminders.js';
 
@@ -30,12 +31,12 @@ export function createReminderService(deps: ReminderServiceDeps) {
     });
   }
 
-  function text(reminder: DueReminder): string {
+  function text(reminder: DueReminder): RichText {
     const incident = deps.incidents.get(reminder.incidentId);
-    const commander = incident.roles.commander ? `<@${incident.roles.commander}>` : 'Commander';
+    const commander = incident.roles.commander ? userRef(incident.roles.commander) : 'Commander';
     return reminder.reason === 'status_update'
-      ? `⏰ ${incident.id} (SEV${incident.severity}) has had no status update for ${durationText(reminder.elapsedMs)}. ${commander}: post one with /incident update <text>.`
-      : `⏰ ${incident.id} has no commander after ${durationText(reminder.elapsedMs)}. Take it with /incident role commander <@you>.`;
+      ? rich`⏰ ${incident.id} (SEV${incident.severity}) has had no status update for ${formatDuration(reminder.elapsedMs, 'elapsed')}. ${commander}: post one with /incident update <text>.`
+      : rich`⏰ ${incident.id} has no commander after ${formatDuration(reminder.elapsedMs, 'elapsed')}. Take it with /incident role commander <@you>.`;
   }
 
   return {

@@ -1,5 +1,6 @@
 // When an incident channel is nudged: no status update for too long (by severity), or no commander. Pure.
 import type { RemindersSpec } from '../policy/policy-schema.js';
+import { isUserId } from '../user-id.js';
 import type { Incident } from './incident.js';
 
 export type ReminderReason = 'status_update' | 'commander';
@@ -48,7 +49,7 @@ export interface DueReminder {
 }
 
 /** A Slack user is a human who can command; PagerDuty and the scheduler cannot. */
-export const isHuman = (actorId: string | null): boolean => actorId !== null && /^[UW][A-Z0-9]{2,}$/.test(actorId);
+export const isHuman = (actorId: string | null): boolean => isUserId(actorId);
 
 /**
  * One reminder per full interval elapsed: a SEV1 silent for 15 minutes gets one, at 30 a second,

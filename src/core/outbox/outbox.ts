@@ -1,11 +1,12 @@
 // The outbox port: messages stored with the event that caused them, delivered per channel by priority, then in order.
+import type { ChatText } from '../rich-text.js';
 
 /** A chat message as the core describes it; adapters render it (Block Kit, console text). */
 export interface ChatMessage {
-  /** Plain-text fallback and console rendering. */
-  text: string;
+  /** The words, with the people and things they name as data; each surface renders them (docs/architecture.md). */
+  text: ChatText;
   /** Optional structured fields (title → value) the Slack adapter lays out. */
-  fields?: Array<[string, string]>;
+  fields?: Array<[string, ChatText]>;
   /** Pin the message once posted (incident summary). */
   pin?: boolean;
   /** The message kind, for renderers that lay out certain kinds specially. */

@@ -1,10 +1,12 @@
 // Keeps PagerDuty in step with edgeops: mirrors acks and resolves made here, reports triggered runs as notes.
 import type { AuditEvent } from '../audit/audit-chain.js';
-import { durationText, type Incident } from '../incidents/incident.js';
+import { formatDuration } from '../duration.js';
+import type { Incident } from '../incidents/incident.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { By } from '../ports.js';
 import type { Run, RunStepRecord } from '../runs/run.js';
 import { outputTail } from '../runs/run-messages.js';
+import { stepSummary } from '../runs/step-summary.js';
 import { acknowledgeWrite, noteWrite, pagerdutyChannelKey, resolveWrite, type PagerdutyWrite } from './pagerduty-writes.js';
 
 /**
@@ -23,15 +25,14 @@ const NOTE_BUDGET_CHARS = 3_000;
  * stored with secret values already masked, so nothing here can reveal one.
  */
 export function runNote(run: Run, steps: readonly RunStepRecord[], incident: Pick<Incident, 'id'>): string {
-  const took = run.startedAt !== null && run.finishedAt !== null ? ` in ${durationText(run.finishedAt - run.startedAt)}` : '';
+  const took = run.startedAt !== null && run.finishedAt !== null ? ` in ${formatDuration(run.finishedAt - run.startedAt, 'elapsed')}` : '';
   const lines = [
     `${EDGEOPS_NOTE_MARK} ${run.id} ${run.procedure} (${run.environment}) ${run.state.replace('_', ' ')}${took} — edgeops ${incident.id}`,
   ];
   if (run.error) lines.push(run.error);
   let budget = NOTE_BUDGET_CHARS;
   for (const step of steps) {
-    const code = step.kind === 'http' ? `HTTP ${step.httpStatus ?? '—'}` : `exit ${step.exitCode ?? '—'}`;
-    lines.push(`• ${step.name}: ${step.outcome.replace('_', ' ')} (${code}, ${durationText(step.finishedAt - step.startedAt)})`);
+    lines.push(`• ${stepSummary(step, { error: false, spacedOutcome: true })}`);
     const tail = outputTail(step.output, Math.min(NOTE_TAIL_CHARS, Math.max(0, budget)));
     if (tail) {
       lines.push(tail);

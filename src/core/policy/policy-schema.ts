@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 import { globMatch, isGlob } from './glob.js';
+import { USER_ID } from '../user-id.js';
 
 /** Actions on a procedure; a rule naming procedures or environments only ever matches these. */
 export const PROCEDURE_ACTIONS = ['run', 'dry-run', 'approve', 'cancel'] as const;
@@ -34,7 +35,7 @@ export const isProcedureAction = (value: string): value is ProcedureAction =>
 export const DEFAULT_APPROVAL_EXPIRES_MS = 15 * 60_000;
 
 export const ROLE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-export const USER_ID = /^[UW][A-Z0-9]{2,}$/;
+export { USER_ID };
 export const GROUP_ID = /^S[A-Z0-9]{2,}$/;
 /** Public (C), private (G) and direct-message (D) conversation IDs, or a glob over them. */
 const CHANNEL_PATTERN = /^(?:[CGD][A-Z0-9]{2,}|[A-Z0-9*]*\*[A-Z0-9*]*)$/;

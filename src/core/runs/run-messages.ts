@@ -1,8 +1,10 @@
 // What runs say in channels: start, result with the tail of each step's output, approval requests.
-import { durationText } from '../incidents/incident.js';
+import { formatDuration } from '../duration.js';
 import type { ChatMessage } from '../outbox/outbox.js';
 import { describeApproval } from '../policy/policy.js';
+import { joinRich, rich, userRef } from '../rich-text.js';
 import { shortBinding, type Run, type RunStepRecord } from './run.js';
+import { stepSummary } from './step-summary.js';
 
 /** How much of each step's output a channel message carries; the rest is in the run's record. */
 export const TAIL_CHARS = 1200;
@@ -21,18 +23,17 @@ export const paramsText = (params: Record<string, unknown>): string =>
 export function startMessage(run: Run): ChatMessage {
   return {
     kind: 'run.started',
-    text: `▶ ${run.id} ${run.procedure} (${run.environment}) started for <@${run.requestedBy}> — ${paramsText(run.params)}`,
+    text: rich`▶ ${run.id} ${run.procedure} (${run.environment}) started for ${userRef(run.requestedBy)} — ${paramsText(run.params)}`,
     data: { runId: run.id },
   };
 }
 
 export function resultMessage(run: Run, steps: RunStepRecord[], outputUrl?: string): ChatMessage {
   const icon = run.state === 'succeeded' ? '✅' : run.state === 'cancelled' ? '⏹' : '❌';
-  const took = run.startedAt !== null && run.finishedAt !== null ? ` in ${durationText(run.finishedAt - run.startedAt)}` : '';
+  const took = run.startedAt !== null && run.finishedAt !== null ? ` in ${formatDuration(run.finishedAt - run.startedAt, 'elapsed')}` : '';
   const lines = [`${icon} ${run.id} ${run.procedure} (${run.environment}) ${run.state}${took}${run.error ? ` — ${run.error}` : ''}`];
   for (const step of steps) {
-    const code = step.kind === 'http' ? `HTTP ${step.httpStatus ?? '—'}` : `exit ${step.exitCode ?? '—'}`;
-    lines.push(`• ${step.name}: ${step.outcome} (${code}, ${durationText(step.finishedAt - step.startedAt)})${step.error ? ` — ${step.error}` : ''}`);
+    lines.push(`• ${stepSummary(step)}`);
     const tail = outputTail(step.output);
     if (tail) lines.push('```', tail, '```');
   }
@@ -42,11 +43,11 @@ export function resultMessage(run: Run, steps: RunStepRecord[], outputUrl?: stri
 export function approvalRequestMessage(run: Run): ChatMessage {
   return {
     kind: 'run.approval_requested',
-    text: [
-      `🔐 ${run.id}: <@${run.requestedBy}> asks to run ${run.procedure} in ${run.environment} — ${paramsText(run.params)}`,
+    text: joinRich([
+      rich`🔐 ${run.id}: ${userRef(run.requestedBy)} asks to run ${run.procedure} in ${run.environment} — ${paramsText(run.params)}`,
       `Needs ${describeApproval(run.approval!)}. Approve with /runbook approve ${run.id}, or deny with /runbook deny ${run.id} [reason].`,
       `Binding ${shortBinding(run.binding)}: the approval holds for this procedure, these parameters and the exact bytes of the scripts it runs; any change voids it.`,
-    ].join('\n'),
+    ], '\n'),
     data: { runId: run.id, actions: ['approve', 'deny'] },
   };
 }
@@ -55,7 +56,7 @@ export function approvalRequestMessage(run: Run): ChatMessage {
 export function voidedMessage(run: Run, reason: string): ChatMessage {
   return {
     kind: 'run.approval_voided',
-    text: `⛔ ${run.id} ${run.procedure} (${run.environment}), requested by <@${run.requestedBy}>, was denied: ${reason}`,
+    text: rich`⛔ ${run.id} ${run.procedure} (${run.environment}), requested by ${userRef(run.requestedBy)}, was denied: ${reason}`,
     data: { runId: run.id },
   };
 }

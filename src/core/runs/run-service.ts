@@ -14,6 +14,7 @@ import { planRun, type RunPlan } from '../procedures/plan.js';
 import type { Procedure } from '../procedures/procedure-schema.js';
 import type { HttpStepRunner, ProcessStepRunner } from '../procedures/step-runner.js';
 import type { ResolvedStep } from '../procedures/template.js';
+import { joinRich, rich, userRef } from '../rich-text.js';
 import { isFinal, runId, sha256, type Run, type RunState, type RunStepRecord } from './run.js';
 import { runBinding, type ProgramFiles } from './run-binding.js';
 import { approvalRequestMessage, outputTail, resultMessage, startMessage, voidedMessage } from './run-messages.js';
@@ -668,10 +669,10 @@ export function createRunService(deps: RunServiceDeps) {
           authorized: { policy_hash: view.policyHash, rules: [approver.reason] },
           ...(notCounted.length > 0 ? { not_counted: notCounted } : {}),
         });
-        const dropped = notCounted.map((n) => `; <@${n.approver}>'s approval no longer counts: ${n.reason}`).join('');
+        const dropped = joinRich(notCounted.map((n) => rich`; ${userRef(n.approver)}'s approval no longer counts: ${n.reason}`));
         post(run, seq, {
           kind: 'run.approved',
-          text: `👍 <@${by.actor.id}> approved ${run.id} (${approvals}/${needed})${complete ? '; starting' : ''}${dropped}`,
+          text: rich`👍 ${userRef(by.actor.id)} approved ${run.id} (${approvals}/${needed})${complete ? '; starting' : ''}${dropped}`,
           data: { runId: run.id },
         });
         return { run, approvals, needed, complete };

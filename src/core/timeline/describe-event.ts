@@ -1,14 +1,16 @@
 // One line of words per audit event, shared by the console, chat timelines and exports.
 import type { AuditEvent } from '../audit/audit-chain.js';
+import { rich, runRef, segmentsOf, userRef, type RichText } from '../rich-text.js';
 
 type Payload = Record<string, unknown>;
 const str = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
-const mention = (v: unknown): string => (v ? `<@${String(v)}>` : 'nobody');
+/** Who an event names: a reference each surface shows its own way (a Slack mention, a name). */
+const mention = (v: unknown): RichText => (v ? [userRef(String(v))] : segmentsOf('nobody'));
 
 const policyTarget = (p: Payload): string =>
   `${str(p.action)}${p.procedure ? ` ${str(p.procedure)}` : ''}${p.environment ? ` in ${str(p.environment)}` : ''}`;
 
-const run = (p: Payload): string => `${str(p.run)} ${str(p.procedure)}${p.environment ? ` (${str(p.environment)})` : ''}`;
+const run = (p: Payload): RichText => rich`${p.run ? runRef(str(p.run)) : ''} ${str(p.procedure)}${p.environment ? ` (${str(p.environment)})` : ''}`;
 const params = (p: Payload): string => {
   const entries = Object.entries((p.params ?? {}) as Record<string, unknown>);
   return entries.length === 0 ? '' : ` with ${entries.map(([k, v]) => `${k}=${String(v)}`).join(' ')}`;
@@ -28,56 +30,57 @@ const triggeredBy = (p: Payload): string =>
 const describeReceipt = (p: Payload): string =>
   `PagerDuty sent ${str(p.event_type)}${p.agent ? ` (${str(p.agent)})` : ''}${p.ignored ? '; ignored' : ''}`;
 
-const DESCRIBERS: Record<string, (p: Payload) => string> = {
-  'run.requested': (p) => `requested ${run(p)}${params(p)}${p.approval ? ', held for approval' : ''}`,
-  'run.dry_run': (p) => `dry-ran ${str(p.procedure)} (${str(p.environment)})${params(p)}`,
-  'run.approved': (p) => `approved ${run(p)} (${str(p.approvals)}/${str(p.needed)})`,
-  'run.denied': (p) => `denied ${run(p)}: ${str(p.reason)}`,
-  'run.started': (p) => `${run(p)} started`,
-  'run.step_started': (p) => `${run(p)} step ${str(p.step)} started${Array.isArray(p.argv) ? `: ${(p.argv as unknown[]).map(String).join(' ')}` : p.url ? `: ${str(p.method)} ${str(p.url)}` : ''}`,
+const DESCRIBERS: Record<string, (p: Payload) => RichText | string> = {
+  'run.requested': (p) => rich`requested ${run(p)}${params(p)}${p.approval ? ', held for approval' : ''}`,
+  'run.dry_run': (p) => rich`dry-ran ${str(p.procedure)} (${str(p.environment)})${params(p)}`,
+  'run.approved': (p) => rich`approved ${run(p)} (${str(p.approvals)}/${str(p.needed)})`,
+  'run.denied': (p) => rich`denied ${run(p)}: ${str(p.reason)}`,
+  'run.started': (p) => rich`${run(p)} started`,
+  'run.step_started': (p) => rich`${run(p)} step ${str(p.step)} started${Array.isArray(p.argv) ? `: ${(p.argv as unknown[]).map(String).join(' ')}` : p.url ? `: ${str(p.method)} ${str(p.url)}` : ''}`,
   'run.step_finished': (p) =>
-    `${run(p)} step ${str(p.step)} ${str(p.outcome).replace('_', ' ')}${p.exit_code !== null && p.exit_code !== undefined ? ` (exit ${str(p.exit_code)})` : ''}${p.http_status ? ` (HTTP ${str(p.http_status)})` : ''}`,
-  'run.finished': (p) => `${run(p)} ${str(p.state).replace('_', ' ')}${p.error ? `: ${str(p.error)}` : ''}`,
-  'run.cancel_requested': (p) => `asked to cancel ${run(p)}`,
-  'run.cancelled': (p) => `${run(p)} cancelled`,
-  'run.approval_expired': (p) => `${run(p)} expired without approval`,
-  'run.approval_voided': (p) => `${run(p)} approval voided: ${str(p.reason)}`,
-  'run.interrupted': (p) => `${run(p)} interrupted: edgeops stopped mid-run`,
+    rich`${run(p)} step ${str(p.step)} ${str(p.outcome).replace('_', ' ')}${p.exit_code !== null && p.exit_code !== undefined ? ` (exit ${str(p.exit_code)})` : ''}${p.http_status ? ` (HTTP ${str(p.http_status)})` : ''}`,
+  'run.finished': (p) => rich`${run(p)} ${str(p.state).replace('_', ' ')}${p.error ? `: ${str(p.error)}` : ''}`,
+  'run.cancel_requested': (p) => rich`asked to cancel ${run(p)}`,
+  'run.cancelled': (p) => rich`${run(p)} cancelled`,
+  'run.approval_expired': (p) => rich`${run(p)} expired without approval`,
+  'run.approval_voided': (p) => rich`${run(p)} approval voided: ${str(p.reason)}`,
+  'run.interrupted': (p) => rich`${run(p)} interrupted: edgeops stopped mid-run`,
   'policy_reloaded': () => 'policies and procedures reloaded',
   'policy_reload_failed': () => 'a policy or procedure edit was refused; the last good set stays in force',
-  'delivery.failed': (p) => `a message could not be delivered: ${str(p.error)}`,
+  'delivery.failed': (p) => rich`a message could not be delivered: ${str(p.error)}`,
   'incident.declared': (p) =>
-    `declared "${str(p.title)}" (SEV${str(p.severity)}${p.service ? `, service ${str(p.service)}` : ''}${p.pagerduty_id ? `, PagerDuty ${str(p.pagerduty_id)}` : ''})${triggeredBy(p)}`,
-  'incident.updated': (p) => `status update${p.status ? ` [${str(p.status)}]` : ''}: ${str(p.text)}`,
+    rich`declared "${str(p.title)}" (SEV${str(p.severity)}${p.service ? `, service ${str(p.service)}` : ''}${p.pagerduty_id ? `, PagerDuty ${str(p.pagerduty_id)}` : ''})${triggeredBy(p)}`,
+  'incident.updated': (p) => rich`status update${p.status ? ` [${str(p.status)}]` : ''}: ${str(p.text)}`,
   'incident.note': (p) =>
-    p.pinned ? `pinned a message by ${mention(p.author)}: ${str(p.text)}` : `note: ${str(p.text)}`,
-  'incident.severity_changed': (p) => `severity SEV${str(p.from)} → SEV${str(p.to)}`,
-  'incident.role_assigned': (p) => `${str(p.role)}: ${mention(p.user)}${p.previous ? ` (was ${mention(p.previous)})` : ''}`,
-  'incident.member_invited': (p) => `invited ${mention(p.user)} as a member`,
-  'incident.acknowledged': (p) => `acknowledged${p.on_behalf_of ? ` on behalf of ${str(p.on_behalf_of)}` : ''}`,
-  'incident.export_requested': (p) => `asked for the ${str(p.format)} transcript`,
+    p.pinned ? rich`pinned a message by ${mention(p.author)}: ${str(p.text)}` : `note: ${str(p.text)}`,
+  'incident.severity_changed': (p) => rich`severity SEV${str(p.from)} → SEV${str(p.to)}`,
+  'incident.role_assigned': (p) => rich`${str(p.role)}: ${mention(p.user)}${p.previous ? rich` (was ${mention(p.previous)})` : ''}`,
+  'incident.member_invited': (p) => rich`invited ${mention(p.user)} as a member`,
+  'incident.acknowledged': (p) => rich`acknowledged${p.on_behalf_of ? ` on behalf of ${str(p.on_behalf_of)}` : ''}`,
+  'incident.export_requested': (p) => rich`asked for the ${str(p.format)} transcript`,
   'incident.reminder': (p) => (p.reason === 'commander' ? 'reminder: assign a commander' : 'reminder: post a status update'),
-  'incident.resolved': (p) => `resolved${behalf(p)}${p.summary ? `: ${str(p.summary)}` : ''}`,
-  'incident.reopened': (p) => `reopened in PagerDuty${behalf(p)}`,
-  'incident.unacknowledged': (p) => `no longer acknowledged in PagerDuty${behalf(p)}`,
-  'incident.escalated': (p) => `escalated to ${names(p.assignees)}${p.escalation_policy ? ` (${str(p.escalation_policy)})` : ''}${behalf(p)}`,
-  'incident.reassigned': (p) => `reassigned to ${names(p.assignees)}${behalf(p)}`,
-  'incident.delegated': (p) => `delegated to escalation policy ${str(p.escalation_policy) || 'unknown'}${behalf(p)}`,
+  'incident.resolved': (p) => rich`resolved${behalf(p)}${p.summary ? `: ${str(p.summary)}` : ''}`,
+  'incident.reopened': (p) => rich`reopened in PagerDuty${behalf(p)}`,
+  'incident.unacknowledged': (p) => rich`no longer acknowledged in PagerDuty${behalf(p)}`,
+  'incident.escalated': (p) => rich`escalated to ${names(p.assignees)}${p.escalation_policy ? ` (${str(p.escalation_policy)})` : ''}${behalf(p)}`,
+  'incident.reassigned': (p) => rich`reassigned to ${names(p.assignees)}${behalf(p)}`,
+  'incident.delegated': (p) => rich`delegated to escalation policy ${str(p.escalation_policy) || 'unknown'}${behalf(p)}`,
   'incident.priority_updated': (p) =>
-    `priority ${str(p.priority) || 'none'}${p.from !== p.to ? ` (SEV${str(p.from)} → SEV${str(p.to)})` : ''}${behalf(p)}`,
-  'incident.annotated': (p) => `PagerDuty note${behalf(p)}: ${str(p.text)}`,
-  'pagerduty.trigger_failed': (p) => `could not start ${str(p.procedure)} for PagerDuty ${str(p.event_type)}: ${str(p.reason)}`,
-  'pagerduty.processing_failed': (p) => `PagerDuty ${str(p.event_type)} ${str(p.event_id)} could not be processed: ${str(p.error)}`,
-  'policy.denied': (p) => `was refused ${policyTarget(p)}${p.reason ? `: ${str(p.reason)}` : ''}`,
-  'policy.allowed': (p) => `was allowed ${policyTarget(p)}`,
-  'policy.approval_required': (p) => `needs approval for ${policyTarget(p)}`,
+    rich`priority ${str(p.priority) || 'none'}${p.from !== p.to ? ` (SEV${str(p.from)} → SEV${str(p.to)})` : ''}${behalf(p)}`,
+  'incident.annotated': (p) => rich`PagerDuty note${behalf(p)}: ${str(p.text)}`,
+  'pagerduty.trigger_failed': (p) => rich`could not start ${str(p.procedure)} for PagerDuty ${str(p.event_type)}: ${str(p.reason)}`,
+  'pagerduty.processing_failed': (p) => rich`PagerDuty ${str(p.event_type)} ${str(p.event_id)} could not be processed: ${str(p.error)}`,
+  'policy.denied': (p) => rich`was refused ${policyTarget(p)}${p.reason ? `: ${str(p.reason)}` : ''}`,
+  'policy.allowed': (p) => rich`was allowed ${policyTarget(p)}`,
+  'policy.approval_required': (p) => rich`needs approval for ${policyTarget(p)}`,
 };
 
-export function describeEvent(event: Pick<AuditEvent, 'kind' | 'payload'>): string {
+/** The event in words, the people and runs it names kept as references: surfaces render them. */
+export function describeEvent(event: Pick<AuditEvent, 'kind' | 'payload'>): RichText {
   const describe = DESCRIBERS[event.kind];
-  if (describe) return describe(event.payload);
-  if (event.kind.startsWith('pagerduty.') && event.payload.event_id !== undefined) return describeReceipt(event.payload);
+  if (describe) return segmentsOf(describe(event.payload));
+  if (event.kind.startsWith('pagerduty.') && event.payload.event_id !== undefined) return segmentsOf(describeReceipt(event.payload));
   const summary = event.payload.summary ?? event.payload.text ?? event.payload.message;
-  return summary === undefined ? event.kind : `${event.kind}: ${str(summary)}`;
+  return segmentsOf(summary === undefined ? event.kind : `${event.kind}: ${str(summary)}`);
 }
 

@@ -1,6 +1,7 @@
 // Processing stored PagerDuty events: incidents opened and updated, timelines in order, triggers once per event.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPagerdutyProcessor } from '../../../src/core/pagerduty/pagerduty-processor.js';
+import { consoleText } from '../../../src/adapters/console/console-text.js';
 import { describeEvent } from '../../../src/core/timeline/describe-event.js';
 import {
   CHECKOUT,
@@ -41,7 +42,7 @@ async function deliverAll(h: Harness, ...bodies: string[]): Promise<void> {
 }
 
 const timeline = (h: Harness, incidentId: string) =>
-  h.app.incidents.timeline(incidentId, 500).map((e) => ({ kind: e.kind, actor: e.actor, text: describeEvent(e) }));
+  h.app.incidents.timeline(incidentId, 500).map((e) => ({ kind: e.kind, actor: e.actor, text: consoleText(describeEvent(e)) }));
 
 describe('incident.triggered', () => {
   it('opens an incident with title, severity, service and link, and runs the matching diagnostic once as the pagerduty principal', async () => {

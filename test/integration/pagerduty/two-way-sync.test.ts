@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSlackClient } from '../../../src/adapters/slack/slack-client.js';
 import { startSlackDelivery, type SlackDelivery } from '../../../src/adapters/slack/slack-delivery.js';
 import type { CommandContext } from '../../../src/core/commands/command-context.js';
+import { consoleText } from '../../../src/adapters/console/console-text.js';
 import { describeEvent } from '../../../src/core/timeline/describe-event.js';
 import { createLogger } from '../../../src/log.js';
 import { FakeSlack, SLACK_API_URL } from '../../fixtures/slack/fake-slack.js';
@@ -80,7 +81,7 @@ async function quiet(h: Harness): Promise<void> {
   await slackDelivery!.drain();
 }
 
-const incidentTimeline = (h: Harness, id: string) => h.app.incidents.timeline(id, 500).map((e) => ({ kind: e.kind, actor: e.actor, text: describeEvent(e) }));
+const incidentTimeline = (h: Harness, id: string) => h.app.incidents.timeline(id, 500).map((e) => ({ kind: e.kind, actor: e.actor, text: consoleText(describeEvent(e)) }));
 
 describe('incident.triggered, end to end', () => {
   it('opens the incident and its Slack channel, runs the diagnostic, posts the result there and notes it on PagerDuty with From', async () => {

@@ -2,6 +2,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createApp, type ComposedApp as App } from '../../../src/app.js';
+import { consoleText } from '../../../src/adapters/console/console-text.js';
 import { bootCatalog } from '../../../src/cli/bootstrap.js';
 import type { Catalog } from '../../../src/catalog/load-catalog.js';
 import { loadConfig } from '../../../src/config.js';
@@ -161,7 +162,7 @@ export function makeRunFixture(dir: string, options: { env?: Record<string, stri
     ctx: (user, groups = [], channelId = 'C0GENERAL') => ({ actor: { id: user, groups }, source: 'console', channelId }),
     async say(ctx, command, text) {
       try {
-        return (await app.handle(ctx, command, text)).text;
+        return consoleText((await app.handle(ctx, command, text)).text);
       } catch (err) {
         return `✗ ${(err as Error).name}: ${(err as Error).message}`;
       }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { CommandContext } from '../../../core/commands/command-context.js';
 import { UnavailableError } from '../../../errors.js';
 import { errorReply, replyLater } from './reply.js';
+import { slackSource } from '../slack-mrkdwn.js';
 import { SLACK_USER_ID, slackActor, type ListenerDeps } from './listener-deps.js';
 import { decodeSlackText } from './slack-text.js';
 
@@ -59,7 +60,7 @@ export function registerCommandListeners(bolt: BoltApp, deps: ListenerDeps): voi
     const deferred = ONLY_WRITES_ROWS.has(payload.command);
     let text: string;
     try {
-      text = (await (deferred ? app.commandWrites.defer(handle) : handle())).text;
+      text = slackSource((await (deferred ? app.commandWrites.defer(handle) : handle())).text);
     } catch (err) {
       text = errorReply(err, logger.child({ command: payload.command, user: payload.user_id }));
     }

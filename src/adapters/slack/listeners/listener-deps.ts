@@ -23,4 +23,4 @@ export interface ListenerDeps {
 export const slackActor = (userId: string, groups: string[]): Actor => ({ id: userId, groups });
 
 /** Slack user IDs: `U…`, or `W…` on Enterprise Grid. */
-export const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
+export { USER_ID as SLACK_USER_ID } from '../../../core/user-id.js';
