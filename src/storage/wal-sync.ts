@@ -83,6 +83,8 @@ export class WalSync {
   /** Deferred commits made so far, and how many of them are known to be on stable storage. */
   private made = 0;
   private synced = 0;
+  /** A commit nobody waits for (see `commit`) that no sync started since has covered. */
+  private uncovered = false;
   private running: { upTo: number; done: Promise<void> } | undefined;
   private next: Promise<void> | undefined;
 
@@ -93,8 +95,13 @@ export class WalSync {
     this.level = db.pragma('synchronous', { simple: true }) as number;
   }
 
-  /** Runs one outermost transaction whose commit skips its own sync; `flush()` owes it one. */
-  commit<T>(transaction: () => T): T {
+  /**
+   * Runs one outermost transaction (or one statement outside any) whose commit skips its own sync;
+   * `flush()` owes it one. With `owed` false nobody waits for it: `flush()` starts no sync for it
+   * (so a delivery never waits for the sync of the previous one's bookkeeping), but any later sync
+   * covers it, the log being synced in order, and `close()` syncs it if none did.
+   */
+  commit<T>(transaction: () => T, owed = true): T {
     // `exec`, not a kept statement: SQLite applies this pragma when it compiles it, not when it runs it.
     this.db.exec('PRAGMA synchronous = NORMAL');
     try {
@@ -102,7 +109,8 @@ export class WalSync {
     } finally {
       this.db.exec(`PRAGMA synchronous = ${this.level}`);
       // Counted even when the transaction rolled back: one sync too many costs nothing that matters.
-      this.made += 1;
+      if (owed) this.made += 1;
+      else this.uncovered = true;
     }
   }
 
@@ -123,9 +131,17 @@ export class WalSync {
 
   private start(): Promise<void> {
     const upTo = this.made;
-    const done = this.log.sync().then(() => {
-      this.synced = Math.max(this.synced, upTo);
-    });
+    const covers = this.uncovered;
+    this.uncovered = false;
+    const done = this.log.sync().then(
+      () => {
+        this.synced = Math.max(this.synced, upTo);
+      },
+      (err: unknown) => {
+        if (covers) this.uncovered = true;
+        throw err;
+      },
+    );
     const running = { upTo, done };
     this.running = running;
     const clear = (): void => {
@@ -137,9 +153,10 @@ export class WalSync {
 
   /** Before the database is closed: syncs what is still owed (another connection may keep the log), lets the file go. */
   close(): void {
-    if (this.synced < this.made) {
+    if (this.synced < this.made || this.uncovered) {
       this.log.syncNow();
       this.synced = this.made;
+      this.uncovered = false;
     }
     this.log.close();
   }
