@@ -129,6 +129,45 @@ describe('Store.deferSync and durable()', () => {
     expect(m.started()).toBe(2);
   });
 
+  it('starts the sync of later commits without waiting for the one in flight, two at most', async () => {
+    const m = manualSyncer();
+    const { store } = open(m.syncer);
+    store.deferSync(() => note(store, 'a'));
+    const first = store.durable();
+    await settled(first);
+    expect(m.started()).toBe(1);
+
+    // Committed while the first sync runs, which started too early to cover it: its own sync starts at once.
+    store.deferSync(() => note(store, 'b'));
+    const second = store.durable();
+    expect(await settled(second)).toBe(false);
+    expect(m.started()).toBe(2);
+    // Answered as soon as a sync begun after its commit is done, whatever the older one is doing.
+    m.pending[1]!.resolve();
+    expect(await settled(second)).toBe(true);
+    expect(await settled(first)).toBe(false);
+
+    // Two syncs at once at most: a third waits for a slot, then covers everything committed by then.
+    store.deferSync(() => note(store, 'c'));
+    const third = store.durable();
+    await settled(third);
+    expect(m.started()).toBe(3);
+    store.deferSync(() => note(store, 'd'));
+    const fourth = store.durable();
+    expect(await settled(fourth)).toBe(false);
+    expect(m.started()).toBe(3);
+    m.pending[0]!.resolve();
+    expect(await settled(first)).toBe(true);
+    expect(m.started()).toBe(4);
+    expect(await settled(fourth)).toBe(false);
+    m.pending[3]!.resolve();
+    expect(await settled(fourth)).toBe(true);
+    // The third's own sync is still running: it is not answered before it is done.
+    expect(await settled(third)).toBe(false);
+    m.pending[2]!.resolve();
+    expect(await settled(third)).toBe(true);
+  });
+
   it('rejects the waiters of a failed sync, and tries again for the next caller', async () => {
     const m = manualSyncer();
     const { store } = open(m.syncer);
