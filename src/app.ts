@@ -33,6 +33,7 @@ import type { Logger } from './log.js';
 import { sqliteMetricsSource } from './storage/sqlite-metrics-source.js';
 import { Store } from './storage/store.js';
 import { transcriptRuns, transcriptSource } from './storage/transcript-source.js';
+import type { FileSyncer } from './storage/wal-sync.js';
 
 export type { App } from './app-ports.js';
 
@@ -54,6 +55,8 @@ export interface AppOptions {
   /** The OS user steps run as (EDGEOPS_STEP_USER, resolved and probed at start); unset: the bot's own. */
   stepUser?: { uid: number; gid: number };
   pid?: number;
+  /** How the database's log reaches the disk (tests hold its syncs); the real file's fdatasync by default. */
+  logSyncer?: (logFile: string) => FileSyncer;
 }
 
 /** The app as its builders (the CLI start-up, tests) hold it: every port, and the store they close it with. */
@@ -74,7 +77,7 @@ const isAlive = (pid: number): boolean => {
 export function createApp(options: AppOptions): ComposedApp {
   const { config, logger, catalog } = options;
   const clock = options.clock ?? systemClock;
-  const store = Store.create({ file: config.dbPath, auditKey: options.auditKey, clock });
+  const store = Store.create({ file: config.dbPath, auditKey: options.auditKey, clock, ...(options.logSyncer ? { syncer: options.logSyncer } : {}) });
   const exportsDir = options.exportsDir ?? path.resolve('exports');
   const listeners = new Set<() => void>();
   const notifyMessages = (): void => {

@@ -37,7 +37,7 @@ export class Store implements UnitOfWork {
   ) {
     this.audit = new SqliteAuditLog(db, auditKey, clock);
     this.incidents = new SqliteIncidentStore(db);
-    this.outbox = new SqliteOutbox(db, () => clock.now(), () => this.durable());
+    this.outbox = new SqliteOutbox(db, () => clock.now(), () => this.durable(), (write) => this.withoutOwnSync(write));
     this.pagerdutyEvents = new SqlitePagerdutyEvents(db);
     this.runs = new SqliteRunStore(db);
     this.run = db.transaction((fn: () => unknown) => fn());
@@ -70,6 +70,17 @@ export class Store implements UnitOfWork {
     } finally {
       this.deferring = false;
     }
+  }
+
+  /**
+   * Commits `write` (one statement or an outermost transaction) without a disk sync of its own and
+   * without owing one: on stable storage with the next sync of the log that anything else asks for
+   * (`durable()`, a checkpoint, or closing), never before the commits that preceded it. Only for
+   * writes whose loss in a power cut means doing them again, such as the outbox sender's marks.
+   * Inside a transaction, the outer commit decides.
+   */
+  private withoutOwnSync<T>(write: () => T): T {
+    return this.walSync && !this.db.inTransaction ? this.walSync.commit(write, false) : write();
   }
 
   /** Resolves once every commit made so far is on stable storage (at once when none was deferred). */

@@ -129,6 +129,45 @@ describe('Store.deferSync and durable()', () => {
     expect(m.started()).toBe(2);
   });
 
+  it('starts the sync of later commits without waiting for the one in flight, two at most', async () => {
+    const m = manualSyncer();
+    const { store } = open(m.syncer);
+    store.deferSync(() => note(store, 'a'));
+    const first = store.durable();
+    await settled(first);
+    expect(m.started()).toBe(1);
+
+    // Committed while the first sync runs, which started too early to cover it: its own sync starts at once.
+    store.deferSync(() => note(store, 'b'));
+    const second = store.durable();
+    expect(await settled(second)).toBe(false);
+    expect(m.started()).toBe(2);
+    // Answered as soon as a sync begun after its commit is done, whatever the older one is doing.
+    m.pending[1]!.resolve();
+    expect(await settled(second)).toBe(true);
+    expect(await settled(first)).toBe(false);
+
+    // Two syncs at once at most: a third waits for a slot, then covers everything committed by then.
+    store.deferSync(() => note(store, 'c'));
+    const third = store.durable();
+    await settled(third);
+    expect(m.started()).toBe(3);
+    store.deferSync(() => note(store, 'd'));
+    const fourth = store.durable();
+    expect(await settled(fourth)).toBe(false);
+    expect(m.started()).toBe(3);
+    m.pending[0]!.resolve();
+    expect(await settled(first)).toBe(true);
+    expect(m.started()).toBe(4);
+    expect(await settled(fourth)).toBe(false);
+    m.pending[3]!.resolve();
+    expect(await settled(fourth)).toBe(true);
+    // The third's own sync is still running: it is not answered before it is done.
+    expect(await settled(third)).toBe(false);
+    m.pending[2]!.resolve();
+    expect(await settled(third)).toBe(true);
+  });
+
   it('rejects the waiters of a failed sync, and tries again for the next caller', async () => {
     const m = manualSyncer();
     const { store } = open(m.syncer);
@@ -142,6 +181,67 @@ describe('Store.deferSync and durable()', () => {
     expect(m.started()).toBe(2);
     m.pending[1]!.resolve();
     await expect(retried).resolves.toBeUndefined();
+  });
+
+  it("commits the outbox sender's marks without a sync of their own or owed, visible at once, covered by the next sync and at close", async () => {
+    const m = manualSyncer();
+    const { store, file } = open(m.syncer);
+    const queued = store.transaction(() => {
+      const seq = store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.note', payload: { text: 'a' } }).seq;
+      return [0, 1].map(() => store.outbox.enqueue({ causeSeq: seq, target: 'slack', channel: 'incident:INC-1', body: { kind: 'test.note', text: 'a' } }));
+    });
+
+    store.outbox.markSent(queued[0]!, clock.now(), '1700000000.000100');
+    store.outbox.markRetry(queued[1]!, clock.now() + 1_000, 'slack is down');
+    // The connection is back to its own setting for whatever comes next.
+    expect(store.db.pragma('synchronous', { simple: true })).toBe(FULL);
+    const other = new Database(file, { readonly: true });
+    try {
+      expect(other.prepare('SELECT state, attempts FROM outbox ORDER BY id').all()).toEqual([
+        { state: 'sent', attempts: 1 },
+        { state: 'pending', attempts: 1 },
+      ]);
+    } finally {
+      other.close();
+    }
+    // Nobody waits for a mark: the next delivery does not wait for a sync of it.
+    await store.durable();
+    expect(m.started()).toBe(0);
+    // A power cut before any sync would lose the marks (the messages go out again); closing never does.
+    store.close();
+    expect(m.syncedNow()).toBe(1);
+  });
+
+  it('counts a mark as covered by a sync that started after it, and syncs nothing more at close', async () => {
+    const m = manualSyncer();
+    const { store } = open(m.syncer);
+    const id = store.transaction(() => {
+      const seq = store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.note', payload: { text: 'a' } }).seq;
+      return store.outbox.enqueue({ causeSeq: seq, target: 'slack', channel: 'incident:INC-1', body: { kind: 'test.note', text: 'a' } });
+    });
+    store.outbox.markSent(id, clock.now());
+    store.deferSync(() => note(store, 'deferred after the mark'));
+    const paid = store.durable();
+    await settled(paid);
+    expect(m.started()).toBe(1);
+    m.pending[0]!.resolve();
+    await paid;
+    store.close();
+    expect(m.syncedNow()).toBe(0);
+  });
+
+  it('leaves a mark made inside a transaction to that transaction\'s own commit', async () => {
+    const m = manualSyncer();
+    const { store } = open(m.syncer);
+    const id = store.transaction(() => {
+      const seq = store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.note', payload: { text: 'a' } }).seq;
+      const queued = store.outbox.enqueue({ causeSeq: seq, target: 'slack', channel: 'incident:INC-1', body: { kind: 'test.note', text: 'a' } });
+      store.outbox.markSent(queued, clock.now());
+      return queued;
+    });
+    expect(id).toBeGreaterThan(0);
+    await store.durable();
+    expect(m.started()).toBe(0);
   });
 
   it('syncs what is still owed before it closes the database', () => {
