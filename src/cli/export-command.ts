@@ -9,7 +9,7 @@ import { systemClock } from '../core/ports.js';
 import { SqliteRunStore } from '../storage/sqlite-run-store.js';
 import { Store } from '../storage/store.js';
 import { transcriptRuns, transcriptSource } from '../storage/transcript-source.js';
-import { bootConfig } from './cli-config.js';
+import { bootSqliteConfig } from './cli-config.js';
 import { write, type Subcommand } from './cli-io.js';
 
 export const exportCommand: Subcommand = async (argv, io) => {
@@ -30,7 +30,7 @@ export const exportCommand: Subcommand = async (argv, io) => {
   }
   const id = parseIncidentId(positionals[0]!);
   // Exporting reads the record only: it needs neither the policy catalog nor a writable key.
-  const config = bootConfig(io);
+  const config = bootSqliteConfig(io);
   const { key } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: false });
   const store = Store.create({ file: config.dbPath, auditKey: key, clock: systemClock });
   try {
