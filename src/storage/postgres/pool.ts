@@ -17,13 +17,14 @@ const types = {
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
-export function createPool(target: Pick<PostgresTarget, 'url'>, options: { max?: number; applicationName?: string } = {}): Pool {
+export function createPool(target: Pick<PostgresTarget, 'url'>, options: { max?: number; applicationName?: string; connectionTimeoutMillis?: number } = {}): Pool {
   const pool = new pg.Pool({
     connectionString: target.url,
     types,
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'edgeops',
-    connectionTimeoutMillis: 10_000,
+    // Also how long a query waits for a free connection of the pool: appends queue on the audit head.
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 60_000,
   });
   // An idle connection the server dropped is replaced on next use; it must not crash the process.
   pool.on('error', () => undefined);
