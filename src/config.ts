@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { parseDatabaseUrl, redactDatabaseUrl, type PostgresTarget } from './storage/postgres/database-url.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -23,6 +24,8 @@ export const EnvSchema = z.object({
     .transform(Number),
   HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
   EDGEOPS_DB: z.string().min(1, 'must not be empty').default('./data/edgeops.db'),
+  // Checked below, where the URL can be shown with its password masked.
+  EDGEOPS_DATABASE_URL: optionalText,
   EDGEOPS_POLICIES: z.string().min(1, 'must not be empty').default('./policies'),
   EDGEOPS_COMMANDS: z.string().min(1, 'must not be empty').default('./commands'),
   EDGEOPS_AUDIT_KEY: optionalText.refine((v) => v === undefined || v.length >= 32, {
@@ -78,6 +81,8 @@ export interface Config {
   port: number;
   host: string;
   dbPath: string;
+  /** Set by EDGEOPS_DATABASE_URL: PostgreSQL instead of the SQLite file at `dbPath` (docs/configuration.md). */
+  postgres: PostgresTarget | undefined;
   dataDir: string;
   policiesDir: string;
   commandsDir: string;
@@ -131,6 +136,10 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
       problems.push('EDGEOPS_AUDIT_KEY: required when serving Slack (at least 32 characters, e.g. `openssl rand -hex 32`)');
   }
 
+  const databaseUrl = parsed.success ? parsed.data.EDGEOPS_DATABASE_URL : undefined;
+  const postgres = databaseUrl === undefined ? undefined : parseDatabaseUrl(databaseUrl);
+  if (postgres && !postgres.ok) problems.push(...postgres.problems.map((p) => `EDGEOPS_DATABASE_URL: ${p}`));
+
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   const dbPath = path.resolve(cwd, e.EDGEOPS_DB);
@@ -138,6 +147,7 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
     port: e.PORT,
     host: e.HOST,
     dbPath,
+    postgres: postgres?.ok ? postgres.target : undefined,
     dataDir: path.dirname(dbPath),
     policiesDir: path.resolve(cwd, e.EDGEOPS_POLICIES),
     commandsDir: path.resolve(cwd, e.EDGEOPS_COMMANDS),
@@ -185,7 +195,7 @@ export const CREDENTIAL_VARIABLES = [
  * (local mode may have generated it).
  */
 export function botCredentials(
-  config: Pick<Config, 'slack' | 'pagerduty' | 'auditKey'>,
+  config: Pick<Config, 'slack' | 'pagerduty' | 'auditKey'> & Partial<Pick<Config, 'postgres'>>,
   options: { env?: Env; auditKey?: string } = {},
 ): string[] {
   const fromEnv = CREDENTIAL_VARIABLES.flatMap((name) => {
@@ -201,6 +211,7 @@ export function botCredentials(
     ...config.pagerduty.webhookSecrets,
     config.auditKey,
     options.auditKey,
+    config.postgres?.password,
     ...fromEnv,
   ];
   return [...new Set(values.filter((v): v is string => v !== undefined && v !== ''))];
@@ -210,5 +221,6 @@ const SECRET_NAMES = /SECRET|TOKEN|KEY/;
 
 function valueHint(name: string, value: string | undefined): string {
   if (value === undefined || SECRET_NAMES.test(name)) return '';
+  if (name === 'EDGEOPS_DATABASE_URL') return ` (got ${JSON.stringify(redactDatabaseUrl(value))})`;
   return ` (got ${JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)})`;
 }

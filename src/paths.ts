@@ -18,3 +18,4 @@ export function packageRoot(): string {
 }
 
 export const migrationsDir = (): string => path.join(packageRoot(), 'migrations');
+export const postgresMigrationsDir = (): string => path.join(packageRoot(), 'migrations', 'postgres');

@@ -7,7 +7,9 @@ import { resolveAuditKey } from '../audit-key.js';
 import { formatHeadRef, parseHeadRef, type HeadRef } from '../core/audit/head-ref.js';
 import { systemClock } from '../core/ports.js';
 import { SqliteAuditLog } from '../storage/sqlite-audit-log.js';
-import { verifyAuditDatabase } from '../storage/verify-audit-database.js';
+import { verifyAuditDatabase, type DatabaseVerdict } from '../storage/verify-audit-database.js';
+import { isPostgresUrl, parseDatabaseUrl, type PostgresTarget } from '../storage/postgres/database-url.js';
+import type { Config } from '../config.js';
 import { bootConfig } from './cli-config.js';
 import { write, type CliIo, type Subcommand } from './cli-io.js';
 
@@ -29,6 +31,12 @@ export const auditCommand: Subcommand = async (argv, io) => {
   }
   const expectHead = values['expect-head'] === undefined ? undefined : parseHeadRef(values['expect-head']);
   const config = bootConfig(io);
+  const postgres = values.db !== undefined ? (isPostgresUrl(values.db) ? parseDatabaseUrl(values.db) : undefined) : config.postgres && { ok: true as const, target: config.postgres };
+  if (postgres && !postgres.ok) {
+    write(io.stderr, `edgeops audit ${action}: --db ${postgres.problems.join('; ')}`);
+    return 1;
+  }
+  if (postgres) return auditPostgres(action, postgres.target, config, io, expectHead);
   const dbPath = values.db ? path.resolve(io.cwd, values.db) : config.dbPath;
   const { key } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: path.dirname(dbPath), generate: false });
   if (!existsSync(dbPath)) {
@@ -46,7 +54,11 @@ export const auditCommand: Subcommand = async (argv, io) => {
 
 function verify(db: Database.Database, key: string, io: CliIo, expectHead: HeadRef | undefined): number {
   const started = performance.now();
-  const result = verifyAuditDatabase(db, key, expectHead ? { expectHead } : {});
+  return report(verifyAuditDatabase(db, key, expectHead ? { expectHead } : {}), started, io, expectHead);
+}
+
+/** Prints a verdict, the same for either backend; 0 when everything checked out. */
+function report(result: DatabaseVerdict, started: number, io: CliIo, expectHead: HeadRef | undefined): number {
   const took = `checked in ${((performance.now() - started) / 1000).toFixed(2)} s`;
   const { chain } = result;
   if (!chain.ok) {
@@ -86,4 +98,17 @@ function anchor(db: Database.Database, key: string, io: CliIo): number {
   }
   write(io.stdout, formatHeadRef({ seq: chain.lastSeq, hash: chain.lastHash }));
   return 0;
+}
+
+/**
+ * The same checks on PostgreSQL (EDGEOPS_DATABASE_URL, or `--db postgres://…`), read in one snapshot.
+ * The key is EDGEOPS_AUDIT_KEY: there is no data folder to hold a key file.
+ */
+async function auditPostgres(action: 'verify' | 'anchor', target: PostgresTarget, config: Config, io: CliIo, expectHead: HeadRef | undefined): Promise<number> {
+  if (!config.auditKey) {
+    write(io.stderr, `edgeops audit ${action}: EDGEOPS_AUDIT_KEY is not set; set the key the log on ${target.display} was written with`);
+    return 1;
+  }
+  const { verifyPostgres, anchorPostgres } = await import('./audit-postgres.js');
+  return action === 'anchor' ? anchorPostgres(target, config.auditKey, io) : verifyPostgres(target, config.auditKey, io, expectHead, report);
 }

@@ -7,7 +7,7 @@ import { formatCatalogError } from '../catalog/catalog-error.js';
 import { createCatalogWatcher, type CatalogWatcher } from '../catalog/catalog-watcher.js';
 import { loadCatalog, type Catalog } from '../catalog/load-catalog.js';
 import { botCredentials, type Config, type Env } from '../config.js';
-import { bootConfig } from './cli-config.js';
+import { bootConfig, bootSqliteConfig } from './cli-config.js';
 import type { Clock } from '../core/ports.js';
 import type { Run } from '../core/runs/run.js';
 import { ConfigError } from '../errors.js';
@@ -115,7 +115,7 @@ async function checkStepUser(stepUser: StepUser, config: Config, protectedPaths:
 }
 
 export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> {
-  const config = bootConfig(io);
+  const config = bootSqliteConfig(io);
   const stepUser = config.stepUser ? resolveStepUser(config.stepUser, io.env) : undefined;
   const { key, file: keyFile } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: options.generateKey });
   const { logger, logFile } = bootLogger(config, options.logTo, key, io.env);

@@ -6,7 +6,7 @@ import { resolveAuditKey } from '../audit-key.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../core/commands/incident-commands.js';
 import { parseIncidentId } from '../core/incidents/incident.js';
 import { openRecord } from '../app.js';
-import { bootConfig } from './cli-config.js';
+import { bootSqliteConfig } from './cli-config.js';
 import { write, type Subcommand } from './cli-io.js';
 
 export const exportCommand: Subcommand = async (argv, io) => {
@@ -27,7 +27,7 @@ export const exportCommand: Subcommand = async (argv, io) => {
   }
   const id = parseIncidentId(positionals[0]!);
   // Exporting reads the record only: it needs neither the policy catalog nor a writable key.
-  const config = bootConfig(io);
+  const config = bootSqliteConfig(io);
   const { key } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: false });
   const record = openRecord({ file: config.dbPath, auditKey: key });
   try {

@@ -30,11 +30,11 @@ export function readMigrations(dir: string): Migration[] {
   return migrations;
 }
 
-/** Applies every migration the database has not recorded yet, in version order; returns the ones applied. */
-export function migrate(db: Database.Database, migrations: Migration[], now: () => number = Date.now): Migration[] {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
-  const recorded = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as Array<{ version: number; name: string }>;
+/**
+ * The migrations a database that recorded `recorded` still needs, lower numbers first (one that landed
+ * after a higher one still runs); refuses a database written by a newer edgeops.
+ */
+export function pendingMigrations(recorded: ReadonlyArray<{ version: number; name: string }>, migrations: Migration[]): Migration[] {
   const knownVersions = new Set(migrations.map((m) => m.version));
   const newest = migrations.at(-1)?.version ?? 0;
   const current = recorded.at(-1)?.version ?? 0;
@@ -45,9 +45,16 @@ export function migrate(db: Database.Database, migrations: Migration[], now: () 
   if (unknown) {
     throw new ConfigError([`database has migration ${unknown.version}_${unknown.name}, which this edgeops does not have; upgrade edgeops`]);
   }
-  // Every migration not yet recorded, lower numbers first: one that landed after a higher one still runs.
   const applied = new Set(recorded.map((r) => r.version));
-  const pending = migrations.filter((m) => !applied.has(m.version));
+  return migrations.filter((m) => !applied.has(m.version));
+}
+
+/** Applies every migration the database has not recorded yet, in version order; returns the ones applied. */
+export function migrate(db: Database.Database, migrations: Migration[], now: () => number = Date.now): Migration[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const recorded = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all() as Array<{ version: number; name: string }>;
+  const pending = pendingMigrations(recorded, migrations);
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const m of pending) {
     db.transaction(() => {

@@ -1,6 +1,6 @@
 // Configuration: defaults, and every problem reported at once with the variable's name.
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { botCredentials, loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 
 function problems(env: Record<string, string>): string[] {
@@ -84,5 +84,35 @@ describe('loadConfig', () => {
     expect(problems({ EDGEOPS_AUDIT_ANCHOR_CHANNEL: '#audit' })).toEqual([
       'EDGEOPS_AUDIT_ANCHOR_CHANNEL: must be a Slack channel ID such as C0123ABCD (the channel\'s ID from its details, not its #name) (got "#audit")',
     ]);
+  });
+});
+
+describe('EDGEOPS_DATABASE_URL', () => {
+  it('is unset by default: SQLite at EDGEOPS_DB stays the database', () => {
+    expect(loadConfig({}, { cwd: '/srv' })).toMatchObject({ dbPath: '/srv/data/edgeops.db', postgres: undefined });
+    expect(loadConfig({ EDGEOPS_DATABASE_URL: '  ' }).postgres).toBeUndefined();
+  });
+
+  it('selects PostgreSQL, keeping the URL for the driver and a masked one for output', () => {
+    const c = loadConfig({ EDGEOPS_DATABASE_URL: 'postgres://edgeops:s3cr%40t-pw@db.internal:5432/edgeops?sslmode=require' });
+    expect(c.postgres).toEqual({
+      url: 'postgres://edgeops:s3cr%40t-pw@db.internal:5432/edgeops?sslmode=require',
+      display: 'postgres://edgeops:***@db.internal:5432/edgeops?sslmode=require',
+      password: 's3cr@t-pw',
+    });
+    expect(botCredentials(c)).toContain('s3cr@t-pw');
+  });
+
+  it('refuses a URL that is not PostgreSQL, names no database or no user, saying the form and masking the password', () => {
+    expect(problems({ EDGEOPS_DATABASE_URL: 'mysql://u:hunter22@db/edgeops' })).toEqual([
+      'EDGEOPS_DATABASE_URL: must start with postgres:// or postgresql:// (got "mysql://u:***@db/edgeops"); the form is postgres://USER:PASSWORD@HOST:PORT/DATABASE',
+    ]);
+    expect(problems({ EDGEOPS_DATABASE_URL: 'postgres://u:hunter22@db:5432/' })).toEqual([
+      'EDGEOPS_DATABASE_URL: must name one database after the host, as in …@db.internal:5432/edgeops (got "postgres://u:***@db:5432/"); the form is postgres://USER:PASSWORD@HOST:PORT/DATABASE',
+    ]);
+    expect(problems({ EDGEOPS_DATABASE_URL: 'postgres://db:5432/edgeops' })[0]).toMatch(/^EDGEOPS_DATABASE_URL: names no user \(got "postgres:\/\/db:5432\/edgeops"\)/);
+    const broken = problems({ EDGEOPS_DATABASE_URL: 'postgres://u:hunter22@db:port/edgeops' });
+    expect(broken[0]).toMatch(/^EDGEOPS_DATABASE_URL: is not a valid URL \(a password with @, :, \/ or # must be percent-encoded\) \(got "postgres:\/\/u:\*\*\*@db:port\/edgeops"\)/);
+    for (const p of [...broken, ...problems({ EDGEOPS_DATABASE_URL: 'mysql://u:hunter22@db/edgeops' })]) expect(p).not.toContain('hunter22');
   });
 });
