@@ -12,6 +12,18 @@ export interface UnitOfWork {
   transaction<T>(fn: () => T): T;
 }
 
+/**
+ * The unit of work of asynchronous repositories (a second backend such as PostgreSQL): `fn` may
+ * await between its writes. Contract: no other transaction interleaves with it (what it reads and
+ * writes is as if it ran alone); a throw or rejection anywhere in `fn` rolls back every row it
+ * wrote; a `transaction` called from inside `fn` (awaited, in the same async flow) joins the outer
+ * one as a savepoint (its throw undoes only its own rows, unless the outer one rethrows) instead
+ * of waiting for it; it resolves only once the commit has succeeded.
+ */
+export interface AsyncUnitOfWork {
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+}
+
 /** Who is behind a request, as the policy sees them. */
 export interface Actor {
   /** Slack user ID (`U…`/`W…`), `pagerduty:<service>`, `scheduler` or `system`. */

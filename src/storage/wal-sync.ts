@@ -112,16 +112,30 @@ export class WalSync {
    * covers it, the log being synced in order, and `close()` syncs it if none did.
    */
   commit<T>(transaction: () => T, owed = true): T {
-    // `exec`, not a kept statement: SQLite applies this pragma when it compiles it, not when it runs it.
-    this.db.exec('PRAGMA synchronous = NORMAL');
+    this.skipSyncs();
     try {
       return transaction();
     } finally {
-      this.db.exec(`PRAGMA synchronous = ${this.level}`);
-      // Counted even when the transaction rolled back: one sync too many costs nothing that matters.
-      if (owed) this.made += 1;
-      else this.uncovered = true;
+      this.resumeSyncs(owed);
     }
+  }
+
+  /**
+   * Before an outermost transaction begins (SQLite refuses to change the level inside one): its
+   * commit skips its own sync, and `flush()` owes it one. For transactions that await between
+   * BEGIN and COMMIT, which `commit` cannot wrap.
+   */
+  skipSyncs(): void {
+    // `exec`, not a kept statement: SQLite applies this pragma when it compiles it, not when it runs it.
+    this.db.exec('PRAGMA synchronous = NORMAL');
+  }
+
+  /** After that transaction committed or rolled back: the connection syncs its commits again. */
+  resumeSyncs(owed = true): void {
+    this.db.exec(`PRAGMA synchronous = ${this.level}`);
+    // Counted even when the transaction rolled back: one sync too many costs nothing that matters.
+    if (owed) this.made += 1;
+    else this.uncovered = true;
   }
 
   /** Resolves once every deferred commit made before the call is on stable storage. */

@@ -1,0 +1,228 @@
+// Execution: run a queued run's steps in this process, record each, and end it; cancel and wait for runs.
+import { ConflictError, InputError, NotAllowedError } from '../../errors.js';
+import { decide, type PolicyRequest } from '../policy/policy-engine.js';
+import { recordDecision, subjectOf } from '../policy-access.js';
+import { maskSecrets } from '../procedures/mask.js';
+import type { RunPlan } from '../procedures/plan.js';
+import type { Procedure } from '../procedures/procedure-schema.js';
+import type { ResolvedStep } from '../procedures/template.js';
+import { isFinal, sha256, type Run, type RunState, type RunStepRecord } from './run.js';
+import type { Requester, RunContext } from './run-context.js';
+import { outputTail, resultMessage, startMessage } from './run-messages.js';
+
+/** The stored (non-secret) params as text, to plan again at execution time with fresh secrets. */
+const givenOf = (run: Run): Record<string, string> => Object.fromEntries(Object.entries(run.params).map(([k, v]) => [k, String(v)]));
+
+/** A step runner's error text can quote argv, env or a response: it is stored and posted masked, like output. */
+const maskedError = (error: string | undefined, secrets: readonly string[]): string | null => (error === undefined ? null : maskSecrets(error, secrets));
+
+/** An exception's text as a run stores and posts it: never a secret or credential, whatever raised it. */
+const maskedMessage = (err: unknown, secrets: readonly string[]): string => maskSecrets(err instanceof Error ? err.message : String(err), secrets);
+
+export function createRunExecution(ctx: RunContext) {
+  const { deps, active } = ctx;
+  const { uow, runs, clock } = deps;
+
+  function startExecution(id: string): Promise<Run> {
+    const controller = new AbortController();
+    const done = execute(id, controller).finally(() => active.delete(id));
+    active.set(id, { controller, done });
+    return done;
+  }
+
+  async function execute(id: string, controller: AbortController): Promise<Run> {
+    let run = ctx.load(id);
+    let procedure: Procedure | undefined;
+    let resolved: RunPlan;
+    try {
+      // Decided again just before anything runs, with or without approval: the policy, the groups
+      // and the files in force now are what count, not those of the request.
+      const subject = await ctx.requesterNow(run);
+      run = ctx.load(id);
+      const view = deps.catalog();
+      const problem = ctx.voidReason(view, run, subject);
+      if (problem) return finish(run, 'denied', problem.reason, { voided: problem.payload });
+      procedure = view.procedures.get(run.procedure)!;
+      resolved = ctx.plan(procedure, givenOf(run), run.environment, run.incidentId);
+    } catch (err) {
+      // Nothing is resolved yet: the bot's credentials and the procedure's secret values are what to hide.
+      return finish(ctx.load(id), 'failed', maskedMessage(err, knownSecrets(procedure ?? deps.catalog().procedures.get(run.procedure))));
+    }
+    const secrets = resolved.secrets;
+    const timer = setTimeout(() => controller.abort('timeout'), procedure!.timeout);
+    timer.unref?.();
+    try {
+      uow.transaction(() => {
+        run = ctx.load(id);
+        run.state = 'running';
+        run.startedAt = clock.now();
+        run.ownerPid = deps.pid;
+        runs.save(run);
+        const seq = ctx.append(run.requestedBy, run, 'run.started', { owner_pid: deps.pid, started_at: run.startedAt });
+        ctx.post(run, seq, startMessage(run));
+      });
+      deps.onMessages?.();
+
+      let final: RunState = 'succeeded';
+      let error: string | null = null;
+      for (const [index, step] of resolved.steps.entries()) {
+        if (controller.signal.aborted) break;
+        // A program replaced while earlier steps ran is not what was approved: it does not start.
+        if (step.kind === 'run' && !bindingHolds(procedure!, run)) {
+          final = 'failed';
+          error = `a program of ${run.procedure} changed during the run; step ${step.name} and those after it were not started`;
+          break;
+        }
+        const startedAt = clock.now();
+        uow.transaction(() => {
+          ctx.append('system', run, 'run.step_started', {
+            step: step.name,
+            index,
+            ...(step.kind === 'run'
+              ? { argv: step.argv.map((a) => maskSecrets(a, secrets)) }
+              : { method: step.method, url: maskSecrets(step.url, secrets) }),
+          });
+        });
+        const record = await runStep(run, index, step, startedAt, secrets, controller.signal);
+        uow.transaction(() => {
+          runs.saveStep(record);
+          ctx.append('system', run, 'run.step_finished', {
+            step: record.name,
+            index,
+            outcome: record.outcome,
+            exit_code: record.exitCode,
+            http_status: record.httpStatus,
+            duration_ms: record.finishedAt - record.startedAt,
+            output_tail: outputTail(record.output, 2000),
+            output_bytes: Buffer.byteLength(record.output),
+            output_sha256: sha256(record.output),
+            truncated_bytes: record.truncatedBytes,
+            error: record.error,
+          });
+        });
+        if (record.outcome === 'succeeded') continue;
+        if (controller.signal.aborted) {
+          final = controller.signal.reason === 'timeout' ? 'timed_out' : 'cancelled';
+          error = final === 'timed_out' ? `the run exceeded its timeout of ${Math.round(procedure!.timeout / 1000)}s` : 'cancelled';
+          break;
+        }
+        if (step.onError === 'continue') continue;
+        final = record.outcome === 'timed_out' ? 'timed_out' : 'failed';
+        error = `step ${step.name} ${record.outcome.replace('_', ' ')}`;
+        break;
+      }
+      if (final === 'succeeded' && controller.signal.aborted) {
+        final = controller.signal.reason === 'timeout' ? 'timed_out' : 'cancelled';
+      }
+      return finish(ctx.load(id), final, error);
+    } catch (err) {
+      deps.onError?.(err, id);
+      return finish(ctx.load(id), 'failed', `edgeops could not complete the run: ${maskedMessage(err, secrets)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function runStep(run: Run, index: number, step: ResolvedStep, startedAt: number, secrets: string[], signal: AbortSignal): Promise<RunStepRecord> {
+    const base = { runId: run.id, index, name: step.name, kind: step.kind, startedAt };
+    const timeoutMs = step.timeoutMs ?? deps.catalog().procedures.get(run.procedure)?.timeout ?? 600_000;
+    if (step.kind === 'run') {
+      const r = await deps.steps.process({
+        argv: step.argv,
+        env: step.env,
+        timeoutMs,
+        signal,
+        secrets,
+        onSpawn: ({ pgid }) => {
+          uow.transaction(() => {
+            const current = ctx.load(run.id);
+            current.pgid = pgid;
+            runs.save(current);
+          });
+        },
+      });
+      return { ...base, outcome: r.outcome, exitCode: r.exitCode, httpStatus: null, finishedAt: clock.now(), output: maskSecrets(r.output, secrets), truncatedBytes: r.truncatedBytes, error: maskedError(r.error, secrets) };
+    }
+    const r = await deps.steps.http({ method: step.method, url: step.url, headers: step.headers, body: step.body, expectStatus: step.expectStatus, timeoutMs, signal, secrets });
+    return { ...base, outcome: r.outcome, exitCode: null, httpStatus: r.status, finishedAt: clock.now(), output: maskSecrets(r.bodyExcerpt, secrets), truncatedBytes: 0, error: maskedError(r.error, secrets) };
+  }
+
+  /** The bot's credentials and the values of `procedure`'s secret params, for text masked before a run is planned. */
+  function knownSecrets(procedure: Procedure | undefined): string[] {
+    const values = Object.values(procedure?.params ?? {}).flatMap((p) => (p.type === 'secret' ? [deps.secretEnv[p.env]] : []));
+    return [...(deps.credentials ?? []), ...values.filter((v): v is string => typeof v === 'string')];
+  }
+
+  function bindingHolds(procedure: Procedure, run: Run): boolean {
+    try {
+      return ctx.bindingOf(procedure, run) === run.binding;
+    } catch (err) {
+      if (err instanceof InputError) return false;
+      throw err;
+    }
+  }
+
+  function finish(run: Run, state: RunState, error: string | null, extra: Record<string, unknown> = {}): Run {
+    uow.transaction(() => {
+      run.state = state;
+      run.error = error;
+      run.finishedAt = clock.now();
+      run.pgid = null;
+      runs.save(run);
+      runs.releaseLease(run.concurrencyKey, run.id);
+      const seq = ctx.append('system', run, 'run.finished', {
+        state,
+        error,
+        duration_ms: run.startedAt === null ? null : run.finishedAt - run.startedAt,
+        // The exact times exports show, so `edgeops audit verify` can hold the runs table to them.
+        started_at: run.startedAt,
+        finished_at: run.finishedAt,
+        ...extra,
+      });
+      const steps = runs.steps(run.id);
+      ctx.post(run, seq, resultMessage(run, steps, deps.outputLink?.(run.id)));
+      deps.onFinished?.(run, steps, seq);
+    });
+    deps.onMessages?.();
+    return run;
+  }
+
+  return {
+    startExecution,
+
+    cancel(by: Requester, id: string): Run {
+      const run = ctx.load(id);
+      if (isFinal(run.state)) throw new ConflictError(`${run.id} already ended (${run.state})`);
+      if (run.requestedBy !== by.actor.id) {
+        const view = deps.catalog();
+        const request: PolicyRequest = { subject: subjectOf(by.actor), action: 'cancel', procedure: run.procedure, environment: run.environment };
+        const decision = decide(view.policy, request);
+        if (decision.effect !== 'allow') {
+          recordDecision(deps, by, request, decision, view.policyHash, run.incidentId, { run: run.id });
+          throw new NotAllowedError(`you may not cancel ${run.id}: ${decision.reason}`);
+        }
+      }
+      const running = active.get(run.id);
+      if (run.state === 'pending_approval' || (run.state === 'queued' && !running)) {
+        uow.transaction(() => {
+          const current = ctx.load(id);
+          runs.releaseLease(current.concurrencyKey, current.id);
+          ctx.endPending(current, by, 'cancelled', 'run.cancelled', `cancelled by <@${by.actor.id}>`);
+        });
+        deps.onMessages?.();
+        return ctx.load(id);
+      }
+      if (!running) {
+        throw new ConflictError(`${run.id} is executed by another edgeops process (pid ${run.ownerPid ?? '?'}); cancel it there`);
+      }
+      uow.transaction(() => ctx.append(by, run, 'run.cancel_requested', {}));
+      running.controller.abort('cancel');
+      return run;
+    },
+
+    /** Resolves when every run this process executes has ended. */
+    async idle(): Promise<void> {
+      while (active.size > 0) await Promise.allSettled([...active.values()].map((a) => a.done));
+    },
+  };
+}

@@ -1,0 +1,137 @@
+// The asynchronous SQLite unit of work (for the async repository ports): one transaction at a time on the one connection, though callers await inside it.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { AsyncUnitOfWork } from '../core/ports.js';
+import type { Db } from './database.js';
+import { statementCache } from './statements.js';
+import type { WalSync } from './wal-sync.js';
+
+/** One outermost transaction; nested calls made from inside it open savepoints on it. */
+interface Tx {
+  depth: number;
+}
+
+/** Marks work whose commits may skip their own sync (see `deferSync`); `open` ends when that work settles. */
+interface Deferral {
+  open: boolean;
+}
+
+/**
+ * better-sqlite3 runs transactions synchronously, but the ports are asynchronous: a transaction's
+ * function may await between its writes, and any other work may run at each await. On one
+ * connection, whatever runs in that gap would land inside the open transaction. So:
+ * - transactions are serialised by a mutex and opened and closed by hand (BEGIN IMMEDIATE, COMMIT,
+ *   ROLLBACK); a throw anywhere in the function rolls back every row it wrote;
+ * - a call made from inside a transaction (the same async context) joins it as a savepoint, as
+ *   better-sqlite3's nested transactions did, instead of waiting for itself;
+ * - repository calls made outside any transaction while one is open wait for it (see `guard`), so
+ *   they neither land inside it nor read what it has not committed.
+ * The Store still runs the synchronous ports on `Store.transaction`; this one takes over when the
+ * repository ports return promises, and must then be the only way a transaction is opened on the
+ * connection.
+ */
+export class SqliteUnitOfWork implements AsyncUnitOfWork {
+  private readonly context = new AsyncLocalStorage<Tx>();
+  private readonly deferral = new AsyncLocalStorage<Deferral>();
+  private readonly stmt;
+  private locked = false;
+  private readonly waiters: Array<() => void> = [];
+  private open: Tx | undefined;
+
+  constructor(
+    private readonly db: Db,
+    /** Only a database file in WAL mode can defer its syncs. */
+    private readonly walSync: WalSync | undefined,
+  ) {
+    this.stmt = statementCache(db);
+  }
+
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    const joined = this.context.getStore();
+    if (joined !== undefined && joined === this.open) return this.savepoint(joined, fn);
+    if (this.locked) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    else this.locked = true;
+    const tx: Tx = { depth: 0 };
+    try {
+      return await this.context.run(tx, () => this.outermost(tx, fn));
+    } finally {
+      // The lock passes straight to the next waiter, so nothing can slip in between.
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.locked = false;
+    }
+  }
+
+  /** True when a repository call may run now: no transaction is open, or the caller is inside it. */
+  free(): boolean {
+    return !this.locked || (this.open !== undefined && this.context.getStore() === this.open);
+  }
+
+  /**
+   * `repo` with every method in `methods` run through the unit of work when another caller's
+   * transaction is open, and directly (no extra cost) otherwise.
+   */
+  guard<R extends object>(repo: R, methods: ReadonlyArray<keyof R>): R {
+    const guarded = Object.create(repo) as R;
+    for (const name of methods) {
+      const method = repo[name] as unknown as (...args: unknown[]) => Promise<unknown>;
+      (guarded as Record<keyof R, unknown>)[name] = (...args: unknown[]) =>
+        this.free() ? method.apply(repo, args) : this.transaction(() => method.apply(repo, args));
+    }
+    return guarded;
+  }
+
+  /**
+   * Runs `work`; the transactions it commits before it settles skip their own disk sync, and
+   * `WalSync.flush()` then makes them durable with one sync shared by every commit of that turn.
+   * Work it leaves running in the background syncs as usual once `work` has settled.
+   */
+  async deferSync<T>(work: () => Promise<T>): Promise<T> {
+    if (this.deferral.getStore()?.open) return work();
+    const deferral: Deferral = { open: true };
+    try {
+      return await this.deferral.run(deferral, work);
+    } finally {
+      deferral.open = false;
+    }
+  }
+
+  private async outermost<T>(tx: Tx, fn: () => Promise<T>): Promise<T> {
+    const deferred = this.walSync !== undefined && this.deferral.getStore()?.open === true;
+    if (deferred) this.walSync.skipSyncs();
+    try {
+      this.stmt('BEGIN IMMEDIATE').run();
+      this.open = tx;
+      try {
+        const result = await fn();
+        this.stmt('COMMIT').run();
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.stmt('ROLLBACK').run();
+        throw err;
+      } finally {
+        this.open = undefined;
+      }
+    } finally {
+      if (deferred) this.walSync.resumeSyncs();
+    }
+  }
+
+  private async savepoint<T>(tx: Tx, fn: () => Promise<T>): Promise<T> {
+    tx.depth += 1;
+    const name = `uow_${tx.depth}`;
+    this.stmt(`SAVEPOINT ${name}`).run();
+    try {
+      const result = await fn();
+      this.stmt(`RELEASE ${name}`).run();
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) {
+        this.stmt(`ROLLBACK TO ${name}`).run();
+        this.stmt(`RELEASE ${name}`).run();
+      }
+      throw err;
+    } finally {
+      tx.depth -= 1;
+    }
+  }
+}
