@@ -23,6 +23,9 @@ import { createPagerdutySync } from './core/pagerduty/pagerduty-sync.js';
 import { createPolicyAccess } from './core/policy-access.js';
 import { systemClock, type By, type Clock } from './core/ports.js';
 import { createRunService, type RunService } from './core/runs/run-service.js';
+import { createPortalSignIn, type PortalSignIn } from './core/portal/portal-sessions.js';
+import { signInLink } from './adapters/portal/portal-paths.js';
+import { sqlitePortalSessions } from './storage/sqlite-portal-sessions.js';
 import type { Logger } from './log.js';
 import { Store } from './storage/store.js';
 import { transcriptRuns, transcriptSource } from './storage/transcript-source.js';
@@ -63,6 +66,12 @@ export interface App {
   /** Incidents as a given person may know of them (private ones only to their members). */
   visibility: IncidentVisibility;
   handle: SlashRouter;
+  /** Portal sign-in links and sessions (docs/portal.md). */
+  portal: PortalSignIn;
+  /** A one-time portal sign-in link for this person (`/incident portal`, the console's `/portal`). */
+  portalLink(actor: By['actor'], source: By['source']): Promise<string>;
+  /** The user's Slack groups read the way slash commands read them; undefined without a group directory (local mode). */
+  groupsOf(userId: string): Promise<string[]> | undefined;
   exportFile(incidentId: string, format: ExportFormat, file?: string): Promise<string>;
   /** What a transcript of the incident is made from (read lazily from the store). */
   transcript(incidentId: string): TranscriptSource;
@@ -159,8 +168,19 @@ export function createApp(options: AppOptions): App {
     return writeTranscriptFile(transcript(incidentId), format, target);
   }
 
+  const portal = createPortalSignIn({
+    store: sqlitePortalSessions(store.db),
+    clock,
+    audit: (entry) => {
+      store.transaction(() => store.audit.append({ ...entry, incidentId: entry.incidentId ?? null }));
+    },
+  });
+  const portalLink = async (actor: By['actor'], source: By['source']): Promise<string> =>
+    signInLink(config.publicUrl, (await portal.issueLink(actor, source)).token);
+
   const incidentDeps: IncidentCommandDeps = {
     incidents,
+    portalLink,
     access,
     visibility,
     deliverExport: async (by: By, incident: Incident, format: ExportFormat) => {
@@ -191,6 +211,9 @@ export function createApp(options: AppOptions): App {
     access,
     visibility,
     handle,
+    portal,
+    portalLink,
+    groupsOf: (userId) => groupDirectory?.(userId),
     exportFile,
     transcript,
     onMessages(listener) {

@@ -32,6 +32,8 @@ export const EnvSchema = z.object({
   SLACK_SIGNING_SECRET: z.string().optional(),
   SLACK_BOT_TOKEN: z.string().optional(),
   SLACK_APP_TOKEN: z.string().optional(),
+  SLACK_CLIENT_ID: optionalText,
+  SLACK_CLIENT_SECRET: optionalText,
   SLACK_API_URL: url('the Slack Web API').default('https://slack.com/api/'),
   SLACK_TEAM_ID: optionalText.refine((v) => v === undefined || /^[TE][A-Z0-9]+$/.test(v), {
     message: 'must be a Slack team ID such as T0123ABCD',
@@ -95,6 +97,8 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number];
   /** When set, every step runs as this OS user instead of the bot's own (see the README). */
   stepUser: StepUserSpec | undefined;
+  /** "Sign in with Slack" for the ops portal: both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set (docs/portal.md). */
+  slackSignIn: { clientId: string; clientSecret: string; apiUrl: string; teamId: string | undefined } | undefined;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -131,6 +135,8 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
       problems.push('EDGEOPS_AUDIT_KEY: required when serving Slack (at least 32 characters, e.g. `openssl rand -hex 32`)');
   }
 
+  if (Boolean(env.SLACK_CLIENT_ID?.trim()) !== Boolean(env.SLACK_CLIENT_SECRET?.trim()))
+    problems.push('SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: set both for "Sign in with Slack" on the portal, or neither');
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   const dbPath = path.resolve(cwd, e.EDGEOPS_DB);
@@ -164,6 +170,10 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
     auditAnchorChannel: e.EDGEOPS_AUDIT_ANCHOR_CHANNEL,
     logLevel: e.LOG_LEVEL,
     stepUser: e.EDGEOPS_STEP_USER,
+    slackSignIn:
+      e.SLACK_CLIENT_ID && e.SLACK_CLIENT_SECRET
+        ? { clientId: e.SLACK_CLIENT_ID, clientSecret: e.SLACK_CLIENT_SECRET, apiUrl: e.SLACK_API_URL, teamId: e.SLACK_TEAM_ID }
+        : undefined,
   };
 }
 

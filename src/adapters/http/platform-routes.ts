@@ -1,6 +1,10 @@
-// The routes every mode serves beside chat: health, metrics, run output links and PagerDuty webhooks.
+// The routes every mode serves beside chat: health, metrics, run output links, PagerDuty webhooks and the ops portal.
+import { createHmac } from 'node:crypto';
 import type { App } from '../../app.js';
 import { sqliteMetricsSource } from '../../storage/sqlite-metrics-source.js';
+import { sqlitePortalQueries } from '../../storage/sqlite-portal-queries.js';
+import type { PortalDeps } from '../portal/portal-deps.js';
+import { mountPortal } from '../portal/portal-routes.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { mountPagerduty, type MountPagerdutyOptions } from '../pagerduty/index.js';
 import { createBodyBudget, type BodyBudget } from './body-budget.js';
@@ -33,7 +37,33 @@ export function appHealthRoute(app: App): RouteHandler {
   });
 }
 
-export function mountPlatform(app: App, options: { auditKey: string; pagerduty?: MountPagerdutyOptions }): Platform {
+/** Everything the ops portal takes from the App, in this one place (docs/portal.md). */
+export function portalDeps(app: App, auditKey: string, extra: Partial<Pick<PortalDeps, 'livePollMs'>> = {}): PortalDeps {
+  const { config, store } = app;
+  return {
+    publicUrl: config.publicUrl,
+    csrfKey: createHmac('sha256', auditKey).update('edgeops portal forms').digest('hex'),
+    clock: app.clock,
+    logger: app.logger,
+    signIn: app.portal,
+    read: sqlitePortalQueries(store.db),
+    visibility: app.visibility,
+    access: app.access,
+    runs: app.runs,
+    policy: () => app.catalog().policy,
+    transcript: (id) => app.transcript(id),
+    groupsOf: (userId) => app.groupsOf(userId),
+    audit: (entry) => {
+      store.transaction(() => store.audit.append({ ...entry, incidentId: entry.incidentId ?? null }));
+    },
+    ...(config.slackSignIn
+      ? { oidc: { ...config.slackSignIn, authorizeUrl: new URL('../openid/connect/authorize', config.slackSignIn.apiUrl).toString() } }
+      : {}),
+    ...extra,
+  };
+}
+
+export function mountPlatform(app: App, options: { auditKey: string; pagerduty?: MountPagerdutyOptions; portal?: Partial<Pick<PortalDeps, 'livePollMs'>> }): Platform {
   const metrics = createMetrics(sqliteMetricsSource(app.store.db));
   const bodyBudget = createBodyBudget();
   const pagerduty = mountPagerduty(app, app.config, app.logger, {
@@ -41,10 +71,12 @@ export function mountPlatform(app: App, options: { auditKey: string; pagerduty?:
     bodyBudget,
     onWebhook: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
   });
+  const portal = mountPortal(portalDeps(app, options.auditKey, options.portal));
   return {
     metrics,
     bodyBudget,
     routes: {
+      ...portal.routes,
       'GET /healthz': appHealthRoute(app),
       'GET /metrics': async (_req, res) => {
         const { contentType, body } = await metrics.render();
@@ -53,8 +85,14 @@ export function mountPlatform(app: App, options: { auditKey: string; pagerduty?:
       [`GET ${RUN_OUTPUT_PATH}`]: runOutputRoute(app, linkKey(options.auditKey)),
       ...pagerduty.routes,
     },
-    start: () => pagerduty.start(),
+    start: () => {
+      pagerduty.start();
+      portal.start();
+    },
     processed: () => pagerduty.processed(),
-    stop: () => pagerduty.stop(),
+    stop: () => {
+      portal.stop();
+      return pagerduty.stop();
+    },
   };
 }
