@@ -63,7 +63,9 @@ export async function incidentPage(deps: PortalDeps, req: IncomingMessage, res: 
   const mayExport = deps.access.allows(viewer.actor, { action: 'incident.export', channel: null, incidentId: incident.id });
 
   const roles = ROLES.map((r) => html`<dt>${r}</dt><dd>${incident.roles[r] ?? 'nobody'}</dd>`);
+  const notice = q.get('notice');
   const header = html`<h1>${incident.id}: ${incident.title}</h1>
+${notice ? html`<p class="notice" role="status">${notice}</p>` : null}
 <dl class="facts">
 <dt>Severity</dt><dd>${sevBadge(incident.severity)}</dd>
 <dt>Status</dt><dd>${statusBadge(incident)}${incident.private ? html` <span class="badge private">private</span>` : null}</dd>
