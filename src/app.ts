@@ -26,6 +26,8 @@ import { createRunService, type RunService } from './core/runs/run-service.js';
 import { createPortalSignIn, type PortalSignIn } from './core/portal/portal-sessions.js';
 import { signInLink } from './adapters/portal/portal-paths.js';
 import { sqlitePortalSessions } from './storage/sqlite-portal-sessions.js';
+import { sqlitePortalQueries } from './storage/sqlite-portal-queries.js';
+import type { PortalReadModel } from './core/portal/portal-read-model.js';
 import type { Logger } from './log.js';
 import { Store } from './storage/store.js';
 import { transcriptRuns, transcriptSource } from './storage/transcript-source.js';
@@ -68,6 +70,8 @@ export interface App {
   handle: SlashRouter;
   /** Portal sign-in links and sessions (docs/portal.md). */
   portal: PortalSignIn;
+  /** The portal's read queries (incident pages, timeline windows), behind their own async port. */
+  portalReads: PortalReadModel;
   /** A one-time portal sign-in link for this person (`/incident portal`, the console's `/portal`). */
   portalLink(actor: By['actor'], source: By['source']): Promise<string>;
   /** The user's Slack groups read the way slash commands read them; undefined without a group directory (local mode). */
@@ -212,6 +216,7 @@ export function createApp(options: AppOptions): App {
     visibility,
     handle,
     portal,
+    portalReads: sqlitePortalQueries(store.db),
     portalLink,
     groupsOf: (userId) => groupDirectory?.(userId),
     exportFile,

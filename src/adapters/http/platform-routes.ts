@@ -2,7 +2,6 @@
 import { createHmac } from 'node:crypto';
 import type { App } from '../../app.js';
 import { sqliteMetricsSource } from '../../storage/sqlite-metrics-source.js';
-import { sqlitePortalQueries } from '../../storage/sqlite-portal-queries.js';
 import type { PortalDeps } from '../portal/portal-deps.js';
 import { mountPortal } from '../portal/portal-routes.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
@@ -46,7 +45,7 @@ export function portalDeps(app: App, auditKey: string, extra: Partial<Pick<Porta
     clock: app.clock,
     logger: app.logger,
     signIn: app.portal,
-    read: sqlitePortalQueries(store.db),
+    read: app.portalReads,
     visibility: app.visibility,
     access: app.access,
     runs: app.runs,
