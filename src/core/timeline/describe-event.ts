@@ -71,6 +71,7 @@ const DESCRIBERS: Record<string, (p: Payload) => string> = {
   'policy.denied': (p) => `was refused ${policyTarget(p)}${p.reason ? `: ${str(p.reason)}` : ''}`,
   'policy.allowed': (p) => `was allowed ${policyTarget(p)}`,
   'policy.approval_required': (p) => `needs approval for ${policyTarget(p)}`,
+  'portal.exported': (p) => `downloaded the postmortem (${str(p.format)}) from the portal`,
 };
 
 export function describeEvent(event: Pick<AuditEvent, 'kind' | 'payload'>): string {

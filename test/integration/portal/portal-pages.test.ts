@@ -131,6 +131,8 @@ describe('portal pages', () => {
     const after = await support.get('/portal/run?id=R-1');
     expect(after.body).toContain('succeeded');
     expect(after.body).toContain('gated');
+    const incident = await support.get('/portal/incident?id=INC-1');
+    expect(incident.body).toContain('<summary>1 step</summary><ol><li>echo: succeeded (exit 0)<pre class="output">gated</pre>');
   });
 
   it('a forged approve without a CSRF token, with a wrong one, or from another origin is refused and changes nothing', async () => {
@@ -185,5 +187,25 @@ describe('portal pages', () => {
     const badDay = await developer.get('/portal/incidents?from=yesterday');
     expect(badDay.status).toBe(400);
     expect(badDay.body).toContain('from must be a date such as 2026-03-01');
+  });
+});
+
+describe('portal run output', () => {
+  it('shows every step of a run with its secret masked on the run and incident pages', async () => {
+    const canary = 'canary-portal-SECRET-0123456789abcdef';
+    const x = await startServe({ catalog: path.join(PACKAGE_ROOT, 'test', 'fixtures', 'canary'), env: { CANARY_TOKEN: canary } });
+    s = x;
+    expect(await ask(x, 'U0CANARY1', GENERAL, '/incident', 'declare "Canary" sev=3')).toMatch(/^INC-1 declared/);
+    expect(await ask(x, 'U0CANARY1', GENERAL, '/runbook', 'run leak-canary incident=INC-1')).toMatch(/^R-1 started/);
+    await x.app.runs.idle();
+    const user = await signIn(x, 'U0CANARY1');
+    for (const page of ['/portal/run?id=R-1', '/portal/incident?id=INC-1']) {
+      const body = (await user.get(page)).body;
+      expect(body, page).toContain('stdout token=[secret]');
+      expect(body, page).not.toContain(canary);
+    }
+    const run = (await user.get('/portal/run?id=R-1')).body;
+    expect(run).toContain('1. leak: ');
+    expect(run).toContain('2. split: ');
   });
 });

@@ -44,6 +44,12 @@ ${buttons.why ? html`<span class="why">${buttons.why}</span>` : null}
 </div>`;
 }
 
+/** The last lines of a step's output, as the run's result message shows them. */
+const outputTail = (output: string): string => {
+  const lines = output.replace(/\n$/, '').split('\n');
+  return lines.length > 20 ? `…\n${lines.slice(-20).join('\n')}` : lines.join('\n');
+};
+
 const dur = (from: number, to: number | null): string => (to === null ? '—' : durationText(to - from));
 
 export async function incidentPage(deps: PortalDeps, req: IncomingMessage, res: ServerResponse, viewer: Viewer): Promise<void> {
@@ -91,9 +97,17 @@ ${incident.summary ? html`<dt>Summary</dt><dd>${incident.summary}</dd>` : null}
       html`<li><a href="${pagePath(PATHS.run, { id: r.id })}">${r.id}</a> ${r.procedure} in ${r.environment}, requested by ${r.requestedBy}${r.approvalExpiresAt ? ` (until ${shortTime(r.approvalExpiresAt)})` : ''}
 ${approvalControls(viewer, r, runButtons(policy, viewer.actor, r, deps.runs.approvals(r.id)), here)}</li>`,
   );
+  // Each run's steps with the end of their (masked) output; the run page has all of it.
+  const stepsOf = (r: Run): Html => {
+    const steps = deps.runs.steps(r.id);
+    if (steps.length === 0) return html``;
+    return html`<details><summary>${steps.length} step${steps.length === 1 ? '' : 's'}</summary><ol>${steps.map(
+      (st) => html`<li>${st.name}: ${st.outcome} ${st.kind === 'http' ? `(HTTP ${st.httpStatus ?? '—'})` : `(exit ${st.exitCode ?? '—'})`}${st.output ? html`<pre class="output">${outputTail(st.output)}</pre>` : null}</li>`,
+    )}</ol></details>`;
+  };
   const runRows = runs.map(
     (r) =>
-      html`<tr><th scope="row"><a href="${pagePath(PATHS.run, { id: r.id })}">${r.id}</a></th><td>${r.procedure}</td><td>${r.environment}</td><td><span class="badge run-${r.state}">${r.state}</span></td><td>${r.requestedBy}</td><td>${shortTime(r.createdAt)}</td></tr>`,
+      html`<tr><th scope="row"><a href="${pagePath(PATHS.run, { id: r.id })}">${r.id}</a></th><td>${r.procedure}</td><td>${r.environment}</td><td><span class="badge run-${r.state}">${r.state}</span>${stepsOf(r)}</td><td>${r.requestedBy}</td><td>${shortTime(r.createdAt)}</td></tr>`,
   );
   const runsSection = mayRuns
     ? html`<h2>Runs</h2>
