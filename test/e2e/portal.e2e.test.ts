@@ -80,6 +80,11 @@ describe('ops portal in a browser', () => {
     expect(await ask(served, P.developer, GENERAL, '/incident', 'note "typed in slack just now" incident=INC-2')).toBe('Noted on INC-2.');
     // Within a second of the command's answer, the note is on the open page.
     await page.getByText('typed in slack just now').waitFor({ timeout: 1_000 });
+    // EDGEOPS_SCREENSHOTS=1 refreshes the picture of this page shown in the README.
+    if (process.env.EDGEOPS_SCREENSHOTS === '1') {
+      await page.setViewportSize({ width: 1100, height: 900 });
+      await page.screenshot({ path: path.join(PACKAGE_ROOT, 'docs', 'portal-incident.png') });
+    }
     await context.close();
   });
 
