@@ -195,7 +195,7 @@ export const CREDENTIAL_VARIABLES = [
  * (local mode may have generated it).
  */
 export function botCredentials(
-  config: Pick<Config, 'slack' | 'pagerduty' | 'auditKey'>,
+  config: Pick<Config, 'slack' | 'pagerduty' | 'auditKey'> & Partial<Pick<Config, 'slackSignIn'>>,
   options: { env?: Env; auditKey?: string } = {},
 ): string[] {
   const fromEnv = CREDENTIAL_VARIABLES.flatMap((name) => {
@@ -208,6 +208,7 @@ export function botCredentials(
     config.slack?.botToken,
     config.slack?.appToken,
     config.pagerduty.apiToken,
+    config.slackSignIn?.clientSecret,
     ...config.pagerduty.webhookSecrets,
     config.auditKey,
     options.auditKey,
