@@ -16,7 +16,9 @@ import type { MetricsSource } from './core/metrics/metrics-source.js';
 import type { Outbox } from './core/outbox/outbox.js';
 import type { PagerdutyInbox } from './core/pagerduty/pagerduty-inbox.js';
 import type { ProcessPass } from './core/pagerduty/pagerduty-processor.js';
-import type { Clock } from './core/ports.js';
+import type { PortalReadModel } from './core/portal/portal-read-model.js';
+import type { PortalAudit, PortalSignIn } from './core/portal/portal-sessions.js';
+import type { By, Clock } from './core/ports.js';
 import type { RunService } from './core/runs/run-service.js';
 import type { Logger } from './log.js';
 
@@ -94,6 +96,16 @@ export interface App extends MessageBus {
   /** Durable figures for /metrics. */
   metricsSource: MetricsSource;
   catalogLog: CatalogLog;
+  /** Portal sign-in links and sessions (docs/portal.md). */
+  portal: PortalSignIn;
+  /** The portal's read queries (incident pages, timeline windows), behind their own async port. */
+  portalReads: PortalReadModel;
+  /** A one-time portal sign-in link for this person (`/incident portal`, the console's `/portal`). */
+  portalLink(actor: By['actor'], source: By['source']): Promise<string>;
+  /** Records what a person did in the portal (sign-in, sign-out, downloads) on the audit log. */
+  portalAudit: PortalAudit;
+  /** The user's Slack groups read the way slash commands read them; undefined without a group directory (local mode). */
+  groupsOf(userId: string): Promise<string[]> | undefined;
   exportFile(incidentId: string, format: ExportFormat, file?: string): Promise<string>;
   /** What a transcript of the incident is made from (read lazily from the database). */
   transcript(incidentId: string): TranscriptSource;

@@ -29,6 +29,10 @@ import { createPolicyAccess } from './core/policy-access.js';
 import { systemClock, type By, type Clock } from './core/ports.js';
 import type { Run } from './core/runs/run.js';
 import { createRunService } from './core/runs/run-service.js';
+import { createPortalSignIn, type PortalAudit } from './core/portal/portal-sessions.js';
+import { signInLink } from './adapters/portal/portal-paths.js';
+import { sqlitePortalSessions } from './storage/sqlite-portal-sessions.js';
+import { sqlitePortalQueries } from './storage/sqlite-portal-queries.js';
 import type { Logger } from './log.js';
 import { sqliteMetricsSource } from './storage/sqlite-metrics-source.js';
 import { Store } from './storage/store.js';
@@ -163,8 +167,16 @@ export function createApp(options: AppOptions): ComposedApp {
     return writeTranscriptFile(transcript(incidentId), format, target);
   }
 
+  const portalAudit: PortalAudit = (entry) => {
+    store.transaction(() => store.audit.append({ ...entry, incidentId: entry.incidentId ?? null }));
+  };
+  const portal = createPortalSignIn({ store: sqlitePortalSessions(store.db), clock, audit: portalAudit });
+  const portalLink = async (actor: By['actor'], source: By['source']): Promise<string> =>
+    signInLink(config.publicUrl, (await portal.issueLink(actor, source)).token);
+
   const incidentDeps: IncidentCommandDeps = {
     incidents,
+    portalLink,
     access,
     visibility,
     deliverExport: async (by: By, incident: Incident, format: ExportFormat) => {
@@ -229,6 +241,11 @@ export function createApp(options: AppOptions): ComposedApp {
           store.audit.append({ actor: 'system', source: 'system', kind: 'policy_reload_failed', payload: { errors, kept_policy_hash: keptPolicyHash } }),
         ),
     },
+    portal,
+    portalReads: sqlitePortalQueries(store.db),
+    portalLink,
+    portalAudit,
+    groupsOf: (userId) => groupDirectory?.(userId),
     exportFile,
     transcript,
     onMessages(listener) {

@@ -50,6 +50,11 @@ export const SUBCOMMANDS: Record<string, Entry> = {
     summary: 'check the audit chain and the tables exports read, naming what differs; anchor prints the head as SEQ:HASH',
     load: async () => (await import('./cli/audit-command.js')).auditCommand,
   },
+  sessions: {
+    usage: 'sessions list | sessions revoke ID…',
+    summary: 'the ops portal sessions signed in now; revoke ends one (its ID from list)',
+    load: async () => (await import('./cli/sessions-command.js')).sessionsCommand,
+  },
   migrate: {
     usage: 'migrate',
     summary: 'apply pending database migrations (also done at start)',

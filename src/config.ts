@@ -35,6 +35,8 @@ export const EnvSchema = z.object({
   SLACK_SIGNING_SECRET: z.string().optional(),
   SLACK_BOT_TOKEN: z.string().optional(),
   SLACK_APP_TOKEN: z.string().optional(),
+  SLACK_CLIENT_ID: optionalText,
+  SLACK_CLIENT_SECRET: optionalText,
   SLACK_API_URL: url('the Slack Web API').default('https://slack.com/api/'),
   SLACK_TEAM_ID: optionalText.refine((v) => v === undefined || /^[TE][A-Z0-9]+$/.test(v), {
     message: 'must be a Slack team ID such as T0123ABCD',
@@ -100,6 +102,8 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number];
   /** When set, every step runs as this OS user instead of the bot's own (see the README). */
   stepUser: StepUserSpec | undefined;
+  /** "Sign in with Slack" for the ops portal: both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set (docs/portal.md). */
+  slackSignIn: { clientId: string; clientSecret: string; apiUrl: string; teamId: string | undefined } | undefined;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -140,6 +144,8 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
   const postgres = databaseUrl === undefined ? undefined : parseDatabaseUrl(databaseUrl);
   if (postgres && !postgres.ok) problems.push(...postgres.problems.map((p) => `EDGEOPS_DATABASE_URL: ${p}`));
 
+  if (Boolean(env.SLACK_CLIENT_ID?.trim()) !== Boolean(env.SLACK_CLIENT_SECRET?.trim()))
+    problems.push('SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: set both for "Sign in with Slack" on the portal, or neither');
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   const dbPath = path.resolve(cwd, e.EDGEOPS_DB);
@@ -174,6 +180,10 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
     auditAnchorChannel: e.EDGEOPS_AUDIT_ANCHOR_CHANNEL,
     logLevel: e.LOG_LEVEL,
     stepUser: e.EDGEOPS_STEP_USER,
+    slackSignIn:
+      e.SLACK_CLIENT_ID && e.SLACK_CLIENT_SECRET
+        ? { clientId: e.SLACK_CLIENT_ID, clientSecret: e.SLACK_CLIENT_SECRET, apiUrl: e.SLACK_API_URL, teamId: e.SLACK_TEAM_ID }
+        : undefined,
   };
 }
 
@@ -195,7 +205,7 @@ export const CREDENTIAL_VARIABLES = [
  * (local mode may have generated it).
  */
 export function botCredentials(
-  config: Pick<Config, 'slack' | 'pagerduty' | 'auditKey'> & Partial<Pick<Config, 'postgres'>>,
+  config: Pick<Config, 'slack' | 'pagerduty' | 'auditKey'> & Partial<Pick<Config, 'postgres' | 'slackSignIn'>>,
   options: { env?: Env; auditKey?: string } = {},
 ): string[] {
   const fromEnv = CREDENTIAL_VARIABLES.flatMap((name) => {
@@ -208,6 +218,7 @@ export function botCredentials(
     config.slack?.botToken,
     config.slack?.appToken,
     config.pagerduty.apiToken,
+    config.slackSignIn?.clientSecret,
     ...config.pagerduty.webhookSecrets,
     config.auditKey,
     options.auditKey,

@@ -35,7 +35,7 @@ export interface Actor {
 }
 
 /** Where a request came from, recorded on every audit row. */
-export type Source = 'slack' | 'console' | 'cli' | 'pagerduty' | 'scheduler' | 'system';
+export type Source = 'slack' | 'console' | 'cli' | 'pagerduty' | 'scheduler' | 'system' | 'portal';
 
 /** The policy decision that allowed an action: recorded with the action it allowed. */
 export interface Authorization {

@@ -17,6 +17,7 @@ export const CONSOLE_HELP = [
   '  /as USER [S1,S2]     act as another Slack user, with their user groups',
   '  /channel [NAME|INC-n] move to a channel (an incident channel implies its incident)',
   '  /whoami              who and where you are',
+  '  /portal              a one-time sign-in link to the ops portal, as the current user',
   '  /help                this list;  /quit to leave',
 ].join('\n');
 
@@ -31,7 +32,7 @@ export interface ConsoleSession {
 }
 
 /** What a console session uses: commands, incidents as the user may see them, the outbox it prints, the log. */
-export type ConsolePorts = Pick<App, 'handle' | 'incidents' | 'visibility' | 'outboxes' | 'onMessages' | 'clock' | 'logger'>;
+export type ConsolePorts = Pick<App, 'handle' | 'incidents' | 'visibility' | 'outboxes' | 'onMessages' | 'clock' | 'logger' | 'portalLink'>;
 
 export function createConsoleSession(app: ConsolePorts, options: { actor: Actor; write: (text: string) => void }): ConsoleSession {
   let actor: Actor = options.actor;
@@ -119,6 +120,13 @@ export function createConsoleSession(app: ConsolePorts, options: { actor: Actor;
         case '/channel':
         case '/join':
           write(switchChannel(rest));
+          return true;
+        case '/portal':
+          try {
+            write(`Sign in to the ops portal as ${actor.id} (once, within 10 minutes): ${await app.portalLink(actor, 'console')}`);
+          } catch (err) {
+            write(explain(err));
+          }
           return true;
         case '/whoami':
           write(`You are ${actor.id}${actor.groups.length ? ` in ${actor.groups.join(', ')}` : ''}, in #${channel}.`);

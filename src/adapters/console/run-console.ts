@@ -17,7 +17,7 @@ export function localBanner(app: Pick<App, 'config'>, extra: { user: string; log
     `  database   ${c.dbPath}`,
     `  policies   ${c.policiesDir}`,
     `  procedures ${c.commandsDir}`,
-    ...(extra.httpUrl ? [`  http       ${extra.httpUrl} (/healthz, PagerDuty webhooks)`] : []),
+    ...(extra.httpUrl ? [`  http       ${extra.httpUrl} (/healthz, PagerDuty webhooks, the ops portal at /portal: type /portal for a sign-in link)`] : []),
     ...(extra.logFile ? [`  logs       ${extra.logFile}`] : []),
     `  You are ${extra.user}. Type /incident help, or /help for the console; /as U123 S1,S2 switches user.`,
     '  To connect Slack: set SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and EDGEOPS_AUDIT_KEY, then npm start (README: "Connect to Slack").',

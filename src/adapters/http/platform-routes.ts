@@ -1,5 +1,8 @@
-// The routes every mode serves beside chat: health, metrics, run output links and PagerDuty webhooks.
+// The routes every mode serves beside chat: health, metrics, run output links, PagerDuty webhooks and the ops portal.
+import { createHmac } from 'node:crypto';
 import type { App } from '../../app-ports.js';
+import type { PortalDeps } from '../portal/portal-deps.js';
+import { mountPortal } from '../portal/portal-routes.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { mountPagerduty, type MountPagerdutyOptions, type PagerdutyMountPorts } from '../pagerduty/index.js';
 import { createBodyBudget, type BodyBudget } from './body-budget.js';
@@ -38,7 +41,40 @@ export function appHealthRoute(app: HealthPorts): RouteHandler {
   });
 }
 
-export function mountPlatform(app: PlatformPorts, options: { auditKey: string; pagerduty?: MountPagerdutyOptions }): Platform {
+/** What the ops portal reads and acts through (docs/portal.md). */
+export type PortalPorts = Pick<
+  App,
+  'config' | 'clock' | 'logger' | 'portal' | 'portalReads' | 'portalAudit' | 'visibility' | 'access' | 'runs' | 'catalog' | 'transcript' | 'groupsOf'
+>;
+
+/** Everything the ops portal takes from the App, in this one place (docs/portal.md). */
+export function portalDeps(app: PortalPorts, auditKey: string, extra: Partial<Pick<PortalDeps, 'livePollMs'>> = {}): PortalDeps {
+  const { config } = app;
+  return {
+    publicUrl: config.publicUrl,
+    csrfKey: createHmac('sha256', auditKey).update('edgeops portal forms').digest('hex'),
+    clock: app.clock,
+    logger: app.logger,
+    signIn: app.portal,
+    read: app.portalReads,
+    visibility: app.visibility,
+    access: app.access,
+    runs: app.runs,
+    policy: () => app.catalog().policy,
+    transcript: (id) => app.transcript(id),
+    groupsOf: (userId) => app.groupsOf(userId),
+    audit: app.portalAudit,
+    ...(config.slackSignIn
+      ? { oidc: { ...config.slackSignIn, authorizeUrl: new URL('../openid/connect/authorize', config.slackSignIn.apiUrl).toString() } }
+      : {}),
+    ...extra,
+  };
+}
+
+export function mountPlatform(
+  app: PlatformPorts & PortalPorts,
+  options: { auditKey: string; pagerduty?: MountPagerdutyOptions; portal?: Partial<Pick<PortalDeps, 'livePollMs'>> },
+): Platform {
   const metrics = createMetrics(app.metricsSource);
   const bodyBudget = createBodyBudget();
   const pagerduty = mountPagerduty(app, app.config, app.logger, {
@@ -46,10 +82,12 @@ export function mountPlatform(app: PlatformPorts, options: { auditKey: string; p
     bodyBudget,
     onWebhook: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
   });
+  const portal = mountPortal(portalDeps(app, options.auditKey, options.portal));
   return {
     metrics,
     bodyBudget,
     routes: {
+      ...portal.routes,
       'GET /healthz': appHealthRoute(app),
       'GET /metrics': async (_req, res) => {
         const { contentType, body } = await metrics.render();
@@ -58,8 +96,14 @@ export function mountPlatform(app: PlatformPorts, options: { auditKey: string; p
       [`GET ${RUN_OUTPUT_PATH}`]: runOutputRoute(app, linkKey(options.auditKey)),
       ...pagerduty.routes,
     },
-    start: () => pagerduty.start(),
+    start: () => {
+      pagerduty.start();
+      portal.start();
+    },
     processed: () => pagerduty.processed(),
-    stop: () => pagerduty.stop(),
+    stop: () => {
+      portal.stop();
+      return pagerduty.stop();
+    },
   };
 }

@@ -22,6 +22,8 @@ export interface IncidentCommandDeps {
   visibility: IncidentVisibility;
   /** Delivers the transcript where the caller can get it (a local file, or an upload queued for the channel). */
   deliverExport: (by: By, incident: Incident, format: ExportFormat) => Promise<string>;
+  /** A one-time sign-in link to the ops portal for the caller (docs/portal.md); absent where there is no portal. */
+  portalLink?: (actor: By['actor'], source: By['source']) => Promise<string>;
 }
 
 /**
@@ -217,6 +219,18 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
       const by = guard(deps, ctx, 'incident.export', incident);
       const where = await deps.deliverExport(by, incident, format);
       return { text: `Transcript of ${incident.id} (${format}): ${where}`, incidentId: incident.id };
+    },
+  },
+  {
+    name: 'portal',
+    usage: 'portal',
+    summary: 'a one-time link (10 minutes) that signs you in to the ops portal',
+    async run(deps, ctx, args) {
+      if (args.words.length > 0) throw new InputError('portal takes nothing more: /incident portal');
+      if (!deps.portalLink) throw new InputError('the ops portal is not served here');
+      // Anyone may sign in: each page then shows only what the policy lets them see.
+      const link = await deps.portalLink(ctx.actor, ctx.source);
+      return { text: `Your sign-in link to the ops portal (only for you, once, within 10 minutes): ${link}` };
     },
   },
   {

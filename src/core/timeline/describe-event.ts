@@ -73,6 +73,7 @@ const DESCRIBERS: Record<string, (p: Payload) => RichText | string> = {
   'policy.denied': (p) => rich`was refused ${policyTarget(p)}${p.reason ? `: ${str(p.reason)}` : ''}`,
   'policy.allowed': (p) => rich`was allowed ${policyTarget(p)}`,
   'policy.approval_required': (p) => rich`needs approval for ${policyTarget(p)}`,
+  'portal.exported': (p) => rich`downloaded the postmortem (${str(p.format)}) from the portal`,
 };
 
 /** The event in words, the people and runs it names kept as references: surfaces render them. */

@@ -1,0 +1,75 @@
+// SQLite implementation of the portal's sign-in links and sessions (hashes only, never the secrets).
+import type { PortalSession, PortalSessionStore, SignInLinkRecord } from '../core/portal/portal-sessions.js';
+import type { Db } from './database.js';
+import { statementCache } from './statements.js';
+
+interface SessionRow {
+  id_hash: string;
+  user_id: string;
+  groups: string;
+  method: string;
+  created_at: number;
+  last_seen_at: number;
+}
+
+const toSession = (r: SessionRow): PortalSession => ({
+  idHash: r.id_hash,
+  userId: r.user_id,
+  groups: JSON.parse(r.groups) as string[],
+  method: r.method as PortalSession['method'],
+  createdAt: r.created_at,
+  lastSeenAt: r.last_seen_at,
+});
+
+export function sqlitePortalSessions(db: Db): PortalSessionStore {
+  const stmt = statementCache(db);
+  return {
+    async insertLink(link: SignInLinkRecord) {
+      stmt('INSERT INTO portal_links (token_hash, user_id, groups, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(
+        link.tokenHash,
+        link.userId,
+        JSON.stringify(link.groups),
+        link.createdAt,
+        link.expiresAt,
+      );
+    },
+    async consumeLink(tokenHash, now) {
+      // One UPDATE decides: of two tabs opening the same link, one gets a session.
+      const row = stmt('UPDATE portal_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at >= ? RETURNING user_id, groups, created_at, expires_at').get(
+        now,
+        tokenHash,
+        now,
+      ) as { user_id: string; groups: string; created_at: number; expires_at: number } | undefined;
+      return row ? { tokenHash, userId: row.user_id, groups: JSON.parse(row.groups) as string[], createdAt: row.created_at, expiresAt: row.expires_at } : undefined;
+    },
+    async insertSession(s: PortalSession) {
+      stmt('INSERT INTO portal_sessions (id_hash, user_id, groups, method, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+        s.idHash,
+        s.userId,
+        JSON.stringify(s.groups),
+        s.method,
+        s.createdAt,
+        s.lastSeenAt,
+      );
+    },
+    async session(idHash) {
+      const row = stmt('SELECT * FROM portal_sessions WHERE id_hash = ?').get(idHash) as SessionRow | undefined;
+      return row ? toSession(row) : undefined;
+    },
+    async touch(idHash, now) {
+      stmt('UPDATE portal_sessions SET last_seen_at = ? WHERE id_hash = ?').run(now, idHash);
+    },
+    async deleteSessions(prefix) {
+      // A prefix is never a pattern: LIKE's wildcards cannot appear in hex.
+      const rows = stmt("DELETE FROM portal_sessions WHERE id_hash LIKE ? || '%' RETURNING *").all(prefix) as SessionRow[];
+      return rows.map(toSession);
+    },
+    async list() {
+      return (stmt('SELECT * FROM portal_sessions ORDER BY last_seen_at DESC').all() as SessionRow[]).map(toSession);
+    },
+    async sweep(idleBefore, now) {
+      stmt('DELETE FROM portal_links WHERE expires_at < ?').run(now);
+      return stmt('DELETE FROM portal_sessions WHERE last_seen_at < ?').run(idleBefore).changes;
+    },
+  };
+}
