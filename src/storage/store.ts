@@ -21,13 +21,13 @@ export class Store implements UnitOfWork {
   readonly incidents: IncidentStore;
   readonly outbox: Outbox;
   readonly pagerdutyEvents: PagerdutyEventStore;
-  readonly runs: RunStore;
   /** One transaction wrapper for every unit of work, rather than a new one per call. */
   private readonly run: Database.Transaction<(fn: () => unknown) => unknown>;
   /** Only a database file in WAL mode can defer its syncs; in memory there is nothing to sync. */
   private readonly walSync: WalSync | undefined;
   private deferring = false;
   private checkpointer: WalCheckpointer | undefined;
+  private runStore: RunStore | undefined;
 
   private constructor(
     readonly db: Db,
@@ -39,7 +39,6 @@ export class Store implements UnitOfWork {
     this.incidents = new SqliteIncidentStore(db);
     this.outbox = new SqliteOutbox(db, () => clock.now(), () => this.durable(), (write) => this.withoutOwnSync(write));
     this.pagerdutyEvents = new SqlitePagerdutyEvents(db);
-    this.runs = new SqliteRunStore(db);
     this.run = db.transaction((fn: () => unknown) => fn());
     const wal = !db.memory && db.pragma('journal_mode', { simple: true }) === 'wal';
     this.walSync = wal ? new WalSync(db, syncer(`${path.resolve(db.name)}-wal`)) : undefined;
@@ -48,6 +47,11 @@ export class Store implements UnitOfWork {
   /** Opens (and migrates) the database file; `syncer` is how the log reaches the disk (tests slow it down). */
   static create(options: { file: string; auditKey: string; clock: Clock; syncer?: (logFile: string) => FileSyncer } & OpenOptions): Store {
     return new Store(openDatabase(options.file, options), options.auditKey, options.clock, options.syncer);
+  }
+
+  /** Made on first use: its statements need the runs tables, which a database opened at an older version lacks. */
+  get runs(): RunStore {
+    return (this.runStore ??= new SqliteRunStore(this.db));
   }
 
   transaction<T>(fn: () => T): T {
