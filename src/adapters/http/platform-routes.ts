@@ -5,6 +5,7 @@ import { sqliteMetricsSource } from '../../storage/sqlite-metrics-source.js';
 import { sqlitePortalQueries } from '../../storage/sqlite-portal-queries.js';
 import type { PortalDeps } from '../portal/portal-deps.js';
 import { mountPortal } from '../portal/portal-routes.js';
+import { portalOpsDeps } from '../portal/portal-ops-deps.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { mountPagerduty, type MountPagerdutyOptions } from '../pagerduty/index.js';
 import { createBodyBudget, type BodyBudget } from './body-budget.js';
@@ -53,6 +54,7 @@ export function portalDeps(app: App, auditKey: string, extra: Partial<Pick<Porta
     policy: () => app.catalog().policy,
     transcript: (id) => app.transcript(id),
     groupsOf: (userId) => app.groupsOf(userId),
+    ops: portalOpsDeps(app),
     audit: (entry) => {
       store.transaction(() => store.audit.append({ ...entry, incidentId: entry.incidentId ?? null }));
     },
