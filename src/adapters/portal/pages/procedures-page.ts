@@ -69,7 +69,7 @@ interface FormValues {
 
 function procedureForm(viewer: Viewer, procedure: Procedure, envs: readonly EnvironmentView[], incidents: readonly Incident[], values: FormValues): Html {
   const usable = envs.filter((e) => e.dryRun.effect !== 'deny');
-  if (usable.length === 0) return html`<p class="empty">The policy lets you run this only without a dry-run first; use <code>/runbook run ${procedure.name}</code>.</p>`;
+  if (usable.length === 0) return html`<p class="empty">The policy lets you run this but not dry-run it, and the portal runs only after a dry-run: use <code>/runbook run ${procedure.name}</code> in Slack.</p>`;
   if (incidents.length === 0) return html`<p class="empty">A run from the portal is tied to an open incident you may view; there is none.</p>`;
   const id = (name: string) => `${procedure.name}-${name}`;
   const params = Object.entries(procedure.params).map(([name, def]) =>
