@@ -11,6 +11,8 @@ import type { TranscriptSource } from './core/export/transcript.js';
 import { botCredentials, type Config, type Env } from './config.js';
 import type { AccessControl } from './core/access.js';
 import { createAnchorService, type AnchorService } from './core/audit/anchor-service.js';
+import type { PortalOpsReads } from './core/portal/portal-ops-reads.js';
+import { sqlitePortalOpsReads } from './storage/sqlite-portal-ops-reads.js';
 import { handleIncidentCommand, type ExportFormat, type IncidentCommandDeps } from './core/commands/incident-commands.js';
 import { handleOncallCommand } from './core/commands/oncall-commands.js';
 import { handleRunbookCommand, type RunbookCommandDeps } from './core/commands/runbook-commands.js';
@@ -62,6 +64,8 @@ export interface App {
   reminders: ReminderService;
   /** Posts the audit chain head to EDGEOPS_AUDIT_ANCHOR_CHANNEL daily; only with Slack and the channel set. */
   auditAnchor: AnchorService | undefined;
+  /** The reads behind the portal's reports and audit pages (incidents since a time, the chain's status). */
+  portalOpsReads: PortalOpsReads;
   access: AccessControl;
   /** Incidents as a given person may know of them (private ones only to their members). */
   visibility: IncidentVisibility;
@@ -208,6 +212,7 @@ export function createApp(options: AppOptions): App {
     runs,
     reminders,
     auditAnchor,
+    portalOpsReads: sqlitePortalOpsReads(store.db, store.audit),
     access,
     visibility,
     handle,

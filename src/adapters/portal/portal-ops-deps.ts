@@ -2,7 +2,6 @@
 import type { App } from '../../app.js';
 import type { PortalOpsReads } from '../../core/portal/portal-ops-reads.js';
 import type { CatalogView, RunService } from '../../core/runs/run-service.js';
-import { sqlitePortalOpsReads } from '../../storage/sqlite-portal-ops-reads.js';
 
 export interface PortalOpsDeps {
   /** The procedures and policy in force, read once per request. */
@@ -18,7 +17,7 @@ export function portalOpsDeps(app: App): PortalOpsDeps {
   return {
     catalog: app.catalog,
     runs: app.runs,
-    reads: sqlitePortalOpsReads(app.store.db, app.store.audit),
+    reads: app.portalOpsReads,
     dbPath: app.config.dbPath,
   };
 }
