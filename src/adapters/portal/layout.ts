@@ -15,6 +15,7 @@ export function layout(title: string, body: Html, user?: LayoutUser, options: { 
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · edgeops</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${PATHS.css}">
 ${options.live ? html`<script src="${PATHS.js}" defer></script>` : null}
 </head>

@@ -36,7 +36,7 @@ function section(key: string, heading: string, groupName: string, rows: readonly
     });
   return html`<section class="report" aria-labelledby="h-${key}">
 <h2 id="h-${key}">${heading}</h2>
-<div class="charts"><figure>${chart('acknowledge', 'acknowledge')}</figure><figure>${chart('resolve', 'resolve')}</figure></div>
+<div class="charts"><figure>${chart('acknowledge', 'acknowledge')}<figcaption>Time to acknowledge, p50 and p90</figcaption></figure><figure>${chart('resolve', 'resolve')}<figcaption>Time to resolve, p50 and p90</figcaption></figure></div>
 ${table(`table-${key}`, `${heading}, last ${days} days`, rows, groupName)}
 </section>`;
 }
