@@ -16,6 +16,7 @@ import type { MetricsSource } from './core/metrics/metrics-source.js';
 import type { Outbox } from './core/outbox/outbox.js';
 import type { PagerdutyInbox } from './core/pagerduty/pagerduty-inbox.js';
 import type { ProcessPass } from './core/pagerduty/pagerduty-processor.js';
+import type { PortalOpsReads } from './core/portal/portal-ops-reads.js';
 import type { PortalReadModel } from './core/portal/portal-read-model.js';
 import type { PortalAudit, PortalSignIn } from './core/portal/portal-sessions.js';
 import type { By, Clock } from './core/ports.js';
@@ -100,6 +101,8 @@ export interface App extends MessageBus {
   portal: PortalSignIn;
   /** The portal's read queries (incident pages, timeline windows), behind their own async port. */
   portalReads: PortalReadModel;
+  /** The reads behind the portal's reports and audit pages (incidents since a time, the chain's status). */
+  portalOpsReads: PortalOpsReads;
   /** A one-time portal sign-in link for this person (`/incident portal`, the console's `/portal`). */
   portalLink(actor: By['actor'], source: By['source']): Promise<string>;
   /** Records what a person did in the portal (sign-in, sign-out, downloads) on the audit log. */

@@ -13,6 +13,7 @@ import type { Catalog } from './catalog/load-catalog.js';
 import type { TranscriptSource } from './core/export/transcript.js';
 import { botCredentials, type Config, type Env } from './config.js';
 import { createAnchorService } from './core/audit/anchor-service.js';
+import { sqlitePortalOpsReads } from './storage/sqlite-portal-ops-reads.js';
 import { handleIncidentCommand, type ExportFormat, type IncidentCommandDeps } from './core/commands/incident-commands.js';
 import { handleOncallCommand } from './core/commands/oncall-commands.js';
 import { handleRunbookCommand, type RunbookCommandDeps } from './core/commands/runbook-commands.js';
@@ -204,6 +205,7 @@ export function createApp(options: AppOptions): ComposedApp {
     runs,
     reminders,
     auditAnchor,
+    portalOpsReads: sqlitePortalOpsReads(store.db, store.audit),
     access,
     visibility,
     pins: createPinnedMessages({ audit: store.audit }),

@@ -3,6 +3,7 @@ import { createHmac } from 'node:crypto';
 import type { App } from '../../app-ports.js';
 import type { PortalDeps } from '../portal/portal-deps.js';
 import { mountPortal } from '../portal/portal-routes.js';
+import { portalOpsDeps } from '../portal/portal-ops-deps.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { mountPagerduty, type MountPagerdutyOptions, type PagerdutyMountPorts } from '../pagerduty/index.js';
 import { createBodyBudget, type BodyBudget } from './body-budget.js';
@@ -44,7 +45,7 @@ export function appHealthRoute(app: HealthPorts): RouteHandler {
 /** What the ops portal reads and acts through (docs/portal.md). */
 export type PortalPorts = Pick<
   App,
-  'config' | 'clock' | 'logger' | 'portal' | 'portalReads' | 'portalAudit' | 'visibility' | 'access' | 'runs' | 'catalog' | 'transcript' | 'groupsOf'
+  'config' | 'clock' | 'logger' | 'portal' | 'portalReads' | 'portalOpsReads' | 'portalAudit' | 'visibility' | 'access' | 'runs' | 'catalog' | 'transcript' | 'groupsOf'
 >;
 
 /** Everything the ops portal takes from the App, in this one place (docs/portal.md). */
@@ -63,6 +64,7 @@ export function portalDeps(app: PortalPorts, auditKey: string, extra: Partial<Pi
     policy: () => app.catalog().policy,
     transcript: (id) => app.transcript(id),
     groupsOf: (userId) => app.groupsOf(userId),
+    ops: portalOpsDeps(app),
     audit: app.portalAudit,
     ...(config.slackSignIn
       ? { oidc: { ...config.slackSignIn, authorizeUrl: new URL('../openid/connect/authorize', config.slackSignIn.apiUrl).toString() } }

@@ -1,6 +1,7 @@
 // The page around every portal page: skip link, header with navigation and sign-out, main landmark.
 import { html, type Html } from './html.js';
 import { PATHS } from './portal-paths.js';
+import { OPS_PATHS } from './portal-ops-paths.js';
 
 export interface LayoutUser {
   userId: string;
@@ -24,7 +25,7 @@ ${options.live ? html`<script src="${PATHS.js}" defer></script>` : null}
   <a class="brand" href="${PATHS.incidents}">edgeops</a>
   ${
     user
-      ? html`<nav aria-label="Portal"><ul><li><a href="${PATHS.incidents}">Incidents</a></li></ul></nav>
+      ? html`<nav aria-label="Portal"><ul><li><a href="${PATHS.incidents}">Incidents</a></li><li><a href="${OPS_PATHS.procedures}">Procedures</a></li><li><a href="${OPS_PATHS.reports}">Reports</a></li><li><a href="${OPS_PATHS.audit}">Audit</a></li></ul></nav>
   <form class="signout" method="post" action="${PATHS.signOut}"><input type="hidden" name="csrf" value="${user.csrf}"><span class="who">${user.userId}</span> <button type="submit">Sign out</button></form>`
       : null
   }

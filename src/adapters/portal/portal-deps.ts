@@ -8,6 +8,7 @@ import type { PortalAudit, PortalSignIn } from '../../core/portal/portal-session
 import type { Clock } from '../../core/ports.js';
 import type { RunService } from '../../core/runs/run-service.js';
 import type { Logger } from '../../log.js';
+import type { PortalOpsDeps } from './portal-ops-deps.js';
 
 /** Sign in with Slack (OpenID Connect), when SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set. */
 export interface OidcSettings {
@@ -39,6 +40,7 @@ export interface PortalDeps {
   groupsOf(userId: string): Promise<string[]> | undefined;
   audit: PortalAudit;
   oidc?: OidcSettings;
+  ops: PortalOpsDeps;
   /** How often a live timeline looks for new events. */
   livePollMs?: number;
 }

@@ -10,6 +10,10 @@ import { decideRoute, exportRoute } from './portal-actions.js';
 import { incidentPage } from './pages/incident-page.js';
 import { incidentsPage } from './pages/incidents-page.js';
 import { runPage } from './pages/run-page.js';
+import { OPS_PATHS } from './portal-ops-paths.js';
+import { dryRunPost, proceduresPage, runPost } from './pages/procedures-page.js';
+import { reportsPage } from './pages/reports-page.js';
+import { auditPage } from './pages/audit-page.js';
 import { signInPage, signInPost, signOutPost } from './pages/sign-in-page.js';
 import { oidcCallback, oidcStart } from './slack-oidc.js';
 import { createTimelineStreams } from './timeline-stream.js';
@@ -51,6 +55,11 @@ export function mountPortal(deps: PortalDeps): Portal {
     [`GET ${PATHS.run}`]: runPage,
     [`POST ${PATHS.approve}`]: decideRoute('approve'),
     [`POST ${PATHS.deny}`]: decideRoute('deny'),
+    [`GET ${OPS_PATHS.procedures}`]: proceduresPage,
+    [`POST ${OPS_PATHS.dryRun}`]: dryRunPost,
+    [`POST ${OPS_PATHS.runProcedure}`]: runPost,
+    [`GET ${OPS_PATHS.reports}`]: reportsPage,
+    [`GET ${OPS_PATHS.audit}`]: auditPage,
   };
 
   const routes: Record<string, RouteHandler> = {};

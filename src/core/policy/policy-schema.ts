@@ -22,6 +22,8 @@ export const INCIDENT_ACTIONS = [
   'runbook.list',
   /** The status of a run; for a run in an incident, `incident.view` of that incident as well. */
   'runbook.status',
+  /** See the audit chain's status in the portal (docs/portal.md). */
+  'audit.view',
 ] as const;
 export const ACTIONS = [...PROCEDURE_ACTIONS, ...INCIDENT_ACTIONS] as const;
 export type ProcedureAction = (typeof PROCEDURE_ACTIONS)[number];
