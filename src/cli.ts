@@ -56,8 +56,8 @@ export const SUBCOMMANDS: Record<string, Entry> = {
     load: async () => (await import('./cli/sessions-command.js')).sessionsCommand,
   },
   migrate: {
-    usage: 'migrate',
-    summary: 'apply pending database migrations (also done at start)',
+    usage: 'migrate [--from FILE [--to postgres://…]]',
+    summary: 'apply pending database migrations (also done at start); --from copies a SQLite database into PostgreSQL',
     load: async () => (await import('./cli/migrate-command.js')).migrateCommand,
   },
 };

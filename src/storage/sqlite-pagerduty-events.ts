@@ -12,7 +12,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
 import { statementCache } from './statements.js';
 
-interface EventRow {
+export interface EventRow {
   received_seq: number;
   event_id: string;
   webhook_id: string | null;
@@ -33,12 +33,12 @@ interface EventRow {
   processed_at: number | null;
 }
 
-const EVENT_COLUMNS = [
+export const EVENT_COLUMNS = [
   'received_seq', 'event_id', 'webhook_id', 'event_type', 'pd_incident_id', 'service_id', 'service_name', 'agent', 'occurred_at',
   'body', 'received_at', 'state', 'outcome', 'incident_id', 'attempts', 'next_attempt_at', 'last_error', 'processed_at',
 ] as const;
 
-const toEvent = (r: EventRow): StoredPagerdutyEvent => ({
+export const toEvent = (r: EventRow): StoredPagerdutyEvent => ({
   receivedSeq: r.received_seq,
   eventId: r.event_id,
   webhookId: r.webhook_id,
@@ -59,7 +59,7 @@ const toEvent = (r: EventRow): StoredPagerdutyEvent => ({
   processedAt: r.processed_at,
 });
 
-interface TriggerRow {
+export interface TriggerRow {
   event_id: string;
   trigger_key: string;
   procedure: string;
@@ -69,7 +69,7 @@ interface TriggerRow {
   at: number;
 }
 
-const toTrigger = (r: TriggerRow): TriggerRunRecord => ({
+export const toTrigger = (r: TriggerRow): TriggerRunRecord => ({
   eventId: r.event_id,
   triggerKey: r.trigger_key,
   procedure: r.procedure,

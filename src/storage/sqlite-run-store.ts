@@ -54,7 +54,7 @@ export const toRun = (r: RunRow): Run => ({
   error: r.error,
 });
 
-const toRow = (run: Run): RunRow => ({
+export const toRow = (run: Run): RunRow => ({
   id: run.id,
   number: run.number,
   procedure: run.procedure,
@@ -78,7 +78,7 @@ const toRow = (run: Run): RunRow => ({
   error: run.error,
 });
 
-const RUN_COLUMNS = Object.keys(toRow({} as Run)) as Array<keyof RunRow>;
+export const RUN_COLUMNS = Object.keys(toRow({} as Run)) as Array<keyof RunRow>;
 
 export interface StepRow {
   run_id: string;

@@ -1,6 +1,6 @@
 // A throwaway PostgreSQL 15 cluster for tests: initdb into a temp folder, served on a free loopback port.
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -80,6 +80,8 @@ export async function startCluster(options: { port?: number; password?: string }
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  // Who started it: a later run stops it if that process died before its teardown (killed, or its output pipe closed).
+  writeFileSync(path.join(dir, 'owner.pid'), String(process.pid));
   const adminUrl = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
   return {
     adminUrl,
@@ -92,4 +94,25 @@ export async function startCluster(options: { port?: number; password?: string }
       }
     },
   };
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Stops and removes clusters left by earlier runs whose process is gone. */
+export async function removeAbandonedClusters(): Promise<void> {
+  const user = await postgresUser();
+  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith('edgeops-pg-'))) {
+    const dir = path.join(tmpdir(), name);
+    const owner = Number(existsSync(path.join(dir, 'owner.pid')) ? readFileSync(path.join(dir, 'owner.pid'), 'utf8') : NaN);
+    if (!Number.isInteger(owner) || alive(owner)) continue;
+    if (existsSync(path.join(dir, 'data'))) await tool('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop'], user).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { freeLoopbackPort, startCluster, type Cluster } from './postgres-cluster.js';
+import { freeLoopbackPort, removeAbandonedClusters, startCluster, type Cluster } from './postgres-cluster.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,12 +21,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const password = randomBytes(12).toString('hex');
   const status = mkdtempSync(path.join(tmpdir(), 'edgeops-pg-status-'));
   const failureFile = path.join(status, 'failure');
+  writeFileSync(path.join(status, 'owner.pid'), String(process.pid));
   project.provide('postgresAdminUrl', `postgres://postgres:${password}@127.0.0.1:${port}/postgres`);
   project.provide('postgresFailureFile', failureFile);
-  const started: Promise<Cluster | undefined> = startCluster({ port, password }).catch((err: unknown) => {
-    writeFileSync(failureFile, String((err as Error).stack ?? err));
-    return undefined;
-  });
+  const started: Promise<Cluster | undefined> = removeAbandonedClusters()
+    .then(() => startCluster({ port, password }))
+    .catch((err: unknown) => {
+      writeFileSync(failureFile, String((err as Error).stack ?? err));
+      return undefined;
+    });
   return async () => {
     const cluster = await started;
     await cluster?.stop();
