@@ -7,7 +7,7 @@ import { createPool, type Pool } from '../../../src/storage/postgres/pool.js';
 import { migratePostgres } from '../../../src/storage/postgres/postgres-migrate.js';
 import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
 
-const SQLITE_TABLES = ['audit_head', 'audit_log', 'incidents', 'leases', 'outbox', 'pagerduty_events', 'pagerduty_trigger_runs', 'run_approvals', 'run_steps', 'runs'];
+const SQLITE_TABLES = ['audit_head', 'audit_log', 'incidents', 'leases', 'outbox', 'pagerduty_events', 'pagerduty_trigger_runs', 'portal_links', 'portal_sessions', 'run_approvals', 'run_steps', 'runs'];
 
 describe('PostgreSQL migrations', () => {
   const dbs: TestDatabase[] = [];
