@@ -60,7 +60,7 @@ describe('import-boundary check', () => {
     expect(summary.error).toBe(0);
   });
 
-  it.each([
+  it.each<{ rule: string; broken: Record<string, string>; from: string; to: string }>([
     {
       rule: 'core-stays-pure',
       broken: { 'src/core/service.ts': "import { db } from '../storage/db.js';\nexport const service = db;\n" },
