@@ -106,7 +106,7 @@ describe('a PagerDuty incident with a hostile service name and id', () => {
     expect(incident).toMatchObject({ id: 'INC-1', service: '--output=pwned-by-service', pagerdutyId: '--output=pwned-by-id' });
 
     // sort-service ran, with the service-name form as one plain operand: sort finds no such file and fails.
-    const run = s.app.runs.get('R-1')!;
+    const run = s.app.runs.get('R-1');
     expect(run).toMatchObject({ procedure: 'sort-service', state: 'failed' });
     const started = s.app.store.db.prepare("SELECT payload FROM audit_log WHERE kind = 'run.step_started'").all() as Array<{ payload: string }>;
     expect(started.map((r) => (JSON.parse(r.payload) as { argv: string[] }).argv)).toEqual([['sort', 'output pwned-by-service']]);

@@ -35,7 +35,7 @@ function captureOwnOutput(): () => string {
     vi.spyOn(stream, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
       written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
       return original(chunk, ...rest);
-    }) as typeof stream.write);
+    }));
   }
   return () => written.join('');
 }

@@ -124,7 +124,7 @@ function fetchErrorMessage(url: URL, err: unknown): string {
     case 'ECONNRESET':
       return `connection reset by ${where} (ECONNRESET)`;
     default: {
-      const message = (err as Error).message ?? String(err);
+      const message = err instanceof Error ? err.message : String(err);
       return cause?.message ? `${message}: ${cause.message}${cause.code ? ` (${cause.code})` : ''}` : message;
     }
   }
