@@ -91,7 +91,7 @@ describe('a param filling a whole argv element', () => {
     // The same value, where the procedure's author allows options: sort really does take it and make the file.
     await command(s, GENERAL, '/runbook', 'run sort-flagged file=--output=made-by-sort');
     await s.app.runs.idle();
-    expect(s.app.runs.get('R-1')?.state).toBe('succeeded');
+    expect(s.app.runs.get('R-1').state).toBe('succeeded');
     expect(leftBehind(s)).toEqual(['made-by-sort']);
   });
 });
