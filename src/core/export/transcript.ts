@@ -1,7 +1,7 @@
 // Postmortem transcripts (docs/export.md): pure renderers that yield text chunk by chunk, so exports stream.
 import type { AuditEvent } from '../audit/audit-chain.js';
 import { durationText, isoTime, type Incident } from '../incidents/incident.js';
-import { describeEvent } from '../timeline/describe-event.js';
+import { describeEvent, payloadText } from '../timeline/describe-event.js';
 
 export interface TranscriptStep {
   name: string;
@@ -129,7 +129,7 @@ export function* renderMarkdown(src: TranscriptSource): Generator<string> {
   let denied = 0;
   for (const e of src.denied()) {
     denied += 1;
-    yield `- ${isoTime(e.time)} ${mdText(`${e.actor}: ${describeEvent(e)}${e.payload.reason ? ` (${String(e.payload.reason)})` : ''}`)}\n`;
+    yield `- ${isoTime(e.time)} ${mdText(`${e.actor}: ${describeEvent(e)}${e.payload.reason ? ` (${payloadText(e.payload.reason)})` : ''}`)}\n`;
   }
   if (denied === 0) yield '_None._\n';
   yield `\n---\n\nAudit: first seq ${tail.firstSeq ?? dash}, last seq ${tail.lastSeq ?? dash}, last hash \`${tail.lastHash ?? dash}\`. `;
@@ -232,7 +232,7 @@ export function* renderHtml(src: TranscriptSource): Generator<string> {
   let denied = 0;
   for (const e of src.denied()) {
     denied += 1;
-    yield `<li class="text">${isoTime(e.time)} ${esc(e.actor)}: ${esc(describeEvent(e))}${e.payload.reason ? ` (${esc(String(e.payload.reason))})` : ''}</li>`;
+    yield `<li class="text">${isoTime(e.time)} ${esc(e.actor)}: ${esc(describeEvent(e))}${e.payload.reason ? ` (${esc(payloadText(e.payload.reason))})` : ''}</li>`;
   }
   if (denied === 0) yield '<li>None.</li>';
   yield `</ul>\n<footer>Audit: first seq ${tail.firstSeq ?? dash}, last seq ${tail.lastSeq ?? dash}, last hash <code>${esc(tail.lastHash ?? dash)}</code>. `;

@@ -2,8 +2,15 @@
 import type { AuditEvent } from '../audit/audit-chain.js';
 
 type Payload = Record<string, unknown>;
-const str = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
-const mention = (v: unknown): string => (v ? `<@${String(v)}>` : 'nobody');
+/** A payload value as words: scalars as they print, anything else as JSON rather than "[object Object]". */
+export function payloadText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  const json = JSON.stringify(v) as unknown; // undefined for undefined, functions and symbols
+  return typeof json === 'string' ? json : '';
+}
+const str = (v: unknown): string => (v === undefined || v === null ? '' : payloadText(v));
+const mention = (v: unknown): string => (v ? `<@${payloadText(v)}>` : 'nobody');
 
 const policyTarget = (p: Payload): string =>
   `${str(p.action)}${p.procedure ? ` ${str(p.procedure)}` : ''}${p.environment ? ` in ${str(p.environment)}` : ''}`;
