@@ -13,14 +13,14 @@ const optionalText = z
 
 const url = (what: string) =>
   z.string().refine((v) => /^https?:\/\/[^\s]+$/.test(v) && URL.canParse(v), {
-    message: `must be an http(s) URL for ${what}`,
+    error: `must be an http(s) URL for ${what}`,
   });
 
 export const EnvSchema = z.object({
   PORT: z
     .string()
     .default('3000')
-    .refine((v) => /^\d+$/.test(v) && Number(v) <= 65535, { message: 'must be a port number 0-65535' })
+    .refine((v) => /^\d+$/.test(v) && Number(v) <= 65535, { error: 'must be a port number 0-65535' })
     .transform(Number),
   HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
   EDGEOPS_DB: z.string().min(1, 'must not be empty').default('./data/edgeops.db'),
@@ -29,7 +29,7 @@ export const EnvSchema = z.object({
   EDGEOPS_POLICIES: z.string().min(1, 'must not be empty').default('./policies'),
   EDGEOPS_COMMANDS: z.string().min(1, 'must not be empty').default('./commands'),
   EDGEOPS_AUDIT_KEY: optionalText.refine((v) => v === undefined || v.length >= 32, {
-    message: 'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
+    error: 'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
   }),
   EDGEOPS_PUBLIC_URL: optionalText.pipe(url('links the bot posts').optional()),
   SLACK_SIGNING_SECRET: z.string().optional(),
@@ -39,18 +39,18 @@ export const EnvSchema = z.object({
   SLACK_CLIENT_SECRET: optionalText,
   SLACK_API_URL: url('the Slack Web API').default('https://slack.com/api/'),
   SLACK_TEAM_ID: optionalText.refine((v) => v === undefined || /^[TE][A-Z0-9]+$/.test(v), {
-    message: 'must be a Slack team ID such as T0123ABCD',
+    error: 'must be a Slack team ID such as T0123ABCD',
   }),
   PAGERDUTY_WEBHOOK_SECRETS: optionalText,
   PAGERDUTY_API_TOKEN: optionalText,
   PAGERDUTY_API_URL: url('the PagerDuty REST API').default('https://api.pagerduty.com'),
   PAGERDUTY_FROM: optionalText.refine((v) => v === undefined || /^[^@\s]+@[^@\s]+$/.test(v), {
-    message: 'must be an e-mail address',
+    error: 'must be an e-mail address',
   }),
   EDGEOPS_AUDIT_ANCHOR_CHANNEL: optionalText.refine((v) => v === undefined || /^[CG][A-Z0-9]{2,}$/.test(v), {
-    message: "must be a Slack channel ID such as C0123ABCD (the channel's ID from its details, not its #name)",
+    error: "must be a Slack channel ID such as C0123ABCD (the channel's ID from its details, not its #name)",
   }),
-  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   EDGEOPS_STEP_USER: optionalText.transform((v, ctx): StepUserSpec | undefined => {
     if (v === undefined) return undefined;
     const ids = /^(\d{1,10}):(\d{1,10})$/.exec(v);

@@ -74,7 +74,7 @@ export const serveCommand: Subcommand = async (argv, io) => {
   app.logger.info({ url: httpUrl, mode: 'local' }, 'listening');
   const stopped = stopSignal();
   const consoleDone = runConsole(app, io, { user: DEFAULT_LOCAL_USER, groups: '', logFile, httpUrl, interrupted });
-  const interactive = Boolean((io.stdin as NodeJS.ReadStream).isTTY);
+  const interactive = 'isTTY' in io.stdin && io.stdin.isTTY === true;
   // A terminal's /quit ends the bot; closed piped input (a container) leaves the HTTP server serving.
   await (interactive ? Promise.race([consoleDone, stopped]) : Promise.all([consoleDone.catch(() => undefined), stopped]));
   await platform.stop();

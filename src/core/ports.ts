@@ -1,8 +1,8 @@
 // Interfaces the core needs from the outside world: time and a unit of work over the store.
 
 export interface Clock {
-  /** Milliseconds since the Unix epoch, UTC. */
-  now(): number;
+  /** Milliseconds since the Unix epoch, UTC. A property, not a method: callers hand `clock.now` on as a plain function. */
+  now: () => number;
 }
 
 export const systemClock: Clock = { now: () => Date.now() };

@@ -30,9 +30,16 @@ export function logFileSyncer(file: string): FileSyncer {
   /** The descriptor; undefined when there is no log file, so nothing was ever written through one. */
   const descriptor = (): Promise<number | undefined> =>
     new Promise((resolve, reject) => {
-      if (fd !== undefined || closed) return resolve(fd);
+      if (fd !== undefined || closed) {
+        resolve(fd);
+        return;
+      }
       open(file, 'r+', (err, opened) => {
-        if (err) return err.code === 'ENOENT' ? resolve(undefined) : reject(err);
+        if (err) {
+          if (err.code === 'ENOENT') resolve(undefined);
+          else reject(err);
+          return;
+        }
         // Another open finished first, or the syncer was closed meanwhile: keep one descriptor at most.
         if (fd !== undefined || closed) close(opened, () => undefined);
         else fd = opened;

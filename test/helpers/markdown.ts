@@ -76,7 +76,7 @@ export function readMarkdown(text: string): Block[] {
           if (tok.type === 'list_item_open' && depth === 0) items.push('');
           if (tok.type.endsWith('_list_open')) depth += 1;
           if (tok.type.endsWith('_list_close')) depth -= 1;
-          if (tok.type === 'inline') items[items.length - 1] += inlineText(tok.children);
+          if (tok.type === 'inline') items[items.length - 1] = `${items[items.length - 1] ?? ''}${inlineText(tok.children)}`;
         }
         blocks.push({ kind: 'list', items });
         break;

@@ -166,7 +166,7 @@ describe('the local incident loop', () => {
     await type('/incident declare Search slow');
     await type('/channel general');
     expect(await type('/channel INC-1')).toBe('You are in #inc-1-search-slow (INC-1: Search slow).');
-    expect(await type('/incident timeline')).toMatch(/Timeline of INC-1 \(latest 1\):\n2026-03-04T10:00:00.000Z  #1  <@U0DEV0001>  declared "Search slow"/);
+    expect(await type('/incident timeline')).toMatch(/Timeline of INC-1 \(latest 1\):\n2026-03-04T10:00:00.000Z {2}#1 {2}<@U0DEV0001> {2}declared "Search slow"/);
     expect(await type('/incident list')).toContain('INC-1  SEV3  investigating  #inc-1-search-slow  Search slow  (commander <@U0DEV0001>)');
   });
 

@@ -35,6 +35,12 @@ const columns = (db: Database.Database, table: string): string[] =>
   (db.prepare(`SELECT name FROM pragma_table_info('${table}')`).all() as Array<{ name: string }>).map((r) => r.name);
 
 /** Captures a throw so that both its class and its message can be asserted. */
+/** The problems of a ConfigError; anything else fails the test with what was thrown instead. */
+function configProblems(err: unknown): string[] {
+  if (err instanceof ConfigError) return err.problems;
+  throw new Error(`expected a ConfigError, got ${String(err)}`);
+}
+
 function thrown(fn: () => unknown): Error {
   try {
     fn();
@@ -115,7 +121,7 @@ describe('the migration runner', () => {
     migrate(db, all, at);
     const err = thrown(() => migrate(db, all.slice(0, 2), at));
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).problems).toEqual(['database schema is at version 3, newer than this edgeops (2); upgrade edgeops']);
+    expect(configProblems(err)).toEqual(['database schema is at version 3, newer than this edgeops (2); upgrade edgeops']);
     expect(recorded(db)).toHaveLength(3);
     db.close();
   });
@@ -155,13 +161,13 @@ describe('the migration runner', () => {
     const folder = migrationsFolder({ [name]: 'CREATE TABLE t (x);' });
     const err = thrown(() => readMigrations(folder));
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).problems).toEqual([`${path.join(folder, name)}: migration files are named NNNN_name.sql`]);
+    expect(configProblems(err)).toEqual([`${path.join(folder, name)}: migration files are named NNNN_name.sql`]);
   });
 
   it('refuses repeated versions, accepts gaps, and ignores files that are not .sql', () => {
     const twice = thrown(() => readMigrations(migrationsFolder({ '0001_a.sql': '', '0001_b.sql': '' })));
     expect(twice).toBeInstanceOf(ConfigError);
-    expect((twice as ConfigError).problems).toEqual(['migrations: version 1 is used twice (1_a and 1_b)']);
+    expect(configProblems(twice)).toEqual(['migrations: version 1 is used twice (1_a and 1_b)']);
     const gap = readMigrations(migrationsFolder({ '0001_a.sql': '', '0003_c.sql': '' }));
     expect(gap.map((m) => `${m.version}_${m.name}`)).toEqual(['1_a', '3_c']);
     const withNotes = readMigrations(migrationsFolder({ '0001_a.sql': 'SELECT 1;', 'README.md': '# notes' }));
@@ -183,7 +189,7 @@ describe('the migration runner', () => {
     const withoutTwo = readMigrations(folder).filter((m) => m.version !== 2);
     const err = thrown(() => migrate(other, withoutTwo, at));
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).problems).toEqual(['database has migration 2_widget_colour, which this edgeops does not have; upgrade edgeops']);
+    expect(configProblems(err)).toEqual(['database has migration 2_widget_colour, which this edgeops does not have; upgrade edgeops']);
     db.close();
     other.close();
   });

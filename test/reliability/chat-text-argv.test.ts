@@ -91,7 +91,7 @@ describe('a param filling a whole argv element', () => {
     // The same value, where the procedure's author allows options: sort really does take it and make the file.
     await command(s, GENERAL, '/runbook', 'run sort-flagged file=--output=made-by-sort');
     await s.app.runs.idle();
-    expect(s.app.runs.get('R-1')?.state).toBe('succeeded');
+    expect(s.app.runs.get('R-1').state).toBe('succeeded');
     expect(leftBehind(s)).toEqual(['made-by-sort']);
   });
 });
@@ -106,7 +106,7 @@ describe('a PagerDuty incident with a hostile service name and id', () => {
     expect(incident).toMatchObject({ id: 'INC-1', service: '--output=pwned-by-service', pagerdutyId: '--output=pwned-by-id' });
 
     // sort-service ran, with the service-name form as one plain operand: sort finds no such file and fails.
-    const run = s.app.runs.get('R-1')!;
+    const run = s.app.runs.get('R-1');
     expect(run).toMatchObject({ procedure: 'sort-service', state: 'failed' });
     const started = s.app.store.db.prepare("SELECT payload FROM audit_log WHERE kind = 'run.step_started'").all() as Array<{ payload: string }>;
     expect(started.map((r) => (JSON.parse(r.payload) as { argv: string[] }).argv)).toEqual([['sort', 'output pwned-by-service']]);

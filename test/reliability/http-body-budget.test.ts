@@ -14,7 +14,7 @@ beforeAll(async () => {
   serve = await startServeProcess();
 });
 afterAll(async () => {
-  await serve?.close();
+  await serve.close();
 });
 
 const MB = 1024 * 1024;

@@ -21,7 +21,7 @@ beforeAll(async () => {
   serve = await startServeProcess();
 });
 afterAll(async () => {
-  await serve?.close();
+  await serve.close();
 });
 
 /** One generated request: either structured (line, headers, body) or raw bytes; `sign` asks for a valid signature at send time. */

@@ -10,7 +10,7 @@ beforeAll(async () => {
   serve = await startServeProcess();
 });
 afterAll(async () => {
-  await serve?.close();
+  await serve.close();
 });
 
 const request = (line: string): string => `${line}\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;

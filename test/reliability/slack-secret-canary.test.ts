@@ -35,7 +35,7 @@ function captureOwnOutput(): () => string {
     vi.spyOn(stream, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
       written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
       return original(chunk, ...rest);
-    }) as typeof stream.write);
+    }));
   }
   return () => written.join('');
 }
@@ -63,7 +63,7 @@ describe('a secret param in Slack mode', () => {
 
     await command(channel, '/runbook', 'run leak-canary');
     await s.app.runs.idle();
-    expect(s.app.runs.get('R-1')?.state).toBe('succeeded');
+    expect(s.app.runs.get('R-1').state).toBe('succeeded');
     await s.server.drain();
     const result = await s.slack.waitFor(['chat.postMessage', 'chat.update'], (a) => a.channel === channel && (a.text ?? '').includes('R-1 leak-canary (staging) succeeded'));
     // The delivered result shows the masked output of both steps.
@@ -150,7 +150,7 @@ describe("the bot's own credentials in Slack mode", () => {
     const channel = s.app.incidents.get('INC-1').channelId!;
     await command(channel, '/runbook', 'run steal-credentials');
     await s.app.runs.idle();
-    expect(s.app.runs.get('R-1')?.state).toBe('succeeded');
+    expect(s.app.runs.get('R-1').state).toBe('succeeded');
     await s.server.drain();
     const result = await s.slack.waitFor(['chat.postMessage', 'chat.update'], (a) => a.channel === channel && (a.text ?? '').includes('R-1 steal-credentials (staging) succeeded'));
     // The step did print them: a line for every credential in every encoding.

@@ -64,7 +64,7 @@ function existingUserName(): string {
   if (spawnSync('id', ['-u', 'nobody']).status === 0) return 'nobody';
   const made = spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', 'edgeops-step-test']);
   if (made.status !== 0 && spawnSync('id', ['-u', 'edgeops-step-test']).status !== 0) {
-    throw new Error(`no user to run steps as: useradd failed: ${made.stderr}`);
+    throw new Error(`no user to run steps as: useradd failed: ${made.stderr.toString()}`);
   }
   return 'edgeops-step-test';
 }

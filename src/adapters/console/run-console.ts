@@ -38,7 +38,7 @@ export async function runConsole(
   const write = (text: string): void => {
     io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   };
-  const interactive = Boolean((io.stdin as NodeJS.ReadStream).isTTY);
+  const interactive = 'isTTY' in io.stdin && io.stdin.isTTY === true;
   write(localBanner(app, { user: options.user, logFile: options.logFile, httpUrl: options.httpUrl }));
   const session = createConsoleSession(app, { actor: { id: options.user, groups }, write });
   for (const run of options.interrupted ?? []) {

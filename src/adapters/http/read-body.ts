@@ -48,8 +48,14 @@ export function readBody(req: IncomingMessage, limit: number, budget?: BodyBudge
     };
     req.on('data', (chunk: Buffer) => {
       if (settled) return;
-      if (size + chunk.length > limit) return settle(tooLarge());
-      if (budget && !budget.take(chunk.length)) return settle(overBudget());
+      if (size + chunk.length > limit) {
+        settle(tooLarge());
+        return;
+      }
+      if (budget && !budget.take(chunk.length)) {
+        settle(overBudget());
+        return;
+      }
       size += chunk.length;
       chunks.push(chunk);
     });

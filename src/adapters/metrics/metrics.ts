@@ -12,8 +12,8 @@ export interface Metrics {
   ackLatency: Histogram;
   /** PagerDuty webhook deliveries by outcome: accepted, duplicate, rejected. */
   webhookDeliveries: Counter<'outcome'>;
-  /** Records one HTTP response (the server's onResponse). */
-  observeResponse(route: string, method: string, status: number, seconds: number): void;
+  /** Records one HTTP response (the server's onResponse, which receives it detached). */
+  observeResponse: (route: string, method: string, status: number, seconds: number) => void;
   render(): Promise<{ contentType: string; body: string }>;
 }
 

@@ -98,7 +98,7 @@ export function errorForStatus(status: number, what: string, data: unknown, head
 }
 
 const isResponse = (v: unknown): v is Response =>
-  v !== null && typeof v === 'object' && typeof (v as Response).status === 'number' && typeof (v as Response).headers?.get === 'function';
+  v !== null && typeof v === 'object' && typeof (v as Response).status === 'number' && typeof (v as { headers?: { get?: unknown } }).headers?.get === 'function';
 
 function toQuery(url: URL, query: Query | undefined): void {
   for (const [key, value] of Object.entries(query ?? {})) {

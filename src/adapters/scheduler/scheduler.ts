@@ -100,7 +100,8 @@ export function startScheduler(deps: { app: SchedulerPorts; logger: Logger }): S
       await task.execute();
     },
     async stop() {
-      await Promise.all([...fixed.values(), ...procedureTasks.values()].map((t) => t.destroy()));
+      // destroy() may or may not return a promise, depending on the task kind.
+      await Promise.all([...fixed.values(), ...procedureTasks.values()].map(async (t) => await t.destroy()));
     },
   };
 }

@@ -81,6 +81,6 @@ function onlyTeam(teamId: string, logger: Logger): Middleware<AnyMiddlewareArgs>
       return;
     }
     logger.warn({ team: teamOf(body) ?? null }, 'slack request refused: another workspace');
-    if ('ack' in args && typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
+    if ('ack' in args && typeof args.ack === 'function') await args.ack();
   };
 }

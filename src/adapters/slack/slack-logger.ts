@@ -47,7 +47,9 @@ export function slackSdkLogger(logger: Logger, component = 'slack'): SlackLogger
 
 function safeJson(value: unknown): string {
   try {
-    return JSON.stringify(value) ?? String(value);
+    // undefined for undefined, functions and symbols, whatever its declared type says.
+    const json = JSON.stringify(value) as unknown;
+    return typeof json === 'string' ? json : String(value);
   } catch {
     return String(value);
   }

@@ -86,7 +86,8 @@ export function createHttpStepRunner(options: HttpStepRunnerOptions = {}): HttpS
 /** Reads at most `max` bytes of the body, then stops the download. */
 async function readExcerpt(response: Response, max: number): Promise<{ text: string; truncated: boolean }> {
   if (response.body === null) return { text: '', truncated: false };
-  const reader = response.body.getReader();
+  // A fetch body is a byte stream; its declared type leaves the chunks as any.
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   const parts: Uint8Array[] = [];
   let size = 0;
   let truncated = false;
@@ -124,7 +125,7 @@ function fetchErrorMessage(url: URL, err: unknown): string {
     case 'ECONNRESET':
       return `connection reset by ${where} (ECONNRESET)`;
     default: {
-      const message = (err as Error).message ?? String(err);
+      const message = err instanceof Error ? err.message : String(err);
       return cause?.message ? `${message}: ${cause.message}${cause.code ? ` (${cause.code})` : ''}` : message;
     }
   }

@@ -18,9 +18,10 @@ export function resolveStepUser(spec: StepUserSpec, env: Record<string, string |
   if ('uid' in spec) return { ...spec, label: `${spec.uid}:${spec.gid}` };
   const lookup = (flag: '-u' | '-g'): number => {
     const r = spawnSync('id', [flag, spec.name], { encoding: 'utf8', env: { PATH: env.PATH || '/usr/bin:/bin' } });
-    const out = (r.stdout ?? '').trim();
+    // stdout is null when `id` could not start at all, whatever its declared type says.
+    const out = ((r.stdout as string | null) ?? '').trim();
     if (r.error || r.status !== 0 || !/^\d+$/.test(out)) {
-      const why = r.error ? r.error.message : (r.stderr ?? '').trim() || `id exited with ${r.status}`;
+      const why = r.error ? r.error.message : r.stderr.trim() || `id exited with ${r.status}`;
       throw new ConfigError([`EDGEOPS_STEP_USER: cannot find the user "${spec.name}" (${why}); create it (useradd --system ${spec.name}) or give uid:gid`]);
     }
     return Number(out);

@@ -231,7 +231,10 @@ export class ProjectionCheck {
     const row = i.id;
     this.seenIncidents.add(row);
     const f = this.incidents.get(row);
-    if (!f) return this.unrecorded('incidents', row);
+    if (!f) {
+      this.unrecorded('incidents', row);
+      return;
+    }
     const stored: Record<string, unknown> = {
       title: i.title,
       severity: i.severity,
@@ -257,7 +260,10 @@ export class ProjectionCheck {
     const row = r.id;
     this.seenRuns.add(row);
     const f = this.runs.get(row);
-    if (!f) return this.unrecorded('runs', row);
+    if (!f) {
+      this.unrecorded('runs', row);
+      return;
+    }
     const { params, ...rest } = {
       procedure: r.procedure,
       environment: r.environment,
@@ -287,7 +293,10 @@ export class ProjectionCheck {
     const row = `${s.runId} step ${s.index}`;
     this.seenSteps.add(key);
     const f = this.steps.get(key);
-    if (!f || !f.byField.has('name')) return this.unrecorded('run_steps', row);
+    if (!f || !f.byField.has('name')) {
+      this.unrecorded('run_steps', row);
+      return;
+    }
     this.compare('run_steps', row, f, {
       name: s.name,
       outcome: s.outcome,

@@ -22,7 +22,7 @@ function readQuoted(text: string, start: number): { value: string; end: number }
   while (i < text.length) {
     const ch = text[i]!;
     if (ch === '\\' && i + 1 < text.length && (text[i + 1] === '\\' || CLOSE_QUOTES.has(text[i + 1]!))) {
-      value += text[i + 1];
+      value += text[i + 1]!;
       i += 2;
       continue;
     }

@@ -37,7 +37,7 @@ function pickService(query: string, found: PagerService[]): PagerService {
 
 function shift(entry: OncallEntry): string {
   const until = entry.until ? `until ${entry.until.replace('T', ' ').replace(/:\d\d(?:\.\d+)?(?:Z|[+-]00:?00)$/, ' UTC')}` : null;
-  const parts = [entry.schedule ? `${entry.schedule}` : 'always on call', ...(until ? [until] : [])];
+  const parts = [entry.schedule ? entry.schedule : 'always on call', ...(until ? [until] : [])];
   return `${entry.user.name} (${parts.join(', ')})`;
 }
 

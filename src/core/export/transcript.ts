@@ -4,7 +4,7 @@ import { formatDuration } from '../duration.js';
 import { isoTime, type Incident } from '../incidents/incident.js';
 import { stepDuration, stepStatus } from '../runs/step-summary.js';
 import { rich } from '../rich-text.js';
-import { describeEvent } from '../timeline/describe-event.js';
+import { describeEvent, payloadText } from '../timeline/describe-event.js';
 import { esc, htmlText } from './html-text.js';
 import { LINE_BREAK, markdownText, mdText } from './markdown-text.js';
 
@@ -119,7 +119,7 @@ export function* renderMarkdown(src: TranscriptSource): Generator<string> {
   let denied = 0;
   for (const e of src.denied()) {
     denied += 1;
-    yield `- ${isoTime(e.time)} ${markdownText(rich`${e.actor}: ${describeEvent(e)}${e.payload.reason ? ` (${String(e.payload.reason)})` : ''}`)}\n`;
+    yield `- ${isoTime(e.time)} ${markdownText(rich`${e.actor}: ${describeEvent(e)}${e.payload.reason ? ` (${payloadText(e.payload.reason)})` : ''}`)}\n`;
   }
   if (denied === 0) yield '_None._\n';
   yield `\n---\n\nAudit: first seq ${tail.firstSeq ?? dash}, last seq ${tail.lastSeq ?? dash}, last hash \`${tail.lastHash ?? dash}\`. `;
@@ -218,7 +218,7 @@ export function* renderHtml(src: TranscriptSource): Generator<string> {
   let denied = 0;
   for (const e of src.denied()) {
     denied += 1;
-    yield `<li class="text">${isoTime(e.time)} ${esc(e.actor)}: ${htmlText(describeEvent(e))}${e.payload.reason ? ` (${esc(String(e.payload.reason))})` : ''}</li>`;
+    yield `<li class="text">${isoTime(e.time)} ${esc(e.actor)}: ${htmlText(describeEvent(e))}${e.payload.reason ? ` (${esc(payloadText(e.payload.reason))})` : ''}</li>`;
   }
   if (denied === 0) yield '<li>None.</li>';
   yield `</ul>\n<footer>Audit: first seq ${tail.firstSeq ?? dash}, last seq ${tail.lastSeq ?? dash}, last hash <code>${esc(tail.lastHash ?? dash)}</code>. `;

@@ -10,6 +10,7 @@ import { parsePagerdutyEvent, type IncidentData, type PagerdutyEvent, type Pager
 import type { PagerdutyEventStore, StoredPagerdutyEvent, UnfinishedPagerdutyEvent } from './pagerduty-event-store.js';
 import { agentName, matchingTriggers, pagerdutyBy, serviceLabel, severityOf, titleOf } from './pagerduty-mapping.js';
 import { EDGEOPS_NOTE_MARK } from './pagerduty-sync.js';
+import { payloadText } from '../timeline/describe-event.js';
 
 export interface PagerdutyProcessorDeps {
   uow: UnitOfWork;
@@ -117,7 +118,7 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
       case 'incident.resolved': {
         if (resolved) return done('unchanged');
         const reason = data?.resolve_reason as { type?: unknown; incident?: { summary?: unknown; id?: unknown } } | null | undefined;
-        const merged = reason?.type === 'merge_resolve_reason' ? `merged into ${String(reason.incident?.summary ?? reason.incident?.id ?? 'another incident')}` : undefined;
+        const merged = reason?.type === 'merge_resolve_reason' ? `merged into ${payloadText(reason.incident?.summary ?? reason.incident?.id ?? 'another incident')}` : undefined;
         return done('resolved', incidents.resolve(by, incident.id, merged, behalf(event)));
       }
       case 'incident.reopened':

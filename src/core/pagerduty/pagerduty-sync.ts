@@ -60,7 +60,8 @@ export function createPagerdutySync(deps: PagerdutySyncDeps) {
      * An ack or resolve made here on an incident that came from PagerDuty is queued for PagerDuty in
      * the same transaction. Changes that came from PagerDuty itself are not sent back.
      */
-    onIncidentRecorded(event: AuditEvent, incident: Incident, by: By): void {
+    // An arrow, not a method: the composition root hands it on detached as the incident service's onRecorded.
+    onIncidentRecorded: (event: AuditEvent, incident: Incident, by: By): void => {
       if (incident.pagerdutyId === null || by.source === 'pagerduty') return;
       if (event.kind === 'incident.acknowledged') queue(event.seq, acknowledgeWrite(incident.pagerdutyId));
       if (event.kind === 'incident.resolved') {

@@ -87,7 +87,7 @@ const ParamUnionSchema = z.discriminatedUnion('type', [
       .string()
       .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name such as API_TOKEN')
       .refine((name) => !isBotVariable(name), {
-        message: `names a variable edgeops itself reads (${RESERVED_ENV_PREFIXES.map((p) => `${p}…`).join(', ')}), which would hand the bot's own credentials to a step; keep the value in a variable such as ${SECRET_ENV_PREFIX}API_TOKEN`,
+        error: `names a variable edgeops itself reads (${RESERVED_ENV_PREFIXES.map((p) => `${p}…`).join(', ')}), which would hand the bot's own credentials to a step; keep the value in a variable such as ${SECRET_ENV_PREFIX}API_TOKEN`,
       }),
     required: z.boolean().default(true),
   }),

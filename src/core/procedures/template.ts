@@ -247,7 +247,9 @@ export function renderUrl(template: string, ctx: TemplateContext, where = 'url')
       if (r === 'host' && !/^[A-Za-z0-9._-]*$/.test(value)) {
         throw new InputError(`${where}: ${JSON.stringify(value)} cannot be used in the host part of the URL; only letters, digits, ".", "-" and "_" may be`);
       }
-      if (/[\s\0-\x1f\x7f]/.test(value)) throw new InputError(`${where}: the URL would contain spaces or control characters`);
+      // Control characters are exactly what a URL must not carry.
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\0-\x1f\x7f]/.test(value)) throw new InputError(`${where}: the URL would contain spaces or control characters`);
       return value;
     },
   });

@@ -3,9 +3,16 @@ import type { AuditEvent } from '../audit/audit-chain.js';
 import { rich, runRef, segmentsOf, userRef, type RichText } from '../rich-text.js';
 
 type Payload = Record<string, unknown>;
-const str = (v: unknown): string => (v === undefined || v === null ? '' : String(v));
+/** A payload value as words: scalars as they print, anything else as JSON rather than "[object Object]". */
+export function payloadText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  const json = JSON.stringify(v) as unknown; // undefined for undefined, functions and symbols
+  return typeof json === 'string' ? json : '';
+}
+const str = (v: unknown): string => (v === undefined || v === null ? '' : payloadText(v));
 /** Who an event names: a reference each surface shows its own way (a Slack mention, a name). */
-const mention = (v: unknown): RichText => (v ? [userRef(String(v))] : segmentsOf('nobody'));
+const mention = (v: unknown): RichText => (v ? [userRef(payloadText(v))] : segmentsOf('nobody'));
 
 const policyTarget = (p: Payload): string =>
   `${str(p.action)}${p.procedure ? ` ${str(p.procedure)}` : ''}${p.environment ? ` in ${str(p.environment)}` : ''}`;

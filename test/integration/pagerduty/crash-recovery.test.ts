@@ -35,8 +35,8 @@ function startChild(dir: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    proc.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-    proc.stdout!.setEncoding('utf8').on('data', (c: string) => {
+    proc.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    proc.stdout.setEncoding('utf8').on('data', (c: string) => {
       out += c;
       const m = /LISTENING (\S+)/.exec(out);
       if (m) resolve(`${m[1]}/webhooks/pagerduty`);

@@ -62,9 +62,9 @@ describe('incident.triggered', () => {
     const [run] = h.app.runs.forIncident('INC-1');
     expect(run).toMatchObject({ procedure: 'diag-echo', environment: 'staging', requestedBy: 'pagerduty:Checkout API', source: 'pagerduty', state: 'succeeded', params: { label: 'triggered' } });
     const requested = rows<{ payload: string }>(h.app, "SELECT payload FROM audit_log WHERE kind = 'run.requested'")[0]!;
-    expect(JSON.parse(requested.payload).authorized.rules[0]).toContain('default.yaml');
+    expect((JSON.parse(requested.payload) as { authorized: { rules: string[] } }).authorized.rules[0]).toContain('default.yaml');
     // The result is posted to the incident channel (the Slack outbox), not sent to PagerDuty without a token.
-    const slack = rows<{ body: string }>(h.app, "SELECT body FROM outbox WHERE target = 'slack' AND channel = 'incident:INC-1' ORDER BY id").map((r) => JSON.parse(r.body).kind);
+    const slack = rows<{ body: string }>(h.app, "SELECT body FROM outbox WHERE target = 'slack' AND channel = 'incident:INC-1' ORDER BY id").map((r) => (JSON.parse(r.body) as { kind: string }).kind);
     expect(slack).toEqual(['incident.declared', 'run.started', 'run.finished']);
     expect(rows(h.app, "SELECT * FROM outbox WHERE target = 'pagerduty'")).toEqual([]);
     expect(rows(h.app, 'SELECT state, outcome, incident_id FROM pagerduty_events')).toEqual([{ state: 'processed', outcome: 'declared', incident_id: 'INC-1' }]);

@@ -33,7 +33,10 @@ describe('redelivery under load', () => {
     });
     // Some copies come without X-Webhook-Id: the event id alone must still deduplicate them.
     const deliveries = shuffle(
-      events.flatMap((e) => Array.from({ length: COPIES }, (_, copy) => ({ ...e, headers: copy % 3 === 0 ? {} : ({ 'x-webhook-id': e.webhookId } as Record<string, string>) }))),
+      events.flatMap((e) => Array.from({ length: COPIES }, (_, copy) => {
+        const headers: Record<string, string> = copy % 3 === 0 ? {} : { 'x-webhook-id': e.webhookId };
+        return { ...e, headers };
+      })),
       20_260_501,
     );
     const statuses: number[] = [];

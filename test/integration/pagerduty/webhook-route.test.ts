@@ -57,7 +57,7 @@ describe('POST /webhooks/pagerduty refusals', () => {
     const body = triggeredBody('PNOCONF1');
     const res = await post(h.webhookUrl, body, { 'x-pagerduty-signature': sign(body) });
     expect(res.status).toBe(503);
-    expect(JSON.parse(res.body).error).toContain('PAGERDUTY_WEBHOOK_SECRETS');
+    expect((JSON.parse(res.body) as { error: string }).error).toContain('PAGERDUTY_WEBHOOK_SECRETS');
     expect(state(h).events).toBe(0);
   });
 });

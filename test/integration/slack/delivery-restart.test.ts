@@ -121,8 +121,8 @@ function startChild(env: Record<string, string>): { child: ChildProcess; stderr:
   const child = spawn(process.execPath, [CHILD], { cwd: PACKAGE_ROOT, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdout!.resume();
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdout.resume();
   return { child, stderr: () => stderr };
 }
 

@@ -72,7 +72,7 @@ describe('an incident through Slack', () => {
       replace_original: false,
       text: expect.stringMatching(/^⛔ Not allowed: you requested R-1/),
     });
-    expect(h.app.runs.get('R-1')?.state).toBe('pending_approval');
+    expect(h.app.runs.get('R-1').state).toBe('pending_approval');
 
     // An SRE through the S0SREONCALL group approves: the policy is checked with the clicker's groups.
     expect(await answer(h, () => h!.click(USERS.sreByGroup, channel, 'run_approve', 'R-1'))).toBe('Approved R-1; it is starting.');
@@ -119,10 +119,10 @@ describe('an incident through Slack', () => {
     await h.command(USERS.dev, channel, '/runbook', 'run restart-service service=payments instance=api-2 env=prod');
 
     expect(await answer(h, () => h!.click(USERS.stranger, channel, 'run_deny', 'R-1'))).toMatch(/^⛔ Not allowed: you may not deny R-1/);
-    expect(h.app.runs.get('R-1')?.state).toBe('pending_approval');
+    expect(h.app.runs.get('R-1').state).toBe('pending_approval');
 
     expect(await answer(h, () => h!.click(USERS.sre, channel, 'run_deny', 'R-1'))).toBe('Denied R-1.');
-    expect(h.app.runs.get('R-1')?.state).toBe('denied');
+    expect(h.app.runs.get('R-1').state).toBe('denied');
     expect(await answer(h, () => h!.click(USERS.sre, channel, 'run_approve', 'R-1'))).toMatch(/^⚠ R-1 is denied/);
   });
 });

@@ -92,7 +92,7 @@ describe('edgeops serve with Slack', () => {
     expect(await exited).toBe(0);
     expect(stderr).toContain('SLACK MODE (HTTP)');
     const lines = stdout.split('\n').filter((l) => l.trim() !== '');
-    for (const line of lines) expect(() => JSON.parse(line), line).not.toThrow();
+    for (const line of lines) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
     expect(stdout).not.toContain('xoxb-cli-test');
     expect(stdout).not.toContain(SIGNING_SECRET);
     expect(stdout).toContain('"mode":"slack-http"');

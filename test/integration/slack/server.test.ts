@@ -200,7 +200,7 @@ describe('acknowledging and stopping', () => {
     let stopped = false;
     const stopping = h.stop().then(() => (stopped = true));
     const late = await post(h.eventsUrl, commandBody(USERS.sre, GENERAL, '/incident', 'declare Too late'), { 'content-type': FORM, ...signedHeaders('x') }).catch(
-      (err: NodeJS.ErrnoException) => err.code,
+      (err: unknown) => (err as NodeJS.ErrnoException).code,
     );
     expect(late).toBe('ECONNREFUSED');
     expect(stopped).toBe(false);

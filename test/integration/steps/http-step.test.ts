@@ -138,7 +138,7 @@ describe('http step', () => {
       fetch: (async (...args: unknown[]) => {
         calls.push(args);
         throw new Error('must not be called');
-      }) as typeof fetch,
+      }),
     });
     const r = await guarded({ method: 'GET', url, expectStatus: [200], timeoutMs: 5000 });
     expect(r).toMatchObject({ outcome: 'failed', status: null });

@@ -33,7 +33,7 @@ describe('process step: running', () => {
     const r = await run({ argv: ['sh', '-c', 'echo "$$ $(cut -d" " -f5 /proc/$$/stat)"'], timeoutMs: 10_000 });
     const [pid, pgid] = r.output.trim().split(' ').map(Number);
     expect(pgid).toBe(pid);
-    expect(pgid).not.toBe(Number(process.pid));
+    expect(pgid).not.toBe(process.pid);
   });
 
   it('reports a non-zero exit as failed with its code', async () => {

@@ -137,7 +137,8 @@ describe('SqliteOutbox heads', () => {
       store.db.prepare('DELETE FROM outbox').run();
       const rows: Pending[] = [];
       for (let i = 0, n = next(40); i < n; i += 1) {
-        const row = { target: (next(2) ? 'slack' : 'pagerduty') as OutboxTarget, channel: channels[next(channels.length)]!, state: ['pending', 'pending', 'sent', 'failed'][next(4)]!, nextAttemptAt: next(20), priority: next(3) };
+        const target: OutboxTarget = next(2) ? 'slack' : 'pagerduty';
+        const row = { target, channel: channels[next(channels.length)]!, state: ['pending', 'pending', 'sent', 'failed'][next(4)]!, nextAttemptAt: next(20), priority: next(3) };
         const id = Number(insert.run(seq, row.target, row.channel, '{"text":"m"}', row.state, row.nextAttemptAt, row.priority).lastInsertRowid);
         rows.push({ id, ...row });
       }

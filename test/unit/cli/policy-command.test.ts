@@ -90,11 +90,11 @@ describe('edgeops policy explain', () => {
     [['--user', 'U0SUP0001', '--channel', '#general', '--action', 'incident.note'], /channel ID/],
     [['--user', 'U0SUP0001', '--bogus'], /--bogus/],
   ])('exits 1 with a one-line reason on bad input %j', async (args, reason) => {
-    const r = await explain(args as string[]);
+    const r = await explain(args);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(reason as RegExp);
+    expect(r.stderr).toMatch(reason);
   });
 
   it('exits 1 when the catalog itself is invalid', async () => {

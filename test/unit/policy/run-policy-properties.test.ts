@@ -184,6 +184,8 @@ async function play(initial: Policy, directoryAtStart: Record<string, string[]>,
   }
   let settled = false;
   void Promise.all(inflight).then(() => (settled = true));
+  // `settled` is set by the callback above while this loop awaits; tsc keeps the narrowing to false.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   while (!settled) await answerLookups();
   await service.idle();
   seen.voided += ports.rows().filter((r) => r.kind === 'run.approval_voided' || (r.kind === 'run.finished' && r.payload.state === 'denied')).length;

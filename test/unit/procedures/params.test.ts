@@ -293,7 +293,7 @@ describe('resolveParams: names, required values and defaults', () => {
   });
 
   it('does not let inherited object keys pass as parameters', () => {
-    expect(problemsOf(() => resolveParams(p, { service: 'checkout', instance: 'a', constructor: 'x', __proto__: 'y' } as Record<string, string>, noSecrets))).toEqual([
+    expect(problemsOf(() => resolveParams(p, { service: 'checkout', instance: 'a', constructor: 'x', __proto__: 'y' }, noSecrets))).toEqual([
       'unknown parameter "constructor"; p takes service, instance, lines, force, wait, reason',
     ]);
   });
