@@ -5,7 +5,7 @@ import { formatDuration } from '../core/duration.js';
 import { parseIncidentId } from '../core/incidents/incident.js';
 import { describeApproval } from '../core/policy/policy.js';
 import { stepSummary } from '../core/runs/step-summary.js';
-import { isUserId } from '../core/user-id.js';
+import { USER_ID } from '../core/user-id.js';
 import { NotAllowedError } from '../errors.js';
 import { bootApp } from './bootstrap.js';
 import { write, type Subcommand } from './cli-io.js';
@@ -32,7 +32,7 @@ export const runCommand: Subcommand = async (argv, io) => {
     write(io.stderr, USAGE);
     return 1;
   }
-  if (!isUserId(values.as)) {
+  if (!USER_ID.test(values.as)) {
     write(io.stderr, `edgeops run: --as takes a Slack user ID such as U0123ABCD (got "${values.as}")`);
     return 1;
   }

@@ -34,7 +34,7 @@ export function sqlitePortalOpsReads(db: Db, audit: AuditLog): PortalOpsReads {
           seq: anchor.seq,
           time: anchor.time,
           head: { seq: Number(p.seq), hash: String(p.hash) },
-          channel: String(p.channel ?? ''),
+          channel: typeof p.channel === 'string' ? p.channel : '',
           delivery: post?.state ?? 'unknown',
           sentAt: post?.sent_at ?? null,
         };

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import type { App } from '../../app-ports.js';
 import type { CliIo } from '../../cli/cli-io.js';
 import type { Run } from '../../core/runs/run.js';
-import { isUserId } from '../../core/user-id.js';
+import { USER_ID } from '../../core/user-id.js';
 import { InputError } from '../../errors.js';
 import { createConsoleSession, type ConsolePorts } from './console-session.js';
 
@@ -30,7 +30,7 @@ export async function runConsole(
   io: CliIo,
   options: { user: string; groups: string; logFile?: string; httpUrl?: string; interrupted?: Run[] },
 ): Promise<void> {
-  if (!isUserId(options.user)) throw new InputError(`--as takes a Slack user ID such as U0123ABCD (got "${options.user}")`);
+  if (!USER_ID.test(options.user)) throw new InputError(`--as takes a Slack user ID such as U0123ABCD (got "${options.user}")`);
   const groups = options.groups.split(',').map((g) => g.trim()).filter(Boolean);
   const bad = groups.find((g) => !/^S[A-Z0-9]{2,}$/.test(g));
   if (bad) throw new InputError(`--groups takes user-group IDs such as S0123ABCD (got "${bad}")`);

@@ -77,8 +77,9 @@ export function mountPortal(deps: PortalDeps): Portal {
     routes[key] = async (req, res) => {
       const viewer = await viewerOf(deps, req);
       if (!viewer) {
-        if (req.method === 'GET' && key !== `GET ${PATHS.events}`) return toSignIn(req, res);
-        return send(res, 401, 'text/plain; charset=utf-8', 'sign in first: /incident portal gives you a link\n');
+        if (req.method === 'GET' && key !== `GET ${PATHS.events}`) toSignIn(req, res);
+        else send(res, 401, 'text/plain; charset=utf-8', 'sign in first: /incident portal gives you a link\n');
+        return;
       }
       try {
         await page(deps, req, res, viewer);

@@ -13,6 +13,8 @@ const ISSUER = 'https://slack.com';
 const FLOW_TTL_S = 600;
 
 const TokenAnswer = z.object({ ok: z.literal(true), id_token: z.string().min(1) });
+/** What Slack says when it refuses the code (`{ ok: false, error: 'invalid_code' }`). */
+const RefusalAnswer = z.object({ error: z.string() });
 const Claims = z.object({
   iss: z.literal(ISSUER),
   aud: z.union([z.string(), z.array(z.string())]),
@@ -35,7 +37,7 @@ function unseal(key: string, sealed: string | undefined): string | undefined {
 }
 
 const callbackUrl = (deps: PortalDeps): string => new URL(PATHS.slackCallback.slice(1), deps.publicUrl.endsWith('/') ? deps.publicUrl : `${deps.publicUrl}/`).toString();
-const flowCookiePath = `${PATHS.slackSignIn}`;
+const flowCookiePath = PATHS.slackSignIn;
 
 /** GET /portal/sign-in/slack: off to Slack with a fresh state and nonce, both kept in a signed, short-lived cookie. */
 export async function oidcStart(deps: PortalDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -98,7 +100,10 @@ export async function oidcCallback(deps: PortalDeps, req: IncomingMessage, res: 
     throw new UnavailableError(`Slack could not be asked to finish the sign-in: ${(err as Error).message}`);
   }
   const token = TokenAnswer.safeParse(answer);
-  if (!token.success) throw new NotAllowedError(`Slack refused the sign-in (${String((answer as { error?: unknown })?.error ?? 'unexpected answer')}); start again`);
+  if (!token.success) {
+    const refusal = RefusalAnswer.safeParse(answer);
+    throw new NotAllowedError(`Slack refused the sign-in (${refusal.success ? refusal.data.error : 'unexpected answer'}); start again`);
+  }
   const claims = claimsOf(token.data.id_token);
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!audiences.includes(oidc.clientId)) throw new NotAllowedError('the ID token was made for another app; start again');

@@ -25,9 +25,9 @@ export function escapeMrkdwn(text: string): string {
   let out = '';
   let last = 0;
   for (const m of text.matchAll(USER_MENTION)) {
-    out += escapeText(text.slice(last, m.index!));
+    out += escapeText(text.slice(last, m.index));
     out += `<@${m[1]!}>`;
-    last = m.index! + m[0].length;
+    last = m.index + m[0].length;
   }
   return out + escapeText(text.slice(last));
 }

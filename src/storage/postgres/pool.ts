@@ -3,15 +3,12 @@ import pg from 'pg';
 import { UnavailableError } from '../../errors.js';
 import { maskPassword, type PostgresTarget } from './database-url.js';
 
-const INT8 = 20;
-
 /**
  * Every BIGINT edgeops stores is a UTC millisecond time, a seq or a count, all far below 2^53: read
  * them as numbers, as the SQLite driver does, so rows map the same on both backends.
  */
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+const types: pg.CustomTypesConfig = {
+  getTypeParser: (oid, format) => (oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)),
 };
 
 export type Pool = pg.Pool;

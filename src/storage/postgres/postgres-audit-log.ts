@@ -175,7 +175,7 @@ export async function readSnapshot<T>(session: PostgresUnitOfWork, fn: (db: Quer
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
-      return await fn(client as Queryable);
+      return await fn(client);
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);
     }

@@ -4,6 +4,9 @@ import type { QueryResultRow } from 'pg';
 import type { Pool, PoolClient } from './pool.js';
 
 export interface Queryable {
+  // R names the row shape the SQL selects, as pg's own `query<R>` does: the driver returns untyped
+  // rows, so a caller-chosen row type is the point of the parameter.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
   query<R extends QueryResultRow>(sql: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
@@ -24,7 +27,7 @@ export class PostgresUnitOfWork {
 
   /** The transaction's connection inside `transaction`, else the pool (each query on its own). */
   current(): Queryable {
-    return (this.active.getStore() ?? this.pool) as Queryable;
+    return this.active.getStore() ?? this.pool;
   }
 
   async transaction<T>(fn: () => Promise<T>): Promise<T> {

@@ -33,14 +33,14 @@ export function barChart(spec: ChartSpec): Html {
   const height = LEGEND_H + Math.max(1, spec.bars.length) * groupH;
   const width = LABEL_W + PLOT_W + VALUE_W;
   const legend = spec.series.map(
-    (name, s) => html`<rect x="${LABEL_W + s * 110}" y="4" width="12" height="12" fill="${FILLS[s % FILLS.length]!}"/><text x="${LABEL_W + s * 110 + 16}" y="14" font-size="12">${name}</text>`,
+    (name, s) => html`<rect x="${LABEL_W + s * 110}" y="4" width="12" height="12" fill="${FILLS[s % FILLS.length]}"/><text x="${LABEL_W + s * 110 + 16}" y="14" font-size="12">${name}</text>`,
   );
   const groups = spec.bars.map((bar, i) => {
     const top = LEGEND_H + i * groupH;
     const rows = bar.values.map((v, s) => {
       const y = top + s * BAR_H;
       const w = v === null ? 0 : Math.max(1, Math.round((v / max) * PLOT_W));
-      return html`<rect x="${LABEL_W}" y="${y}" width="${w}" height="${BAR_H - 2}" fill="${FILLS[s % FILLS.length]!}"/><text x="${LABEL_W + w + 4}" y="${y + BAR_H - 4}" font-size="11">${v === null ? '—' : spec.format(v)}</text>`;
+      return html`<rect x="${LABEL_W}" y="${y}" width="${w}" height="${BAR_H - 2}" fill="${FILLS[s % FILLS.length]}"/><text x="${LABEL_W + w + 4}" y="${y + BAR_H - 4}" font-size="11">${v === null ? '—' : spec.format(v)}</text>`;
     });
     return html`<g><text x="${LABEL_W - 6}" y="${top + (spec.series.length * BAR_H) / 2 + 4}" font-size="12" text-anchor="end">${bar.label.length > 22 ? `${bar.label.slice(0, 21)}…` : bar.label}</text>${rows}</g>`;
   });

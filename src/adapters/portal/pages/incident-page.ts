@@ -58,8 +58,8 @@ const dur = (from: number, to: number | null): string => (to === null ? '—' : 
 export async function incidentPage(deps: PortalDeps, req: IncomingMessage, res: ServerResponse, viewer: Viewer): Promise<void> {
   const q = query(req);
   const incident = visibleIncident(deps, viewer, q.get('id'));
-  const order = (q.get('order') ?? 'newest') as 'newest' | 'oldest';
-  if (order !== 'newest' && order !== 'oldest') throw new InputError(`order must be newest or oldest (got "${String(order)}")`);
+  const order = q.get('order') ?? 'newest';
+  if (order !== 'newest' && order !== 'oldest') throw new InputError(`order must be newest or oldest (got "${order}")`);
   const cursorText = q.get('cursor');
   if (cursorText !== null && !/^\d{1,15}$/.test(cursorText)) throw new InputError(`cursor must be an event number (got "${cursorText}")`);
   const window = await deps.read.timeline(incident.id, { order, ...(cursorText === null ? {} : { cursor: Number(cursorText) }), limit: TIMELINE_WINDOW });

@@ -187,7 +187,10 @@ function runRoute(dryRun: boolean) {
         { actor: viewer.actor, source: 'portal' },
         { procedure: input.procedure, params: input.params, environment: input.environment, incidentId: input.incidentId, channel: null, dryRun },
       );
-      if (result.kind === 'dry-run') return sendPage(res, 200, planPage(viewer, result.plan, input));
+      if (result.kind === 'dry-run') {
+        sendPage(res, 200, planPage(viewer, result.plan, input));
+        return;
+      }
       const { run } = result;
       const notice = run.state === 'pending_approval' ? `${run.id} waits for approval: it needs ${describeApproval(run.approval!)}.` : `${run.id} started.`;
       redirect(res, pagePath(PATHS.run, { id: run.id, notice }));

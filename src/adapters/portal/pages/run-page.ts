@@ -58,5 +58,5 @@ ${s.truncatedBytes > 0 ? html`<p class="empty">${s.truncatedBytes} bytes were dr
 </section>`,
       )
 }`;
-  sendPage(res, 200, layout(`${run.id}`, body, viewer));
+  sendPage(res, 200, layout(run.id, body, viewer));
 }
