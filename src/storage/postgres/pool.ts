@@ -8,7 +8,9 @@ import { maskPassword, type PostgresTarget } from './database-url.js';
  * them as numbers, as the SQLite driver does, so rows map the same on both backends.
  */
 const types: pg.CustomTypesConfig = {
-  getTypeParser: (oid, format) => (oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)),
+  // pg-types declares every parser as returning `any`; the text parser of any other type is kept as is.
+  getTypeParser: (oid, format) =>
+    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : (pg.types.getTypeParser(oid, format) as (value: string) => unknown),
 };
 
 export type Pool = pg.Pool;
