@@ -5,6 +5,7 @@ import { escapeMrkdwn, escapeText, LIMITS, renderMessage } from '../../../src/ad
 import type { Incident } from '../../../src/core/incidents/incident.js';
 import { summaryFields } from '../../../src/core/incidents/incident-service.js';
 import type { ChatMessage } from '../../../src/core/outbox/outbox.js';
+import { joinRich } from '../../../src/core/rich-text.js';
 import { approvalRequestMessage, resultMessage, startMessage } from '../../../src/core/runs/run-messages.js';
 import type { Run, RunStepRecord } from '../../../src/core/runs/run.js';
 
@@ -193,7 +194,7 @@ describe('renderMessage', () => {
     const steps = Array.from({ length: 60 }, (_, i) => step(i, huge));
     const message = resultMessage(run(), steps);
     // Even the core message, not only our blocks, would blow the limits without trimming.
-    message.text = message.text + huge;
+    message.text = joinRich([message.text, huge]);
     const r = renderMessage(message);
     assertWithinLimits(r);
     const sections = sectionTexts(r.blocks);
