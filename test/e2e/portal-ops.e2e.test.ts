@@ -85,7 +85,11 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // beforeAll can fail before assigning these; their declared types speak for the tests, which run
+  // only once both are set.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   await browser?.close();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   await served?.close();
 });
 

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { PACKAGE_ROOT } from '../helpers/run-cli.js';
 import { collectPageErrors, launchBrowser } from '../helpers/browser.js';
 import { ask, linkIn } from '../helpers/portal-client.js';
@@ -11,6 +12,8 @@ import { startServe, type Served } from '../reliability/slack-serve.js';
 
 const CATALOG = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'private');
 const GENERAL = 'C0GENERAL1';
+/** The one field of a JSON export these tests read (docs/export.md). */
+const ExportedIncident = z.object({ incident: z.object({ id: z.string() }) });
 const P = { declarer: 'U0DEV0001', developer: 'U0DEV0002', support: 'U0SUP0001', stranger: 'U0NOBODY1' } as const;
 
 let served: Served;
@@ -39,7 +42,11 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  // beforeAll can fail before assigning these; their declared types speak for the tests, which run
+  // only once both are set.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   await browser?.close();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   await served?.close();
 });
 
@@ -113,11 +120,11 @@ describe('ops portal in a browser', () => {
     const got: Record<string, string> = {};
     for (const name of ['Markdown', 'JSON', 'HTML']) {
       const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name, exact: true }).click()]);
-      got[download.suggestedFilename()] = readFileSync((await download.path())!, 'utf8');
+      got[download.suggestedFilename()] = readFileSync(await download.path(), 'utf8');
     }
     expect(Object.keys(got).sort()).toEqual(['INC-2.html', 'INC-2.json', 'INC-2.md']);
     expect(got['INC-2.md']).toMatch(/^# INC-2: Search/);
-    expect(JSON.parse(got['INC-2.json']!).incident.id).toBe('INC-2');
+    expect(ExportedIncident.parse(JSON.parse(got['INC-2.json']!)).incident.id).toBe('INC-2');
     expect(got['INC-2.html']).toContain('<h2>Timeline</h2>');
     await context.close();
   });

@@ -1,12 +1,15 @@
 // Portal pages through edgeops serve on loopback: who sees which incident and run, escaping, security headers, CSRF, approvals, exports.
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { PACKAGE_ROOT } from '../../helpers/run-cli.js';
 import { startServe, type Served } from '../../reliability/slack-serve.js';
 import { ask, httpGet, signIn } from '../../helpers/portal-client.js';
 
 const CATALOG = path.join(PACKAGE_ROOT, 'test', 'fixtures', 'private');
 const GENERAL = 'C0GENERAL1';
+/** The one field of a JSON export these tests read (docs/export.md). */
+const ExportedIncident = z.object({ incident: z.object({ id: z.string() }) });
 const P = { declarer: 'U0DEV0001', developer: 'U0DEV0002', support: 'U0SUP0001', sre: 'U0SRE0001', stranger: 'U0NOBODY1', observer: 'U0OBS0001' } as const;
 const HOSTILE = '<script>alert(1)</script>';
 
@@ -163,7 +166,7 @@ describe('portal pages', () => {
     expect(md.headers['content-disposition']).toBe('attachment; filename="INC-2.md"');
     expect(md.body).toMatch(/^# INC-2: Search/);
     const json = await developer.get('/portal/incident/export?id=INC-2&format=json');
-    expect(JSON.parse(json.body).incident.id).toBe('INC-2');
+    expect(ExportedIncident.parse(JSON.parse(json.body)).incident.id).toBe('INC-2');
     const html = await developer.get('/portal/incident/export?id=INC-2&format=html');
     expect(html.body).toMatch(/^<!DOCTYPE html>/);
     expect(html.body).not.toContain(HOSTILE);

@@ -1,6 +1,7 @@
 // Portal sign-in through edgeops serve on loopback: one-time links from /incident portal, sessions, cookies, sign-out, and their audit rows.
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { PACKAGE_ROOT } from '../../helpers/run-cli.js';
 import { FORM, post } from '../../fixtures/slack/slack-harness.js';
 import { startServe, type Served } from '../../reliability/slack-serve.js';
@@ -106,6 +107,6 @@ describe('portal sign-in', () => {
     const ended = await s.app.portal.revoke(session!.idHash.slice(0, 12), { id: 'system', groups: [] }, 'cli');
     expect(ended.map((e) => e.userId)).toEqual([DEV]);
     expect((await user.get('/portal/incidents')).status).toBe(303);
-    expect(auditKinds(s, 'portal.session_revoked').map((r) => [r.actor, r.source, JSON.parse(r.payload).user])).toEqual([['system', 'cli', DEV]]);
+    expect(auditKinds(s, 'portal.session_revoked').map((r) => [r.actor, r.source, z.object({ user: z.string() }).parse(JSON.parse(r.payload)).user])).toEqual([['system', 'cli', DEV]]);
   });
 });

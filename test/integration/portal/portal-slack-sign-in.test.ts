@@ -1,6 +1,7 @@
 // "Sign in with Slack" (OpenID Connect) against Slack's endpoints faked at the HTTP boundary: state, nonce, audience and workspace checked.
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { PACKAGE_ROOT } from '../../helpers/run-cli.js';
 import type { SlackCall } from '../../fixtures/slack/fake-slack.js';
 import { startServe, type Served } from '../../reliability/slack-serve.js';
@@ -72,7 +73,7 @@ describe('Sign in with Slack', () => {
     expect(page.status).toBe(200);
     expect(page.body).toContain(DEV);
     const row = x.app.store.db.prepare("SELECT actor, source, payload FROM audit_log WHERE kind = 'portal.signed_in'").get() as { actor: string; source: string; payload: string };
-    expect([row.actor, row.source, JSON.parse(row.payload).method]).toEqual([DEV, 'portal', 'slack']);
+    expect([row.actor, row.source, z.object({ method: z.string() }).parse(JSON.parse(row.payload)).method]).toEqual([DEV, 'portal', 'slack']);
   });
 
   it('refuses a callback whose state is not the one it sent, without asking Slack', async () => {
