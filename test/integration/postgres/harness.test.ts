@@ -8,6 +8,8 @@ describe('test PostgreSQL cluster', () => {
   beforeAll(async () => {
     db = await testDatabase('harness');
   });
+  // beforeAll can fail before assigning `db`; the declared type speaks for the tests.
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
   afterAll(async () => db?.drop());
 
   it('serves PostgreSQL 15 on 127.0.0.1 with a database of its own for this file', async () => {

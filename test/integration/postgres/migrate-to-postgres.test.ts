@@ -13,7 +13,8 @@ async function count(url: string, table: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    return Number((await client.query(`SELECT COUNT(*) AS n FROM ${table}`)).rows[0].n);
+    // COUNT(*) is a BIGINT, which a plain pg client reads as text.
+    return Number((await client.query<{ n: string }>(`SELECT COUNT(*) AS n FROM ${table}`)).rows[0]!.n);
   } finally {
     await client.end();
   }

@@ -74,9 +74,9 @@ describe('PostgreSQL migrations', () => {
   it('reads BIGINT columns as numbers', async () => {
     const client = new pg.Client({ connectionString: dbs[0]!.url });
     await client.connect();
-    const raw = (await client.query('SELECT 1::bigint AS n')).rows[0].n;
+    const raw = (await client.query<{ n: unknown }>('SELECT 1::bigint AS n')).rows[0]!.n;
     await client.end();
     expect(raw).toBe('1');
-    expect((await pool(dbs[0]!).query('SELECT 1::bigint AS n')).rows[0].n).toBe(1);
+    expect((await pool(dbs[0]!).query<{ n: unknown }>('SELECT 1::bigint AS n')).rows[0]!.n).toBe(1);
   });
 });
