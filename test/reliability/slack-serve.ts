@@ -3,7 +3,6 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import nock from 'nock';
 import { mountPlatform, type Platform } from '../../src/adapters/http/platform-routes.js';
 import { startSlackServer, type SlackServer } from '../../src/adapters/slack/slack-server.js';
 import { createApp, type ComposedApp as App } from '../../src/app.js';
@@ -13,29 +12,18 @@ import type { Clock } from '../../src/core/ports.js';
 import { botCredentials, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { verifyAuditDatabase } from '../../src/storage/verify-audit-database.js';
-import { FakeSlack, SLACK_API_URL, SLACK_BASE } from '../fixtures/slack/fake-slack.js';
+import { FakeSlack, SLACK_API_URL } from '../fixtures/slack/fake-slack.js';
 import { SIGNING_SECRET } from '../fixtures/slack/slack-harness.js';
 
 export const PAGERDUTY_SECRET = 'pd-reliability-secret-0123456789abcdef';
 export const PAGERDUTY_OLD_SECRET = 'pd-reliability-old-secret-fedcba98765';
 export const AUDIT_KEY = 'r'.repeat(64);
 
-/** The fake Slack, also keeping the bytes of every file uploaded (FakeSlack keeps only their size). */
+/** The fake Slack, also listing every body sent to it. */
 export class RecordingSlack extends FakeSlack {
-  readonly uploadBodies: Array<{ path: string; body: string }> = [];
-
-  override install(): void {
-    // Registered before FakeSlack's own interceptors, so uploads are answered here.
-    nock(SLACK_BASE)
-      .persist()
-      .post(/^\/upload\//)
-      .reply((uri, body) => {
-        const text = typeof body === 'string' ? body : JSON.stringify(body);
-        this.uploadBodies.push({ path: uri, body: text });
-        this.uploads.push({ path: uri, bytes: Buffer.byteLength(text) });
-        return [200, 'OK - 1'];
-      });
-    super.install();
+  /** The bytes of every file uploaded, with the upload URL's path. */
+  get uploadBodies(): Array<{ path: string; body: string }> {
+    return this.uploads.map((u) => ({ path: u.path, body: u.body }));
   }
 
   /** Every body the bot sent to Slack so far, decoded: Web API calls, response_url replies, uploads. */

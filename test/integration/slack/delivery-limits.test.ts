@@ -6,7 +6,7 @@ import type { ComposedApp as App } from '../../../src/app.js';
 import type { By } from '../../../src/core/ports.js';
 import { createLogger } from '../../../src/log.js';
 import { FakeTime } from '../../fixtures/slack-delivery/fake-time.js';
-import { fakeSlack, isolateNetwork, restoreNetwork, SLACK_CONFIG, type FakeSlack, type SlackCall } from '../../fixtures/slack-delivery/fake-slack.js';
+import { fakeSlack, isolateNetwork, restoreNetwork, SLACK_CONFIG, type FakeSlack, type SlackCall } from '../../fixtures/slack/fake-slack.js';
 import { makeTempDir, removeTempDirs } from '../../helpers/temp-dir.js';
 import { makeRunFixture, type RunFixture } from '../runs/run-fixture.js';
 
@@ -81,8 +81,8 @@ async function runFor(d: SlackDelivery, ms: number): Promise<void> {
 }
 
 const posts = (slack: FakeSlack, channel?: string): SlackCall[] =>
-  slack.of('chat.postMessage').filter((c) => channel === undefined || c.params.channel === channel);
-const texts = (calls: SlackCall[]): string[] => calls.map((c) => c.params.text ?? '');
+  slack.callsTo('chat.postMessage').filter((c) => channel === undefined || c.args.channel === channel);
+const texts = (calls: SlackCall[]): string[] => calls.map((c) => c.args.text ?? '');
 
 describe('a busy incident channel', () => {
   it('gets a run result within 2 s of the run ending even with 2,000 notes queued ahead of it', async () => {
@@ -103,7 +103,7 @@ describe('a busy incident channel', () => {
     if (requested.kind !== 'run') throw new Error('expected a run');
     await requested.done;
     const endedAt = time.now.value;
-    const isResult = (c: SlackCall): boolean => /R-1 echo-args \(staging\) succeeded/.test(c.params.text ?? '');
+    const isResult = (c: SlackCall): boolean => /R-1 echo-args \(staging\) succeeded/.test(c.args.text ?? '');
     d.kick();
     await runUntilIdle(d, () => posts(slack).some(isResult));
 
@@ -113,7 +113,7 @@ describe('a busy incident channel', () => {
     // At most the note already in its turn went first; the result never waits behind the backlog.
     expect(result).toBeLessThanOrEqual(1);
     expect(after[result]!.at - endedAt).toBeLessThanOrEqual(2_000);
-    expect(after[result]!.params.blocks).toContain('recorded 1 arguments');
+    expect(after[result]!.args.blocks).toContain('recorded 1 arguments');
     // The notes carry on after it, in the order they were written.
     await runFor(d, 20_000);
     const notes = texts(posts(slack, channel)).filter((t) => t.includes('note: note-'));
@@ -215,11 +215,11 @@ describe('a burst of new incidents', () => {
     }
     await runUntilIdle(start());
     expect(slack.limits!.refused).toEqual({});
-    expect(slack.of('conversations.create')).toHaveLength(20);
-    expect(slack.of('pins.add')).toHaveLength(20);
+    expect(slack.callsTo('conversations.create')).toHaveLength(20);
+    expect(slack.callsTo('pins.add')).toHaveLength(20);
     // Every channel was made and its summary posted in the first burst.
-    expect(slack.of('conversations.create').every((c) => c.at === t0)).toBe(true);
-    const summaries = posts(slack).filter((c) => /^INC-\d+ declared by/.test(c.params.text ?? ''));
+    expect(slack.callsTo('conversations.create').every((c) => c.at === t0)).toBe(true);
+    const summaries = posts(slack).filter((c) => /^INC-\d+ declared by/.test(c.args.text ?? ''));
     expect(summaries.map((c) => c.at - t0)).toEqual(Array.from({ length: 20 }, () => 0));
     for (let i = 1; i <= 20; i += 1) {
       const channel = app.incidents.get(`INC-${i}`).channelId!;
@@ -253,14 +253,14 @@ describe('a run\'s messages', () => {
 
   it('are one message when the run ends within a few seconds: the start message is updated with the result', async () => {
     const { slack, channel } = await runSlow(0);
-    const started = posts(slack, channel).find((c) => /R-1 slow \(staging\) started/.test(c.params.text ?? ''));
+    const started = posts(slack, channel).find((c) => /R-1 slow \(staging\) started/.test(c.args.text ?? ''));
     expect(started).toBeDefined();
     const startTs = slack.calls.indexOf(started!) + 1;
-    const updates = slack.of('chat.update');
+    const updates = slack.callsTo('chat.update');
     expect(updates).toHaveLength(1);
-    expect(updates[0]!.params).toMatchObject({ channel, ts: `1700000000.${String(startTs).padStart(6, '0')}` });
-    expect(updates[0]!.params.text).toMatch(/R-1 slow \(staging\) succeeded/);
-    expect(posts(slack, channel).some((c) => /succeeded/.test(c.params.text ?? ''))).toBe(false);
+    expect(updates[0]!.args).toMatchObject({ channel, ts: `1700000000.${String(startTs).padStart(6, '0')}` });
+    expect(updates[0]!.args.text).toMatch(/R-1 slow \(staging\) succeeded/);
+    expect(posts(slack, channel).some((c) => /succeeded/.test(c.args.text ?? ''))).toBe(false);
   });
 
   it('are two messages when the run took longer, so the result notifies the channel', async () => {
@@ -270,6 +270,6 @@ describe('a run\'s messages', () => {
       '▶ R-1 slow (staging) started for <@U0DEV0001>',
       '✅ R-1 slow (staging) succeeded',
     ]);
-    expect(slack.of('chat.update')).toHaveLength(0);
+    expect(slack.callsTo('chat.update')).toHaveLength(0);
   });
 });

@@ -8,7 +8,7 @@ import type { ComposedApp as App } from '../../../src/app.js';
 import type { By } from '../../../src/core/ports.js';
 import { createLogger } from '../../../src/log.js';
 import { FakeTime } from '../../fixtures/slack-delivery/fake-time.js';
-import { fakeSlack, isolateNetwork, multipartFile, restoreNetwork, SLACK_CONFIG, SLACK_HOST, type SlackAnswer, type SlackCall } from '../../fixtures/slack-delivery/fake-slack.js';
+import { fakeSlack, isolateNetwork, multipartFile, restoreNetwork, SLACK_CONFIG, SLACK_BASE, type SlackAnswer, type SlackCall } from '../../fixtures/slack/fake-slack.js';
 import { runCli } from '../../helpers/run-cli.js';
 import { makeTempDir, removeTempDirs } from '../../helpers/temp-dir.js';
 import { makeRunFixture, type RunFixture } from '../runs/run-fixture.js';
@@ -92,12 +92,12 @@ const deliveryFailures = (): AuditRow[] => {
   }
 };
 
-const blocksOf = (call: SlackCall): unknown[] => JSON.parse(call.params.blocks ?? '[]') as unknown[];
+const blocksOf = (call: SlackCall): unknown[] => JSON.parse(call.args.blocks ?? '[]') as unknown[];
 
 describe('an incident channel', () => {
   it('is created on declare (a taken name gets a suffix), the caller invited, the topic set, the summary posted and pinned', async () => {
     const slack = fakeSlack(time.clock.now, (call) =>
-      call.method === 'conversations.create' && call.params.name === 'inc-1-checkout-errors' ? { body: { ok: false, error: 'name_taken' } } : undefined,
+      call.method === 'conversations.create' && call.args.name === 'inc-1-checkout-errors' ? { body: { ok: false, error: 'name_taken' } } : undefined,
     );
     const incident = app.incidents.declare(DEV, { title: 'Checkout errors', severity: 2, service: 'checkout' });
     app.incidents.note(DEV, incident.id, 'first note');
@@ -120,36 +120,36 @@ describe('an incident channel', () => {
       'chat.postMessage',
     ]);
     const [taken, created, invite, topic, summary, pin] = slack.calls;
-    expect(taken!.params).toMatchObject({ name: 'inc-1-checkout-errors', is_private: 'false' });
-    expect(created!.params).toMatchObject({ name: 'inc-1-checkout-errors-2', is_private: 'false' });
+    expect(taken!.args).toMatchObject({ name: 'inc-1-checkout-errors', is_private: 'false' });
+    expect(created!.args).toMatchObject({ name: 'inc-1-checkout-errors-2', is_private: 'false' });
     const channel = 'C0NEW2';
     expect(app.incidents.get(incident.id).channelId).toBe(channel);
-    expect(invite!.params).toMatchObject({ channel, users: 'U0DEV0001' });
-    expect(topic!.params).toMatchObject({ channel, topic: 'SEV2 · investigating · commander <@U0DEV0001> · service checkout' });
-    expect(summary!.params.channel).toBe(channel);
-    expect(summary!.params.text).toBe('INC-1 declared by <@U0DEV0001>: Checkout errors');
+    expect(invite!.args).toMatchObject({ channel, users: 'U0DEV0001' });
+    expect(topic!.args).toMatchObject({ channel, topic: 'SEV2 · investigating · commander <@U0DEV0001> · service checkout' });
+    expect(summary!.args.channel).toBe(channel);
+    expect(summary!.args.text).toBe('INC-1 declared by <@U0DEV0001>: Checkout errors');
     expect(JSON.stringify(blocksOf(summary!))).toContain('*Severity*\\nSEV2');
-    expect(pin!.params).toMatchObject({ channel, timestamp: '1700000000.000005' });
+    expect(pin!.args).toMatchObject({ channel, timestamp: '1700000000.000005' });
     // Later messages go to the created channel, in order; the summary and the first note go out as one burst.
-    const posts = slack.of('chat.postMessage');
-    expect(posts.map((c) => c.params.channel)).toEqual([channel, channel, channel]);
-    expect(posts[1]!.params.text).toBe('<@U0DEV0001> note: first note');
-    expect(posts[2]!.params.text).toBe('<@U0SRE0001> status update [identified]: rolled back');
+    const posts = slack.callsTo('chat.postMessage');
+    expect(posts.map((c) => c.args.channel)).toEqual([channel, channel, channel]);
+    expect(posts[1]!.args.text).toBe('<@U0DEV0001> note: first note');
+    expect(posts[2]!.args.text).toBe('<@U0SRE0001> status update [identified]: rolled back');
     expect(posts[1]!.at - posts[0]!.at).toBe(0);
     // The topic follows the status; the note did not touch it.
-    expect(slack.of('conversations.setTopic')[1]!.params.topic).toBe('SEV2 · identified · commander <@U0DEV0001> · service checkout');
+    expect(slack.callsTo('conversations.setTopic')[1]!.args.topic).toBe('SEV2 · identified · commander <@U0DEV0001> · service checkout');
   });
 
   it('is private when declared --private, and role holders are invited when assigned', async () => {
     const slack = fakeSlack(time.clock.now, (call) =>
-      call.method === 'conversations.invite' && call.params.users === 'U0DEV0001' ? { body: { ok: false, error: 'already_in_channel' } } : undefined,
+      call.method === 'conversations.invite' && call.args.users === 'U0DEV0001' ? { body: { ok: false, error: 'already_in_channel' } } : undefined,
     );
     const incident = app.incidents.declare(DEV, { title: 'Secret thing', private: true });
     app.incidents.assignRole(DEV, incident.id, 'comms', 'U0SRE0002');
     await runUntilIdle(start());
-    expect(slack.of('conversations.create')[0]!.params).toMatchObject({ name: 'inc-1-secret-thing', is_private: 'true' });
-    expect(slack.of('conversations.invite').map((c) => c.params.users)).toEqual(['U0DEV0001', 'U0SRE0002']);
-    expect(slack.of('chat.postMessage')).toHaveLength(2);
+    expect(slack.callsTo('conversations.create')[0]!.args).toMatchObject({ name: 'inc-1-secret-thing', is_private: 'true' });
+    expect(slack.callsTo('conversations.invite').map((c) => c.args.users)).toEqual(['U0DEV0001', 'U0SRE0002']);
+    expect(slack.callsTo('chat.postMessage')).toHaveLength(2);
     expect(app.store.outbox.depth()).toBe(0);
   });
 
@@ -182,9 +182,9 @@ describe('ordering and pacing', () => {
     await d.drain();
     expect(slack.posted().slice(6).sort()).toEqual(['C0AAA: a4', 'C0BBB: b4']);
     await runUntilIdle(d);
-    const at = (channel: string) => slack.of('chat.postMessage').filter((c) => c.params.channel === channel);
-    expect(at('C0AAA').map((c) => c.params.text)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
-    expect(at('C0BBB').map((c) => c.params.text)).toEqual(['b1', 'b2', 'b3', 'b4', 'b5']);
+    const at = (channel: string) => slack.callsTo('chat.postMessage').filter((c) => c.args.channel === channel);
+    expect(at('C0AAA').map((c) => c.args.text)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
+    expect(at('C0BBB').map((c) => c.args.text)).toEqual(['b1', 'b2', 'b3', 'b4', 'b5']);
     expect(at('C0AAA').map((c) => c.at - t0)).toEqual([0, 0, 0, 1000, 2000]);
     expect(at('C0BBB').map((c) => c.at - t0)).toEqual([0, 0, 0, 1000, 2000]);
   });
@@ -193,7 +193,7 @@ describe('ordering and pacing', () => {
     const t0 = time.now.value;
     const limitedUntil = t0 + 30_000;
     const slack = fakeSlack(time.clock.now, (call): SlackAnswer | undefined =>
-      call.method === 'chat.postMessage' && call.params.channel === 'C0AAA' && call.at < limitedUntil
+      call.method === 'chat.postMessage' && call.args.channel === 'C0AAA' && call.at < limitedUntil
         ? { status: 429, headers: { 'retry-after': String(Math.ceil((limitedUntil - call.at) / 1000)) }, body: { ok: false, error: 'ratelimited' } }
         : undefined,
     );
@@ -206,11 +206,11 @@ describe('ordering and pacing', () => {
     expect(outboxRows().map((r) => r.state)).toEqual(['pending', 'pending', 'pending', 'pending', 'sent']);
     await time.advanceTo(limitedUntil - 1);
     await d.drain();
-    const beforeDeadline = slack.of('chat.postMessage').filter((c) => c.params.channel === 'C0AAA');
+    const beforeDeadline = slack.callsTo('chat.postMessage').filter((c) => c.args.channel === 'C0AAA');
     expect(beforeDeadline).toHaveLength(1);
     await runUntilIdle(d);
-    const aCalls = slack.of('chat.postMessage').filter((c) => c.params.channel === 'C0AAA');
-    expect(aCalls.map((c) => c.params.text)).toEqual(['a1', 'a1', 'a2', 'a3', 'a4']);
+    const aCalls = slack.callsTo('chat.postMessage').filter((c) => c.args.channel === 'C0AAA');
+    expect(aCalls.map((c) => c.args.text)).toEqual(['a1', 'a1', 'a2', 'a3', 'a4']);
     expect(aCalls[1]!.at).toBe(limitedUntil);
     expect(aCalls.slice(1).every((c) => c.at >= limitedUntil)).toBe(true);
     expect(outboxRows().every((r) => r.state === 'sent')).toBe(true);
@@ -224,12 +224,12 @@ describe('ordering and pacing', () => {
     // random() = 1: the full step each time, so the schedule is exact: 1 s, 2 s, 4 s … doubling.
     await runUntilIdle(start({ random: () => 1 }));
 
-    const calls = slack.of('chat.postMessage');
+    const calls = slack.callsTo('chat.postMessage');
     const failed = calls.filter((c) => c.at < outageEnd);
     expect(failed.map((c) => (c.at - t0) / 1000)).toEqual([0, 1, 3, 7, 15, 31, 63, 127, 255]);
-    expect(failed.every((c) => c.params.text === 'm1')).toBe(true);
+    expect(failed.every((c) => c.args.text === 'm1')).toBe(true);
     const delivered = calls.filter((c) => c.at >= outageEnd);
-    expect(delivered.map((c) => c.params.text)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+    expect(delivered.map((c) => c.args.text)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
     // The failed calls were spread out, so the bucket is full again: a burst of three, then one a second.
     expect(delivered.map((c) => (c.at - t0) / 1000)).toEqual([511, 511, 511, 512, 513]);
     const rows = outboxRows();
@@ -238,7 +238,7 @@ describe('ordering and pacing', () => {
   });
 
   it('retries a dropped connection, a hung call and a Slack internal_error, then delivers', async () => {
-    const scope = nock(SLACK_HOST)
+    const scope = nock(SLACK_BASE)
       .post('/api/chat.postMessage')
       .replyWithError({ code: 'ECONNRESET', message: 'socket hang up' })
       .post('/api/chat.postMessage')
@@ -261,17 +261,17 @@ describe('ordering and pacing', () => {
     const slack = fakeSlack(time.clock.now, (call) => (call.at < outageEnd ? { status: 503, body: { ok: false } } : undefined));
     queue('C0AAA', 'only');
     await runUntilIdle(start({ random: () => 1 }));
-    const gaps = slack.of('chat.postMessage').map((c, i, all) => (i === 0 ? 0 : c.at - all[i - 1]!.at));
+    const gaps = slack.callsTo('chat.postMessage').map((c, i, all) => (i === 0 ? 0 : c.at - all[i - 1]!.at));
     expect(Math.max(...gaps)).toBe(5 * 60_000);
-    expect(slack.of('chat.postMessage').at(-1)!.at).toBeGreaterThanOrEqual(outageEnd);
-    expect(slack.of('chat.postMessage').length).toBeLessThan(25);
+    expect(slack.callsTo('chat.postMessage').at(-1)!.at).toBeGreaterThanOrEqual(outageEnd);
+    expect(slack.callsTo('chat.postMessage').length).toBeLessThan(25);
   });
 });
 
 describe('a message Slack will never take', () => {
   it('is recorded as delivery.failed, not retried, and the channel carries on', async () => {
     const slack = fakeSlack(time.clock.now, (call) =>
-      call.method === 'chat.postMessage' && call.params.text === 'doomed' ? { body: { ok: false, error: 'channel_not_found' } } : undefined,
+      call.method === 'chat.postMessage' && call.args.text === 'doomed' ? { body: { ok: false, error: 'channel_not_found' } } : undefined,
     );
     queue('C0GONE', 'doomed');
     queue('C0GONE', 'next');
@@ -294,13 +294,13 @@ describe('a message Slack will never take', () => {
 
   it('is linked to its incident on the audit log when the incident channel is archived', async () => {
     const slack = fakeSlack(time.clock.now, (call) =>
-      call.method === 'chat.postMessage' && call.params.text?.includes('too late') ? { body: { ok: false, error: 'is_archived' } } : undefined,
+      call.method === 'chat.postMessage' && call.args.text?.includes('too late') ? { body: { ok: false, error: 'is_archived' } } : undefined,
     );
     const incident = app.incidents.declare(DEV, { title: 'Archived' });
     app.incidents.note(DEV, incident.id, 'too late');
     app.incidents.note(DEV, incident.id, 'after');
     await runUntilIdle(start());
-    expect(slack.of('chat.postMessage').map((c) => c.params.text)).toEqual([
+    expect(slack.callsTo('chat.postMessage').map((c) => c.args.text)).toEqual([
       'INC-1 declared by <@U0DEV0001>: Archived',
       '<@U0DEV0001> note: too late',
       '<@U0DEV0001> note: after',
@@ -335,12 +335,12 @@ describe('transcript export', () => {
     app.incidents.requestExport(DEV, incident.id, 'json');
     await runUntilIdle(start());
 
-    const urls = slack.of('files.getUploadURLExternal');
-    expect(urls.map((c) => c.params.filename)).toEqual(['INC-1.md', 'INC-1.json']);
-    const complete = slack.of('files.completeUploadExternal');
+    const urls = slack.callsTo('files.getUploadURLExternal');
+    expect(urls.map((c) => c.args.filename)).toEqual(['INC-1.md', 'INC-1.json']);
+    const complete = slack.callsTo('files.completeUploadExternal');
     expect(complete).toHaveLength(2);
-    expect(complete[0]!.params.channel_id).toBe('C0NEW1');
-    expect(JSON.parse(complete[0]!.params.files!)).toEqual([{ id: expect.any(String), title: 'INC-1 transcript (md)' }]);
+    expect(complete[0]!.args.channel_id).toBe('C0NEW1');
+    expect(JSON.parse(complete[0]!.args.files!)).toEqual([{ id: expect.any(String), title: 'INC-1 transcript (md)' }]);
     expect(slack.uploads).toHaveLength(2);
 
     const env = { EDGEOPS_DB: fx.dbPath, EDGEOPS_AUDIT_KEY: 'a'.repeat(64) };
@@ -348,8 +348,8 @@ describe('transcript export', () => {
       const cli = await runCli(['export', 'INC-1', '--format', format], { env, cwd: fx.dir });
       expect(cli.code, cli.stderr).toBe(0);
       expect(cli.stdout).toContain('INC-1');
-      expect(multipartFile(slack.uploads[i]!)).toBe(cli.stdout);
-      expect(Number(urls[i]!.params.length)).toBe(Buffer.byteLength(cli.stdout));
+      expect(multipartFile(slack.uploads[i]!.body)).toBe(cli.stdout);
+      expect(Number(urls[i]!.args.length)).toBe(Buffer.byteLength(cli.stdout));
     }
   });
 });
