@@ -26,7 +26,7 @@ export function createRunApprovals(ctx: RunContext, startExecution: (id: string)
     const settled = await Promise.allSettled(userIds.map(async (userId) => (await deps.currentGroups?.(userId)) ?? []));
     return new Map(userIds.map((userId, i) => {
       const r = settled[i]!;
-      return [userId, r.status === 'fulfilled' ? r.value : new Error(String((r.reason as Error)?.message ?? r.reason))];
+      return [userId, r.status === 'fulfilled' ? r.value : new Error(r.reason instanceof Error ? r.reason.message : String(r.reason))];
     }));
   }
 

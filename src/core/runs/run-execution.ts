@@ -49,8 +49,8 @@ export function createRunExecution(ctx: RunContext) {
       return finish(ctx.load(id), 'failed', maskedMessage(err, knownSecrets(procedure ?? deps.catalog().procedures.get(run.procedure))));
     }
     const secrets = resolved.secrets;
-    const timer = setTimeout(() => controller.abort('timeout'), procedure!.timeout);
-    timer.unref?.();
+    const timer = setTimeout(() => controller.abort('timeout'), procedure.timeout);
+    timer.unref();
     try {
       uow.transaction(() => {
         run = ctx.load(id);
@@ -68,7 +68,7 @@ export function createRunExecution(ctx: RunContext) {
       for (const [index, step] of resolved.steps.entries()) {
         if (controller.signal.aborted) break;
         // A program replaced while earlier steps ran is not what was approved: it does not start.
-        if (step.kind === 'run' && !bindingHolds(procedure!, run)) {
+        if (step.kind === 'run' && !bindingHolds(procedure, run)) {
           final = 'failed';
           error = `a program of ${run.procedure} changed during the run; step ${step.name} and those after it were not started`;
           break;
@@ -101,9 +101,11 @@ export function createRunExecution(ctx: RunContext) {
           });
         });
         if (record.outcome === 'succeeded') continue;
+        // The step awaited above may have been aborted; tsc keeps the narrowing from the loop's head across that await.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
         if (controller.signal.aborted) {
           final = controller.signal.reason === 'timeout' ? 'timed_out' : 'cancelled';
-          error = final === 'timed_out' ? `the run exceeded its timeout of ${Math.round(procedure!.timeout / 1000)}s` : 'cancelled';
+          error = final === 'timed_out' ? `the run exceeded its timeout of ${Math.round(procedure.timeout / 1000)}s` : 'cancelled';
           break;
         }
         if (step.onError === 'continue') continue;

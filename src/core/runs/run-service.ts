@@ -20,17 +20,17 @@ export function createRunService(deps: RunServiceDeps) {
   const recovery = createRunRecovery(ctx);
 
   return {
-    request: requests.request,
-    approve: approvals.approve,
-    deny: approvals.deny,
-    cancel: execution.cancel,
+    request: requests.request.bind(requests),
+    approve: approvals.approve.bind(approvals),
+    deny: approvals.deny.bind(approvals),
+    cancel: execution.cancel.bind(execution),
     get: ctx.load,
     steps: (id: string): RunStepRecord[] => deps.runs.steps(id),
     approvals: (id: string): ApprovalRecord[] => deps.runs.approvals(id),
     forIncident: (incidentId: string): Run[] => deps.runs.forIncident(incidentId),
-    idle: execution.idle,
-    recoverInterrupted: recovery.recoverInterrupted,
-    revalidateWaiting: recovery.revalidateWaiting,
-    expireApprovals: recovery.expireApprovals,
+    idle: execution.idle.bind(execution),
+    recoverInterrupted: recovery.recoverInterrupted.bind(recovery),
+    revalidateWaiting: recovery.revalidateWaiting.bind(recovery),
+    expireApprovals: recovery.expireApprovals.bind(recovery),
   };
 }

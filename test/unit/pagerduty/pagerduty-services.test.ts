@@ -90,7 +90,7 @@ describe('PagerDuty events over in-memory ports', () => {
     const good = triggered('EV1', 'PD1');
     const broken = { ...triggered('EV2', 'PD2'), webhookId: 'WH2' };
     // A store that throws on the second event is what a failing disk looks like to the inbox.
-    const insert = s.store.pagerdutyEvents.insert;
+    const insert = s.store.pagerdutyEvents.insert.bind(s.store.pagerdutyEvents);
     s.store.pagerdutyEvents.insert = (event) => {
       if (event.eventId === 'EV2') throw new Error('disk full');
       insert(event);

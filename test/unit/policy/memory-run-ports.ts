@@ -17,5 +17,5 @@ export interface MemoryRunPorts {
 
 export function memoryRunPorts(): MemoryRunPorts {
   const store = memoryStore({ auditKey: 'k'.repeat(64), clock: { now: () => 0 } });
-  return { uow: store.uow, runs: store.runs, audit: store.audit, outbox: store.outbox, rows: store.auditRows };
+  return { uow: store.uow, runs: store.runs, audit: store.audit, outbox: store.outbox, rows: () => store.auditRows() };
 }

@@ -28,7 +28,7 @@ const POLICY: Policy = {
     { roles: ['dev'], allow: ['run', 'dry-run'], approval: { roles: ['lead'], count: 1, expires: 600_000 }, source: { file: 'p.yaml', index: 0 } },
     { roles: ['lead'], allow: ['approve', 'run'], source: { file: 'p.yaml', index: 1 } },
   ],
-} as Policy;
+};
 
 describe('the run service over in-memory ports', () => {
   it('holds a run for approval, starts it once a lead approves, runs every step in order and records it all', async () => {
