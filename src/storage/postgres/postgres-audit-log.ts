@@ -125,7 +125,8 @@ export class PostgresAuditLog implements Async<AuditLog> {
     const { rows } = await this.session
       .current()
       .query<Row>(`SELECT seq, time, actor, source, kind, payload, hash FROM audit_log WHERE incident_id = $1 ${kindClause} ORDER BY seq`, kinds.length > 0 ? [incidentId, kinds] : [incidentId]);
-    return rows.map((r) => ({ seq: r.seq, time: r.time, actor: r.actor, source: r.source, kind: r.kind, payload: JSON.parse(r.payload) as Record<string, unknown>, hash: r.hash }))[Symbol.iterator]();
+    const events = rows.map((r) => ({ seq: r.seq, time: r.time, actor: r.actor, source: r.source, kind: r.kind, payload: JSON.parse(r.payload) as Record<string, unknown>, hash: r.hash }));
+    return events[Symbol.iterator]();
   }
 
   async recentForIncident(incidentId: string, limit: number): Promise<AuditEvent[]> {
