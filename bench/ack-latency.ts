@@ -44,7 +44,9 @@ function fakeSlackApi(): Promise<{ server: Server; url: string }> {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/` })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/` })),
+  );
 }
 
 function commandBody(i: number, text: string, command = '/incident'): string {
@@ -185,11 +187,11 @@ export const ackLatency: BenchCase = {
   summary: `${N.toLocaleString('en')} signed \`/incident note\` commands, ${CONCURRENCY} concurrent, against \`edgeops serve\` in Slack HTTP mode (signature, groups, policy, durable audit row, outbox, ephemeral ack; delivery running) and against a bare Bolt app that only acks, each server in its own process, with \`/incident help\` (no write) on the same server as a third series, alternated in two rounds after ${WARMUP} warm-up requests each, every series on its own ${CONCURRENCY} keep-alive connections opened in its warm-up; goal: edgeops p99 ≤ ${GOAL_RATIO}× bare Bolt, never above ${GOAL_MAX_MS} ms`,
   notes: [
     "Where the time goes (`node --cpu-prof` on the served process, 2,200 notes at 20 concurrent, on a quiet machine): a note costs ~0.6 ms more CPU than `/incident help` on the same server (~1.45 against ~0.85 ms per request under the profiler). Of that, the SQLite transaction takes 0.31 ms (audit append with its HMAC 0.11 ms, incident read 0.07 ms, incident update, outbox insert, commit), a second read of the incident for the access check 0.06 ms, extra garbage collection 0.06 ms, the outbox sender's wake-up scans 0.04 ms. With 20 requests queued on one event loop, that is ~6 ms at p50.",
-    "The wait: no answer leaves before the shared fdatasync of the log covering its commit has returned. It runs on the thread pool, and a note waits for the sync in flight, then for its own. Timed inside the server: p50 4.5 ms and p99 18–31 ms on a quiet machine, p50 17–34 ms and p99 190–280 ms under load (load average 11–14 on 2 cores). Bare Bolt waits for no disk. This part of the ratio cannot go below 1× and grows with disk contention.",
+    'The wait: no answer leaves before the shared fdatasync of the log covering its commit has returned. It runs on the thread pool, and a note waits for the sync in flight, then for its own. Timed inside the server: p50 4.5 ms and p99 18–31 ms on a quiet machine, p50 17–34 ms and p99 190–280 ms under load (load average 11–14 on 2 cores). Bare Bolt waits for no disk. This part of the ratio cannot go below 1× and grows with disk contention.',
     "Stalls: the slow samples came in groups of ~20 equal latencies, meaning every request in flight was held up together. The regular ones, every ~145 notes, came from SQLite's automatic checkpoint. The commit that takes the log past 1,000 pages copies it into the database file and syncs both files on the event loop: 2–6 ms on a quiet machine, p50 8–9 ms and up to 38 ms under load. `edgeops serve` now checkpoints from a worker thread, so commits only append. The spikes at the start of each round were connection accepts, on both sides. Each series now keeps its keep-alive connections from its warm-up on.",
-    "Figures above: one run at load average 12. Of the runs with every figure recorded, its ratio (1.81×) is nearest the median of nine runs of this code at load average 9–12. Those ratios were 0.96×, 1.13×, 1.23×, 1.32×, 1.81×, 1.77×, 2.23×, 1.93× and 1.76× (median 1.76×). Three more at load average 6 gave 2.04×, 2.12× and 1.14×, with the write-free `/incident help` itself at 2.14× in one of them. **The goal is not met.** A/B against the server before the background checkpoints, with this same bench and interleaved, at load average 9–11: note p99 214–579 ms before and 167–416 ms after, ratio 1.26–1.86× before and 1.76–2.23× after. At this load the noise hides any difference. Removing the checkpoint from the commit shows only in the commit times (mean main-thread commit 0.54–0.58 ms → 0.38–0.46 ms over 3,000 notes).",
+    'Figures above: one run at load average 12. Of the runs with every figure recorded, its ratio (1.81×) is nearest the median of nine runs of this code at load average 9–12. Those ratios were 0.96×, 1.13×, 1.23×, 1.32×, 1.81×, 1.77×, 2.23×, 1.93× and 1.76× (median 1.76×). Three more at load average 6 gave 2.04×, 2.12× and 1.14×, with the write-free `/incident help` itself at 2.14× in one of them. **The goal is not met.** A/B against the server before the background checkpoints, with this same bench and interleaved, at load average 9–11: note p99 214–579 ms before and 167–416 ms after, ratio 1.26–1.86× before and 1.76–2.23× after. At this load the noise hides any difference. Removing the checkpoint from the commit shows only in the commit times (mean main-thread commit 0.54–0.58 ms → 0.38–0.46 ms over 3,000 notes).',
     "Stage by stage inside the server (timestamps around each stage, load 6): reading, signature, parsing, Bolt, policy and transaction p50 0.6 ms together (no step's p99 above 7.4 ms); the wait for the log's fdatasync p50 16.6 ms, p99 85.6 ms; writing the answer p50 0.9 ms; in all p50 19.3 ms, p99 91.1 ms, against 0.31 ms and 12.2 ms for `/incident help`. Changed since: a note's sync starts at the end of its turn without waiting for the sync in flight (which began before its commit and cannot cover it; that wait was about half of the fdatasync wait), two at most at once; and the outbox sender's sent and retry marks, each an fdatasync on the event loop before (mean 15–24 ms, catching 12–19% of the notes in flight), commit without a sync of their own, covered by the next one. Figures before and after: \"Where the ack time goes\" in bench/RESULTS.md.",
-    "Not done yet, and why: moving the write connection to a worker thread with batched commits would take the transaction (p50 0.23 ms, but p99 7 ms at load 6 and 35–38 ms at load 20) off the event loop, but not the fdatasync wait, which dominates under load.",
+    'Not done yet, and why: moving the write connection to a worker thread with batched commits would take the transaction (p50 0.23 ms, but p99 7 ms at load 6 and 35–38 ms at load 20) off the event loop, but not the fdatasync wait, which dominates under load.',
   ],
   async run(ctx) {
     const api = await fakeSlackApi();
@@ -238,7 +240,12 @@ export const ackLatency: BenchCase = {
         { name: 'bare Bolt: ack p50', value: baseline!.p50, unit: 'ms' },
         { name: 'bare Bolt: ack p99', value: baseline!.p99, unit: 'ms' },
         { name: 'bare Bolt: ack max', value: baseline!.max, unit: 'ms' },
-        { name: 'edgeops /incident help (no write): ack p99', value: help!.p99, unit: 'ms', note: `${layerRatio.toFixed(2)}× bare Bolt's p99: the Slack layer alone` },
+        {
+          name: 'edgeops /incident help (no write): ack p99',
+          value: help!.p99,
+          unit: 'ms',
+          note: `${layerRatio.toFixed(2)}× bare Bolt's p99: the Slack layer alone`,
+        },
       ];
       return figures;
     } finally {

@@ -31,7 +31,7 @@ function seed(file: string): void {
     const incident = service.declare(by, { title: 'Checkout errors after deploy', severity: 2, service: 'checkout' });
     // A one-event incident beside it: its export is the fixed cost (process start, module loading, schema check).
     service.declare(by, { title: 'Baseline', severity: 4 });
-    for (let done = 1; done < EVENTS; ) {
+    for (let done = 1; done < EVENTS;) {
       const upTo = Math.min(EVENTS, done + BATCH);
       store.transaction(() => {
         for (; done < upTo; done += 1) {

@@ -51,9 +51,7 @@ export async function measureNode(args: string[], options: { env: NodeJS.Process
   const rssFile = path.join(dir, 'rss');
   const how = rssMethod();
   const [command, argv] =
-    how === 'gnu-time'
-      ? [GNU_TIME, ['-f', FORMAT, '-o', rssFile, process.execPath, ...args]]
-      : [process.execPath, ['--import', probeModule, ...args]];
+    how === 'gnu-time' ? [GNU_TIME, ['-f', FORMAT, '-o', rssFile, process.execPath, ...args]] : [process.execPath, ['--import', probeModule, ...args]];
   const env = how === 'gnu-time' ? options.env : { ...options.env, BENCH_RSS_FILE: rssFile };
   try {
     const started = process.hrtime.bigint();

@@ -35,22 +35,32 @@ function seed(file: string): void {
     const by = { actor: { id: USER, groups: [] }, source: 'console' as const };
     const service = createIncidentService({ uow: store, audit: store.audit, incidents: store.incidents, outbox: store.outbox, clock });
     const incident = service.declare(by, { title: 'Checkout errors after deploy', severity: 2, service: 'checkout' });
-    for (let done = 1; done < EVENTS; ) {
+    for (let done = 1; done < EVENTS;) {
       const upTo = Math.min(EVENTS, done + BATCH);
       store.transaction(() => {
         for (; done < upTo; done += 1) {
           now += 1_000;
-          store.audit.append({ actor: USER, source: 'console', kind: 'incident.note', incidentId: incident.id, payload: { text: `note ${done}: p99 ${200 + (done % 900)} ms <|>` } });
+          store.audit.append({
+            actor: USER,
+            source: 'console',
+            kind: 'incident.note',
+            incidentId: incident.id,
+            payload: { text: `note ${done}: p99 ${200 + (done % 900)} ms <|>` },
+          });
         }
       });
     }
     const services = ['checkout', 'search', 'auth', 'payments', 'db'];
-    for (let n = 2; n <= INCIDENTS; ) {
+    for (let n = 2; n <= INCIDENTS;) {
       const upTo = Math.min(INCIDENTS, n + BATCH - 1);
       store.transaction(() => {
         for (; n <= upTo; n += 1) {
           now += 60_000;
-          service.declare(by, { title: `Incident ${n} on ${services[n % services.length]}`, severity: 1 + (n % 4), service: services[n % services.length]! });
+          service.declare(by, {
+            title: `Incident ${n} on ${services[n % services.length]}`,
+            severity: 1 + (n % 4),
+            service: services[n % services.length]!,
+          });
         }
       });
     }
@@ -87,7 +97,9 @@ export const portalPages: BenchCase = {
     const db = path.join(ctx.workDir, 'edgeops.db');
     const seedStart = performance.now();
     seed(db);
-    const figures: Figure[] = [{ name: 'setup: seed', value: performance.now() - seedStart, unit: 'ms', note: `${EVENTS} events + ${INCIDENTS} incidents` }];
+    const figures: Figure[] = [
+      { name: 'setup: seed', value: performance.now() - seedStart, unit: 'ms', note: `${EVENTS} events + ${INCIDENTS} incidents` },
+    ];
     ctx.log(`seeded in ${figures[0]!.value.toFixed(0)} ms`);
 
     const config = loadConfig(
@@ -104,7 +116,14 @@ export const portalPages: BenchCase = {
     );
     const logger = createLogger({ level: 'warn', destination: { write: () => undefined } });
     const catalog = bootCatalog(config);
-    const app = createApp({ config, logger, auditKey: AUDIT_KEY, catalog: () => catalog, env: { PATH: process.env.PATH }, exportsDir: path.join(ctx.workDir, 'exports') });
+    const app = createApp({
+      config,
+      logger,
+      auditKey: AUDIT_KEY,
+      catalog: () => catalog,
+      env: { PATH: process.env.PATH },
+      exportsDir: path.join(ctx.workDir, 'exports'),
+    });
     const platform = mountPlatform(app, { auditKey: AUDIT_KEY });
     const { server, url } = startHttpServer({ routes: platform.routes, logger, port: 0, host: '127.0.0.1' });
     const base = await url;
@@ -160,14 +179,21 @@ export const portalPages: BenchCase = {
       }
       await context.close();
       const browserMs = median(parsed);
-      ctx.log(`browser, first timeline row in the DOM: ${parsed.map((t) => t.toFixed(0)).join(', ')} ms; first paint ${painted.map((t) => t.toFixed(0)).join(', ')} ms; seen by the driver ${wall.map((t) => t.toFixed(0)).join(', ')} ms`);
+      ctx.log(
+        `browser, first timeline row in the DOM: ${parsed.map((t) => t.toFixed(0)).join(', ')} ms; first paint ${painted.map((t) => t.toFixed(0)).join(', ')} ms; seen by the driver ${wall.map((t) => t.toFixed(0)).join(', ')} ms`,
+      );
 
       figures.push(
         { name: '100k-event incident page: server time to first byte', value: incident.ttfb, unit: 'ms', max: GOAL_MS },
         { name: '100k-event incident page: whole response', value: incident.total, unit: 'ms', note: `${(incident.bytes / 1024).toFixed(0)} KB` },
         { name: '100k-event incident page: Chromium, navigation to first timeline row in the DOM', value: browserMs, unit: 'ms', max: GOAL_MS },
         { name: '100k-event incident page: Chromium, navigation to first contentful paint', value: median(painted), unit: 'ms', max: GOAL_MS },
-        { name: '100k-event incident page: Chromium, as the driver sees the first row', value: median(wall), unit: 'ms', note: 'includes DevTools-protocol round trips' },
+        {
+          name: '100k-event incident page: Chromium, as the driver sees the first row',
+          value: median(wall),
+          unit: 'ms',
+          note: 'includes DevTools-protocol round trips',
+        },
         { name: '10k incidents page: server time to first byte', value: list.ttfb, unit: 'ms', max: GOAL_MS },
         { name: '10k incidents page: whole response', value: list.total, unit: 'ms' },
         { name: '10k incidents page, filtered by service, severity, title', value: filtered.total, unit: 'ms', max: GOAL_MS },

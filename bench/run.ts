@@ -25,8 +25,7 @@ interface Result {
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
-const formatValue = (f: Figure): string =>
-  `${f.unit === 'ms' || f.unit === 'KB' ? f.value.toFixed(0) : f.value.toFixed(1)} ${f.unit}`;
+const formatValue = (f: Figure): string => `${f.unit === 'ms' || f.unit === 'KB' ? f.value.toFixed(0) : f.value.toFixed(1)} ${f.unit}`;
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -49,7 +48,7 @@ function machine(): string[] {
     `- node: ${process.version} (${process.platform}/${process.arch})`,
     `- cpus: ${availableParallelism()} × ${cpu}`,
     `- memory: ${(totalmem() / 2 ** 30).toFixed(1)} GB`,
-    `- child peak RSS and CPU time from: ${rssMethod() === 'gnu-time' ? '/usr/bin/time -f "%M %U %S"' : 'the child\'s own process.resourceUsage()'}`,
+    `- child peak RSS and CPU time from: ${rssMethod() === 'gnu-time' ? '/usr/bin/time -f "%M %U %S"' : "the child's own process.resourceUsage()"}`,
   ];
 }
 

@@ -40,7 +40,13 @@ export const spawnOverhead: BenchCase = {
     const runStep = createProcessStepRunner({ commandsDir: ctx.workDir, baseEnv: process.env });
     let groups = 0;
     const viaRunner = async (): Promise<void> => {
-      const r = await runStep({ argv: [PROGRAM], timeoutMs: 10_000, onSpawn: () => { groups++; } });
+      const r = await runStep({
+        argv: [PROGRAM],
+        timeoutMs: 10_000,
+        onSpawn: () => {
+          groups++;
+        },
+      });
       if (r.outcome !== 'succeeded') throw new Error(`${PROGRAM} as a step ended ${r.outcome}: ${r.error ?? ''}`);
     };
     const time = async (fn: () => Promise<void>, into: number[]): Promise<void> => {

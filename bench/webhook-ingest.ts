@@ -77,10 +77,18 @@ const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
 function post(url: string, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-pagerduty-signature': sign(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-pagerduty-signature': sign(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -128,9 +136,13 @@ process.exit(0);
 /** Sends `count` signed incident.triggered events from another process, CONCURRENCY at a time; returns events per second. */
 function blast(url: string, count: number, prefix: string, service = 'Bench Throughput'): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', LOAD_GENERATOR, url, String(count), SECRET, String(CONCURRENCY), prefix, service], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', LOAD_GENERATOR, url, String(count), SECRET, String(CONCURRENCY), prefix, service],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
@@ -208,7 +220,7 @@ export const webhookIngest: BenchCase = {
       // Headline: one incident at a time, from the request leaving to the result message in the outbox.
       const latencies: number[] = [];
       const resultQueued = app.store.db.prepare(
-        "SELECT created_at FROM outbox WHERE target = 'slack' AND channel = ? AND body LIKE '%\"kind\":\"run.finished\"%' ORDER BY id LIMIT 1",
+        'SELECT created_at FROM outbox WHERE target = \'slack\' AND channel = ? AND body LIKE \'%"kind":"run.finished"%\' ORDER BY id LIMIT 1',
       );
       for (let i = 0; i < INCIDENTS; i += 1) {
         const pdId = `PLAT${i}`;
@@ -242,7 +254,13 @@ export const webhookIngest: BenchCase = {
           note: `signed events/s, ${((ourRate / bareRate) * 100).toFixed(0)}% of the bare route; goal ≥ ${GOAL_RATIO * 100}%`,
         },
         { name: 'incident.triggered → diagnostic result queued, p50', value: p50, unit: 'ms', note: 'minus the run itself' },
-        { name: 'incident.triggered → diagnostic result queued, p99', value: p99, unit: 'ms', max: GOAL_LATENCY_MS, note: `minus the run itself, ${INCIDENTS} incidents` },
+        {
+          name: 'incident.triggered → diagnostic result queued, p99',
+          value: p99,
+          unit: 'ms',
+          max: GOAL_LATENCY_MS,
+          note: `minus the run itself, ${INCIDENTS} incidents`,
+        },
       ];
       return figures;
     } finally {

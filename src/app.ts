@@ -89,7 +89,9 @@ export function createApp(options: AppOptions): ComposedApp {
     for (const listener of listeners) listener();
   };
   // With a PagerDuty token, acks and resolves of PagerDuty incidents and triggered runs' results go back there.
-  const pagerdutySync = config.pagerduty.apiToken ? createPagerdutySync({ outbox: store.outbox, findIncident: (id) => store.incidents.get(id) }) : undefined;
+  const pagerdutySync = config.pagerduty.apiToken
+    ? createPagerdutySync({ outbox: store.outbox, findIncident: (id) => store.incidents.get(id) })
+    : undefined;
   const incidents = createIncidentService({
     uow: store,
     audit: store.audit,

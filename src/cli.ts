@@ -80,7 +80,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return 1;
   }
   try {
-    return await (await entry.load())(rest, io);
+    return await (
+      await entry.load()
+    )(rest, io);
   } catch (err) {
     if (err instanceof ConfigError) io.stderr.write(`edgeops ${name}: ${err.message}\n`);
     else if (isEdgeopsError(err)) io.stderr.write(`edgeops ${name}: ${err.message}\n`);

@@ -57,7 +57,10 @@ export const EnvSchema = z.object({
     if (ids) {
       const [uid, gid] = [Number(ids[1]), Number(ids[2])];
       if (uid === 0 || gid === 0) {
-        ctx.addIssue({ code: 'custom', message: 'must not be root (uid or gid 0): steps would keep every power of the bot; use e.g. edgeops-step or 65534:65534' });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must not be root (uid or gid 0): steps would keep every power of the bot; use e.g. edgeops-step or 65534:65534',
+        });
         return z.NEVER;
       }
       return { uid, gid };

@@ -67,10 +67,7 @@ function lintPolicy(input: LintInput): CatalogError[] {
       const actions = rule.allow ?? rule.deny ?? [];
       const procedureActions = PROCEDURE_ACTIONS.filter((a) => anyGlobMatch(actions, a));
       if ((rule.procedures || rule.environments) && procedureActions.length === 0) {
-        at(
-          rulePath,
-          'the rule names procedures or environments but only incident actions, which carry neither; it can never match',
-        );
+        at(rulePath, 'the rule names procedures or environments but only incident actions, which carry neither; it can never match');
       }
       if (rule.approval && procedureActions.length === 0) {
         at([...rulePath, 'approval'], `approval applies to procedure actions (${PROCEDURE_ACTIONS.join(', ')}) only`);
@@ -95,13 +92,7 @@ function lintPolicy(input: LintInput): CatalogError[] {
 }
 
 /** Procedure and environment patterns of one rule against what the procedures declare. */
-function lintRuleTargets(
-  source: YamlSource,
-  rule: RuleSpec,
-  i: number,
-  input: LintInput,
-  procedureNames: readonly string[],
-): CatalogError[] {
+function lintRuleTargets(source: YamlSource, rule: RuleSpec, i: number, input: LintInput, procedureNames: readonly string[]): CatalogError[] {
   const out: CatalogError[] = [];
   const isAllow = rule.allow !== undefined;
   const patterns = rule.procedures;
@@ -178,7 +169,8 @@ function lintProcedures(input: LintInput): CatalogError[] {
       ...procedure.schedule.map((s, i) => ({ key: 'schedule' as const, i, env: s.env, with: s.with, what: 'schedule' })),
     ];
     procedure.schedule.forEach((entry, i) => {
-      if (!validateCron(entry.cron)) at(['schedule', i, 'cron'], `"${entry.cron}" is not a cron expression (minute hour day-of-month month day-of-week, UTC)`);
+      if (!validateCron(entry.cron))
+        at(['schedule', i, 'cron'], `"${entry.cron}" is not a cron expression (minute hour day-of-month month day-of-week, UTC)`);
     });
     for (const preset of presets) {
       const { key, i, what } = preset;
@@ -217,7 +209,11 @@ function lintParam(def: ParamDef): ParamFinding[] {
   if (def.type === 'string' && def.pattern !== undefined) {
     const p = def.pattern;
     if (p.startsWith('^') || (p.endsWith('$') && !p.endsWith('\\$'))) {
-      out.push({ key: 'pattern', severity: 'warning', message: `pattern "${p}" carries ^/$ anchors; patterns always match the whole value, so drop them` });
+      out.push({
+        key: 'pattern',
+        severity: 'warning',
+        message: `pattern "${p}" carries ^/$ anchors; patterns always match the whole value, so drop them`,
+      });
     }
     if (/^\^?\.[*+]/.test(p) || /\.[*+]\$?$/.test(p)) {
       out.push({
@@ -247,10 +243,11 @@ function lintReachability(input: LintInput): CatalogError[] {
   if (input.policyFiles.length === 0) return [];
   const held = (name: string): boolean => {
     const role = policy.roles[name];
-    return role !== undefined && (role.users?.length ?? 0) + (role.groups?.length ?? 0) + (role.pagerduty_services?.length ?? 0) + (role.scheduler ? 1 : 0) > 0;
+    return (
+      role !== undefined && (role.users?.length ?? 0) + (role.groups?.length ?? 0) + (role.pagerduty_services?.length ?? 0) + (role.scheduler ? 1 : 0) > 0
+    );
   };
-  const anyoneHolds = (roles: readonly string[]) =>
-    roles.includes('*') ? Object.keys(policy.roles).some(held) : roles.some(held);
+  const anyoneHolds = (roles: readonly string[]) => (roles.includes('*') ? Object.keys(policy.roles).some(held) : roles.some(held));
   const covers = (patterns: readonly string[] | undefined, value: string) => patterns === undefined || anyGlobMatch(patterns, value);
 
   const out: CatalogError[] = [];

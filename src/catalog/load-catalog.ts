@@ -31,9 +31,7 @@ export interface Catalog {
   warnings: readonly CatalogError[];
 }
 
-export type LoadCatalogResult =
-  | { ok: true; catalog: Catalog; warnings: CatalogError[] }
-  | { ok: false; errors: CatalogError[]; warnings: CatalogError[] };
+export type LoadCatalogResult = { ok: true; catalog: Catalog; warnings: CatalogError[] } | { ok: false; errors: CatalogError[]; warnings: CatalogError[] };
 
 /** One file as read from disk: the path used in findings, its base name and its bytes. */
 export interface RawFile {
@@ -97,15 +95,63 @@ export function hashFiles(files: readonly RawFile[]): string {
 }
 
 const POLICY_KEYS = [
-  'version', 'roles', 'rules', 'users', 'groups', 'pagerduty_services', 'scheduler', 'allow', 'deny', 'procedures',
-  'environments', 'channels', 'approval', 'count', 'expires', 'reminders', 'status_update', 'commander',
-  'sev1', 'sev2', 'sev3', 'sev4',
+  'version',
+  'roles',
+  'rules',
+  'users',
+  'groups',
+  'pagerduty_services',
+  'scheduler',
+  'allow',
+  'deny',
+  'procedures',
+  'environments',
+  'channels',
+  'approval',
+  'count',
+  'expires',
+  'reminders',
+  'status_update',
+  'commander',
+  'sev1',
+  'sev2',
+  'sev3',
+  'sev4',
 ];
 const PROCEDURE_KEYS = [
-  'name', 'description', 'owner', 'environments', 'timeout', 'concurrency', 'params', 'steps', 'triggers',
-  'type', 'required', 'pattern', 'max_length', 'default', 'min', 'max', 'values', 'env', 'run', 'http',
-  'on_error', 'method', 'url', 'headers', 'body', 'expect_status', 'pagerduty', 'event', 'service', 'with',
-  'schedule', 'cron', 'channel',
+  'name',
+  'description',
+  'owner',
+  'environments',
+  'timeout',
+  'concurrency',
+  'params',
+  'steps',
+  'triggers',
+  'type',
+  'required',
+  'pattern',
+  'max_length',
+  'default',
+  'min',
+  'max',
+  'values',
+  'env',
+  'run',
+  'http',
+  'on_error',
+  'method',
+  'url',
+  'headers',
+  'body',
+  'expect_status',
+  'pagerduty',
+  'event',
+  'service',
+  'with',
+  'schedule',
+  'cron',
+  'channel',
 ];
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -191,7 +237,9 @@ export function buildCatalog(input: CatalogDirs & { policyFiles: readonly RawFil
   const { policy, conflicts, remindersIn } = mergePolicyFiles(inputs);
   for (const name of remindersIn.slice(1)) {
     const source = policyFiles.find((p) => p.source.name === name)!.source;
-    findings.push(findingAt(source, ['reminders'], `reminders are already set in ${remindersIn[0]}; set them in one policy file only`, 'error', { key: true }));
+    findings.push(
+      findingAt(source, ['reminders'], `reminders are already set in ${remindersIn[0]}; set them in one policy file only`, 'error', { key: true }),
+    );
   }
   for (const conflict of conflicts) {
     const [first, ...later] = conflict.files;

@@ -31,7 +31,12 @@ export const auditCommand: Subcommand = async (argv, io) => {
   }
   const expectHead = values['expect-head'] === undefined ? undefined : parseHeadRef(values['expect-head']);
   const config = bootConfig(io);
-  const postgres = values.db !== undefined ? (isPostgresUrl(values.db) ? parseDatabaseUrl(values.db) : undefined) : config.postgres && { ok: true as const, target: config.postgres };
+  const postgres =
+    values.db !== undefined
+      ? isPostgresUrl(values.db)
+        ? parseDatabaseUrl(values.db)
+        : undefined
+      : config.postgres && { ok: true as const, target: config.postgres };
   if (postgres && !postgres.ok) {
     write(io.stderr, `edgeops audit ${action}: --db ${postgres.problems.join('; ')}`);
     return 1;
@@ -72,7 +77,9 @@ function report(result: DatabaseVerdict, started: number, io: CliIo, expectHead:
   for (const m of mismatches.slice(0, LISTED_MISMATCHES)) failures.push(m.message);
   if (mismatches.length > LISTED_MISMATCHES) failures.push(`… and ${mismatches.length - LISTED_MISMATCHES} more`);
   if (mismatches.length > 0) {
-    failures.push(`${mismatches.length} ${mismatches.length === 1 ? 'row' : 'rows'} of the tables exports read ${mismatches.length === 1 ? 'does' : 'do'} not match the audit log, which is itself intact (${chain.count} rows, last seq ${chain.lastSeq})`);
+    failures.push(
+      `${mismatches.length} ${mismatches.length === 1 ? 'row' : 'rows'} of the tables exports read ${mismatches.length === 1 ? 'does' : 'do'} not match the audit log, which is itself intact (${chain.count} rows, last seq ${chain.lastSeq})`,
+    );
   }
   if (failures.length > 0) {
     write(io.stderr, [...failures, took].join('\n'));
@@ -80,7 +87,10 @@ function report(result: DatabaseVerdict, started: number, io: CliIo, expectHead:
   }
   const lines = [intact];
   if (expectHead) lines.push(`anchored head ${formatHeadRef(expectHead)} is in the log`);
-  lines.push(`exported tables match the audit log: ${checked.incidents} incidents, ${checked.runs} runs, ${checked.steps} steps, ${checked.approvals} approvals`, took);
+  lines.push(
+    `exported tables match the audit log: ${checked.incidents} incidents, ${checked.runs} runs, ${checked.steps} steps, ${checked.approvals} approvals`,
+    took,
+  );
   write(io.stdout, lines.join('\n'));
   return 0;
 }
@@ -104,7 +114,13 @@ function anchor(db: Database.Database, key: string, io: CliIo): number {
  * The same checks on PostgreSQL (EDGEOPS_DATABASE_URL, or `--db postgres://…`), read in one snapshot.
  * The key is EDGEOPS_AUDIT_KEY: there is no data folder to hold a key file.
  */
-async function auditPostgres(action: 'verify' | 'anchor', target: PostgresTarget, config: Config, io: CliIo, expectHead: HeadRef | undefined): Promise<number> {
+async function auditPostgres(
+  action: 'verify' | 'anchor',
+  target: PostgresTarget,
+  config: Config,
+  io: CliIo,
+  expectHead: HeadRef | undefined,
+): Promise<number> {
   if (!config.auditKey) {
     write(io.stderr, `edgeops audit ${action}: EDGEOPS_AUDIT_KEY is not set; set the key the log on ${target.display} was written with`);
     return 1;

@@ -32,7 +32,9 @@ export function verifyPostgres(
   report: (result: DatabaseVerdict, started: number, io: CliIo, expectHead: HeadRef | undefined) => number,
 ): Promise<number> {
   const started = performance.now();
-  return withSession(target, async (session) => report(await verifyPostgresDatabase(session, key, expectHead ? { expectHead } : {}), started, io, expectHead));
+  return withSession(target, async (session) =>
+    report(await verifyPostgresDatabase(session, key, expectHead ? { expectHead } : {}), started, io, expectHead),
+  );
 }
 
 export function anchorPostgres(target: PostgresTarget, key: string, io: CliIo): Promise<number> {

@@ -74,7 +74,10 @@ export function bootCatalog(config: Pick<Config, 'policiesDir' | 'commandsDir'>)
  * go ahead is denied; a bad edit is recorded as `policy_reload_failed` and the last good catalog stays.
  * The app must read its catalog through the returned watcher's `current()`.
  */
-export function watchAppCatalog(app: Pick<App, 'logger' | 'runs' | 'catalogLog'>, options: { policiesDir: string; commandsDir: string; initial: Catalog; debounceMs?: number }): CatalogWatcher {
+export function watchAppCatalog(
+  app: Pick<App, 'logger' | 'runs' | 'catalogLog'>,
+  options: { policiesDir: string; commandsDir: string; initial: Catalog; debounceMs?: number },
+): CatalogWatcher {
   const { logger } = app;
   const watcher: CatalogWatcher = createCatalogWatcher({
     policiesDir: options.policiesDir,

@@ -84,7 +84,12 @@ const userLine = (actor: Actor): string => `/as ${actor.id}${actor.groups.length
 /** A PagerDuty Webhooks V3 `incident.triggered` body, serialised once: these exact bytes are signed and sent. */
 export function triggeredEventBody(pdIncidentId: string, eventId: string, occurredAt: string): string {
   const { service } = DEMO_PAGE;
-  const serviceRef = { id: service.id, summary: service.name, type: 'service_reference', html_url: `https://example.pagerduty.com/services/${service.id}` };
+  const serviceRef = {
+    id: service.id,
+    summary: service.name,
+    type: 'service_reference',
+    html_url: `https://example.pagerduty.com/services/${service.id}`,
+  };
   return JSON.stringify({
     event: {
       id: eventId,
@@ -131,8 +136,12 @@ export const pagerdutyAct: DemoAct = {
     for (const run of triggered) check(run.state === 'succeeded', `${run.id} ${run.procedure} ended ${run.state}${run.error ? `: ${run.error}` : ''}`);
     const { id, severity, pagerdutyUrl } = stage.incident;
     const runs = triggered.map((r) => `${r.id} ${r.procedure}`).join(', ');
-    stage.say(`${id} was opened from PagerDuty ${pdId} (${pagerdutyUrl}), SEV${severity} from priority ${priority}; its trigger ran ${runs} as ${triggered[0]!.requestedBy}.`);
-    stage.say(`No PagerDuty API token in the demo, so nothing is written back to PagerDuty: ${triggered.length === 1 ? 'that result is' : 'those results are'} not added to ${pdId} as a note, and the ack and resolve below are not mirrored.`);
+    stage.say(
+      `${id} was opened from PagerDuty ${pdId} (${pagerdutyUrl}), SEV${severity} from priority ${priority}; its trigger ran ${runs} as ${triggered[0]!.requestedBy}.`,
+    );
+    stage.say(
+      `No PagerDuty API token in the demo, so nothing is written back to PagerDuty: ${triggered.length === 1 ? 'that result is' : 'those results are'} not added to ${pdId} as a note, and the ack and resolve below are not mirrored.`,
+    );
   },
 };
 
@@ -423,7 +432,10 @@ function createStage(app: App, print: (text: string) => void, webhook: { url: st
       return reply;
     },
     async settle() {
-      check(await pagerdutyProcessed(app, PAGERDUTY_DEADLINE_MS), `PagerDuty events were still unprocessed after ${PAGERDUTY_DEADLINE_MS / 1000} s; the log has why`);
+      check(
+        await pagerdutyProcessed(app, PAGERDUTY_DEADLINE_MS),
+        `PagerDuty events were still unprocessed after ${PAGERDUTY_DEADLINE_MS / 1000} s; the log has why`,
+      );
       await app.runs.idle();
       session.flush();
     },

@@ -38,7 +38,10 @@ export const migrateCommand: Subcommand = async (argv, io) => {
       target = parsed.target;
     }
     if (!target) {
-      write(io.stderr, `edgeops migrate: --from needs a PostgreSQL database to copy into: --to postgres://… or EDGEOPS_DATABASE_URL (which keeps the password out of the process list)`);
+      write(
+        io.stderr,
+        `edgeops migrate: --from needs a PostgreSQL database to copy into: --to postgres://… or EDGEOPS_DATABASE_URL (which keeps the password out of the process list)`,
+      );
       return 1;
     }
     return copySqliteToPostgres(config, values.from, target, io);

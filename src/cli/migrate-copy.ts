@@ -34,26 +34,37 @@ export async function copySqliteToPostgres(config: Config, fromArg: string, targ
       : [];
     const behind = pendingMigrations(recorded, readMigrations(migrationsDir()));
     if (behind.length > 0) {
-      write(io.stderr, `edgeops migrate: ${from} is not at this edgeops's schema (missing ${behind.map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`).join(', ')}); run \`EDGEOPS_DB=${from} edgeops migrate\` first, then copy`);
+      write(
+        io.stderr,
+        `edgeops migrate: ${from} is not at this edgeops's schema (missing ${behind.map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`).join(', ')}); run \`EDGEOPS_DB=${from} edgeops migrate\` first, then copy`,
+      );
       return 1;
     }
     const sourceChain = new SqliteAuditLog(source, key, systemClock).verify();
     if (!sourceChain.ok) {
-      write(io.stderr, `edgeops migrate: the audit chain of ${from} is broken at seq ${sourceChain.seq}: ${sourceChain.reason}; not copying it (check it with edgeops audit verify --db ${from})`);
+      write(
+        io.stderr,
+        `edgeops migrate: the audit chain of ${from} is broken at seq ${sourceChain.seq}: ${sourceChain.reason}; not copying it (check it with edgeops audit verify --db ${from})`,
+      );
       return 1;
     }
     await connectOrExplain(pool, target);
     await migratePostgres(pool, readMigrations(postgresMigrationsDir()));
     const copied = await inTransaction(pool, async (client) => {
       // No replica may write between the emptiness check and the copy: the copy owns the tables until it commits.
-      await client.query(`LOCK TABLE audit_log, audit_head, incidents, outbox, runs, run_steps, run_approvals, leases, pagerduty_events, pagerduty_trigger_runs IN EXCLUSIVE MODE`);
+      await client.query(
+        `LOCK TABLE audit_log, audit_head, incidents, outbox, runs, run_steps, run_approvals, leases, pagerduty_events, pagerduty_trigger_runs IN EXCLUSIVE MODE`,
+      );
       const occupied = await nonEmptyTables(client);
       if (occupied.length > 0) return occupied;
       await copyTables(source, client, (p) => write(io.stdout, `copied ${p.table}: ${p.rows} rows`));
       return [];
     });
     if (copied.length > 0) {
-      write(io.stderr, `edgeops migrate: ${target.display} already holds data (${copied.map((t) => `${t.table}: ${t.rows} rows`).join(', ')}); copy into an empty database (nothing was copied)`);
+      write(
+        io.stderr,
+        `edgeops migrate: ${target.display} already holds data (${copied.map((t) => `${t.table}: ${t.rows} rows`).join(', ')}); copy into an empty database (nothing was copied)`,
+      );
       return 1;
     }
     const targetChain = await new PostgresAuditLog(new PostgresUnitOfWork(pool), key, systemClock).verify();

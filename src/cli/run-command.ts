@@ -36,7 +36,10 @@ export const runCommand: Subcommand = async (argv, io) => {
     write(io.stderr, `edgeops run: --as takes a Slack user ID such as U0123ABCD (got "${values.as}")`);
     return 1;
   }
-  const groups = values.groups.split(',').map((g) => g.trim()).filter(Boolean);
+  const groups = values.groups
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
   const badGroup = groups.find((g) => !/^S[A-Z0-9]{2,}$/.test(g));
   if (badGroup) {
     write(io.stderr, `edgeops run: --groups takes user-group IDs such as S0123ABCD (got "${badGroup}")`);

@@ -16,12 +16,24 @@ const stopSignal = (): Promise<void> =>
   });
 
 async function serveSlack(slack: SlackConfig, io: Parameters<Subcommand>[1]): Promise<number> {
-  const booted = await bootApp(io, { generateKey: false, logTo: 'stdout', watchCatalog: true, recoverRuns: true, schedule: true, exportDelivery: 'chat', checkpointInBackground: true });
+  const booted = await bootApp(io, {
+    generateKey: false,
+    logTo: 'stdout',
+    watchCatalog: true,
+    recoverRuns: true,
+    schedule: true,
+    exportDelivery: 'chat',
+    checkpointInBackground: true,
+  });
   const { app } = booted;
   const platform = mountPlatform(app, { auditKey: booted.auditKey });
   let server: SlackServer;
   try {
-    server = await startSlackServer(app, slack, { routes: platform.routes, onResponse: platform.metrics.observeResponse, bodyBudget: platform.bodyBudget });
+    server = await startSlackServer(app, slack, {
+      routes: platform.routes,
+      onResponse: platform.metrics.observeResponse,
+      bodyBudget: platform.bodyBudget,
+    });
   } catch (err) {
     booted.close();
     if (err instanceof ConfigError) throw err;
@@ -51,7 +63,14 @@ export const serveCommand: Subcommand = async (argv, io) => {
   }
   const config = bootConfig(io);
   if (config.slack) return serveSlack(config.slack, io);
-  const booted = await bootApp(io, { generateKey: true, logTo: 'file', watchCatalog: true, recoverRuns: true, schedule: true, checkpointInBackground: true });
+  const booted = await bootApp(io, {
+    generateKey: true,
+    logTo: 'file',
+    watchCatalog: true,
+    recoverRuns: true,
+    schedule: true,
+    checkpointInBackground: true,
+  });
   const { app, logFile, interrupted } = booted;
   // Health, metrics, run output and PagerDuty webhooks; events stored by an earlier run are processed on start.
   const platform = mountPlatform(app, { auditKey: booted.auditKey });

@@ -35,7 +35,8 @@ export const sessionsCommand: Subcommand = async (argv, io) => {
         return 0;
       }
       write(io.stdout, 'ID            USER         METHOD  SIGNED IN (UTC)      LAST SEEN (UTC)');
-      for (const s of live) write(io.stdout, `${sessionHandle(s)}  ${s.userId.padEnd(11)}  ${s.method.padEnd(6)}  ${time(s.createdAt)}  ${time(s.lastSeenAt)}`);
+      for (const s of live)
+        write(io.stdout, `${sessionHandle(s)}  ${s.userId.padEnd(11)}  ${s.method.padEnd(6)}  ${time(s.createdAt)}  ${time(s.lastSeenAt)}`);
       return 0;
     }
     let failed = 0;

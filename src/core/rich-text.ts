@@ -67,7 +67,10 @@ export const segmentsOf = (text: ChatText): RichText => (typeof text === 'string
 export function isChatText(value: unknown): value is ChatText {
   return (
     typeof value === 'string' ||
-    (Array.isArray(value) && value.every((s) => isRef(s) || (typeof s === 'object' && s !== null && (s as Segment).kind === 'text' && typeof (s as { text: unknown }).text === 'string')))
+    (Array.isArray(value) &&
+      value.every(
+        (s) => isRef(s) || (typeof s === 'object' && s !== null && (s as Segment).kind === 'text' && typeof (s as { text: unknown }).text === 'string'),
+      ))
   );
 }
 
@@ -85,4 +88,3 @@ export function renderSegments(content: ChatText, renderer: SegmentRenderer): st
   for (const s of segmentsOf(content)) out += s.kind === 'text' ? renderer.text(s.text) : renderer[s.kind](s.id);
   return out;
 }
-

@@ -73,9 +73,7 @@ export class SqliteAuditLog implements AuditLog {
     );
     this.readHead = db.prepare('SELECT seq, hash, mac FROM audit_head WHERE id = 1');
     // The head and the time of the row it names, in one lookup: the next row's time starts from it.
-    this.readHeadAndTime = db.prepare(
-      'SELECT h.seq, h.hash, l.time FROM audit_head h LEFT JOIN audit_log l ON l.seq = h.seq WHERE h.id = 1',
-    );
+    this.readHeadAndTime = db.prepare('SELECT h.seq, h.hash, l.time FROM audit_head h LEFT JOIN audit_log l ON l.seq = h.seq WHERE h.id = 1');
     this.bySeqStmt = db.prepare('SELECT * FROM audit_log WHERE seq = ?');
     // Made once: inside a caller's transaction it runs as a savepoint, so a failed append leaves no half row.
     this.appendTx = db.transaction((input: AuditEventInput): AuditEvent => this.appendNow(input));
@@ -176,7 +174,12 @@ export class SqliteAuditLog implements AuditLog {
       // A log wiped together with its head verifies as empty: the rows that point into it say otherwise.
       const referenced = (this.db.prepare('SELECT MAX(cause_seq) AS seq FROM outbox').get() as { seq: number | null }).seq ?? 0;
       if (referenced > verdict.lastSeq) {
-        return { ok: false, seq: verdict.lastSeq + 1, reason: `the outbox refers to seq ${referenced}, beyond the end of the log (${verdict.lastSeq}): rows were removed`, count: verdict.count };
+        return {
+          ok: false,
+          seq: verdict.lastSeq + 1,
+          reason: `the outbox refers to seq ${referenced}, beyond the end of the log (${verdict.lastSeq}): rows were removed`,
+          count: verdict.count,
+        };
       }
       const incidents = (this.db.prepare('SELECT COUNT(*) AS n FROM incidents').get() as { n: number }).n;
       if (incidents > 0 && verdict.lastSeq === 0) {

@@ -72,9 +72,26 @@ const toRow = (i: Incident): IncidentRow => ({
 });
 
 const COLUMNS = [
-  'id', 'number', 'title', 'severity', 'status', 'service', 'private', 'channel_name', 'channel_id',
-  'commander', 'comms', 'scribe', 'declared_by', 'declared_at', 'acknowledged_at', 'resolved_at',
-  'summary', 'pagerduty_id', 'pagerduty_url', 'last_update_at',
+  'id',
+  'number',
+  'title',
+  'severity',
+  'status',
+  'service',
+  'private',
+  'channel_name',
+  'channel_id',
+  'commander',
+  'comms',
+  'scribe',
+  'declared_by',
+  'declared_at',
+  'acknowledged_at',
+  'resolved_at',
+  'summary',
+  'pagerduty_id',
+  'pagerduty_url',
+  'last_update_at',
 ] as const;
 /** Every column but the key and the number, which never change. */
 const UPDATABLE = COLUMNS.filter((c) => c !== 'id' && c !== 'number');
@@ -100,9 +117,7 @@ export class SqliteIncidentStore implements IncidentStore {
 
   constructor(db: Db) {
     this.stmt = statementCache(db);
-    this.insertStmt = db.prepare(
-      `INSERT INTO incidents (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
-    );
+    this.insertStmt = db.prepare(`INSERT INTO incidents (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`);
     this.getStmt = db.prepare(`${SELECT} WHERE id = ?`).raw(true);
   }
 

@@ -7,7 +7,11 @@ export type { MetricsSource };
 export function sqliteMetricsSource(db: Db): MetricsSource {
   return {
     runsByOutcome: () =>
-      db.prepare('SELECT procedure, state, COUNT(*) AS count FROM runs GROUP BY procedure, state').all() as Array<{ procedure: string; state: string; count: number }>,
+      db.prepare('SELECT procedure, state, COUNT(*) AS count FROM runs GROUP BY procedure, state').all() as Array<{
+        procedure: string;
+        state: string;
+        count: number;
+      }>,
     outboxDepth: () =>
       db.prepare("SELECT target, COUNT(*) AS count FROM outbox WHERE state = 'pending' GROUP BY target").all() as Array<{ target: string; count: number }>,
     outboxFailed: () =>
@@ -23,6 +27,9 @@ export function sqliteMetricsSource(db: Db): MetricsSource {
         )
         .all() as Array<{ service: string; ttaMs: number | null; ttrMs: number | null }>,
     openIncidents: () =>
-      db.prepare("SELECT severity, COUNT(*) AS count FROM incidents WHERE status != 'resolved' GROUP BY severity").all() as Array<{ severity: number; count: number }>,
+      db.prepare("SELECT severity, COUNT(*) AS count FROM incidents WHERE status != 'resolved' GROUP BY severity").all() as Array<{
+        severity: number;
+        count: number;
+      }>,
   };
 }

@@ -134,14 +134,15 @@ export class SqliteOutbox implements Outbox {
   }
 
   markFailed(id: number, error: string): void {
-    this.stmt("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?")
-      .run(error.slice(0, 1000), id);
+    this.stmt("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?").run(error.slice(0, 1000), id);
   }
 
   depth(target?: OutboxTarget): number {
-    const row = (target
-      ? this.stmt("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending' AND target = ?").get(target)
-      : this.stmt("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'").get()) as { n: number };
+    const row = (
+      target
+        ? this.stmt("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending' AND target = ?").get(target)
+        : this.stmt("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'").get()
+    ) as { n: number };
     return row.n;
   }
 }

@@ -34,8 +34,24 @@ export interface EventRow {
 }
 
 export const EVENT_COLUMNS = [
-  'received_seq', 'event_id', 'webhook_id', 'event_type', 'pd_incident_id', 'service_id', 'service_name', 'agent', 'occurred_at',
-  'body', 'received_at', 'state', 'outcome', 'incident_id', 'attempts', 'next_attempt_at', 'last_error', 'processed_at',
+  'received_seq',
+  'event_id',
+  'webhook_id',
+  'event_type',
+  'pd_incident_id',
+  'service_id',
+  'service_name',
+  'agent',
+  'occurred_at',
+  'body',
+  'received_at',
+  'state',
+  'outcome',
+  'incident_id',
+  'attempts',
+  'next_attempt_at',
+  'last_error',
+  'processed_at',
 ] as const;
 
 export const toEvent = (r: EventRow): StoredPagerdutyEvent => ({
@@ -95,8 +111,7 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
   findDuplicate(eventId: string, webhookId: string | null): { eventId: string; receivedSeq: number } | undefined {
     // Asked once per delivery, so only the two unique indexes are read, and only the two columns.
     const row = this.stmt('SELECT event_id, received_seq FROM pagerduty_events WHERE event_id = ? OR webhook_id = ? LIMIT 1').get(eventId, webhookId) as
-      | Pick<EventRow, 'event_id' | 'received_seq'>
-      | undefined;
+      Pick<EventRow, 'event_id' | 'received_seq'> | undefined;
     return row ? { eventId: row.event_id, receivedSeq: row.received_seq } : undefined;
   }
 
@@ -161,11 +176,16 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
   }
 
   recordAttempt(eventId: string, nextAttemptAt: number, error: string): void {
-    this.stmt('UPDATE pagerduty_events SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE event_id = ?').run(nextAttemptAt, error, eventId);
+    this.stmt('UPDATE pagerduty_events SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE event_id = ?').run(
+      nextAttemptAt,
+      error,
+      eventId,
+    );
   }
 
   triggerRun(eventId: string, triggerKey: string): TriggerRunRecord | undefined {
-    const row = this.stmt('SELECT * FROM pagerduty_trigger_runs WHERE event_id = ? AND trigger_key = ?').get(eventId, triggerKey) as TriggerRow | undefined;
+    const row = this.stmt('SELECT * FROM pagerduty_trigger_runs WHERE event_id = ? AND trigger_key = ?').get(eventId, triggerKey) as
+      TriggerRow | undefined;
     return row ? toTrigger(row) : undefined;
   }
 
@@ -174,14 +194,23 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
   }
 
   insertTriggerRun(r: TriggerRunRecord): void {
-    this.stmt(
-      `INSERT INTO pagerduty_trigger_runs (event_id, trigger_key, procedure, run_id, outcome, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(r.eventId, r.triggerKey, r.procedure, r.runId, r.outcome, r.detail, r.at);
+    this.stmt(`INSERT INTO pagerduty_trigger_runs (event_id, trigger_key, procedure, run_id, outcome, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
+      r.eventId,
+      r.triggerKey,
+      r.procedure,
+      r.runId,
+      r.outcome,
+      r.detail,
+      r.at,
+    );
   }
 
   countByState(): Record<PagerdutyEventState, number> {
     const counts: Record<PagerdutyEventState, number> = { pending: 0, applied: 0, processed: 0, ignored: 0, failed: 0 };
-    for (const r of this.stmt('SELECT state, COUNT(*) AS n FROM pagerduty_events GROUP BY state').all() as Array<{ state: PagerdutyEventState; n: number }>) {
+    for (const r of this.stmt('SELECT state, COUNT(*) AS n FROM pagerduty_events GROUP BY state').all() as Array<{
+      state: PagerdutyEventState;
+      n: number;
+    }>) {
       counts[r.state] = r.n;
     }
     return counts;

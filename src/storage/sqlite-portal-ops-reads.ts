@@ -28,8 +28,7 @@ export function sqlitePortalOpsReads(db: Db, audit: AuditLog): PortalOpsReads {
       if (anchor) {
         const p = anchor.payload as { seq?: unknown; hash?: unknown; channel?: unknown };
         const post = stmt('SELECT state, sent_at FROM outbox WHERE cause_seq = ? ORDER BY id DESC LIMIT 1').get(anchor.seq) as
-          | { state: 'pending' | 'sent' | 'failed'; sent_at: number | null }
-          | undefined;
+          { state: 'pending' | 'sent' | 'failed'; sent_at: number | null } | undefined;
         lastAnchor = {
           seq: anchor.seq,
           time: anchor.time,

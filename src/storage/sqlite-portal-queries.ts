@@ -7,11 +7,23 @@ import { statementCache } from './statements.js';
 const MEMBER_INVITED = 'incident.member_invited';
 
 type EventRow = [number, number, string, string, string, string];
-const toEvent = (r: EventRow): TimelineEvent => ({ seq: r[0], time: r[1], actor: r[2], source: r[3], kind: r[4], payload: JSON.parse(r[5]) as Record<string, unknown> });
+const toEvent = (r: EventRow): TimelineEvent => ({
+  seq: r[0],
+  time: r[1],
+  actor: r[2],
+  source: r[3],
+  kind: r[4],
+  payload: JSON.parse(r[5]) as Record<string, unknown>,
+});
 
 export function sqlitePortalQueries(db: Db): PortalReadModel {
   const stmt = statementCache(db);
-  const events = (sql: string, ...args: unknown[]): TimelineEvent[] => (stmt(sql).raw(true).all(...args) as EventRow[]).map(toEvent);
+  const events = (sql: string, ...args: unknown[]): TimelineEvent[] =>
+    (
+      stmt(sql)
+        .raw(true)
+        .all(...args) as EventRow[]
+    ).map(toEvent);
 
   return {
     async incidents(scope: IncidentScope, filter: IncidentFilter, page) {
@@ -62,7 +74,7 @@ export function sqlitePortalQueries(db: Db): PortalReadModel {
     },
 
     async services() {
-      return (stmt('SELECT DISTINCT service FROM incidents WHERE service IS NOT NULL AND private = 0 ORDER BY service').pluck(true).all() as string[]);
+      return stmt('SELECT DISTINCT service FROM incidents WHERE service IS NOT NULL AND private = 0 ORDER BY service').pluck(true).all() as string[];
     },
 
     async timeline(incidentId, window) {
@@ -80,7 +92,12 @@ export function sqlitePortalQueries(db: Db): PortalReadModel {
     },
 
     async eventsAfter(incidentId, seq, limit) {
-      return events('SELECT seq, time, actor, source, kind, payload FROM audit_log WHERE incident_id = ? AND seq > ? ORDER BY seq LIMIT ?', incidentId, seq, limit);
+      return events(
+        'SELECT seq, time, actor, source, kind, payload FROM audit_log WHERE incident_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+        incidentId,
+        seq,
+        limit,
+      );
     },
   };
 }

@@ -35,12 +35,12 @@ export function sqlitePortalSessions(db: Db): PortalSessionStore {
     },
     async consumeLink(tokenHash, now) {
       // One UPDATE decides: of two tabs opening the same link, one gets a session.
-      const row = stmt('UPDATE portal_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at >= ? RETURNING user_id, groups, created_at, expires_at').get(
-        now,
-        tokenHash,
-        now,
-      ) as { user_id: string; groups: string; created_at: number; expires_at: number } | undefined;
-      return row ? { tokenHash, userId: row.user_id, groups: JSON.parse(row.groups) as string[], createdAt: row.created_at, expiresAt: row.expires_at } : undefined;
+      const row = stmt(
+        'UPDATE portal_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at >= ? RETURNING user_id, groups, created_at, expires_at',
+      ).get(now, tokenHash, now) as { user_id: string; groups: string; created_at: number; expires_at: number } | undefined;
+      return row
+        ? { tokenHash, userId: row.user_id, groups: JSON.parse(row.groups) as string[], createdAt: row.created_at, expiresAt: row.expires_at }
+        : undefined;
     },
     async insertSession(s: PortalSession) {
       stmt('INSERT INTO portal_sessions (id_hash, user_id, groups, method, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)').run(

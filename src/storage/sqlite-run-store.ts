@@ -119,7 +119,14 @@ export interface ApprovalRow {
   reason: string | null;
 }
 
-export const toApproval = (r: ApprovalRow): ApprovalRecord => ({ runId: r.run_id, approver: r.approver, decision: r.decision, at: r.at, binding: r.binding, reason: r.reason });
+export const toApproval = (r: ApprovalRow): ApprovalRecord => ({
+  runId: r.run_id,
+  approver: r.approver,
+  decision: r.decision,
+  at: r.at,
+  binding: r.binding,
+  reason: r.reason,
+});
 
 export class SqliteRunStore implements RunStore {
   private readonly insertStmt;
@@ -131,7 +138,9 @@ export class SqliteRunStore implements RunStore {
     this.stmt = statementCache(db);
     this.insertStmt = db.prepare(`INSERT INTO runs (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map((c) => `@${c}`).join(', ')})`);
     this.updateStmt = db.prepare(
-      `UPDATE runs SET ${RUN_COLUMNS.filter((c) => c !== 'id' && c !== 'number').map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`,
+      `UPDATE runs SET ${RUN_COLUMNS.filter((c) => c !== 'id' && c !== 'number')
+        .map((c) => `${c} = @${c}`)
+        .join(', ')} WHERE id = @id`,
     );
     this.getStmt = db.prepare('SELECT * FROM runs WHERE id = ?');
   }
@@ -169,7 +178,20 @@ export class SqliteRunStore implements RunStore {
     this.stmt(
       `INSERT OR REPLACE INTO run_steps (run_id, idx, name, kind, outcome, exit_code, http_status, started_at, finished_at, output, truncated_bytes, error)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(step.runId, step.index, step.name, step.kind, step.outcome, step.exitCode, step.httpStatus, step.startedAt, step.finishedAt, step.output, step.truncatedBytes, step.error);
+    ).run(
+      step.runId,
+      step.index,
+      step.name,
+      step.kind,
+      step.outcome,
+      step.exitCode,
+      step.httpStatus,
+      step.startedAt,
+      step.finishedAt,
+      step.output,
+      step.truncatedBytes,
+      step.error,
+    );
   }
 
   steps(runId: string): RunStepRecord[] {
@@ -177,8 +199,14 @@ export class SqliteRunStore implements RunStore {
   }
 
   addApproval(record: ApprovalRecord): void {
-    this.stmt('INSERT INTO run_approvals (run_id, approver, decision, at, binding, reason) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(record.runId, record.approver, record.decision, record.at, record.binding, record.reason);
+    this.stmt('INSERT INTO run_approvals (run_id, approver, decision, at, binding, reason) VALUES (?, ?, ?, ?, ?, ?)').run(
+      record.runId,
+      record.approver,
+      record.decision,
+      record.at,
+      record.binding,
+      record.reason,
+    );
   }
 
   approvals(runId: string): ApprovalRecord[] {

@@ -37,7 +37,12 @@ export class Store implements UnitOfWork {
   ) {
     this.audit = new SqliteAuditLog(db, auditKey, clock);
     this.incidents = new SqliteIncidentStore(db);
-    this.outbox = new SqliteOutbox(db, () => clock.now(), () => this.durable(), (write) => this.withoutOwnSync(write));
+    this.outbox = new SqliteOutbox(
+      db,
+      () => clock.now(),
+      () => this.durable(),
+      (write) => this.withoutOwnSync(write),
+    );
     this.pagerdutyEvents = new SqlitePagerdutyEvents(db);
     this.run = db.transaction((fn: () => unknown) => fn());
     const wal = !db.memory && db.pragma('journal_mode', { simple: true }) === 'wal';

@@ -30,7 +30,10 @@ export function transcriptRuns(runs: RunStore, incidentId: string): TranscriptRu
     environment: run.environment,
     state: run.state,
     requestedBy: run.requestedBy,
-    approvers: runs.approvals(run.id).filter((a) => a.decision === 'approve').map((a) => a.approver),
+    approvers: runs
+      .approvals(run.id)
+      .filter((a) => a.decision === 'approve')
+      .map((a) => a.approver),
     params: run.params,
     startedAt: run.startedAt,
     finishedAt: run.finishedAt,

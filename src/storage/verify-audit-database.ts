@@ -29,7 +29,7 @@ export function verifyAuditDatabase(db: Db, key: string, options: { expectHead?:
     });
     if (!chain.ok) return { chain, mismatches: [], checked };
 
-    const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]));
+    const tables = new Set(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);
     // A row whose columns no longer parse is itself a finding, not a reason to stop checking the rest.
     const each = <T>(table: ProjectionTable, sql: string, key: (r: T) => string, check: (r: T) => void): number => {
       if (!tables.has(table)) return 0;
@@ -44,9 +44,24 @@ export function verifyAuditDatabase(db: Db, key: string, options: { expectHead?:
       }
       return n;
     };
-    checked.incidents = each<IncidentRow>('incidents', 'SELECT * FROM incidents ORDER BY number', (r) => r.id, (r) => projections.checkIncident(toIncident(r)));
-    checked.runs = each<RunRow>('runs', 'SELECT * FROM runs ORDER BY number', (r) => r.id, (r) => projections.checkRun(toRun(r)));
-    checked.steps = each<StepRow>('run_steps', 'SELECT * FROM run_steps ORDER BY run_id, idx', (r) => `${r.run_id} step ${r.idx}`, (r) => projections.checkStep(toStep(r)));
+    checked.incidents = each<IncidentRow>(
+      'incidents',
+      'SELECT * FROM incidents ORDER BY number',
+      (r) => r.id,
+      (r) => projections.checkIncident(toIncident(r)),
+    );
+    checked.runs = each<RunRow>(
+      'runs',
+      'SELECT * FROM runs ORDER BY number',
+      (r) => r.id,
+      (r) => projections.checkRun(toRun(r)),
+    );
+    checked.steps = each<StepRow>(
+      'run_steps',
+      'SELECT * FROM run_steps ORDER BY run_id, idx',
+      (r) => `${r.run_id} step ${r.idx}`,
+      (r) => projections.checkStep(toStep(r)),
+    );
     checked.approvals = each<ApprovalRow>(
       'run_approvals',
       'SELECT * FROM run_approvals ORDER BY run_id, at, approver',

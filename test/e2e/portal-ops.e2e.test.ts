@@ -117,7 +117,13 @@ describe('procedures, reports and audit pages in a browser', () => {
     const developer = await signedIn(P.developer);
     await open(developer.page, '/portal/procedures');
     await expect.poll(() => developer.page.getByRole('heading', { level: 2 }).allTextContents()).toEqual(['echo-gated', 'echo-note']);
-    expect(await developer.page.locator('#proc-echo-gated').locator('xpath=..').getByRole('cell', { name: /needs 1 approval/ }).count()).toBe(1);
+    expect(
+      await developer.page
+        .locator('#proc-echo-gated')
+        .locator('xpath=..')
+        .getByRole('cell', { name: /needs 1 approval/ })
+        .count(),
+    ).toBe(1);
     const support = await signedIn(P.support);
     await open(support.page, '/portal/procedures');
     expect(await support.page.getByRole('heading', { level: 2 }).allTextContents()).toEqual(['echo-note']);

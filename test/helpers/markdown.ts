@@ -89,8 +89,7 @@ export function readMarkdown(text: string): Block[] {
 }
 
 /** The headings of a document, as `## Text`. */
-export const headings = (blocks: Block[]): string[] =>
-  blocks.flatMap((b) => (b.kind === 'heading' ? [`${'#'.repeat(b.level)} ${b.text}`] : []));
+export const headings = (blocks: Block[]): string[] => blocks.flatMap((b) => (b.kind === 'heading' ? [`${'#'.repeat(b.level)} ${b.text}`] : []));
 
 /** The block right after the heading with this exact text. */
 export function blockAfter(blocks: Block[], heading: string): Block | undefined {

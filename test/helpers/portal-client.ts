@@ -78,7 +78,10 @@ export class PortalUser {
 /** Signs `user` in through `/incident portal` and the one-time link. */
 export async function signIn(served: Served, user: string, channel = 'C0GENERAL1'): Promise<PortalUser> {
   const link = linkIn(await ask(served, user, channel, '/incident', 'portal'), served.baseUrl);
-  const res = await post(`${served.baseUrl}/portal/sign-in`, new URLSearchParams({ token: tokenOf(link) }).toString(), { 'content-type': FORM, origin: served.baseUrl });
+  const res = await post(`${served.baseUrl}/portal/sign-in`, new URLSearchParams({ token: tokenOf(link) }).toString(), {
+    'content-type': FORM,
+    origin: served.baseUrl,
+  });
   expect(res.status).toBe(303);
   const cookie = cookieFrom(res);
   if (!cookie) throw new Error('no session cookie after sign-in');

@@ -71,9 +71,18 @@ export async function startCluster(options: { port?: number; password?: string }
     if (user) chownSync(hba, user.uid, user.gid);
     await tool(
       'pg_ctl',
-      ['-D', data, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', '-o',
+      [
+        '-D',
+        data,
+        '-l',
+        path.join(dir, 'server.log'),
+        '-w',
+        '-t',
+        '60',
+        '-o',
         `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`,
-        'start'],
+        'start',
+      ],
       user,
     );
   } catch (err) {
@@ -112,7 +121,8 @@ export async function removeAbandonedClusters(): Promise<void> {
     const dir = path.join(tmpdir(), name);
     const owner = Number(existsSync(path.join(dir, 'owner.pid')) ? readFileSync(path.join(dir, 'owner.pid'), 'utf8') : NaN);
     if (!Number.isInteger(owner) || alive(owner)) continue;
-    if (existsSync(path.join(dir, 'data'))) await tool('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop'], user).catch(() => undefined);
+    if (existsSync(path.join(dir, 'data')))
+      await tool('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', '-w', 'stop'], user).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

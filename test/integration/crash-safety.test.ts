@@ -98,9 +98,7 @@ function readBack(db: string): { rows: AuditRow[]; causes: number[] } {
   const conn = new Database(db, { readonly: true, fileMustExist: true });
   try {
     const rows = conn.prepare('SELECT seq, kind, payload FROM audit_log ORDER BY seq').all() as AuditRow[];
-    const causes = (conn.prepare('SELECT cause_seq FROM outbox ORDER BY cause_seq').all() as Array<{ cause_seq: number }>).map(
-      (r) => r.cause_seq,
-    );
+    const causes = (conn.prepare('SELECT cause_seq FROM outbox ORDER BY cause_seq').all() as Array<{ cause_seq: number }>).map((r) => r.cause_seq);
     return { rows, causes };
   } finally {
     conn.close();

@@ -58,14 +58,19 @@ describe('edgeops demo', () => {
     expect(Number(httpUrl![1])).toBeGreaterThan(0);
     const webhook = stdout.indexOf(`PagerDuty → POST http://127.0.0.1:${httpUrl![1]}/webhooks/pagerduty\n`);
     expect(webhook).toBeGreaterThan(0);
-    expect(stdout).toMatch(/ {4}incident\.triggered P[0-9A-F]{6} "Checkout errors after deploy" \(P2, high urgency\) on service checkout\n {4}X-PagerDuty-Signature: v1=[0-9a-f]{12}…/);
+    expect(stdout).toMatch(
+      / {4}incident\.triggered P[0-9A-F]{6} "Checkout errors after deploy" \(P2, high urgency\) on service checkout\n {4}X-PagerDuty-Signature: v1=[0-9a-f]{12}…/,
+    );
     const accepted = stdout.search(/^ {2}← 202 \{"status":"accepted","event":"[^"]+"\}$/m);
     expect(accepted).toBeGreaterThan(webhook);
 
     // The incident and its channel are opened from PagerDuty, with severity from the priority and the link back.
     const declared = stdout.indexOf(`[${channel}] 📌 INC-1 declared by <@pagerduty:checkout>: Checkout errors after deploy\n    Severity: SEV2\n`);
     expect(declared).toBeGreaterThan(accepted);
-    const opened = /^INC-1 was opened from PagerDuty (P[0-9A-F]{6}) \(https:\/\/example\.pagerduty\.com\/incidents\/\1\), SEV2 from priority P2; its trigger ran R-1 diag-disk as pagerduty:checkout\.$/m.exec(stdout);
+    const opened =
+      /^INC-1 was opened from PagerDuty (P[0-9A-F]{6}) \(https:\/\/example\.pagerduty\.com\/incidents\/\1\), SEV2 from priority P2; its trigger ran R-1 diag-disk as pagerduty:checkout\.$/m.exec(
+        stdout,
+      );
     expect(opened).not.toBeNull();
     const pdId = opened![1]!;
 
@@ -94,7 +99,9 @@ describe('edgeops demo', () => {
     expect(stdout).toMatch(/• health: succeeded \(exit 0, .*\)\n```\ncheckout\/web-01 is running/);
     expect(stdout).toContain('(only you) INC-1 resolved after');
     expect(stdout).toMatch(
-      new RegExp(`\\(only you\\) Timeline of INC-1 \\(latest \\d+\\):\\n.*#\\d+  <@pagerduty:checkout>  declared "Checkout errors after deploy" \\(SEV2, service checkout, PagerDuty ${pdId}\\)`),
+      new RegExp(
+        `\\(only you\\) Timeline of INC-1 \\(latest \\d+\\):\\n.*#\\d+  <@pagerduty:checkout>  declared "Checkout errors after deploy" \\(SEV2, service checkout, PagerDuty ${pdId}\\)`,
+      ),
     );
     expect(stdout).toContain('INC-1 resolved. Postmortem: ./exports/INC-1.md');
     expect(stdout).toContain(`check it with: edgeops audit verify --db ${dbPath}`);

@@ -102,8 +102,13 @@ describe('the local incident loop', () => {
     };
     expect(json.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(json.events.map((e) => e.kind)).toEqual([
-      'incident.declared', 'incident.updated', 'incident.acknowledged', 'incident.note',
-      'incident.severity_changed', 'incident.role_assigned', 'incident.resolved',
+      'incident.declared',
+      'incident.updated',
+      'incident.acknowledged',
+      'incident.note',
+      'incident.severity_changed',
+      'incident.role_assigned',
+      'incident.resolved',
     ]);
     expect(json.incident).toMatchObject({ id: 'INC-1', time_to_acknowledge_ms: 120_000, time_to_resolve_ms: 3_600_000 });
     expect(json.audit).toEqual({ first_seq: 1, last_seq: 7, last_hash: json.events[6]!.hash });
@@ -166,7 +171,9 @@ describe('the local incident loop', () => {
     await type('/incident declare Search slow');
     await type('/channel general');
     expect(await type('/channel INC-1')).toBe('You are in #inc-1-search-slow (INC-1: Search slow).');
-    expect(await type('/incident timeline')).toMatch(/Timeline of INC-1 \(latest 1\):\n2026-03-04T10:00:00.000Z {2}#1 {2}<@U0DEV0001> {2}declared "Search slow"/);
+    expect(await type('/incident timeline')).toMatch(
+      /Timeline of INC-1 \(latest 1\):\n2026-03-04T10:00:00.000Z {2}#1 {2}<@U0DEV0001> {2}declared "Search slow"/,
+    );
     expect(await type('/incident list')).toContain('INC-1  SEV3  investigating  #inc-1-search-slow  Search slow  (commander <@U0DEV0001>)');
   });
 

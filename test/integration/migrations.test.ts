@@ -149,20 +149,15 @@ describe('the migration runner', () => {
     expect(started.stdout).not.toContain('declared');
   });
 
-  it.each([
-    ['1_init.sql'],
-    ['00001_init.sql'],
-    ['0001-init.sql'],
-    ['0001_Init.sql'],
-    ['0001_init-schema.sql'],
-    ['init.sql'],
-    ['0001_.sql'],
-  ])('refuses a migration file named %s', (name) => {
-    const folder = migrationsFolder({ [name]: 'CREATE TABLE t (x);' });
-    const err = thrown(() => readMigrations(folder));
-    expect(err).toBeInstanceOf(ConfigError);
-    expect(configProblems(err)).toEqual([`${path.join(folder, name)}: migration files are named NNNN_name.sql`]);
-  });
+  it.each([['1_init.sql'], ['00001_init.sql'], ['0001-init.sql'], ['0001_Init.sql'], ['0001_init-schema.sql'], ['init.sql'], ['0001_.sql']])(
+    'refuses a migration file named %s',
+    (name) => {
+      const folder = migrationsFolder({ [name]: 'CREATE TABLE t (x);' });
+      const err = thrown(() => readMigrations(folder));
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(configProblems(err)).toEqual([`${path.join(folder, name)}: migration files are named NNNN_name.sql`]);
+    },
+  );
 
   it('refuses repeated versions, accepts gaps, and ignores files that are not .sql', () => {
     const twice = thrown(() => readMigrations(migrationsFolder({ '0001_a.sql': '', '0001_b.sql': '' })));
@@ -260,10 +255,12 @@ describe('upgrading a database that holds data', () => {
       expect(after.head).toEqual(before.head);
       expect(after.outbox).toMatchObject(before.outbox);
       // Messages left waiting by the old release get the delivery class new ones would get.
-      expect(after.outbox.map((r) => {
-        const row = r as { body: string; priority: number };
-        return [(JSON.parse(row.body) as { kind: string }).kind, row.priority];
-      })).toEqual([
+      expect(
+        after.outbox.map((r) => {
+          const row = r as { body: string; priority: number };
+          return [(JSON.parse(row.body) as { kind: string }).kind, row.priority];
+        }),
+      ).toEqual([
         ['incident.declared', 0],
         ['incident.note', 2],
         ['incident.acknowledged', 1],

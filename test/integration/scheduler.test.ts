@@ -65,7 +65,10 @@ describe('status-update reminders', () => {
 describe('scheduled procedures', () => {
   it('run as the scheduler principal through the policy, and are audited', async () => {
     appendFileSync(path.join(f.commandsDir, 'echo-args.yaml'), 'schedule:\n  - cron: "*/5 * * * *"\n    with: { msg: nightly }\n');
-    writeFileSync(path.join(f.dir, 'policies', 'test.yaml'), POLICY.replace('  dev: {', '  robots: { scheduler: true }\n  dev: {') + '  - roles: [robots]\n    allow: [run]\n    procedures: [echo-args]\n');
+    writeFileSync(
+      path.join(f.dir, 'policies', 'test.yaml'),
+      POLICY.replace('  dev: {', '  robots: { scheduler: true }\n  dev: {') + '  - roles: [robots]\n    allow: [run]\n    procedures: [echo-args]\n',
+    );
     f.reloadCatalog();
     const procedure = f.app.catalog().procedures.get('echo-args')!;
     runScheduled(f.app, logger, procedure, procedure.schedule[0]!);

@@ -54,9 +54,7 @@ function converse(child: ChildProcess) {
 
 /** Every file under `dir`, recursively. */
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)],
-  );
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
 
 describe('a secret param at the CLI', () => {
@@ -73,8 +71,7 @@ describe('a secret param at the CLI', () => {
       CANARY_TOKEN: canary,
     };
     const holdsCanary = (bytes: Buffer): boolean => bytes.includes(canary);
-    const dbBytes = (): Buffer =>
-      Buffer.concat([dbPath, `${dbPath}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f)));
+    const dbBytes = (): Buffer => Buffer.concat([dbPath, `${dbPath}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f)));
 
     // The console, as piped into by a person: the run's result arrives while it still has the database open.
     const console1 = converse(spawnCli(['console', '--as', OPERATOR], { cwd: work, env }));
@@ -152,7 +149,9 @@ describe('a secret param at the CLI', () => {
 
     const cli = await runCli(['run', 'leak-canary', `token=${canary}`, '--env', 'staging', '--as', OPERATOR], { cwd: work, env });
     expect(cli.code).toBe(1);
-    expect(cli.stderr).toMatch(/^edgeops run: leak-canary: a parameter was refused: token is a secret: .* can never be given in chat or on the command line\n$/);
+    expect(cli.stderr).toMatch(
+      /^edgeops run: leak-canary: a parameter was refused: token is a secret: .* can never be given in chat or on the command line\n$/,
+    );
     expect(cli.stdout + cli.stderr).not.toContain(canary);
 
     // Neither request was recorded: the log holds only the declaration.
@@ -179,7 +178,12 @@ describe("the bot's credentials at the CLI", () => {
       LOG_LEVEL: 'debug',
       ...credentials,
     };
-    const values = [credentials.EDGEOPS_AUDIT_KEY, credentials.PAGERDUTY_API_TOKEN, ...credentials.PAGERDUTY_WEBHOOK_SECRETS.split(','), credentials.SLACK_SIGNING_SECRET];
+    const values = [
+      credentials.EDGEOPS_AUDIT_KEY,
+      credentials.PAGERDUTY_API_TOKEN,
+      ...credentials.PAGERDUTY_WEBHOOK_SECRETS.split(','),
+      credentials.SLACK_SIGNING_SECRET,
+    ];
 
     const cli = await runCli(['run', 'steal-credentials', '--env', 'staging', '--as', OPERATOR], { cwd: work, env });
     expect(cli.stderr).toBe('');
@@ -187,7 +191,12 @@ describe("the bot's credentials at the CLI", () => {
     // It did read them all, and printed each (masked) in every encoding.
     expect(cli.stdout).toContain('read /proc/');
     expect(cli.stdout).toContain('environ: 4 credentials');
-    for (const line of ['EDGEOPS_AUDIT_KEY raw=[secret]', 'SLACK_SIGNING_SECRET hex=[secret]', 'PAGERDUTY_API_TOKEN url=[secret]', 'PAGERDUTY_WEBHOOK_SECRETS base64+2=']) {
+    for (const line of [
+      'EDGEOPS_AUDIT_KEY raw=[secret]',
+      'SLACK_SIGNING_SECRET hex=[secret]',
+      'PAGERDUTY_API_TOKEN url=[secret]',
+      'PAGERDUTY_WEBHOOK_SECRETS base64+2=',
+    ]) {
       expect(cli.stdout).toContain(line);
     }
     const sinks: Record<string, string | Buffer> = { stdout: cli.stdout };

@@ -32,11 +32,29 @@ describe('edgeops serve (local mode)', () => {
     expect(output.status).toBe(200);
     expect(await output.text()).toMatch(/^R-1 diag-disk \(staging\): succeeded\n\n--- step space: succeeded \(exit 0\)\nFilesystem/);
 
-    const body = JSON.stringify({ event: { id: 'EVT-LOCAL-1', event_type: 'pagey.ping', resource_type: 'pagey', occurred_at: new Date().toISOString(), agent: null, client: null, data: { type: 'ping', message: 'Hello from your friend Pagey!' } } });
+    const body = JSON.stringify({
+      event: {
+        id: 'EVT-LOCAL-1',
+        event_type: 'pagey.ping',
+        resource_type: 'pagey',
+        occurred_at: new Date().toISOString(),
+        agent: null,
+        client: null,
+        data: { type: 'ping', message: 'Hello from your friend Pagey!' },
+      },
+    });
     const sig = `v1=${createHmac('sha256', secret).update(body).digest('hex')}`;
-    const hook = await fetch(`${base}/webhooks/pagerduty`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-pagerduty-signature': sig } });
+    const hook = await fetch(`${base}/webhooks/pagerduty`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-pagerduty-signature': sig },
+    });
     expect(hook.status).toBe(202);
-    const forged = await fetch(`${base}/webhooks/pagerduty`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-pagerduty-signature': 'v1=00' } });
+    const forged = await fetch(`${base}/webhooks/pagerduty`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-pagerduty-signature': 'v1=00' },
+    });
     expect(forged.status).toBe(401);
 
     const metrics = parsePrometheus(await (await fetch(`${base}/metrics`)).text());

@@ -43,9 +43,9 @@ const say = (served: Served, user: string, text: string): Promise<string> => sen
 const out = (served: Served, file: string): string => path.join(served.dir, 'commands', 'out', file);
 
 function auditRows(served: Served, kind: string): Array<{ actor: string; payload: Record<string, unknown> }> {
-  return (served.app.store.db.prepare('SELECT actor, payload FROM audit_log WHERE kind = ? ORDER BY seq').all(kind) as Array<{ actor: string; payload: string }>).map(
-    (r) => ({ actor: r.actor, payload: JSON.parse(r.payload) as Record<string, unknown> }),
-  );
+  return (
+    served.app.store.db.prepare('SELECT actor, payload FROM audit_log WHERE kind = ? ORDER BY seq').all(kind) as Array<{ actor: string; payload: string }>
+  ).map((r) => ({ actor: r.actor, payload: JSON.parse(r.payload) as Record<string, unknown> }));
 }
 
 const kinds = (served: Served): string[] =>
@@ -54,7 +54,10 @@ const kinds = (served: Served): string[] =>
 /** What the bot posted in #general so far (delivered through the outbox). */
 async function postedInGeneral(served: Served): Promise<string[]> {
   await served.server.drain();
-  return served.slack.callsTo('chat.postMessage').filter((c) => c.args.channel === GENERAL).map((c) => c.args.text ?? '');
+  return served.slack
+    .callsTo('chat.postMessage')
+    .filter((c) => c.args.channel === GENERAL)
+    .map((c) => c.args.text ?? '');
 }
 
 describe('a run waiting for approval when the policy changes', () => {
@@ -75,11 +78,21 @@ describe('a run waiting for approval when the policy changes', () => {
     const [voided] = auditRows(served, 'run.approval_voided');
     expect(voided).toMatchObject({
       actor: 'system',
-      payload: { run: 'R-1', check: 'policy', reason: expect.stringContaining(reason), rules: [expect.stringContaining('policy.yaml')], policy_hash: served.app.catalog().policyHash },
+      payload: {
+        run: 'R-1',
+        check: 'policy',
+        reason: expect.stringContaining(reason),
+        rules: [expect.stringContaining('policy.yaml')],
+        policy_hash: served.app.catalog().policyHash,
+      },
     });
-    await vi.waitFor(async () => expect((await postedInGeneral(served)).some((t) => t.includes('R-1 restart-service (prod), requested by') && t.includes('was denied'))).toBe(true), {
-      timeout: 5_000,
-    });
+    await vi.waitFor(
+      async () =>
+        expect((await postedInGeneral(served)).some((t) => t.includes('R-1 restart-service (prod), requested by') && t.includes('was denied'))).toBe(true),
+      {
+        timeout: 5_000,
+      },
+    );
 
     // A fresh request is refused, and the SRE's approval of the old one finds nothing to approve.
     expect(await say(served, DEV, PROD_RESTART)).toMatch(/^⛔ Not allowed: you may not run restart-service in prod/);
@@ -105,7 +118,9 @@ describe('a run waiting for approval when the policy changes', () => {
     await served.app.runs.idle();
     expect(served.app.runs.get('R-1')).toMatchObject({ state: 'denied' });
     expect(existsSync(out(served, 'restarted'))).toBe(false);
-    expect(auditRows(served, 'run.approval_voided')).toEqual([expect.objectContaining({ payload: expect.objectContaining({ check: 'policy', groups: [], roles: [] }) })]);
+    expect(auditRows(served, 'run.approval_voided')).toEqual([
+      expect.objectContaining({ payload: expect.objectContaining({ check: 'policy', groups: [], roles: [] }) }),
+    ]);
     // The approval that could not complete is not recorded as given.
     expect(auditRows(served, 'run.approved')).toHaveLength(0);
     expect(served.app.runs.approvals('R-1')).toEqual([]);
@@ -126,7 +141,9 @@ describe('an approval binds the scripts the run executes', () => {
     const dryRunAfter = await say(served, DEV, 'run restart-service service=checkout instance=web-01 env=staging --dry-run');
     expect(/binding: ([0-9a-f]{12})/.exec(dryRunAfter)?.[1]).not.toBe(/binding: ([0-9a-f]{12})/.exec(dryRun)?.[1]);
 
-    expect(await say(served, SRE, 'approve R-1')).toBe('⚠ R-1 is void: restart-service, its parameters or a program it runs changed after R-1 was requested; request it again');
+    expect(await say(served, SRE, 'approve R-1')).toBe(
+      '⚠ R-1 is void: restart-service, its parameters or a program it runs changed after R-1 was requested; request it again',
+    );
     await served.app.runs.idle();
     expect(served.app.runs.get('R-1').state).toBe('denied');
     expect(existsSync(out(served, 'replaced'))).toBe(false);
@@ -138,10 +155,14 @@ describe('an approval binds the scripts the run executes', () => {
     s = await startServe({ catalog: CATALOG, groups: { S0DEVS: [DEV] } });
     const served = s;
     expect(await say(served, DEV, 'run sh-restart env=prod')).toMatch(/^R-1 waits for approval/);
-    expect(auditRows(served, 'run.requested')[0]?.payload.bound_files).toEqual([{ path: 'scripts/sh-restart.sh', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    expect(auditRows(served, 'run.requested')[0]?.payload.bound_files).toEqual([
+      { path: 'scripts/sh-restart.sh', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    ]);
 
     writeFileSync(path.join(served.dir, 'commands', 'scripts', 'sh-restart.sh'), '#!/bin/sh\nmkdir -p ./out && echo replaced > ./out/replaced\n');
-    expect(await say(served, SRE, 'approve R-1')).toBe('⚠ R-1 is void: sh-restart, its parameters or a program it runs changed after R-1 was requested; request it again');
+    expect(await say(served, SRE, 'approve R-1')).toBe(
+      '⚠ R-1 is void: sh-restart, its parameters or a program it runs changed after R-1 was requested; request it again',
+    );
     await served.app.runs.idle();
     expect(served.app.runs.get('R-1').state).toBe('denied');
     expect(existsSync(out(served, 'replaced'))).toBe(false);

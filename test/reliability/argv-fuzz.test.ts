@@ -28,7 +28,34 @@ const hostile = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 64 }),
   fc.string({ unit: 'binary', maxLength: 64 }),
   fc
-    .array(fc.constantFrom(';', '&&', '|', '`', '$(', ')', '${IFS}', '\n', '\r', '\t', '"', "'", '\\', '*', '?', '~', '>', '<', '--', ' ', 'touch PWNED', '\0', 'rm -rf /'), { maxLength: 12 })
+    .array(
+      fc.constantFrom(
+        ';',
+        '&&',
+        '|',
+        '`',
+        '$(',
+        ')',
+        '${IFS}',
+        '\n',
+        '\r',
+        '\t',
+        '"',
+        "'",
+        '\\',
+        '*',
+        '?',
+        '~',
+        '>',
+        '<',
+        '--',
+        ' ',
+        'touch PWNED',
+        '\0',
+        'rm -rf /',
+      ),
+      { maxLength: 12 },
+    )
     .map((parts) => parts.join('')),
 );
 
@@ -66,7 +93,9 @@ describe('argv fuzz', () => {
       }),
       { numRuns: 100_000, seed: 20261126 },
     );
-    console.info(`argv fuzz: 100000 values, ${planned} planned as single elements, ${refused} refused by type, ${dashRefused} refused for a leading "-", 0 injected`);
+    console.info(
+      `argv fuzz: 100000 values, ${planned} planned as single elements, ${refused} refused by type, ${dashRefused} refused for a leading "-", 0 injected`,
+    );
     expect(planned + refused + dashRefused).toBe(100_000);
     expect(dashRefused).toBeGreaterThan(0);
     // Most values are well typed; of those, the ones whose host begins with "-" are refused, the rest planned.
@@ -84,7 +113,10 @@ describe('argv fuzz', () => {
 
     it('delivers 300 generated values byte for byte, and nothing they hold is ever executed', async () => {
       const run = createProcessStepRunner({ commandsDir: dir, baseEnv: { PATH: process.env.PATH } });
-      const values = fc.sample(hostile.filter((v) => !v.includes('\0') && v.length > 0), { numRuns: 300, seed: 7 });
+      const values = fc.sample(
+        hostile.filter((v) => !v.includes('\0') && v.length > 0),
+        { numRuns: 300, seed: 7 },
+      );
       for (const text of values) {
         const plan = planRun(procedure, { given: { text, host: 'web-1' }, env: 'test', secretEnv: {} });
         const step = plan.steps[0]!;

@@ -109,8 +109,13 @@ describe('edgeops audit verify, on what exports show', () => {
       expect(result.code).toBe(1);
       expect(result.stdout).toBe('');
       const lines = result.stderr.split('\n');
-      expect(lines.some((l) => l.startsWith(c.line(seq))), result.stderr).toBe(true);
-      expect(result.stderr).toMatch(/\n1 row of the tables exports read does not match the audit log, which is itself intact \(\d+ rows, last seq \d+\)\nchecked in /);
+      expect(
+        lines.some((l) => l.startsWith(c.line(seq))),
+        result.stderr,
+      ).toBe(true);
+      expect(result.stderr).toMatch(
+        /\n1 row of the tables exports read does not match the audit log, which is itself intact \(\d+ rows, last seq \d+\)\nchecked in /,
+      );
     });
   }
 });
@@ -157,13 +162,17 @@ describe('edgeops audit anchor and verify --expect-head', () => {
     const forgedRef = `${earlierSeq}:${'0'.repeat(64)}`;
     const forged = await verify(later, '--expect-head', forgedRef);
     expect(forged.code).toBe(1);
-    expect(forged.stderr).toContain(`audit log does not hold the anchored head ${forgedRef}: row ${earlierSeq} has hash ${earlierRef.split(':')[1]}, not the anchored ${'0'.repeat(64)}`);
+    expect(forged.stderr).toContain(
+      `audit log does not hold the anchored head ${forgedRef}: row ${earlierSeq} has hash ${earlierRef.split(':')[1]}, not the anchored ${'0'.repeat(64)}`,
+    );
   }, 60_000);
 
   it('refuses an --expect-head that is not SEQ:HASH, saying what to give', async () => {
     const result = await verify(original, '--expect-head', '12:abc');
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toBe('edgeops audit: "12:abc" is not an audit anchor; give SEQ:HASH as `edgeops audit anchor` prints it (a seq from 1, a colon, 64 hex digits)\n');
+    expect(result.stderr).toBe(
+      'edgeops audit: "12:abc" is not an audit anchor; give SEQ:HASH as `edgeops audit anchor` prints it (a seq from 1, a colon, 64 hex digits)\n',
+    );
   });
 });

@@ -42,7 +42,9 @@ async function pagerduty(served: Served, body: string): Promise<void> {
     async () => {
       await served.server.drain();
       await served.app.runs.idle();
-      const pending = served.app.store.db.prepare("SELECT count(*) AS n FROM pagerduty_events WHERE state IN ('pending', 'applied')").get() as { n: number };
+      const pending = served.app.store.db.prepare("SELECT count(*) AS n FROM pagerduty_events WHERE state IN ('pending', 'applied')").get() as {
+        n: number;
+      };
       if (pending.n > 0) throw new Error('PagerDuty event still in flight');
     },
     { timeout: 10_000, interval: 20 },
@@ -52,10 +54,14 @@ async function pagerduty(served: Served, body: string): Promise<void> {
 const auditKinds = (served: Served): string[] =>
   (served.app.store.db.prepare('SELECT kind FROM audit_log ORDER BY seq').all() as Array<{ kind: string }>).map((r) => r.kind);
 
-const runIds = (served: Served): string[] => (served.app.store.db.prepare('SELECT id FROM runs ORDER BY id').all() as Array<{ id: string }>).map((r) => r.id);
+const runIds = (served: Served): string[] =>
+  (served.app.store.db.prepare('SELECT id FROM runs ORDER BY id').all() as Array<{ id: string }>).map((r) => r.id);
 
 /** What the steps left in the commands folder (their working folder) besides the procedure files. */
-const leftBehind = (served: Served): string[] => readdirSync(path.join(served.dir, 'commands')).filter((f) => !f.endsWith('.yaml')).sort();
+const leftBehind = (served: Served): string[] =>
+  readdirSync(path.join(served.dir, 'commands'))
+    .filter((f) => !f.endsWith('.yaml'))
+    .sort();
 
 describe('service= at /incident declare', () => {
   it('refuses service=--output=/tmp/x, naming the pattern, and records no incident', async () => {

@@ -35,7 +35,10 @@ afterAll(() => {
 
 describe('file modes under umask 022', () => {
   it('creates the data folder 0700 and the database, audit key, log and local-mode exports 0600', () => {
-    const run = edgeops(['console', '--as', 'U0LOCAL01'], ['/incident declare Card payments failing sev=2', '/incident note customer list attached', '/incident export', ''].join('\n'));
+    const run = edgeops(
+      ['console', '--as', 'U0LOCAL01'],
+      ['/incident declare Card payments failing sev=2', '/incident note customer list attached', '/incident export', ''].join('\n'),
+    );
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('Transcript of INC-1 (md)');
     const data = path.join(dir, 'data');

@@ -83,7 +83,10 @@ describe('the Markdown export of an incident full of hostile chat text', () => {
     expect(blockAfter(blocks, 'Summary')).toEqual({ kind: 'fence', text: SUMMARY });
 
     // Every row of the incident's audit log is a timeline row, in order; the note stays in its cell.
-    const rows = s.app.store.db.prepare("SELECT seq, hash FROM audit_log WHERE incident_id = 'INC-1' ORDER BY seq").all() as Array<{ seq: number; hash: string }>;
+    const rows = s.app.store.db.prepare("SELECT seq, hash FROM audit_log WHERE incident_id = 'INC-1' ORDER BY seq").all() as Array<{
+      seq: number;
+      hash: string;
+    }>;
     const timeline = blockAfter(blocks, 'Timeline') as Extract<Block, { kind: 'table' }>;
     expect(timeline.kind).toBe('table');
     expect(timeline.rows.slice(1).map((r) => Number(r[1]))).toEqual(rows.map((r) => r.seq));
@@ -93,13 +96,19 @@ describe('the Markdown export of an incident full of hostile chat text', () => {
     expect(cells).toContain(`resolved: ${SUMMARY}`);
 
     // The run's parameter is shown as typed.
-    expect(blockAfter(blocks, 'R-1: sort-file in staging — failed')).toMatchObject({ kind: 'list', items: expect.arrayContaining([`Parameters: file=${FILE}`]) });
+    expect(blockAfter(blocks, 'R-1: sort-file in staging — failed')).toMatchObject({
+      kind: 'list',
+      items: expect.arrayContaining([`Parameters: file=${FILE}`]),
+    });
 
     // The footer is the real one: the incident's first and last seq and the last hash.
     const last = rows[rows.length - 1]!;
     expect(blocks.slice(-2)).toEqual([
       { kind: 'rule' },
-      { kind: 'paragraph', text: `Audit: first seq ${rows[0]!.seq}, last seq ${last.seq}, last hash \`${last.hash}\`. Check against the log with \`edgeops audit verify\`.` },
+      {
+        kind: 'paragraph',
+        text: `Audit: first seq ${rows[0]!.seq}, last seq ${last.seq}, last hash \`${last.hash}\`. Check against the log with \`edgeops audit verify\`.`,
+      },
     ]);
 
     // And a repeat is byte-identical.

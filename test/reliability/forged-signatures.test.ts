@@ -131,7 +131,15 @@ const slackForgery: fc.Arbitrary<Forgery> = fc.oneof(
       body: slackBody,
       secret: fc.oneof(
         printable(64).filter((s) => s.length > 0 && s !== SIGNING_SECRET),
-        fc.constantFrom(SIGNING_SECRET.slice(0, -1), `${SIGNING_SECRET}x`, SIGNING_SECRET.toUpperCase(), ` ${SIGNING_SECRET}`, PAGERDUTY_SECRET, AUDIT_KEY, ''),
+        fc.constantFrom(
+          SIGNING_SECRET.slice(0, -1),
+          `${SIGNING_SECRET}x`,
+          SIGNING_SECRET.toUpperCase(),
+          ` ${SIGNING_SECRET}`,
+          PAGERDUTY_SECRET,
+          AUDIT_KEY,
+          '',
+        ),
       ),
     })
     .map(({ body, secret }) => ({ kind: 'wrong secret', body, headers: signed(body, NOW_S, secret) })),
@@ -141,34 +149,34 @@ const slackForgery: fc.Arbitrary<Forgery> = fc.oneof(
   fc
     .record({ body: slackBody, by: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 10 ** 11 })) })
     .map(({ body, by }) => ({ kind: 'future (over 300 s ahead)', body, headers: signed(body, NOW_S + 301 + by) })),
-  fc
-    .record({ body: slackBody, which: fc.constantFrom('signature', 'timestamp', 'both', 'empty signature', 'empty timestamp') })
-    .map(({ body, which }) => {
-      const h = signed(body);
-      const headers: Record<string, string> =
-        which === 'signature'
-          ? { 'x-slack-request-timestamp': h['x-slack-request-timestamp']! }
-          : which === 'timestamp'
-            ? { 'x-slack-signature': h['x-slack-signature']! }
-            : which === 'both'
-              ? {}
-              : which === 'empty signature'
-                ? { ...h, 'x-slack-signature': '' }
-                : { ...h, 'x-slack-request-timestamp': '' };
-      return { kind: 'missing header', body, headers };
-    }),
-  fc.record({ body: slackBody, which: fc.constantFrom('signature', 'timestamp', 'both'), twice: fc.boolean(), other: hex64 }).map(({ body, which, twice, other }) => {
+  fc.record({ body: slackBody, which: fc.constantFrom('signature', 'timestamp', 'both', 'empty signature', 'empty timestamp') }).map(({ body, which }) => {
     const h = signed(body);
-    const sig = h['x-slack-signature']!;
-    const stamp = h['x-slack-request-timestamp']!;
-    const headers: Record<string, string | string[]> =
+    const headers: Record<string, string> =
       which === 'signature'
-        ? { ...h, 'x-slack-signature': [sig, twice ? sig : `v0=${other}`] }
+        ? { 'x-slack-request-timestamp': h['x-slack-request-timestamp']! }
         : which === 'timestamp'
-          ? { ...h, 'x-slack-request-timestamp': [stamp, stamp] }
-          : { 'x-slack-signature': [sig, sig], 'x-slack-request-timestamp': [stamp, stamp] };
-    return { kind: 'duplicate header', body, headers };
+          ? { 'x-slack-signature': h['x-slack-signature']! }
+          : which === 'both'
+            ? {}
+            : which === 'empty signature'
+              ? { ...h, 'x-slack-signature': '' }
+              : { ...h, 'x-slack-request-timestamp': '' };
+    return { kind: 'missing header', body, headers };
   }),
+  fc
+    .record({ body: slackBody, which: fc.constantFrom('signature', 'timestamp', 'both'), twice: fc.boolean(), other: hex64 })
+    .map(({ body, which, twice, other }) => {
+      const h = signed(body);
+      const sig = h['x-slack-signature']!;
+      const stamp = h['x-slack-request-timestamp']!;
+      const headers: Record<string, string | string[]> =
+        which === 'signature'
+          ? { ...h, 'x-slack-signature': [sig, twice ? sig : `v0=${other}`] }
+          : which === 'timestamp'
+            ? { ...h, 'x-slack-request-timestamp': [stamp, stamp] }
+            : { 'x-slack-signature': [sig, sig], 'x-slack-request-timestamp': [stamp, stamp] };
+      return { kind: 'duplicate header', body, headers };
+    }),
   fc
     .record({
       body: slackBody,
@@ -182,14 +190,24 @@ const slackForgery: fc.Arbitrary<Forgery> = fc.oneof(
   fc.record({ body: slackBody, form: fc.constantFrom('v1=', 'upper', 'short', 'long', 'bare', 'unprefixed-base') }).map(({ body, form }) => {
     const right = signed(body)['x-slack-signature']!;
     const digest = right.slice(3);
-    const sig = { 'v1=': `v1=${digest}`, upper: `v0=${digest.toUpperCase()}`, short: right.slice(0, -1), long: `${right}0`, bare: digest, 'unprefixed-base': slackSignature(SIGNING_SECRET, '', body) }[form];
+    const sig = {
+      'v1=': `v1=${digest}`,
+      upper: `v0=${digest.toUpperCase()}`,
+      short: right.slice(0, -1),
+      long: `${right}0`,
+      bare: digest,
+      'unprefixed-base': slackSignature(SIGNING_SECRET, '', body),
+    }[form];
     return { kind: 'right digest, wrong form', body, headers: { ...signed(body), 'x-slack-signature': sig } };
   }),
-  fc.record({ signedOne: slackBody, sent: slackBody }).filter(({ signedOne, sent }) => signedOne !== sent).map(({ signedOne, sent }) => ({
-    kind: 'signature of another body',
-    body: sent,
-    headers: signed(signedOne),
-  })),
+  fc
+    .record({ signedOne: slackBody, sent: slackBody })
+    .filter(({ signedOne, sent }) => signedOne !== sent)
+    .map(({ signedOne, sent }) => ({
+      kind: 'signature of another body',
+      body: sent,
+      headers: signed(signedOne),
+    })),
 );
 
 // ---- PagerDuty ----
@@ -201,13 +219,23 @@ const GENUINE_EVENT_ID = 'a3f1c0de-0000-4000-8000-000000000001';
 const pdBody = fc
   .record({ type: fc.constantFrom(...PD_TYPES), pd: fc.stringMatching(/^P[A-Z0-9]{6}$/), id: fc.oneof(fc.uuid(), fc.constant(GENUINE_EVENT_ID)) })
   .map(({ type, pd, id }) =>
-    type === 'pagey.ping' ? eventBody(type, { type: 'ping', message: 'Hello from your friend Pagey!' }, { id }) : eventBody(type, incidentData(pd), { id }),
+    type === 'pagey.ping'
+      ? eventBody(type, { type: 'ping', message: 'Hello from your friend Pagey!' }, { id })
+      : eventBody(type, incidentData(pd), { id }),
   );
 
 const hmac = (secret: string, body: string | Buffer, algorithm = 'sha256'): string => createHmac(algorithm, secret).update(body).digest('hex');
 const otherSecret = fc.oneof(
   printable(48).filter((s) => s !== PAGERDUTY_SECRET && s !== PAGERDUTY_OLD_SECRET),
-  fc.constantFrom(PAGERDUTY_SECRET.slice(0, -1), `${PAGERDUTY_SECRET}x`, PAGERDUTY_SECRET.toUpperCase(), PAGERDUTY_OLD_SECRET.slice(1), SIGNING_SECRET, AUDIT_KEY, ''),
+  fc.constantFrom(
+    PAGERDUTY_SECRET.slice(0, -1),
+    `${PAGERDUTY_SECRET}x`,
+    PAGERDUTY_SECRET.toUpperCase(),
+    PAGERDUTY_OLD_SECRET.slice(1),
+    SIGNING_SECRET,
+    AUDIT_KEY,
+    '',
+  ),
 );
 
 const pagerdutyForgery: fc.Arbitrary<Forgery> = fc.oneof(
@@ -227,16 +255,20 @@ const pagerdutyForgery: fc.Arbitrary<Forgery> = fc.oneof(
     headers: { 'x-pagerduty-signature': value },
   })),
   pdBody.map((body) => ({ kind: 'missing', body, headers: {} })),
-  fc.record({ body: pdBody, keep: fc.integer({ min: 0, max: 63 }), secret: fc.constantFrom(PAGERDUTY_SECRET, PAGERDUTY_OLD_SECRET) }).map(({ body, keep, secret }) => ({
-    kind: 'truncated',
-    body,
-    headers: { 'x-pagerduty-signature': `v1=${hmac(secret, body).slice(0, keep)}` },
-  })),
+  fc
+    .record({ body: pdBody, keep: fc.integer({ min: 0, max: 63 }), secret: fc.constantFrom(PAGERDUTY_SECRET, PAGERDUTY_OLD_SECRET) })
+    .map(({ body, keep, secret }) => ({
+      kind: 'truncated',
+      body,
+      headers: { 'x-pagerduty-signature': `v1=${hmac(secret, body).slice(0, keep)}` },
+    })),
   fc.record({ body: pdBody, secret: otherSecret, extra: fc.constantFrom('v1', 'v2') }).map(({ body, secret, extra }) => ({
     kind: 'other secrets',
     body,
     // A rotation-shaped header, every entry wrong (the right digest appears only under v2=).
-    headers: { 'x-pagerduty-signature': `v1=${hmac(secret, body)},${extra === 'v2' ? `v2=${hmac(PAGERDUTY_SECRET, body)}` : `v1=${hmac(`${secret}!`, body)}`}` },
+    headers: {
+      'x-pagerduty-signature': `v1=${hmac(secret, body)},${extra === 'v2' ? `v2=${hmac(PAGERDUTY_SECRET, body)}` : `v1=${hmac(`${secret}!`, body)}`}`,
+    },
   })),
   fc.record({ body: pdBody, algorithm: fc.constantFrom('sha1', 'sha512', 'md5', 'sha256-unkeyed') }).map(({ body, algorithm }) => ({
     kind: 'other digest',
@@ -278,7 +310,10 @@ describe('forged signatures at volume, against the served routes', () => {
     expect(declared.status).toBe(200);
     expect(declared.body).toContain('INC-1 declared');
     const triggered = eventBody('incident.triggered', incidentData('PGENUIN'), { id: GENUINE_EVENT_ID });
-    const stored = await post(s.webhookUrl, triggered, { 'content-type': 'application/json', 'x-pagerduty-signature': `v1=${hmac(PAGERDUTY_OLD_SECRET, triggered)}` });
+    const stored = await post(s.webhookUrl, triggered, {
+      'content-type': 'application/json',
+      'x-pagerduty-signature': `v1=${hmac(PAGERDUTY_OLD_SECRET, triggered)}`,
+    });
     expect(stored.status).toBe(202);
     await settle(s);
     expect(s.app.incidents.listOpen().map((i) => i.id)).toEqual(['INC-1', 'INC-2']);
@@ -321,7 +356,8 @@ describe('forged signatures at volume, against the served routes', () => {
   it(`answers 401 to ${PAGERDUTY_FORGERIES} generated PagerDuty forgeries and changes nothing`, async () => {
     const forgeries = fc.sample(pagerdutyForgery, { numRuns: PAGERDUTY_FORGERIES, seed: 20261202 });
     const before = snapshot(s);
-    const rejectedBefore = parsePrometheus(await (await fetch(`${s.baseUrl}/metrics`)).text()).get('edgeops_webhook_deliveries_total{outcome="rejected"}') ?? 0;
+    const rejectedBefore =
+      parsePrometheus(await (await fetch(`${s.baseUrl}/metrics`)).text()).get('edgeops_webhook_deliveries_total{outcome="rejected"}') ?? 0;
 
     const answers = await fire(s.webhookUrl, forgeries, 'application/json');
 
@@ -335,7 +371,10 @@ describe('forged signatures at volume, against the served routes', () => {
 
     // A genuine delivery under the current secret is still stored.
     const genuine = eventBody('pagey.ping', { type: 'ping', message: 'Hello from your friend Pagey!' });
-    const after = await post(s.webhookUrl, genuine, { 'content-type': 'application/json', 'x-pagerduty-signature': `v1=${hmac(PAGERDUTY_SECRET, genuine)}` });
+    const after = await post(s.webhookUrl, genuine, {
+      'content-type': 'application/json',
+      'x-pagerduty-signature': `v1=${hmac(PAGERDUTY_SECRET, genuine)}`,
+    });
     expect(after.status).toBe(202);
     expect(s.app.store.audit.head().seq).toBe(before.head.seq + 1);
 

@@ -68,11 +68,13 @@ describe('unsigned request bodies in flight', () => {
     for (const c of all) c.socket.destroy();
     // Closed connections give their bytes back: a signed delivery is stored once the server has seen them go.
     let n = 0;
-    await expect
-      .poll(async () => (await postPagerduty(pagerdutyPing(`EVT-BUDGET-${++n}`))).status, { timeout: 10_000, interval: 100 })
-      .toBe(202);
+    await expect.poll(async () => (await postPagerduty(pagerdutyPing(`EVT-BUDGET-${++n}`))).status, { timeout: 10_000, interval: 100 }).toBe(202);
     const command = commandBody(USERS.sre, 'C0GENERAL1', '/incident', 'help');
-    const slash = await fetch(`${serve.url}/slack/events`, { method: 'POST', body: command, headers: { 'content-type': FORM, ...signedHeaders(command) } });
+    const slash = await fetch(`${serve.url}/slack/events`, {
+      method: 'POST',
+      body: command,
+      headers: { 'content-type': FORM, ...signedHeaders(command) },
+    });
     expect(slash.status).toBe(200);
     expect(serve.alive()).toBe(true);
     console.log(
@@ -103,8 +105,22 @@ describe('unsigned request bodies in flight', () => {
     );
     expect(chunked.status).toBe(413);
     // A stored event is logged as such; the refused ones were not.
-    await expect.poll(() => serve.logs().filter((l) => l.msg === 'pagerduty webhook stored').map((l) => l.eventId), { timeout: 5_000 }).toContain('EVT-AT-LIMIT');
-    expect(serve.logs().filter((l) => l.msg === 'pagerduty webhook stored').map((l) => l.eventId)).not.toContain('EVT-OVER-LIMIT');
+    await expect
+      .poll(
+        () =>
+          serve
+            .logs()
+            .filter((l) => l.msg === 'pagerduty webhook stored')
+            .map((l) => l.eventId),
+        { timeout: 5_000 },
+      )
+      .toContain('EVT-AT-LIMIT');
+    expect(
+      serve
+        .logs()
+        .filter((l) => l.msg === 'pagerduty webhook stored')
+        .map((l) => l.eventId),
+    ).not.toContain('EVT-OVER-LIMIT');
   });
 
   it('closes a slow-loris connection that never finishes its headers with 408', async () => {
@@ -132,8 +148,17 @@ describe('the request timeout', () => {
   it('closes a connection whose body trickles past it with 408, and gives the body budget back', async () => {
     const budget = createBodyBudget(MB);
     const logger = createLogger({ level: 'silent' });
-    const route = pagerdutyWebhookRoute({ secrets: ['s'.repeat(32)], store: () => Promise.reject(new Error('nothing may be stored')), logger, bodyBudget: budget });
-    const server = createHttpServer({ routes: { 'POST /webhooks/pagerduty': route }, logger, timeouts: { headersMs: 300, requestMs: 600, checkEveryMs: 50 } });
+    const route = pagerdutyWebhookRoute({
+      secrets: ['s'.repeat(32)],
+      store: () => Promise.reject(new Error('nothing may be stored')),
+      logger,
+      bodyBudget: budget,
+    });
+    const server = createHttpServer({
+      routes: { 'POST /webhooks/pagerduty': route },
+      logger,
+      timeouts: { headersMs: 300, requestMs: 600, checkEveryMs: 50 },
+    });
     const base = new URL(await listen(server, 0, '127.0.0.1'));
     const raw = openRaw(Number(base.port));
     let drip: NodeJS.Timeout | undefined;
@@ -158,7 +183,13 @@ describe('the request timeout', () => {
   it('gives the budget back when a client goes away mid-body or is refused over the cap', async () => {
     const budget = createBodyBudget(MB);
     const logger = createLogger({ level: 'silent' });
-    const route = pagerdutyWebhookRoute({ secrets: ['s'.repeat(32)], store: () => Promise.reject(new Error('nothing may be stored')), logger, bodyBudget: budget, bodyLimitBytes: 50_000 });
+    const route = pagerdutyWebhookRoute({
+      secrets: ['s'.repeat(32)],
+      store: () => Promise.reject(new Error('nothing may be stored')),
+      logger,
+      bodyBudget: budget,
+      bodyLimitBytes: 50_000,
+    });
     const server = createHttpServer({ routes: { 'POST /webhooks/pagerduty': route }, logger });
     const port = Number(new URL(await listen(server, 0, '127.0.0.1')).port);
     const sockets: Socket[] = [];
@@ -173,7 +204,10 @@ describe('the request timeout', () => {
       await expect.poll(() => budget.inUse(), { timeout: 2_000, interval: 10 }).toBe(0);
 
       // Chunked, so the cap is found while reading rather than from a declared length.
-      const over = await exchange(port, `POST /webhooks/pagerduty HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${(60_000).toString(16)}\r\n${'a'.repeat(60_000)}\r\n0\r\n\r\n`);
+      const over = await exchange(
+        port,
+        `POST /webhooks/pagerduty HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${(60_000).toString(16)}\r\n${'a'.repeat(60_000)}\r\n0\r\n\r\n`,
+      );
       expect(over.status).toBe(413);
       expect(budget.inUse()).toBe(0);
     } finally {

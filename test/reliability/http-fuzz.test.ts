@@ -54,21 +54,47 @@ const target = fc.oneof(
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...ROUTES), fc.webQueryParameters()).map(([r, q]) => `${r}?${q}`) },
   {
     weight: 2,
-    arbitrary: fc.constantFrom('//[', 'http://[::1', 'http://[::1]/healthz', 'http://x:99999/', '*', '//a:b/healthz', '/%', '/%zz', '/..%2f..%2f', 'https://127.0.0.1/healthz', 'file:///etc/passwd', '/\u00e9', '/runs/output?run=R-1&expires=1e99&sig=%'),
+    arbitrary: fc.constantFrom(
+      '//[',
+      'http://[::1',
+      'http://[::1]/healthz',
+      'http://x:99999/',
+      '*',
+      '//a:b/healthz',
+      '/%',
+      '/%zz',
+      '/..%2f..%2f',
+      'https://127.0.0.1/healthz',
+      'file:///etc/passwd',
+      '/\u00e9',
+      '/runs/output?run=R-1&expires=1e99&sig=%',
+    ),
   },
   { weight: 1, arbitrary: fc.webUrl() },
   { weight: 1, arbitrary: anyChars(60) },
   { weight: 1, arbitrary: fc.constant('') },
 );
 
-const version = fc.oneof({ weight: 10, arbitrary: fc.constant('HTTP/1.1') }, { weight: 1, arbitrary: fc.constantFrom('HTTP/1.0', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.1x', 'http/1.1', '') });
+const version = fc.oneof(
+  { weight: 10, arbitrary: fc.constant('HTTP/1.1') },
+  { weight: 1, arbitrary: fc.constantFrom('HTTP/1.0', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.1x', 'http/1.1', '') },
+);
 
 const header: fc.Arbitrary<[string, string]> = fc.oneof(
-  fc.tuple(fc.constant('Content-Length'), fc.oneof(fc.nat({ max: 5000 }).map(String), fc.constantFrom('-1', '99999999999999999999', 'abc', '1 2', '0x10', ' 5', ''))),
+  fc.tuple(
+    fc.constant('Content-Length'),
+    fc.oneof(fc.nat({ max: 5000 }).map(String), fc.constantFrom('-1', '99999999999999999999', 'abc', '1 2', '0x10', ' 5', '')),
+  ),
   fc.tuple(fc.constant('Transfer-Encoding'), fc.constantFrom('chunked', 'gzip, chunked', 'identity', 'chunked, gzip', 'xchunked')),
-  fc.tuple(fc.constant('Content-Type'), fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x', '')),
+  fc.tuple(
+    fc.constant('Content-Type'),
+    fc.constantFrom('application/json', 'application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x', ''),
+  ),
   fc.tuple(fc.constantFrom('X-Slack-Signature', 'X-Slack-Request-Timestamp', 'X-PagerDuty-Signature', 'X-Webhook-Id', 'X-Slack-Retry-Num'), printable(80)),
-  fc.tuple(fc.constantFrom('Host', 'Expect', 'Upgrade', 'Connection'), fc.constantFrom('', 'x', '100-continue', 'websocket', 'h2c', 'keep-alive', 'close', 'Upgrade')),
+  fc.tuple(
+    fc.constantFrom('Host', 'Expect', 'Upgrade', 'Connection'),
+    fc.constantFrom('', 'x', '100-continue', 'websocket', 'h2c', 'keep-alive', 'close', 'Upgrade'),
+  ),
   fc.tuple(printable(20), printable(60)),
   fc.tuple(anyChars(10), anyChars(30)),
 );
@@ -77,7 +103,12 @@ const body = fc.oneof(
   { weight: 3, arbitrary: fc.constant(Buffer.alloc(0)) },
   { weight: 2, arbitrary: fc.json().map((j) => Buffer.from(j)) },
   { weight: 2, arbitrary: fc.webQueryParameters().map((q) => Buffer.from(q)) },
-  { weight: 1, arbitrary: fc.constantFrom('payload=%7B', 'payload={"type":"block_actions"}', '{"event":{}}', 'command=/incident&text=declare') .map((s) => Buffer.from(s)) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('payload=%7B', 'payload={"type":"block_actions"}', '{"event":{}}', 'command=/incident&text=declare')
+      .map((s) => Buffer.from(s)),
+  },
   { weight: 2, arbitrary: bytes(2048) },
 );
 
@@ -88,11 +119,23 @@ const structured: fc.Arbitrary<Case> = fc.record({
   headers: fc.array(header, { maxLength: 8 }),
   body,
   eol: fc.oneof({ weight: 12, arbitrary: fc.constant('\r\n') }, { weight: 1, arbitrary: fc.constantFrom('\n', '\r', '\r\r\n') }),
-  sign: fc.oneof({ weight: 12, arbitrary: fc.constant('none' as const) }, { weight: 1, arbitrary: fc.constantFrom('slack' as const, 'pagerduty' as const) }),
+  sign: fc.oneof(
+    { weight: 12, arbitrary: fc.constant('none' as const) },
+    { weight: 1, arbitrary: fc.constantFrom('slack' as const, 'pagerduty' as const) },
+  ),
   truncateAt: fc.option(fc.nat({ max: 400 }), { freq: 6, nil: undefined }),
 });
 
-const garbage: fc.Arbitrary<Case> = bytes(600).map((raw) => ({ raw, method: '', target: '', version: '', headers: [], body: Buffer.alloc(0), eol: '', sign: 'none' }));
+const garbage: fc.Arbitrary<Case> = bytes(600).map((raw) => ({
+  raw,
+  method: '',
+  target: '',
+  version: '',
+  headers: [],
+  body: Buffer.alloc(0),
+  eol: '',
+  sign: 'none',
+}));
 
 const cases = fc.oneof({ weight: 9, arbitrary: structured }, { weight: 1, arbitrary: garbage });
 
@@ -169,7 +212,10 @@ describe('fuzzing the HTTP front of edgeops serve', () => {
     const seconds = (Date.now() - started) / 1000;
 
     const health = await fetch(`${serve.url}/healthz`);
-    const summary = [...statuses.entries()].sort().map(([k, v]) => `${k}×${v}`).join(' ');
+    const summary = [...statuses.entries()]
+      .sort()
+      .map(([k, v]) => `${k}×${v}`)
+      .join(' ');
     const mb = (n: number | undefined) => ((n ?? 0) / 1024 / 1024).toFixed(0);
     console.log(
       `http fuzz seed=${SEED}: ${REQUESTS} requests, ${(sentBytes / 1024).toFixed(0)} KB in ${seconds.toFixed(1)} s → ${summary}; hung ${hung}; ` +

@@ -60,7 +60,9 @@ describe('edgeops serve facing malformed requests', () => {
       expect(answer.closed, JSON.stringify(bytes)).toBe(true);
       expect(serve.alive()).toBe(true);
     }
-    await expect.poll(() => serve.logs().filter((l) => l.msg === 'http request refused by the parser').length - before, { timeout: 5_000 }).toBe(broken.length);
+    await expect
+      .poll(() => serve.logs().filter((l) => l.msg === 'http request refused by the parser').length - before, { timeout: 5_000 })
+      .toBe(broken.length);
     expect(await healthy()).toBe(200);
   });
 

@@ -126,7 +126,13 @@ describe('a private incident, to someone who is not its member', () => {
     const { served, channel } = await servedWithPrivateIncident();
     for (const user of [PEOPLE.stranger, PEOPLE.developer, PEOPLE.support]) {
       const before = state(served);
-      for (const [text, id] of [['status R-1', 'R-1'], ['status R-2', 'R-2'], ['approve R-2', 'R-2'], ['deny R-2 probe', 'R-2'], ['cancel R-2', 'R-2']] as const) {
+      for (const [text, id] of [
+        ['status R-1', 'R-1'],
+        ['status R-2', 'R-2'],
+        ['approve R-2', 'R-2'],
+        ['deny R-2 probe', 'R-2'],
+        ['cancel R-2', 'R-2'],
+      ] as const) {
         expect(await ask(served, user, GENERAL, '/runbook', text), `${user} ${text}`).toBe(MISSING_RUN(id));
         expect(await ask(served, user, GENERAL, '/runbook', text.replace(id, 'R-99'))).toBe(MISSING_RUN('R-99'));
       }
@@ -175,7 +181,9 @@ describe('a private incident, to its members and roles allowed incident.view_pri
     expect(await ask(served, PEOPLE.sre, GENERAL, '/incident', 'timeline incident=INC-1')).toContain(NOTE);
 
     // A role makes a member: the developer assigned comms sees it.
-    expect(await ask(served, PEOPLE.declarer, GENERAL, '/incident', `role comms <@${PEOPLE.developer}> incident=INC-1`)).toContain('is now comms of INC-1');
+    expect(await ask(served, PEOPLE.declarer, GENERAL, '/incident', `role comms <@${PEOPLE.developer}> incident=INC-1`)).toContain(
+      'is now comms of INC-1',
+    );
     expect(await ask(served, PEOPLE.developer, GENERAL, '/incident', 'timeline incident=INC-1')).toContain(NOTE);
     expect(await ask(served, PEOPLE.developer, GENERAL, '/runbook', 'status R-1')).toContain(OUTPUT);
 
@@ -192,7 +200,10 @@ describe('a private incident, to its members and roles allowed incident.view_pri
     expect(timeline).toContain(`<@${PEOPLE.declarer}>  invited <@${PEOPLE.support}> as a member`);
     expect(await ask(served, PEOPLE.support, GENERAL, '/runbook', 'status R-1')).toContain(OUTPUT);
     const invited = served.app.store.audit.recentForIncident('INC-1', 50).find((e) => e.kind === 'incident.member_invited');
-    expect(invited).toMatchObject({ actor: PEOPLE.declarer, payload: { user: PEOPLE.support, authorized: { rules: [expect.stringContaining('incident.view')] } } });
+    expect(invited).toMatchObject({
+      actor: PEOPLE.declarer,
+      payload: { user: PEOPLE.support, authorized: { rules: [expect.stringContaining('incident.view')] } },
+    });
 
     // The invited approver may now approve the run waiting in it.
     expect(await ask(served, PEOPLE.support, GENERAL, '/runbook', 'approve R-2')).toBe('Approved R-2; it is starting.');
@@ -206,7 +217,9 @@ describe('viewing as a policy action', () => {
   it('refuses timeline, export and run status without incident.view or runbook.status; a run in an incident also needs incident.view', async () => {
     const { served } = await servedWithPrivateIncident();
     const before = state(served).auditSeq;
-    expect(await ask(served, PEOPLE.stranger, GENERAL, '/incident', 'timeline incident=INC-2')).toMatch(/^⛔ Not allowed: you may not incident\.view: U0NOBODY1 holds no role/);
+    expect(await ask(served, PEOPLE.stranger, GENERAL, '/incident', 'timeline incident=INC-2')).toMatch(
+      /^⛔ Not allowed: you may not incident\.view: U0NOBODY1 holds no role/,
+    );
     expect(await ask(served, PEOPLE.stranger, GENERAL, '/incident', 'export incident=INC-2')).toMatch(/^⛔ Not allowed: you may not incident\.view: /);
     expect(await ask(served, PEOPLE.stranger, GENERAL, '/runbook', 'status R-3')).toMatch(/^⛔ Not allowed: you may not runbook\.status: /);
     const refusals = [...served.app.store.audit.transcriptRows('INC-2', { kinds: ['policy.denied'] })].map((e) => e.payload.action);

@@ -41,8 +41,7 @@ function catalogReading(envName: string): { dir: string; file: string } {
   return { dir, file };
 }
 
-const validate = (dir: string) =>
-  runCli(['validate', '--policies', path.join(dir, 'policies'), '--commands', path.join(dir, 'commands')]);
+const validate = (dir: string) => runCli(['validate', '--policies', path.join(dir, 'policies'), '--commands', path.join(dir, 'commands')]);
 
 describe('edgeops validate on a secret param env', () => {
   for (const name of ['SLACK_SIGNING_SECRET', 'SLACK_BOT_TOKEN', 'PAGERDUTY_API_TOKEN', 'PAGERDUTY_WEBHOOK_SECRETS', 'EDGEOPS_AUDIT_KEY']) {

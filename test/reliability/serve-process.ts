@@ -135,7 +135,15 @@ export const pagerdutySignature = (body: string | Buffer, secret: string = PAGER
 export function pagerdutyPing(id: string, bytes = 0): string {
   const event = (pad: string) =>
     JSON.stringify({
-      event: { id, event_type: 'pagey.ping', resource_type: 'pagey', occurred_at: new Date().toISOString(), agent: null, client: null, data: { type: 'ping', pad } },
+      event: {
+        id,
+        event_type: 'pagey.ping',
+        resource_type: 'pagey',
+        occurred_at: new Date().toISOString(),
+        agent: null,
+        client: null,
+        data: { type: 'ping', pad },
+      },
     });
   const bare = Buffer.byteLength(event(''));
   return event('x'.repeat(Math.max(0, bytes - bare)));

@@ -32,10 +32,10 @@ function captureOwnOutput(): () => string {
   const written: string[] = [];
   for (const stream of [process.stdout, process.stderr]) {
     const original = stream.write.bind(stream) as (...args: unknown[]) => boolean;
-    vi.spyOn(stream, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
+    vi.spyOn(stream, 'write').mockImplementation((chunk: unknown, ...rest: unknown[]) => {
       written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
       return original(chunk, ...rest);
-    }));
+    });
   }
   return () => written.join('');
 }
@@ -65,9 +65,13 @@ describe('a secret param in Slack mode', () => {
     await s.app.runs.idle();
     expect(s.app.runs.get('R-1').state).toBe('succeeded');
     await s.server.drain();
-    const result = await s.slack.waitFor(['chat.postMessage', 'chat.update'], (a) => a.channel === channel && (a.text ?? '').includes('R-1 leak-canary (staging) succeeded'));
+    const result = await s.slack.waitFor(
+      ['chat.postMessage', 'chat.update'],
+      (a) => a.channel === channel && (a.text ?? '').includes('R-1 leak-canary (staging) succeeded'),
+    );
     // The delivered result shows the masked output of both steps.
-    for (const line of ['stdout token=[secret]', 'stderr token=[secret]', 'TOKEN=[secret]', 'split token=[secret]']) expect(result.args.blocks).toContain(line);
+    for (const line of ['stdout token=[secret]', 'stderr token=[secret]', 'TOKEN=[secret]', 'split token=[secret]'])
+      expect(result.args.blocks).toContain(line);
 
     // The full-output link the result carries is served, masked.
     const link = /<(https:\/\/edgeops\.test\/runs\/output\?[^|>]+)\|full output>/.exec(result.args.blocks ?? '')?.[1]?.replace(/&amp;/g, '&');
@@ -135,7 +139,13 @@ describe("the bot's own credentials in Slack mode", () => {
     s = await startServe({ catalog: HOSTILE });
     const served = s;
     // What a step running as the bot's user reads from /proc/<bot>/environ; this bot keeps them in its configuration, so they are planted.
-    const credentials = { signingSecret: SIGNING_SECRET, botToken: BOT_TOKEN, auditKey: AUDIT_KEY, pagerduty: PAGERDUTY_SECRET, pagerdutyOld: PAGERDUTY_OLD_SECRET };
+    const credentials = {
+      signingSecret: SIGNING_SECRET,
+      botToken: BOT_TOKEN,
+      auditKey: AUDIT_KEY,
+      pagerduty: PAGERDUTY_SECRET,
+      pagerdutyOld: PAGERDUTY_OLD_SECRET,
+    };
     writeFileSync(path.join(s.dir, 'commands', 'loot.txt'), `${Object.values(credentials).join('\n')}\n`);
     const answers: SlackResponse[] = [];
     const command = async (channel: string, name: string, text: string): Promise<void> => {
@@ -152,7 +162,10 @@ describe("the bot's own credentials in Slack mode", () => {
     await s.app.runs.idle();
     expect(s.app.runs.get('R-1').state).toBe('succeeded');
     await s.server.drain();
-    const result = await s.slack.waitFor(['chat.postMessage', 'chat.update'], (a) => a.channel === channel && (a.text ?? '').includes('R-1 steal-credentials (staging) succeeded'));
+    const result = await s.slack.waitFor(
+      ['chat.postMessage', 'chat.update'],
+      (a) => a.channel === channel && (a.text ?? '').includes('R-1 steal-credentials (staging) succeeded'),
+    );
     // The step did print them: a line for every credential in every encoding.
     const stored = s.app.runs.steps('R-1')[0]!.output;
     for (const label of ['LOOT_0 raw=', 'LOOT_1 hex=', 'LOOT_2 url=', 'LOOT_3 HEX=', 'LOOT_4 base64url+2=', 'done']) expect(stored).toContain(label);
@@ -177,7 +190,9 @@ describe("the bot's own credentials in Slack mode", () => {
       exportFiles: exportsOnDisk,
     };
     await s.stop();
-    sinks.filesAfterStop = filesUnder(s.dir).filter((f) => !f.endsWith('loot.txt')).map((f) => readFileSync(f));
+    sinks.filesAfterStop = filesUnder(s.dir)
+      .filter((f) => !f.endsWith('loot.txt'))
+      .map((f) => readFileSync(f));
     sinks.ownOutput = [ownOutput()];
 
     const leaks: string[] = [];

@@ -140,7 +140,8 @@ export async function startServe(options: ServeOptions): Promise<Served> {
     throw err;
   }
   platform.start();
-  if (options.watchCatalog) watcher = watchAppCatalog(app, { policiesDir: config.policiesDir, commandsDir: config.commandsDir, initial: catalog, debounceMs: 50 });
+  if (options.watchCatalog)
+    watcher = watchAppCatalog(app, { policiesDir: config.policiesDir, commandsDir: config.commandsDir, initial: catalog, debounceMs: 50 });
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
@@ -181,7 +182,8 @@ function assertAuditHolds(dbPath: string): void {
   try {
     const verdict = verifyAuditDatabase(db, AUDIT_KEY);
     if (!verdict.chain.ok) throw new Error(`audit chain broken after the scenario: ${JSON.stringify(verdict.chain)}`);
-    if (verdict.mismatches.length > 0) throw new Error(`audit verify found projections that differ from the log:\n${JSON.stringify(verdict.mismatches, null, 1)}`);
+    if (verdict.mismatches.length > 0)
+      throw new Error(`audit verify found projections that differ from the log:\n${JSON.stringify(verdict.mismatches, null, 1)}`);
   } finally {
     db.close();
   }

@@ -70,26 +70,31 @@ function existingUserName(): string {
 }
 
 describe('EDGEOPS_STEP_USER set to a usable user', () => {
-  it(IS_ROOT ? 'runs the step as that uid:gid, which cannot read /proc/<bot>/environ nor the database' : 'is refused at start by a bot that cannot switch users', async () => {
-    const w = workspace();
-    const r = await runProbe(w, `${NOBODY.uid}:${NOBODY.gid}`);
-    if (!IS_ROOT) {
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain('EDGEOPS_STEP_USER: cannot start a step as 65534:65534: operation not permitted (EPERM)');
-      return;
-    }
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`uid=${NOBODY.uid} gid=${NOBODY.gid}\n`);
-    expect(r.stdout).toMatch(/head: cannot open '\/proc\/\d+\/environ' for reading: Permission denied/);
-    expect(r.stdout).toContain('environ-refused');
-    expect(r.stdout).toContain("head: cannot open '../data/edgeops.db' for reading: Permission denied");
-    expect(r.stdout).toContain('db-refused');
-    expect(r.stdout).not.toContain(AUDIT_KEY);
-    expect(r.stdout).not.toContain('EDGEOPS_');
-    // The database is there, and readable by the bot: the step was refused, not missing it.
-    expect(existsSync(w.env.EDGEOPS_DB!)).toBe(true);
-  });
+  it(
+    IS_ROOT
+      ? 'runs the step as that uid:gid, which cannot read /proc/<bot>/environ nor the database'
+      : 'is refused at start by a bot that cannot switch users',
+    async () => {
+      const w = workspace();
+      const r = await runProbe(w, `${NOBODY.uid}:${NOBODY.gid}`);
+      if (!IS_ROOT) {
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain('EDGEOPS_STEP_USER: cannot start a step as 65534:65534: operation not permitted (EPERM)');
+        return;
+      }
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`uid=${NOBODY.uid} gid=${NOBODY.gid}\n`);
+      expect(r.stdout).toMatch(/head: cannot open '\/proc\/\d+\/environ' for reading: Permission denied/);
+      expect(r.stdout).toContain('environ-refused');
+      expect(r.stdout).toContain("head: cannot open '../data/edgeops.db' for reading: Permission denied");
+      expect(r.stdout).toContain('db-refused');
+      expect(r.stdout).not.toContain(AUDIT_KEY);
+      expect(r.stdout).not.toContain('EDGEOPS_');
+      // The database is there, and readable by the bot: the step was refused, not missing it.
+      expect(existsSync(w.env.EDGEOPS_DB!)).toBe(true);
+    },
+  );
 
   it(IS_ROOT ? 'looks a user name up and runs the step as it' : 'refuses a user name when the bot cannot switch users', async () => {
     const name = existingUserName();
@@ -140,40 +145,54 @@ describe('edgeops start with an unusable EDGEOPS_STEP_USER', () => {
     child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-    refusedWith({ code, signal: null, stdout, stderr }, 'EDGEOPS_STEP_USER: cannot start a step as 65533:65533: operation not permitted (EPERM); the bot needs CAP_SETUID and CAP_SETGID');
-  });
-
-  it(IS_ROOT ? 'refuses when the bot could start steps as the user but not stop them (no CAP_KILL)' : 'refuses a bot without the capabilities to switch', async () => {
-    const w = workspace();
-    // Root without CAP_KILL: it may switch users, but not signal another user's process group.
-    const argv = IS_ROOT ? ['setpriv', '--bounding-set=-kill', process.execPath] : [process.execPath];
-    const child = spawn(argv[0]!, [...argv.slice(1), builtCli(), 'run', 'who-am-i', '--env', 'staging', '--as', OPERATOR], {
-      cwd: w.dir,
-      env: cliEnv({ ...w.env, EDGEOPS_STEP_USER: `${NOBODY.uid}:${NOBODY.gid}` }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     refusedWith(
       { code, signal: null, stdout, stderr },
-      IS_ROOT
-        ? 'EDGEOPS_STEP_USER: cannot stop a step running as 65534:65534: signalling its process group failed (EPERM); the bot needs CAP_SETUID and CAP_SETGID to start steps as another user and CAP_KILL to stop them'
-        : 'operation not permitted (EPERM)',
+      'EDGEOPS_STEP_USER: cannot start a step as 65533:65533: operation not permitted (EPERM); the bot needs CAP_SETUID and CAP_SETGID',
     );
   });
 
-  it(IS_ROOT ? 'refuses when the step user cannot enter the commands folder' : 'refuses a commands folder check it cannot make without switching', async () => {
-    const w = workspace();
-    const hidden = path.join(w.dir, 'private');
-    mkdirSync(hidden, { mode: 0o700 });
-    cpSync(path.join(w.dir, 'commands'), path.join(hidden, 'commands'), { recursive: true });
-    const r = await runCli(['run', 'who-am-i', '--env', 'staging', '--as', OPERATOR], {
-      cwd: w.dir,
-      env: { ...w.env, EDGEOPS_COMMANDS: path.join(hidden, 'commands'), EDGEOPS_STEP_USER: `${NOBODY.uid}:${NOBODY.gid}` },
-    });
-    refusedWith(r, IS_ROOT ? `EDGEOPS_STEP_USER: 65534:65534 cannot read the commands folder ${path.join(hidden, 'commands')}, where steps run` : 'operation not permitted (EPERM)');
-  });
+  it(
+    IS_ROOT ? 'refuses when the bot could start steps as the user but not stop them (no CAP_KILL)' : 'refuses a bot without the capabilities to switch',
+    async () => {
+      const w = workspace();
+      // Root without CAP_KILL: it may switch users, but not signal another user's process group.
+      const argv = IS_ROOT ? ['setpriv', '--bounding-set=-kill', process.execPath] : [process.execPath];
+      const child = spawn(argv[0]!, [...argv.slice(1), builtCli(), 'run', 'who-am-i', '--env', 'staging', '--as', OPERATOR], {
+        cwd: w.dir,
+        env: cliEnv({ ...w.env, EDGEOPS_STEP_USER: `${NOBODY.uid}:${NOBODY.gid}` }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      refusedWith(
+        { code, signal: null, stdout, stderr },
+        IS_ROOT
+          ? 'EDGEOPS_STEP_USER: cannot stop a step running as 65534:65534: signalling its process group failed (EPERM); the bot needs CAP_SETUID and CAP_SETGID to start steps as another user and CAP_KILL to stop them'
+          : 'operation not permitted (EPERM)',
+      );
+    },
+  );
+
+  it(
+    IS_ROOT ? 'refuses when the step user cannot enter the commands folder' : 'refuses a commands folder check it cannot make without switching',
+    async () => {
+      const w = workspace();
+      const hidden = path.join(w.dir, 'private');
+      mkdirSync(hidden, { mode: 0o700 });
+      cpSync(path.join(w.dir, 'commands'), path.join(hidden, 'commands'), { recursive: true });
+      const r = await runCli(['run', 'who-am-i', '--env', 'staging', '--as', OPERATOR], {
+        cwd: w.dir,
+        env: { ...w.env, EDGEOPS_COMMANDS: path.join(hidden, 'commands'), EDGEOPS_STEP_USER: `${NOBODY.uid}:${NOBODY.gid}` },
+      });
+      refusedWith(
+        r,
+        IS_ROOT
+          ? `EDGEOPS_STEP_USER: 65534:65534 cannot read the commands folder ${path.join(hidden, 'commands')}, where steps run`
+          : 'operation not permitted (EPERM)',
+      );
+    },
+  );
 });

@@ -36,7 +36,9 @@ describe('loadConfig', () => {
     expect(loadConfig({ EDGEOPS_STEP_USER: '65534:65534' }).stepUser).toEqual({ uid: 65534, gid: 65534 });
     expect(problems({ EDGEOPS_STEP_USER: '0:0' })[0]).toMatch(/^EDGEOPS_STEP_USER: must not be root/);
     expect(problems({ EDGEOPS_STEP_USER: '1000:0' })[0]).toMatch(/^EDGEOPS_STEP_USER: must not be root/);
-    expect(problems({ EDGEOPS_STEP_USER: 'ops user' })).toEqual(['EDGEOPS_STEP_USER: must be a user name (e.g. edgeops-step) or uid:gid (e.g. 65534:65534) (got "ops user")']);
+    expect(problems({ EDGEOPS_STEP_USER: 'ops user' })).toEqual([
+      'EDGEOPS_STEP_USER: must be a user name (e.g. edgeops-step) or uid:gid (e.g. 65534:65534) (got "ops user")',
+    ]);
   });
 
   it('splits rotating PagerDuty secrets and trims the API base', () => {
@@ -110,9 +112,13 @@ describe('EDGEOPS_DATABASE_URL', () => {
     expect(problems({ EDGEOPS_DATABASE_URL: 'postgres://u:hunter22@db:5432/' })).toEqual([
       'EDGEOPS_DATABASE_URL: must name one database after the host, as in …@db.internal:5432/edgeops (got "postgres://u:***@db:5432/"); the form is postgres://USER:PASSWORD@HOST:PORT/DATABASE',
     ]);
-    expect(problems({ EDGEOPS_DATABASE_URL: 'postgres://db:5432/edgeops' })[0]).toMatch(/^EDGEOPS_DATABASE_URL: names no user \(got "postgres:\/\/db:5432\/edgeops"\)/);
+    expect(problems({ EDGEOPS_DATABASE_URL: 'postgres://db:5432/edgeops' })[0]).toMatch(
+      /^EDGEOPS_DATABASE_URL: names no user \(got "postgres:\/\/db:5432\/edgeops"\)/,
+    );
     const broken = problems({ EDGEOPS_DATABASE_URL: 'postgres://u:hunter22@db:port/edgeops' });
-    expect(broken[0]).toMatch(/^EDGEOPS_DATABASE_URL: is not a valid URL \(a password with @, :, \/ or # must be percent-encoded\) \(got "postgres:\/\/u:\*\*\*@db:port\/edgeops"\)/);
+    expect(broken[0]).toMatch(
+      /^EDGEOPS_DATABASE_URL: is not a valid URL \(a password with @, :, \/ or # must be percent-encoded\) \(got "postgres:\/\/u:\*\*\*@db:port\/edgeops"\)/,
+    );
     for (const p of [...broken, ...problems({ EDGEOPS_DATABASE_URL: 'mysql://u:hunter22@db/edgeops' })]) expect(p).not.toContain('hunter22');
   });
 });

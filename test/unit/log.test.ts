@@ -20,7 +20,11 @@ describe('createLogger', () => {
     const logger = createLogger({ level: 'debug', destination });
     logger.info(
       {
-        config: { slack: { botToken: 'xoxb-SECRET-1', signingSecret: 'sig-SECRET-2' }, auditKey: 'key-SECRET-3', pagerduty: { apiToken: 'pd-SECRET-4', webhookSecrets: ['wh-SECRET-5'] } },
+        config: {
+          slack: { botToken: 'xoxb-SECRET-1', signingSecret: 'sig-SECRET-2' },
+          auditKey: 'key-SECRET-3',
+          pagerduty: { apiToken: 'pd-SECRET-4', webhookSecrets: ['wh-SECRET-5'] },
+        },
         req: { headers: { authorization: 'Token token=pd-SECRET-6', 'x-slack-signature': 'v0=SECRET-7', 'x-pagerduty-signature': 'v1=SECRET-8' } },
         token: 'SECRET-9',
         secret: 'SECRET-10',
@@ -40,7 +44,10 @@ describe('createLogger', () => {
     const signing = 'f00dfeedcafe0123456789abcdef0123';
     const token = 'xoxb-1234-5678-abcdefghijkl';
     const logger = createLogger({ level: 'debug', destination, maskValues: [signing, token] });
-    logger.warn({ err: new Error(`request failed with ${token}`), detail: { body: `sig=${signing}` } }, `step said ${Buffer.from(token).toString('base64')}`);
+    logger.warn(
+      { err: new Error(`request failed with ${token}`), detail: { body: `sig=${signing}` } },
+      `step said ${Buffer.from(token).toString('base64')}`,
+    );
     logger.info({ output: Buffer.from(signing).toString('hex') }, 'plain');
     await new Promise((resolve) => setImmediate(resolve));
     expect(lines).toHaveLength(2);

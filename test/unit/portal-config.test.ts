@@ -6,7 +6,12 @@ import { ConfigError } from '../../src/errors.js';
 describe('Sign in with Slack configuration', () => {
   it('is on with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, and the secret is among the values masked everywhere', () => {
     const config = loadConfig({ SLACK_CLIENT_ID: '111.222', SLACK_CLIENT_SECRET: 'client-secret-0123456789abcdef' }, { cwd: '/tmp' });
-    expect(config.slackSignIn).toEqual({ clientId: '111.222', clientSecret: 'client-secret-0123456789abcdef', apiUrl: 'https://slack.com/api/', teamId: undefined });
+    expect(config.slackSignIn).toEqual({
+      clientId: '111.222',
+      clientSecret: 'client-secret-0123456789abcdef',
+      apiUrl: 'https://slack.com/api/',
+      teamId: undefined,
+    });
     expect(botCredentials(config)).toContain('client-secret-0123456789abcdef');
   });
 

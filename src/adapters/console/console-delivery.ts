@@ -10,7 +10,11 @@ export interface ConsolePost {
 }
 
 /** Delivers every due message; returns them in delivery order. */
-export function drainToConsole(outbox: Pick<Outbox, 'due' | 'markSent'>, incidents: Pick<IncidentService, 'find' | 'attachChannel'>, now: () => number): ConsolePost[] {
+export function drainToConsole(
+  outbox: Pick<Outbox, 'due' | 'markSent'>,
+  incidents: Pick<IncidentService, 'find' | 'attachChannel'>,
+  now: () => number,
+): ConsolePost[] {
   const posts: ConsolePost[] = [];
   for (;;) {
     const due = outbox.due('slack', Number.MAX_SAFE_INTEGER, 100);

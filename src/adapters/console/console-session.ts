@@ -69,7 +69,10 @@ export function createConsoleSession(app: ConsolePorts, options: { actor: Actor;
     const args = parseArgs(rest);
     const [user, groupList] = args.words;
     if (!user || !isUserId(user)) return '✗ error: /as takes a Slack user ID such as U0123ABCD, then optional groups S1,S2';
-    const groups = (args.params.groups ?? groupList ?? '').split(',').map((g) => g.trim()).filter(Boolean);
+    const groups = (args.params.groups ?? groupList ?? '')
+      .split(',')
+      .map((g) => g.trim())
+      .filter(Boolean);
     const bad = groups.filter((g) => !GROUP.test(g));
     if (bad.length > 0) return `✗ error: ${bad.join(', ')} ${bad.length === 1 ? 'is not a user-group ID' : 'are not user-group IDs'} (S…)`;
     actor = { id: user, groups };

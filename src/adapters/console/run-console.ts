@@ -31,7 +31,10 @@ export async function runConsole(
   options: { user: string; groups: string; logFile?: string; httpUrl?: string; interrupted?: Run[] },
 ): Promise<void> {
   if (!USER_ID.test(options.user)) throw new InputError(`--as takes a Slack user ID such as U0123ABCD (got "${options.user}")`);
-  const groups = options.groups.split(',').map((g) => g.trim()).filter(Boolean);
+  const groups = options.groups
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
   const bad = groups.find((g) => !/^S[A-Z0-9]{2,}$/.test(g));
   if (bad) throw new InputError(`--groups takes user-group IDs such as S0123ABCD (got "${bad}")`);
 
@@ -42,7 +45,9 @@ export async function runConsole(
   write(localBanner(app, { user: options.user, logFile: options.logFile, httpUrl: options.httpUrl }));
   const session = createConsoleSession(app, { actor: { id: options.user, groups }, write });
   for (const run of options.interrupted ?? []) {
-    write(`⚠ ${run.id} ${run.procedure} (${run.environment}) was interrupted when edgeops last stopped; its processes were stopped and it will not re-run by itself.`);
+    write(
+      `⚠ ${run.id} ${run.procedure} (${run.environment}) was interrupted when edgeops last stopped; its processes were stopped and it will not re-run by itself.`,
+    );
   }
   session.flush();
   const rl = createInterface({ input: io.stdin, output: interactive ? io.stdout : undefined, terminal: interactive });

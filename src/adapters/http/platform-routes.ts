@@ -45,7 +45,19 @@ export function appHealthRoute(app: HealthPorts): RouteHandler {
 /** What the ops portal reads and acts through (docs/portal.md). */
 export type PortalPorts = Pick<
   App,
-  'config' | 'clock' | 'logger' | 'portal' | 'portalReads' | 'portalOpsReads' | 'portalAudit' | 'visibility' | 'access' | 'runs' | 'catalog' | 'transcript' | 'groupsOf'
+  | 'config'
+  | 'clock'
+  | 'logger'
+  | 'portal'
+  | 'portalReads'
+  | 'portalOpsReads'
+  | 'portalAudit'
+  | 'visibility'
+  | 'access'
+  | 'runs'
+  | 'catalog'
+  | 'transcript'
+  | 'groupsOf'
 >;
 
 /** Everything the ops portal takes from the App, in this one place (docs/portal.md). */

@@ -13,8 +13,7 @@ const DEFAULT_TTL_MS = 7 * 24 * 3_600_000;
 /** A key for links only, derived from the audit key so no other secret has to be configured. */
 export const linkKey = (auditKey: string): string => createHmac('sha256', auditKey).update('edgeops run output links').digest('hex');
 
-const signature = (key: string, runId: string, expires: number): string =>
-  createHmac('sha256', key).update(`${runId}\n${expires}`).digest('base64url');
+const signature = (key: string, runId: string, expires: number): string => createHmac('sha256', key).update(`${runId}\n${expires}`).digest('base64url');
 
 export function runOutputLink(options: { publicUrl: string; key: string; runId: string; now: number; ttlMs?: number }): string {
   const expires = options.now + (options.ttlMs ?? DEFAULT_TTL_MS);
@@ -62,6 +61,8 @@ export function runOutputRoute(app: RunOutputPorts, key: string): RouteHandler {
       parts.push(step.output.endsWith('\n') || step.output === '' ? step.output : `${step.output}\n`);
       if (step.truncatedBytes > 0) parts.push(`(${step.truncatedBytes} bytes were dropped to keep 1 MB)\n`);
     }
-    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' }).end(parts.join(''));
+    res
+      .writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' })
+      .end(parts.join(''));
   };
 }

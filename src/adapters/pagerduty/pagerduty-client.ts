@@ -98,7 +98,10 @@ export function errorForStatus(status: number, what: string, data: unknown, head
 }
 
 const isResponse = (v: unknown): v is Response =>
-  v !== null && typeof v === 'object' && typeof (v as Response).status === 'number' && typeof (v as { headers?: { get?: unknown } }).headers?.get === 'function';
+  v !== null &&
+  typeof v === 'object' &&
+  typeof (v as Response).status === 'number' &&
+  typeof (v as { headers?: { get?: unknown } }).headers?.get === 'function';
 
 function toQuery(url: URL, query: Query | undefined): void {
   for (const [key, value] of Object.entries(query ?? {})) {
@@ -172,7 +175,9 @@ export function createPagerdutyClient(options: PagerdutyClientOptions): Pagerdut
       }
       if (signal.aborted) {
         if (timeout.aborted && !req.signal?.aborted) {
-          throw new PagerdutyUnavailableError(`PagerDuty did not answer ${what} within ${(timeoutMs / 1000).toFixed(1)} s`, null, null, true, { cause: err });
+          throw new PagerdutyUnavailableError(`PagerDuty did not answer ${what} within ${(timeoutMs / 1000).toFixed(1)} s`, null, null, true, {
+            cause: err,
+          });
         }
         throw new PagerdutyUnavailableError(`${what} was abandoned before PagerDuty answered`, null, null, true, { cause: err });
       }
@@ -183,7 +188,10 @@ export function createPagerdutyClient(options: PagerdutyClientOptions): Pagerdut
     if (status < 200 || status >= 300) throw errorForStatus(status, what, response.data, response.headers);
     const parsed = req.schema.safeParse(status === 204 ? {} : response.data);
     if (!parsed.success) {
-      throw new PagerdutyUnavailableError(`PagerDuty's answer to ${what} is not what edgeops expects: ${parsed.error.issues[0]?.message ?? 'unreadable'}`, status);
+      throw new PagerdutyUnavailableError(
+        `PagerDuty's answer to ${what} is not what edgeops expects: ${parsed.error.issues[0]?.message ?? 'unreadable'}`,
+        status,
+      );
     }
     return parsed.data;
   }

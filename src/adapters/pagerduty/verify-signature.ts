@@ -2,14 +2,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export type PagerdutySignatureVerdict =
-  | { ok: true }
-  | { ok: false; reason: 'no secrets configured' | 'missing signature' | 'no v1 signature' | 'signature mismatch' };
+  { ok: true } | { ok: false; reason: 'no secrets configured' | 'missing signature' | 'no v1 signature' | 'signature mismatch' };
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/i;
 
 /** The `v1=` values of an `X-PagerDuty-Signature` header (several during a secret rotation). */
 export function v1Signatures(header: string | readonly string[] | undefined): string[] {
-  const joined = Array.isArray(header) ? header.join(',') : (header as string | undefined) ?? '';
+  const joined = Array.isArray(header) ? header.join(',') : ((header as string | undefined) ?? '');
   return joined
     .split(',')
     .map((s) => s.trim())

@@ -37,8 +37,6 @@ export interface PagerdutyWebhookRouteDeps {
 
 export type WebhookOutcome = 'accepted' | 'duplicate' | 'rejected';
 
-
-
 function send(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));

@@ -11,7 +11,8 @@ import { visibleIncident } from './pages/incident-page.js';
 import { visibleRun } from './pages/run-page.js';
 import { SECURITY_HEADERS } from './security.js';
 
-const backTo = (back: string | null, runId: string): string => (back && /^\/portal\/(incident|run)\?id=[A-Za-z0-9-]+$/.test(back) ? back : pagePath(PATHS.run, { id: runId }));
+const backTo = (back: string | null, runId: string): string =>
+  back && /^\/portal\/(incident|run)\?id=[A-Za-z0-9-]+$/.test(back) ? back : pagePath(PATHS.run, { id: runId });
 
 /**
  * Approve / Deny: the same path as Slack's buttons — the run answered as missing when the

@@ -55,5 +55,13 @@ export function sendError(deps: PortalDeps, res: ServerResponse, err: unknown, v
   if (!isEdgeopsError(err) || STATUS_OF[err.code] === undefined) throw err;
   const status = STATUS_OF[err.code]!;
   const title = TITLE_OF[status] ?? 'Error';
-  sendPage(res, status, layout(title, html`<h1>${title}</h1><p class="error" role="alert">${err.message}</p><p><a href="${PATHS.incidents}">Back to incidents</a></p>`, viewer));
+  sendPage(
+    res,
+    status,
+    layout(
+      title,
+      html`<h1>${title}</h1><p class="error" role="alert">${err.message}</p><p><a href="${PATHS.incidents}">Back to incidents</a></p>`,
+      viewer,
+    ),
+  );
 }

@@ -31,8 +31,10 @@ export interface Portal {
   stop(): void;
 }
 
-const asset = (type: string, body: string): Open => async (_deps, _req, res) =>
-  send(res, 200, type, body, { 'cache-control': 'public, max-age=300' });
+const asset =
+  (type: string, body: string): Open =>
+  async (_deps, _req, res) =>
+    send(res, 200, type, body, { 'cache-control': 'public, max-age=300' });
 
 export function mountPortal(deps: PortalDeps): Portal {
   const streams = createTimelineStreams();

@@ -75,6 +75,12 @@ export function sameOrigin(req: IncomingMessage, publicOrigin: string): boolean 
   }
 }
 
-export function send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string | string[]> = {}): void {
+export function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string | Buffer,
+  headers: Record<string, string | string[]> = {},
+): void {
   res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': contentType, ...headers }).end(body);
 }

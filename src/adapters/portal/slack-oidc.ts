@@ -36,13 +36,15 @@ function unseal(key: string, sealed: string | undefined): string | undefined {
   return expected.length === given.length && timingSafeEqual(expected, given) ? value : undefined;
 }
 
-const callbackUrl = (deps: PortalDeps): string => new URL(PATHS.slackCallback.slice(1), deps.publicUrl.endsWith('/') ? deps.publicUrl : `${deps.publicUrl}/`).toString();
+const callbackUrl = (deps: PortalDeps): string =>
+  new URL(PATHS.slackCallback.slice(1), deps.publicUrl.endsWith('/') ? deps.publicUrl : `${deps.publicUrl}/`).toString();
 const flowCookiePath = PATHS.slackSignIn;
 
 /** GET /portal/sign-in/slack: off to Slack with a fresh state and nonce, both kept in a signed, short-lived cookie. */
 export async function oidcStart(deps: PortalDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const oidc = deps.oidc;
-  if (!oidc) throw new InputError('Sign in with Slack is not set up here (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET); use /incident portal for a sign-in link');
+  if (!oidc)
+    throw new InputError('Sign in with Slack is not set up here (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET); use /incident portal for a sign-in link');
   const state = randomBytes(24).toString('base64url');
   const nonce = randomBytes(24).toString('base64url');
   const next = safeNext(query(req).get('next'));
@@ -55,7 +57,9 @@ export async function oidcStart(deps: PortalDeps, req: IncomingMessage, res: Ser
   url.searchParams.set('nonce', nonce);
   if (oidc.teamId) url.searchParams.set('team', oidc.teamId);
   const flow = seal(deps.csrfKey, Buffer.from(JSON.stringify({ state, nonce, next })).toString('base64url'));
-  redirect(res, url.toString(), { 'set-cookie': setCookie(OIDC_COOKIE, flow, { secure: secureCookies(deps), maxAgeSeconds: FLOW_TTL_S, path: flowCookiePath }) });
+  redirect(res, url.toString(), {
+    'set-cookie': setCookie(OIDC_COOKIE, flow, { secure: secureCookies(deps), maxAgeSeconds: FLOW_TTL_S, path: flowCookiePath }),
+  });
 }
 
 /** Reads the claims of Slack's ID token. It came straight from Slack's token endpoint over TLS for our code and secret, so its signature is not re-checked (OIDC Core 3.1.3.7). */
@@ -69,7 +73,8 @@ function claimsOf(idToken: string) {
     throw new UnavailableError('Slack answered with an ID token that could not be read');
   }
   const claims = Claims.safeParse(json);
-  if (!claims.success) throw new UnavailableError(`Slack's ID token lacks what sign-in needs (${claims.error.issues.map((i) => i.path.join('.')).join(', ')})`);
+  if (!claims.success)
+    throw new UnavailableError(`Slack's ID token lacks what sign-in needs (${claims.error.issues.map((i) => i.path.join('.')).join(', ')})`);
   return claims.data;
 }
 
@@ -92,7 +97,13 @@ export async function oidcCallback(deps: PortalDeps, req: IncomingMessage, res: 
     const response = await fetch(new URL('openid.connect.token', oidc.apiUrl), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ client_id: oidc.clientId, client_secret: oidc.clientSecret, code, redirect_uri: callbackUrl(deps), grant_type: 'authorization_code' }).toString(),
+      body: new URLSearchParams({
+        client_id: oidc.clientId,
+        client_secret: oidc.clientSecret,
+        code,
+        redirect_uri: callbackUrl(deps),
+        grant_type: 'authorization_code',
+      }).toString(),
       signal: AbortSignal.timeout(10_000),
     });
     answer = await response.json();

@@ -63,7 +63,11 @@ export function startScheduler(deps: { app: SchedulerPorts; logger: Logger }): S
         const name = `procedure:${procedure.name}#${i}`;
         procedureTasks.set(
           name,
-          cron.schedule(entry.cron, job(name, () => runScheduled(app, logger, procedure, entry)), { name, noOverlap: true, timezone: 'Etc/UTC' }),
+          cron.schedule(
+            entry.cron,
+            job(name, () => runScheduled(app, logger, procedure, entry)),
+            { name, noOverlap: true, timezone: 'Etc/UTC' },
+          ),
         );
       });
     }

@@ -1,13 +1,7 @@
 // Runs one `http` step with fetch: expected statuses, a timeout, cancel, and a capped body excerpt.
 import { formatDuration } from '../../core/duration.js';
 import { maskSecrets } from '../../core/procedures/mask.js';
-import {
-  MAX_TIMER_MS,
-  type HttpStepRequest,
-  type HttpStepResult,
-  type HttpStepRunner,
-  type StepOutcome,
-} from '../../core/procedures/step-runner.js';
+import { MAX_TIMER_MS, type HttpStepRequest, type HttpStepResult, type HttpStepRunner, type StepOutcome } from '../../core/procedures/step-runner.js';
 
 export const DEFAULT_BODY_EXCERPT_BYTES = 4096;
 

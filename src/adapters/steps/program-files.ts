@@ -6,7 +6,8 @@ import type { ProgramFiles } from '../../core/runs/run-binding.js';
 import { InputError } from '../../errors.js';
 
 // An argument such as an inline `sh -c` script is looked up too: one too long or with a NUL byte is no file either.
-const missing = (err: unknown): boolean => ['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'ERR_INVALID_ARG_VALUE'].includes((err as NodeJS.ErrnoException).code ?? '');
+const missing = (err: unknown): boolean =>
+  ['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'ERR_INVALID_ARG_VALUE'].includes((err as NodeJS.ErrnoException).code ?? '');
 
 export function createProgramFiles(commandsDir: string): ProgramFiles {
   return {

@@ -22,14 +22,18 @@ export function resolveStepUser(spec: StepUserSpec, env: Record<string, string |
     const out = ((r.stdout as string | null) ?? '').trim();
     if (r.error || r.status !== 0 || !/^\d+$/.test(out)) {
       const why = r.error ? r.error.message : r.stderr.trim() || `id exited with ${r.status}`;
-      throw new ConfigError([`EDGEOPS_STEP_USER: cannot find the user "${spec.name}" (${why}); create it (useradd --system ${spec.name}) or give uid:gid`]);
+      throw new ConfigError([
+        `EDGEOPS_STEP_USER: cannot find the user "${spec.name}" (${why}); create it (useradd --system ${spec.name}) or give uid:gid`,
+      ]);
     }
     return Number(out);
   };
   const uid = lookup('-u');
   const gid = lookup('-g');
   if (uid === 0 || gid === 0) {
-    throw new ConfigError([`EDGEOPS_STEP_USER: "${spec.name}" is root (uid ${uid}, gid ${gid}); steps would keep every power of the bot; name an unprivileged user`]);
+    throw new ConfigError([
+      `EDGEOPS_STEP_USER: "${spec.name}" is root (uid ${uid}, gid ${gid}); steps would keep every power of the bot; name an unprivileged user`,
+    ]);
   }
   return { uid, gid, label: `${spec.name} (uid ${uid}, gid ${gid})` };
 }
@@ -139,7 +143,9 @@ export async function probeStepUser(user: StepUser, options: ProbeOptions): Prom
   }
   if (answer.groups.includes(0)) refuse(`a step started as ${user.label} kept the root group; name an unprivileged user`);
   if (!answer.cwd) {
-    refuse(`${user.label} cannot read the commands folder ${options.commandsDir}, where steps run; make it readable (chmod o+rx, or group-readable for gid ${user.gid})`);
+    refuse(
+      `${user.label} cannot read the commands folder ${options.commandsDir}, where steps run; make it readable (chmod o+rx, or group-readable for gid ${user.gid})`,
+    );
   }
   return { readable: answer.readable };
 }

@@ -91,9 +91,7 @@ export interface StoredAuditRow extends Omit<AuditEvent, 'payload'> {
   payloadText: string;
 }
 
-export type ChainVerdict =
-  | { ok: true; count: number; lastSeq: number; lastHash: string }
-  | { ok: false; seq: number; reason: string; count: number };
+export type ChainVerdict = { ok: true; count: number; lastSeq: number; lastHash: string } | { ok: false; seq: number; reason: string; count: number };
 
 /** Told of each row once the chain has been checked up to it, with the payload already parsed. */
 export type VerifiedRowVisitor = (row: StoredAuditRow, payload: Record<string, unknown>) => void;
@@ -142,7 +140,12 @@ export function verifyChain(
   const lastSeq = expectedSeq - 1;
   if (head) {
     if (head.seq > lastSeq) {
-      return { ok: false, seq: lastSeq + 1, reason: `the chain head records seq ${head.seq} but the log ends at ${lastSeq}: rows were cut off the end`, count };
+      return {
+        ok: false,
+        seq: lastSeq + 1,
+        reason: `the chain head records seq ${head.seq} but the log ends at ${lastSeq}: rows were cut off the end`,
+        count,
+      };
     }
     if (head.seq < lastSeq) {
       return { ok: false, seq: head.seq + 1, reason: `rows after the chain head (seq ${head.seq}) were added without the key`, count };

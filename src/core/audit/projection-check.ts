@@ -337,7 +337,8 @@ export class ProjectionCheck {
     for (const [id, f] of this.incidents) if (!this.seenIncidents.has(id)) this.missing('incidents', id, f.seq, 'declared');
     for (const [id, f] of this.runs) if (!this.seenRuns.has(id)) this.missing('runs', id, f.seq, 'requested');
     for (const [key, f] of this.steps) {
-      if (!this.seenSteps.has(key) && f.byField.has('name')) this.missing('run_steps', key.replace('\u0000', ' step '), f.byField.get('name')!.seq, 'finished');
+      if (!this.seenSteps.has(key) && f.byField.has('name'))
+        this.missing('run_steps', key.replace('\u0000', ' step '), f.byField.get('name')!.seq, 'finished');
     }
     for (const [runId, f] of this.runs) this.compareApprovals(runId, f.decisions, this.storedApprovals.get(runId) ?? []);
     for (const [runId, stored] of this.storedApprovals) {
@@ -420,7 +421,10 @@ function paramsMatch(recorded: unknown, stored: Record<string, unknown>): boolea
     const have = stored[k];
     if (same(want, have)) return true;
     if (typeof want !== 'string' || typeof have !== 'string' || !want.includes(SECRET_MASK)) return false;
-    const pattern = want.split(SECRET_MASK).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[\\s\\S]+');
+    const pattern = want
+      .split(SECRET_MASK)
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[\\s\\S]+');
     return new RegExp(`^${pattern}$`).test(have);
   });
 }

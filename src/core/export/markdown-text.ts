@@ -14,9 +14,7 @@ export const LINE_BREAK = /\r\n|\r|\n/g;
  * characters that matter only at the start of a line need nothing.
  */
 export function mdText(text: string, joiner = '<br>'): string {
-  return text
-    .replace(/[\\`*_[\]~|$]|&(?=[#A-Za-z0-9])|<(?=[A-Za-z/!?])/g, (c) => `\\${c}`)
-    .replace(LINE_BREAK, joiner);
+  return text.replace(/[\\`*_[\]~|$]|&(?=[#A-Za-z0-9])|<(?=[A-Za-z/!?])/g, (c) => `\\${c}`).replace(LINE_BREAK, joiner);
 }
 
 /**

@@ -107,7 +107,15 @@ export function* renderMarkdown(src: TranscriptSource): Generator<string> {
     runs += 1;
     yield `### ${mdHeading(`${run.id}: ${run.procedure} in ${run.environment} — ${run.state}`)}\n\n`;
     yield `- Requested by: ${mdText(run.requestedBy)}\n- Approved by: ${run.approvers.length > 0 ? mdText(run.approvers.join(', ')) : dash}\n`;
-    yield `- Parameters: ${Object.keys(run.params).length > 0 ? mdText(Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(', ')) : dash}\n`;
+    yield `- Parameters: ${
+      Object.keys(run.params).length > 0
+        ? mdText(
+            Object.entries(run.params)
+              .map(([k, v]) => `${k}=${String(v)}`)
+              .join(', '),
+          )
+        : dash
+    }\n`;
     yield `- Started: ${timeOrDash(run.startedAt)}; finished: ${timeOrDash(run.finishedAt)}; duration: ${run.startedAt === null ? dash : between(run.startedAt, run.finishedAt)}\n\n`;
     for (const step of run.steps) {
       yield `#### ${mdHeading(`Step ${step.name}: ${step.outcome}, ${stepStatus(step)}, ${stepDuration(step)}`)}\n\n`;
@@ -207,7 +215,11 @@ export function* renderHtml(src: TranscriptSource): Generator<string> {
     runs += 1;
     yield `<h3>${esc(`${run.id}: ${run.procedure} in ${run.environment} — ${run.state}`)}</h3>\n<ul>`;
     yield `<li>Requested by ${esc(run.requestedBy)}</li><li>Approved by ${esc(run.approvers.join(', ') || dash)}</li>`;
-    yield `<li class="text">Parameters: ${esc(Object.entries(run.params).map(([k, v]) => `${k}=${String(v)}`).join(', ') || dash)}</li></ul>\n`;
+    yield `<li class="text">Parameters: ${esc(
+      Object.entries(run.params)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(', ') || dash,
+    )}</li></ul>\n`;
     for (const step of run.steps) {
       yield `<h4>${esc(`Step ${step.name}: ${step.outcome}, ${stepStatus(step)}`)}</h4>`;
       if (step.outputExcerpt) yield `<pre><code>${esc(step.outputExcerpt)}</code></pre>\n`;

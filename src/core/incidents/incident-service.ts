@@ -99,13 +99,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
   }
 
   /** Records the event, saves the projection and queues the channel message, all or nothing. */
-  function record(
-    by: By,
-    incident: Incident,
-    kind: string,
-    payload: Record<string, unknown>,
-    message?: Partial<ChatMessage>,
-  ): AuditEvent {
+  function record(by: By, incident: Incident, kind: string, payload: Record<string, unknown>, message?: Partial<ChatMessage>): AuditEvent {
     const event = audit.append({ actor: by.actor.id, source: by.source, kind, incidentId: incident.id, payload: withAuth(payload, by) });
     incident.lastUpdateAt = event.time;
     incidents.save(incident);
@@ -168,18 +162,21 @@ export function createIncidentService(deps: IncidentServiceDeps) {
           source: by.source,
           kind: 'incident.declared',
           incidentId: incident.id,
-          payload: withAuth({
-            title,
-            severity: incident.severity,
-            service: incident.service,
-            private: incident.private,
-            channel: incident.channelName,
-            commander: incident.roles.commander,
-            from_channel: input.fromChannel ?? null,
-            pagerduty_id: incident.pagerdutyId,
-            pagerduty_url: incident.pagerdutyUrl,
-            ...(input.pagerduty?.trigger ? triggerFields(input.pagerduty.trigger) : {}),
-          }, by),
+          payload: withAuth(
+            {
+              title,
+              severity: incident.severity,
+              service: incident.service,
+              private: incident.private,
+              channel: incident.channelName,
+              commander: incident.roles.commander,
+              from_channel: input.fromChannel ?? null,
+              pagerduty_id: incident.pagerdutyId,
+              pagerduty_url: incident.pagerdutyUrl,
+              ...(input.pagerduty?.trigger ? triggerFields(input.pagerduty.trigger) : {}),
+            },
+            by,
+          ),
         });
         incident.declaredAt = event.time;
         incident.lastUpdateAt = event.time;
@@ -215,10 +212,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
       });
     },
 
-    note(by: By, id: string,
-      text: string,
-      pinned?: { author: string; permalink: string | null; messageTs: string },
-    ): Incident {
+    note(by: By, id: string, text: string, pinned?: { author: string; permalink: string | null; messageTs: string }): Incident {
       const body = requireText('the note', text, TEXT_MAX);
       return mutate(id, (incident) => {
         const payload: Record<string, unknown> = { text: body };
@@ -244,9 +238,15 @@ export function createIncidentService(deps: IncidentServiceDeps) {
         const previous = incident.roles[role];
         if (previous === user) throw new ConflictError(`<@${user}> is already ${role} of ${id}`);
         incident.roles[role] = user;
-        record(by, incident, 'incident.role_assigned', { role, user, previous }, {
-          data: { invite: [user] },
-        });
+        record(
+          by,
+          incident,
+          'incident.role_assigned',
+          { role, user, previous },
+          {
+            data: { invite: [user] },
+          },
+        );
         return incident;
       });
     },

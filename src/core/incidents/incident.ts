@@ -36,8 +36,7 @@ export const incidentId = (n: number): string => `INC-${n}`;
  * The one answer for an incident that is not there, and for a private one the caller may not see:
  * the two must read alike, so a private incident's existence never shows.
  */
-export const noSuchIncident = (id: string): NotFoundError =>
-  new NotFoundError(`${id} does not exist; /incident list shows the open incidents`);
+export const noSuchIncident = (id: string): NotFoundError => new NotFoundError(`${id} does not exist; /incident list shows the open incidents`);
 
 export function parseIncidentId(text: string): string {
   const m = /^(?:INC-)?(\d{1,9})$/i.exec(text.trim());

@@ -53,7 +53,11 @@ export interface PagerdutyEventStore {
   /** Pending and applied events, oldest received first, without their bodies. */
   unfinished(limit: number): UnfinishedPagerdutyEvent[];
   /** Moves an event on; `fields` set what the step found out. */
-  setState(eventId: string, state: PagerdutyEventState, fields?: { outcome?: string | null; incidentId?: string | null; processedAt?: number | null }): void;
+  setState(
+    eventId: string,
+    state: PagerdutyEventState,
+    fields?: { outcome?: string | null; incidentId?: string | null; processedAt?: number | null },
+  ): void;
   /** Records a failed processing attempt and when to try again. */
   recordAttempt(eventId: string, nextAttemptAt: number, error: string): void;
   triggerRun(eventId: string, triggerKey: string): TriggerRunRecord | undefined;

@@ -94,7 +94,13 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
           id: pdId,
           url: data.html_url ?? null,
           // The first timeline entry names the event, so the postmortem says who triggered it in PagerDuty and when.
-          trigger: { eventId: event.id, receivedSeq: stored.receivedSeq, agent: agentName(event.agent), agentId: event.agent?.id ?? null, occurredAt: event.occurredAt },
+          trigger: {
+            eventId: event.id,
+            receivedSeq: stored.receivedSeq,
+            agent: agentName(event.agent),
+            agentId: event.agent?.id ?? null,
+            occurredAt: event.occurredAt,
+          },
         },
       });
       return { outcome: 'declared', incident: declared, fireTriggers: true };
@@ -118,13 +124,22 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
       case 'incident.resolved': {
         if (resolved) return done('unchanged');
         const reason = data?.resolve_reason as { type?: unknown; incident?: { summary?: unknown; id?: unknown } } | null | undefined;
-        const merged = reason?.type === 'merge_resolve_reason' ? `merged into ${payloadText(reason.incident?.summary ?? reason.incident?.id ?? 'another incident')}` : undefined;
+        const merged =
+          reason?.type === 'merge_resolve_reason'
+            ? `merged into ${payloadText(reason.incident?.summary ?? reason.incident?.id ?? 'another incident')}`
+            : undefined;
         return done('resolved', incidents.resolve(by, incident.id, merged, behalf(event)));
       }
       case 'incident.reopened':
         return done(
           'reopened',
-          incidents.recordExternal(by, incident.id, 'incident.reopened', behalf(event), resolved ? { reopen: true } : { unacknowledge: incident.acknowledgedAt !== null }),
+          incidents.recordExternal(
+            by,
+            incident.id,
+            'incident.reopened',
+            behalf(event),
+            resolved ? { reopen: true } : { unacknowledge: incident.acknowledgedAt !== null },
+          ),
         );
       case 'incident.escalated':
       case 'incident.reassigned':
@@ -190,7 +205,7 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
 
   /** Step 2: each matching trigger, at most once per event; the run and its trigger record commit together. */
   function startTriggers(stored: StoredPagerdutyEvent, event: PagerdutyEvent): void {
-    const incident = stored.incidentId ? incidents.find(stored.incidentId) ?? null : null;
+    const incident = stored.incidentId ? (incidents.find(stored.incidentId) ?? null) : null;
     if (incident) {
       const by = byFor(event, incident);
       for (const match of matchingTriggers(deps.catalog().procedures.values(), event.type, serviceOf(event, incident))) {
@@ -238,7 +253,7 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
       return at;
     }
     uow.transaction(() => {
-      const incidentId = stored.incidentId ?? (stored.pdIncidentId ? deps.findByPagerdutyId(stored.pdIncidentId)?.id ?? null : null);
+      const incidentId = stored.incidentId ?? (stored.pdIncidentId ? (deps.findByPagerdutyId(stored.pdIncidentId)?.id ?? null) : null);
       events.recordAttempt(stored.eventId, clock.now(), error);
       // A failed event still concerns its incident: linked to it like the events that went through.
       events.setState(stored.eventId, 'failed', { outcome: 'failed', processedAt: clock.now(), incidentId });

@@ -26,9 +26,7 @@ const NOTE_BUDGET_CHARS = 3_000;
  */
 export function runNote(run: Run, steps: readonly RunStepRecord[], incident: Pick<Incident, 'id'>): string {
   const took = run.startedAt !== null && run.finishedAt !== null ? ` in ${formatDuration(run.finishedAt - run.startedAt, 'elapsed')}` : '';
-  const lines = [
-    `${EDGEOPS_NOTE_MARK} ${run.id} ${run.procedure} (${run.environment}) ${run.state.replace('_', ' ')}${took} — edgeops ${incident.id}`,
-  ];
+  const lines = [`${EDGEOPS_NOTE_MARK} ${run.id} ${run.procedure} (${run.environment}) ${run.state.replace('_', ' ')}${took} — edgeops ${incident.id}`];
   if (run.error) lines.push(run.error);
   let budget = NOTE_BUDGET_CHARS;
   for (const step of steps) {

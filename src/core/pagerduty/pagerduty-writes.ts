@@ -21,7 +21,11 @@ export const noteWrite = (pdIncidentId: string, content: string): PagerdutyWrite
   content: content.length <= NOTE_MAX ? content : `${content.slice(0, NOTE_MAX - 1)}…`,
 });
 
-export const acknowledgeWrite = (pdIncidentId: string): PagerdutyWrite => ({ kind: 'pagerduty.acknowledge', action: 'acknowledge', incident: pdIncidentId });
+export const acknowledgeWrite = (pdIncidentId: string): PagerdutyWrite => ({
+  kind: 'pagerduty.acknowledge',
+  action: 'acknowledge',
+  incident: pdIncidentId,
+});
 
 export const resolveWrite = (pdIncidentId: string, resolution: string | null): PagerdutyWrite => ({
   kind: 'pagerduty.resolve',

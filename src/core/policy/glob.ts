@@ -27,5 +27,4 @@ export function globMatch(pattern: string, value: string): boolean {
 }
 
 /** True when any of the patterns matches the value. */
-export const anyGlobMatch = (patterns: readonly string[], value: string): boolean =>
-  patterns.some((p) => globMatch(p, value));
+export const anyGlobMatch = (patterns: readonly string[], value: string): boolean => patterns.some((p) => globMatch(p, value));

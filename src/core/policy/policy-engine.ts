@@ -90,8 +90,7 @@ function ruleMatches(rule: PolicyRule, roles: readonly string[], request: Policy
   );
 }
 
-const compareSources = (a: RuleSource, b: RuleSource): number =>
-  a.file < b.file ? -1 : a.file > b.file ? 1 : a.index - b.index;
+const compareSources = (a: RuleSource, b: RuleSource): number => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.index - b.index);
 
 /**
  * Orders approval requirements from strictest to loosest: more approvals first, then a shorter
@@ -136,9 +135,7 @@ export function decide(policy: Policy, request: PolicyRequest): Decision {
     };
   }
 
-  const matches = policy.rules
-    .filter((rule) => ruleMatches(rule, roles, request))
-    .sort((a, b) => compareSources(a.source, b.source));
+  const matches = policy.rules.filter((rule) => ruleMatches(rule, roles, request)).sort((a, b) => compareSources(a.source, b.source));
   const matched: MatchedRule[] = matches.map((rule) => {
     const approval = rule.allow && rule.approval ? approvalRequirement(rule.approval) : undefined;
     const outcome: RuleOutcome = rule.deny ? 'deny' : approval ? 'approval' : 'allow';
@@ -253,9 +250,7 @@ export function canApprove(
   const who = approver.userId;
   const denies = d.matched.filter((m) => m.outcome === 'deny');
   if (denies.length > 0) return { ...base, allowed: false, reason: `${who} may not approve: ${d.reason}` };
-  const viaRole = target.approvalRoles.includes('*')
-    ? d.roles[0]
-    : d.roles.find((r) => target.approvalRoles.includes(r));
+  const viaRole = target.approvalRoles.includes('*') ? d.roles[0] : d.roles.find((r) => target.approvalRoles.includes(r));
   if (viaRole !== undefined) {
     return { ...base, allowed: true, reason: `${who} holds role ${viaRole}, which may approve this run` };
   }

@@ -31,8 +31,7 @@ export type IncidentAction = (typeof INCIDENT_ACTIONS)[number];
 export type Action = (typeof ACTIONS)[number];
 
 export const isAction = (value: string): value is Action => (ACTIONS as readonly string[]).includes(value);
-export const isProcedureAction = (value: string): value is ProcedureAction =>
-  (PROCEDURE_ACTIONS as readonly string[]).includes(value);
+export const isProcedureAction = (value: string): value is ProcedureAction => (PROCEDURE_ACTIONS as readonly string[]).includes(value);
 
 export const DEFAULT_APPROVAL_EXPIRES_MS = 15 * 60_000;
 

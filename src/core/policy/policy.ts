@@ -73,9 +73,7 @@ export function mergePolicyFiles(files: readonly PolicyFileInput[]): { policy: P
       rules.push({ ...rule, source: line === undefined ? { file: f.file, index } : { file: f.file, index, line } });
     });
   }
-  const conflicts = [...definedIn.entries()]
-    .filter(([, where]) => where.length > 1)
-    .map(([role, where]) => ({ role, files: where }));
+  const conflicts = [...definedIn.entries()].filter(([, where]) => where.length > 1).map(([role, where]) => ({ role, files: where }));
   return { policy: reminders ? { roles, rules, reminders } : { roles, rules }, conflicts, remindersIn };
 }
 

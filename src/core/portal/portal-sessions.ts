@@ -111,7 +111,8 @@ export function createPortalSignIn(deps: { store: PortalSessionStore; clock: Clo
 
     /** Ends the sessions whose handle starts with `handle` (`edgeops sessions revoke`). */
     async revoke(handle: string, by: Actor, source: Source): Promise<PortalSession[]> {
-      if (!/^[0-9a-f]{8,64}$/.test(handle)) throw new InputError(`"${handle}" is not a session; give at least 8 characters of an id from \`edgeops sessions list\``);
+      if (!/^[0-9a-f]{8,64}$/.test(handle))
+        throw new InputError(`"${handle}" is not a session; give at least 8 characters of an id from \`edgeops sessions list\``);
       const ended = await store.deleteSessions(handle);
       for (const s of ended) audit({ actor: by.id, source, kind: 'portal.session_revoked', payload: { session: sessionHandle(s), user: s.userId } });
       return ended;

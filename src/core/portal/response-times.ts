@@ -89,7 +89,15 @@ export function responseReport(incidents: readonly IncidentTimes[], now: number,
     since,
     until: now,
     total: inWindow.length,
-    byService: rows(inWindow, (i) => i.service ?? NO_SERVICE, (a, b) => a.localeCompare(b)),
-    bySeverity: rows(inWindow, (i) => `SEV${i.severity}`, (a, b) => a.localeCompare(b)),
+    byService: rows(
+      inWindow,
+      (i) => i.service ?? NO_SERVICE,
+      (a, b) => a.localeCompare(b),
+    ),
+    bySeverity: rows(
+      inWindow,
+      (i) => `SEV${i.severity}`,
+      (a, b) => a.localeCompare(b),
+    ),
   };
 }

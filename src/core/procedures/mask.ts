@@ -117,11 +117,7 @@ function maskValues(text: string, values: readonly string[], options: MaskOption
 }
 
 /** Longest proper fragment (1 … length-1 characters) of any secret that `matches` at the edge. */
-function longestEdgeFragment(
-  secrets: readonly string[],
-  matches: (k: number, secret: string) => boolean,
-  textLength: number,
-): number {
+function longestEdgeFragment(secrets: readonly string[], matches: (k: number, secret: string) => boolean, textLength: number): number {
   let best = 0;
   for (const secret of secrets) {
     for (let k = Math.min(secret.length - 1, textLength); k > best; k--) {

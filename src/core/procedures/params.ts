@@ -41,11 +41,7 @@ type ParamsProcedure = Pick<Procedure, 'name' | 'params'>;
  * returns typed values with defaults applied, or throws `ParamsError` listing every problem.
  * Secret params come only from `secretEnv`; naming one in `given` is refused outright.
  */
-export function resolveParams(
-  procedure: ParamsProcedure,
-  given: Record<string, string>,
-  options: ResolveParamsOptions,
-): ResolvedParams {
+export function resolveParams(procedure: ParamsProcedure, given: Record<string, string>, options: ResolveParamsOptions): ResolvedParams {
   const problems: string[] = [];
   const defs = procedure.params;
   const values: Record<string, ParamValue> = {};
@@ -74,7 +70,9 @@ export function resolveParams(
       }
       if (value.includes('\0')) problems.push(`${name}: the value of ${def.env} contains a NUL character`);
       else if (value.length < MIN_MASKED_SECRET_LENGTH) {
-        problems.push(`${name}: the value of ${def.env} is shorter than ${MIN_MASKED_SECRET_LENGTH} characters, too short to be masked in output; set a real secret`);
+        problems.push(
+          `${name}: the value of ${def.env} is shorter than ${MIN_MASKED_SECRET_LENGTH} characters, too short to be masked in output; set a real secret`,
+        );
       } else {
         values[name] = value;
         secrets.push(value);
@@ -155,9 +153,7 @@ export function checkValue(def: Exclude<ParamDef, { type: 'secret' }>, raw: stri
 export function describeParam(def: ParamDef): string {
   switch (def.type) {
     case 'string':
-      return def.pattern !== undefined
-        ? `text matching ${def.pattern} (whole value)`
-        : `text of at most ${def.max_length} characters`;
+      return def.pattern !== undefined ? `text matching ${def.pattern} (whole value)` : `text of at most ${def.max_length} characters`;
     case 'int':
       return `a whole number${range(def.min, def.max, String)}`;
     case 'bool':

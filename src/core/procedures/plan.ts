@@ -3,13 +3,7 @@ import { InputError } from '../../errors.js';
 import { maskDeep } from './mask.js';
 import { resolveParams, type ParamValue, type ResolveParamsOptions } from './params.js';
 import type { Procedure } from './procedure-schema.js';
-import {
-  createTemplateContext,
-  resolveConcurrencyKey,
-  resolveStep,
-  type IncidentVariables,
-  type ResolvedStep,
-} from './template.js';
+import { createTemplateContext, resolveConcurrencyKey, resolveStep, type IncidentVariables, type ResolvedStep } from './template.js';
 
 export interface RunPlan {
   procedure: string;

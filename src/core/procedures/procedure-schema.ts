@@ -5,16 +5,14 @@ import { parseDuration } from '../duration.js';
 export const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const PARAM_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
-const duration = z
-  .union([z.string(), z.number().int().positive()])
-  .transform((v, ctx) => {
-    const ms = typeof v === 'number' ? v * 1000 : parseDuration(v);
-    if (ms === undefined || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration; write e.g. 30s, 5m, 1h` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = z.union([z.string(), z.number().int().positive()]).transform((v, ctx) => {
+  const ms = typeof v === 'number' ? v * 1000 : parseDuration(v);
+  if (ms === undefined || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration; write e.g. 30s, 5m, 1h` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 /** A user-written regular expression; it always matches the whole value. */
 const pattern = z.string().superRefine((p, ctx) => {
@@ -97,14 +95,19 @@ const ParamUnionSchema = z.discriminatedUnion('type', [
 const NO_LEADING_DASH: Record<string, string> = {
   bool: 'a bool fills in as true or false, never starting with "-"',
   duration: 'a duration such as 30s never starts with "-"',
-  secret: 'a secret never fills an argument (pass it through the step\'s env:)',
+  secret: "a secret never fills an argument (pass it through the step's env:)",
 };
 
 function refuseMisplacedLeadingDash(input: unknown, ctx: z.core.$RefinementCtx): unknown {
   if (input === null || typeof input !== 'object' || !Object.hasOwn(input, 'allow_leading_dash')) return input;
   const { type, allow_leading_dash: _, ...rest } = input as Record<string, unknown>;
   if (typeof type !== 'string' || !Object.hasOwn(NO_LEADING_DASH, type)) return input;
-  ctx.addIssue({ code: 'custom', path: ['allow_leading_dash'], input, message: `allow_leading_dash makes no sense on a ${type} parameter: ${NO_LEADING_DASH[type]}; remove it` });
+  ctx.addIssue({
+    code: 'custom',
+    path: ['allow_leading_dash'],
+    input,
+    message: `allow_leading_dash makes no sense on a ${type} parameter: ${NO_LEADING_DASH[type]}; remove it`,
+  });
   return { type, ...rest };
 }
 
@@ -151,7 +154,10 @@ export const ScheduleSchema = z.strictObject({
   env: z.string().optional(),
   with: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
   /** Where results are posted (a Slack channel ID); none: recorded on the audit log only. */
-  channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'a Slack channel ID such as C0123ABCD').optional(),
+  channel: z
+    .string()
+    .regex(/^[CG][A-Z0-9]{2,}$/, 'a Slack channel ID such as C0123ABCD')
+    .optional(),
 });
 export type Schedule = z.infer<typeof ScheduleSchema>;
 

@@ -105,7 +105,9 @@ export function renderTemplate(
   const where = options.where ? ` in ${options.where}` : '';
   const unknown = templateVariables(text).filter((v) => !ctx.vars.has(v));
   if (unknown.length > 0) {
-    throw new InputError(`unknown template variable${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `{{${v}}}`).join(', ')}${where}; known: ${[...ctx.vars.keys()].join(', ')}`);
+    throw new InputError(
+      `unknown template variable${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `{{${v}}}`).join(', ')}${where}; known: ${[...ctx.vars.keys()].join(', ')}`,
+    );
   }
   if (!options.allowSecrets) {
     const secret = templateVariables(text).filter((v) => ctx.secretNames.has(v));
@@ -245,11 +247,13 @@ export function renderUrl(template: string, ctx: TemplateContext, where = 'url')
       const r = regions[index++]!;
       if (r === 'rest') return encodeURIComponent(value);
       if (r === 'host' && !/^[A-Za-z0-9._-]*$/.test(value)) {
-        throw new InputError(`${where}: ${JSON.stringify(value)} cannot be used in the host part of the URL; only letters, digits, ".", "-" and "_" may be`);
+        throw new InputError(
+          `${where}: ${JSON.stringify(value)} cannot be used in the host part of the URL; only letters, digits, ".", "-" and "_" may be`,
+        );
       }
       // Control characters are exactly what a URL must not carry.
-  // eslint-disable-next-line no-control-regex
-  if (/[\s\0-\x1f\x7f]/.test(value)) throw new InputError(`${where}: the URL would contain spaces or control characters`);
+      // eslint-disable-next-line no-control-regex
+      if (/[\s\0-\x1f\x7f]/.test(value)) throw new InputError(`${where}: the URL would contain spaces or control characters`);
       return value;
     },
   });
@@ -307,7 +311,11 @@ export function checkProcedureTemplates(procedure: Procedure): TemplateProblem[]
     problems.push({ path: ['params', 'env'], message: 'a parameter cannot be named "env": {{env}} is the environment the procedure runs in' });
   }
   const known = new Set<string>([...Object.keys(procedure.params), ...BUILTIN_VARIABLES]);
-  const secrets = new Set(Object.entries(procedure.params).filter(([, d]) => d.type === 'secret').map(([n]) => n));
+  const secrets = new Set(
+    Object.entries(procedure.params)
+      .filter(([, d]) => d.type === 'secret')
+      .map(([n]) => n),
+  );
 
   const check = (text: string, path: Array<string | number>, secretsAllowed: boolean): void => {
     for (const name of templateVariables(text)) {

@@ -24,10 +24,12 @@ export function createRunApprovals(ctx: RunContext, startExecution: (id: string)
    */
   async function approverGroupsNow(userIds: string[]): Promise<Map<string, string[] | Error>> {
     const settled = await Promise.allSettled(userIds.map(async (userId) => (await deps.currentGroups?.(userId)) ?? []));
-    return new Map(userIds.map((userId, i) => {
-      const r = settled[i]!;
-      return [userId, r.status === 'fulfilled' ? r.value : new Error(r.reason instanceof Error ? r.reason.message : String(r.reason))];
-    }));
+    return new Map(
+      userIds.map((userId, i) => {
+        const r = settled[i]!;
+        return [userId, r.status === 'fulfilled' ? r.value : new Error(r.reason instanceof Error ? r.reason.message : String(r.reason))];
+      }),
+    );
   }
 
   /** Why an earlier approver of `run` may no longer approve it under `view`, if they may not. */
@@ -40,7 +42,13 @@ export function createRunApprovals(ctx: RunContext, startExecution: (id: string)
   /** Records a refused approval through the one decision recorder, as every other refusal is. */
   function recordRefusal(by: Requester, run: Run, view: CatalogView, refusal: Pick<Decision, 'matched' | 'roles' | 'reason'>): void {
     const decision: Decision = { effect: 'deny', matched: refusal.matched, roles: refusal.roles, reason: refusal.reason };
-    const request = { subject: subjectOf(by.actor), action: 'approve', procedure: run.procedure, environment: run.environment, ...(run.channel ? { channel: run.channel } : {}) };
+    const request = {
+      subject: subjectOf(by.actor),
+      action: 'approve',
+      procedure: run.procedure,
+      environment: run.environment,
+      ...(run.channel ? { channel: run.channel } : {}),
+    };
     recordDecision(deps, by, request, decision, view.policyHash, run.incidentId, { run: run.id });
   }
 
@@ -48,7 +56,11 @@ export function createRunApprovals(ctx: RunContext, startExecution: (id: string)
     async approve(by: Requester, id: string): Promise<ApproveResult> {
       // Read before the transaction, which cannot wait for the group directory.
       const requester = await ctx.requesterNow(ctx.load(id));
-      const earlierApprovers = (): string[] => runs.approvals(id).filter((a) => a.decision === 'approve' && a.approver !== by.actor.id).map((a) => a.approver);
+      const earlierApprovers = (): string[] =>
+        runs
+          .approvals(id)
+          .filter((a) => a.decision === 'approve' && a.approver !== by.actor.id)
+          .map((a) => a.approver);
       let earlierGroups = await approverGroupsNow(earlierApprovers());
       // An approval that lands while the groups are read is read too (a few times), rather than left uncounted.
       for (let attempt = 1; attempt < 3 && earlierApprovers().some((a) => !earlierGroups.has(a)); attempt += 1) {
@@ -65,7 +77,13 @@ export function createRunApprovals(ctx: RunContext, startExecution: (id: string)
         }
         const now = clock.now();
         if (run.approvalExpiresAt !== null && now > run.approvalExpiresAt) {
-          ctx.endPending(run, 'system', 'denied', 'run.approval_expired', `the approval window closed at ${new Date(run.approvalExpiresAt).toISOString()}; request it again`);
+          ctx.endPending(
+            run,
+            'system',
+            'denied',
+            'run.approval_expired',
+            `the approval window closed at ${new Date(run.approvalExpiresAt).toISOString()}; request it again`,
+          );
           return { expired: true as const, run };
         }
         const approver = ctx.mayApprove(view, run, subjectOf(by.actor));

@@ -30,7 +30,9 @@ export function executedPrograms(procedure: Pick<Procedure, 'steps'>): string[] 
     if (program === undefined || !program.includes('/') || isAbsolutePosix(program)) continue;
     const normalized = normalizePosix(program);
     if (normalized === '..' || normalized.startsWith('../')) {
-      throw new InputError(`step "${step.name}": its program ${program} is outside the commands folder; keep the scripts a procedure runs under the commands folder`);
+      throw new InputError(
+        `step "${step.name}": its program ${program} is outside the commands folder; keep the scripts a procedure runs under the commands folder`,
+      );
     }
     found.add(normalized);
   }

@@ -109,11 +109,23 @@ export function createRunContext(deps: RunServiceDeps) {
   function append(by: Requester | string, run: Run, kind: string, payload: Record<string, unknown>): number {
     const actor = typeof by === 'string' ? by : by.actor.id;
     const source = typeof by === 'string' ? 'system' : by.source;
-    return audit.append({ actor, source, kind, incidentId: run.incidentId, payload: { run: run.id, procedure: run.procedure, environment: run.environment, ...payload } }).seq;
+    return audit.append({
+      actor,
+      source,
+      kind,
+      incidentId: run.incidentId,
+      payload: { run: run.id, procedure: run.procedure, environment: run.environment, ...payload },
+    }).seq;
   }
 
   /** Checks params and resolves every step for one run; throws with every problem found. */
-  function plan(procedure: Procedure, given: Record<string, string>, environment: string, incidentId: string | null, defaults?: Record<string, ParamValue>): RunPlan {
+  function plan(
+    procedure: Procedure,
+    given: Record<string, string>,
+    environment: string,
+    incidentId: string | null,
+    defaults?: Record<string, ParamValue>,
+  ): RunPlan {
     const incident = incidentId ? deps.findIncident(incidentId) : undefined;
     return planRun(procedure, {
       given,
@@ -176,7 +188,13 @@ export function createRunContext(deps: RunServiceDeps) {
     if (!check.ok) {
       return {
         reason: check.reason,
-        payload: { check: 'policy', groups: subject.groups, roles: check.decision.roles, rules: decisiveRules(check.decision), policy_hash: view.policyHash },
+        payload: {
+          check: 'policy',
+          groups: subject.groups,
+          roles: check.decision.roles,
+          rules: decisiveRules(check.decision),
+          policy_hash: view.policyHash,
+        },
       };
     }
     const procedure = view.procedures.get(run.procedure);

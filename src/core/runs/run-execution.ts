@@ -143,10 +143,37 @@ export function createRunExecution(ctx: RunContext) {
           });
         },
       });
-      return { ...base, outcome: r.outcome, exitCode: r.exitCode, httpStatus: null, finishedAt: clock.now(), output: maskSecrets(r.output, secrets), truncatedBytes: r.truncatedBytes, error: maskedError(r.error, secrets) };
+      return {
+        ...base,
+        outcome: r.outcome,
+        exitCode: r.exitCode,
+        httpStatus: null,
+        finishedAt: clock.now(),
+        output: maskSecrets(r.output, secrets),
+        truncatedBytes: r.truncatedBytes,
+        error: maskedError(r.error, secrets),
+      };
     }
-    const r = await deps.steps.http({ method: step.method, url: step.url, headers: step.headers, body: step.body, expectStatus: step.expectStatus, timeoutMs, signal, secrets });
-    return { ...base, outcome: r.outcome, exitCode: null, httpStatus: r.status, finishedAt: clock.now(), output: maskSecrets(r.bodyExcerpt, secrets), truncatedBytes: 0, error: maskedError(r.error, secrets) };
+    const r = await deps.steps.http({
+      method: step.method,
+      url: step.url,
+      headers: step.headers,
+      body: step.body,
+      expectStatus: step.expectStatus,
+      timeoutMs,
+      signal,
+      secrets,
+    });
+    return {
+      ...base,
+      outcome: r.outcome,
+      exitCode: null,
+      httpStatus: r.status,
+      finishedAt: clock.now(),
+      output: maskSecrets(r.bodyExcerpt, secrets),
+      truncatedBytes: 0,
+      error: maskedError(r.error, secrets),
+    };
   }
 
   /** The bot's credentials and the values of `procedure`'s secret params, for text masked before a run is planned. */

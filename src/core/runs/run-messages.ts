@@ -18,7 +18,11 @@ export function outputTail(output: string, max = TAIL_CHARS): string {
 }
 
 export const paramsText = (params: Record<string, unknown>): string =>
-  Object.keys(params).length === 0 ? 'no parameters' : Object.entries(params).map(([k, v]) => `${k}=${String(v)}`).join(' ');
+  Object.keys(params).length === 0
+    ? 'no parameters'
+    : Object.entries(params)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(' ');
 
 export function startMessage(run: Run): ChatMessage {
   return {
@@ -43,11 +47,14 @@ export function resultMessage(run: Run, steps: RunStepRecord[], outputUrl?: stri
 export function approvalRequestMessage(run: Run): ChatMessage {
   return {
     kind: 'run.approval_requested',
-    text: joinRich([
-      rich`🔐 ${run.id}: ${userRef(run.requestedBy)} asks to run ${run.procedure} in ${run.environment} — ${paramsText(run.params)}`,
-      `Needs ${describeApproval(run.approval!)}. Approve with /runbook approve ${run.id}, or deny with /runbook deny ${run.id} [reason].`,
-      `Binding ${shortBinding(run.binding)}: the approval holds for this procedure, these parameters and the exact bytes of the scripts it runs; any change voids it.`,
-    ], '\n'),
+    text: joinRich(
+      [
+        rich`🔐 ${run.id}: ${userRef(run.requestedBy)} asks to run ${run.procedure} in ${run.environment} — ${paramsText(run.params)}`,
+        `Needs ${describeApproval(run.approval!)}. Approve with /runbook approve ${run.id}, or deny with /runbook deny ${run.id} [reason].`,
+        `Binding ${shortBinding(run.binding)}: the approval holds for this procedure, these parameters and the exact bytes of the scripts it runs; any change voids it.`,
+      ],
+      '\n',
+    ),
     data: { runId: run.id, actions: ['approve', 'deny'] },
   };
 }

@@ -38,7 +38,11 @@ export function recheckRun(policy: Policy, subject: Subject, run: Pick<Run, 'id'
   });
   if (decision.effect === 'allow') return { ok: true, decision };
   if (decision.effect === 'deny') {
-    return { ok: false, decision, reason: `the policy in force no longer lets ${subject.userId} run ${run.procedure} in ${run.environment}: ${decision.reason}` };
+    return {
+      ok: false,
+      decision,
+      reason: `the policy in force no longer lets ${subject.userId} run ${run.procedure} in ${run.environment}: ${decision.reason}`,
+    };
   }
   const now = decision.approval!;
   if (approvalCovers(run.approval, now)) return { ok: true, decision };

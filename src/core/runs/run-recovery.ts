@@ -65,7 +65,9 @@ export function createRunRecovery(ctx: RunContext) {
       waiting.forEach((run, i) => {
         const subject = subjects[i]!;
         try {
-          voidIf(run.id, (current) => (subject.status === 'fulfilled' ? ctx.voidReason(view, current, subject.value) : ctx.uncheckable(current, subject.reason)));
+          voidIf(run.id, (current) =>
+            subject.status === 'fulfilled' ? ctx.voidReason(view, current, subject.value) : ctx.uncheckable(current, subject.reason),
+          );
         } catch (err) {
           // A run that cannot be checked is not left to be approved under a catalog it may break: fail closed.
           try {
@@ -88,7 +90,13 @@ export function createRunRecovery(ctx: RunContext) {
         uow.transaction(() => {
           const current = ctx.load(run.id);
           if (current.state !== 'pending_approval') return;
-          ctx.endPending(current, 'system', 'denied', 'run.approval_expired', `no approval before ${new Date(run.approvalExpiresAt!).toISOString()}; request it again`);
+          ctx.endPending(
+            current,
+            'system',
+            'denied',
+            'run.approval_expired',
+            `no approval before ${new Date(run.approvalExpiresAt!).toISOString()}; request it again`,
+          );
           expired.push(current);
         });
       }

@@ -41,9 +41,7 @@ export interface DryRunPlan {
   binding: string;
 }
 
-export type RunRequestResult =
-  | { kind: 'dry-run'; plan: DryRunPlan }
-  | { kind: 'run'; run: Run; done: Promise<Run> | null };
+export type RunRequestResult = { kind: 'dry-run'; plan: DryRunPlan } | { kind: 'run'; run: Run; done: Promise<Run> | null };
 
 const MASKED = '[secret]';
 

@@ -6,17 +6,7 @@ import type { ParamValue } from '../procedures/params.js';
 import type { Procedure } from '../procedures/procedure-schema.js';
 import type { Source } from '../ports.js';
 
-export const RUN_STATES = [
-  'pending_approval',
-  'queued',
-  'running',
-  'succeeded',
-  'failed',
-  'timed_out',
-  'cancelled',
-  'denied',
-  'interrupted',
-] as const;
+export const RUN_STATES = ['pending_approval', 'queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'denied', 'interrupted'] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
 const FINAL: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'timed_out', 'cancelled', 'denied', 'interrupted']);

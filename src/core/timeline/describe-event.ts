@@ -34,8 +34,7 @@ const triggeredBy = (p: Payload): string =>
     : '';
 
 /** The receipt of a PagerDuty webhook event (`pagerduty.<event type>`), whatever its type. */
-const describeReceipt = (p: Payload): string =>
-  `PagerDuty sent ${str(p.event_type)}${p.agent ? ` (${str(p.agent)})` : ''}${p.ignored ? '; ignored' : ''}`;
+const describeReceipt = (p: Payload): string => `PagerDuty sent ${str(p.event_type)}${p.agent ? ` (${str(p.agent)})` : ''}${p.ignored ? '; ignored' : ''}`;
 
 const DESCRIBERS: Record<string, (p: Payload) => RichText | string> = {
   'run.requested': (p) => rich`requested ${run(p)}${params(p)}${p.approval ? ', held for approval' : ''}`,
@@ -43,7 +42,8 @@ const DESCRIBERS: Record<string, (p: Payload) => RichText | string> = {
   'run.approved': (p) => rich`approved ${run(p)} (${str(p.approvals)}/${str(p.needed)})`,
   'run.denied': (p) => rich`denied ${run(p)}: ${str(p.reason)}`,
   'run.started': (p) => rich`${run(p)} started`,
-  'run.step_started': (p) => rich`${run(p)} step ${str(p.step)} started${Array.isArray(p.argv) ? `: ${(p.argv as unknown[]).map(String).join(' ')}` : p.url ? `: ${str(p.method)} ${str(p.url)}` : ''}`,
+  'run.step_started': (p) =>
+    rich`${run(p)} step ${str(p.step)} started${Array.isArray(p.argv) ? `: ${(p.argv as unknown[]).map(String).join(' ')}` : p.url ? `: ${str(p.method)} ${str(p.url)}` : ''}`,
   'run.step_finished': (p) =>
     rich`${run(p)} step ${str(p.step)} ${str(p.outcome).replace('_', ' ')}${p.exit_code !== null && p.exit_code !== undefined ? ` (exit ${str(p.exit_code)})` : ''}${p.http_status ? ` (HTTP ${str(p.http_status)})` : ''}`,
   'run.finished': (p) => rich`${run(p)} ${str(p.state).replace('_', ' ')}${p.error ? `: ${str(p.error)}` : ''}`,
@@ -52,14 +52,13 @@ const DESCRIBERS: Record<string, (p: Payload) => RichText | string> = {
   'run.approval_expired': (p) => rich`${run(p)} expired without approval`,
   'run.approval_voided': (p) => rich`${run(p)} approval voided: ${str(p.reason)}`,
   'run.interrupted': (p) => rich`${run(p)} interrupted: edgeops stopped mid-run`,
-  'policy_reloaded': () => 'policies and procedures reloaded',
-  'policy_reload_failed': () => 'a policy or procedure edit was refused; the last good set stays in force',
+  policy_reloaded: () => 'policies and procedures reloaded',
+  policy_reload_failed: () => 'a policy or procedure edit was refused; the last good set stays in force',
   'delivery.failed': (p) => rich`a message could not be delivered: ${str(p.error)}`,
   'incident.declared': (p) =>
     rich`declared "${str(p.title)}" (SEV${str(p.severity)}${p.service ? `, service ${str(p.service)}` : ''}${p.pagerduty_id ? `, PagerDuty ${str(p.pagerduty_id)}` : ''})${triggeredBy(p)}`,
   'incident.updated': (p) => rich`status update${p.status ? ` [${str(p.status)}]` : ''}: ${str(p.text)}`,
-  'incident.note': (p) =>
-    p.pinned ? rich`pinned a message by ${mention(p.author)}: ${str(p.text)}` : `note: ${str(p.text)}`,
+  'incident.note': (p) => (p.pinned ? rich`pinned a message by ${mention(p.author)}: ${str(p.text)}` : `note: ${str(p.text)}`),
   'incident.severity_changed': (p) => rich`severity SEV${str(p.from)} → SEV${str(p.to)}`,
   'incident.role_assigned': (p) => rich`${str(p.role)}: ${mention(p.user)}${p.previous ? rich` (was ${mention(p.previous)})` : ''}`,
   'incident.member_invited': (p) => rich`invited ${mention(p.user)} as a member`,
@@ -91,4 +90,3 @@ export function describeEvent(event: Pick<AuditEvent, 'kind' | 'payload'>): Rich
   const summary = event.payload.summary ?? event.payload.text ?? event.payload.message;
   return segmentsOf(summary === undefined ? event.kind : `${event.kind}: ${str(summary)}`);
 }
-

@@ -40,12 +40,16 @@ export async function nonEmptyTables(client: PoolClient): Promise<Array<{ table:
  * fails part way leaves the target empty, so it can simply be run again. The target's columns must be
  * the source's (both at the newest schema); BOOLEAN columns take SQLite's 0/1.
  */
-export async function copyTables(source: Database.Database, client: PoolClient, onTable: (p: CopyProgress) => void = () => undefined): Promise<CopyProgress[]> {
+export async function copyTables(
+  source: Database.Database,
+  client: PoolClient,
+  onTable: (p: CopyProgress) => void = () => undefined,
+): Promise<CopyProgress[]> {
   const done: CopyProgress[] = [];
   for (const table of COPIED_TABLES) {
     const target = (
       await client.query<{ column_name: string; data_type: string }>(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+        'SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position',
         [table],
       )
     ).rows;
@@ -64,10 +68,15 @@ export async function copyTables(source: Database.Database, client: PoolClient, 
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       const params: unknown[] = [];
-      const tuples = batch.map((row) => `(${row.map((v, i) => {
-        params.push(booleans.has(targetColumns[i]!) && v !== null ? v === 1 || v === true : v);
-        return `$${params.length}`;
-      }).join(', ')})`);
+      const tuples = batch.map(
+        (row) =>
+          `(${row
+            .map((v, i) => {
+              params.push(booleans.has(targetColumns[i]!) && v !== null ? v === 1 || v === true : v);
+              return `$${params.length}`;
+            })
+            .join(', ')})`,
+      );
       await client.query(`INSERT INTO ${table} (${columnList}) VALUES ${tuples.join(', ')}`, params);
       count += batch.length;
       batch = [];

@@ -16,7 +16,10 @@ const types: pg.CustomTypesConfig = {
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
-export function createPool(target: Pick<PostgresTarget, 'url'>, options: { max?: number; applicationName?: string; connectionTimeoutMillis?: number } = {}): Pool {
+export function createPool(
+  target: Pick<PostgresTarget, 'url'>,
+  options: { max?: number; applicationName?: string; connectionTimeoutMillis?: number } = {},
+): Pool {
   const pool = new pg.Pool({
     connectionString: target.url,
     types,

@@ -124,13 +124,26 @@ export class PostgresAuditLog implements Async<AuditLog> {
     const kindClause = kinds.length > 0 ? 'AND kind = ANY($2)' : '';
     const { rows } = await this.session
       .current()
-      .query<Row>(`SELECT seq, time, actor, source, kind, payload, hash FROM audit_log WHERE incident_id = $1 ${kindClause} ORDER BY seq`, kinds.length > 0 ? [incidentId, kinds] : [incidentId]);
-    const events = rows.map((r) => ({ seq: r.seq, time: r.time, actor: r.actor, source: r.source, kind: r.kind, payload: JSON.parse(r.payload) as Record<string, unknown>, hash: r.hash }));
+      .query<Row>(
+        `SELECT seq, time, actor, source, kind, payload, hash FROM audit_log WHERE incident_id = $1 ${kindClause} ORDER BY seq`,
+        kinds.length > 0 ? [incidentId, kinds] : [incidentId],
+      );
+    const events = rows.map((r) => ({
+      seq: r.seq,
+      time: r.time,
+      actor: r.actor,
+      source: r.source,
+      kind: r.kind,
+      payload: JSON.parse(r.payload) as Record<string, unknown>,
+      hash: r.hash,
+    }));
     return events[Symbol.iterator]();
   }
 
   async recentForIncident(incidentId: string, limit: number): Promise<AuditEvent[]> {
-    const { rows } = await this.session.current().query<Row>('SELECT * FROM audit_log WHERE incident_id = $1 ORDER BY seq DESC LIMIT $2', [incidentId, limit]);
+    const { rows } = await this.session
+      .current()
+      .query<Row>('SELECT * FROM audit_log WHERE incident_id = $1 ORDER BY seq DESC LIMIT $2', [incidentId, limit]);
     return rows.reverse().map(toEvent);
   }
 
@@ -140,19 +153,26 @@ export class PostgresAuditLog implements Async<AuditLog> {
   }
 
   async lastTime(incidentId: string, kinds: string[]): Promise<number | undefined> {
-    const { rows } = await this.session.current().query<{ t: number | null }>('SELECT MAX(time) AS t FROM audit_log WHERE incident_id = $1 AND kind = ANY($2)', [incidentId, kinds]);
+    const { rows } = await this.session
+      .current()
+      .query<{ t: number | null }>('SELECT MAX(time) AS t FROM audit_log WHERE incident_id = $1 AND kind = ANY($2)', [incidentId, kinds]);
     return rows[0]?.t ?? undefined;
   }
 
   async countSince(incidentId: string, kind: string, since: number, reason: string): Promise<number> {
     const { rows } = await this.session
       .current()
-      .query<{ n: number }>("SELECT COUNT(*) AS n FROM audit_log WHERE incident_id = $1 AND kind = $2 AND time >= $3 AND payload::jsonb ->> 'reason' = $4", [incidentId, kind, since, reason]);
+      .query<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM audit_log WHERE incident_id = $1 AND kind = $2 AND time >= $3 AND payload::jsonb ->> 'reason' = $4",
+        [incidentId, kind, since, reason],
+      );
     return rows[0]!.n;
   }
 
   async lastWithoutIncident(kind: string): Promise<AuditEvent | undefined> {
-    const row = (await this.session.current().query<Row>('SELECT * FROM audit_log WHERE incident_id IS NULL AND kind = $1 ORDER BY seq DESC LIMIT 1', [kind])).rows[0];
+    const row = (
+      await this.session.current().query<Row>('SELECT * FROM audit_log WHERE incident_id IS NULL AND kind = $1 ORDER BY seq DESC LIMIT 1', [kind])
+    ).rows[0];
     return row ? toEvent(row) : undefined;
   }
 
@@ -188,7 +208,7 @@ export async function readSnapshot<T>(session: PostgresUnitOfWork, fn: (db: Quer
 /** The chain check of `verify`, on a connection already inside a snapshot (shared with the database verifier). */
 export async function verifyInSnapshot(db: Queryable, key: string, visit?: VerifiedRowVisitor): Promise<ChainVerdict> {
   const rows: StoredAuditRow[] = [];
-  for (let after = -1; ; ) {
+  for (let after = -1; ;) {
     const batch = (await db.query<Row>('SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2', [after, VERIFY_BATCH])).rows;
     for (const r of batch) rows.push(toStored(r));
     if (batch.length < VERIFY_BATCH) break;
@@ -200,7 +220,12 @@ export async function verifyInSnapshot(db: Queryable, key: string, visit?: Verif
   // A log wiped together with its head verifies as empty: the rows that point into it say otherwise.
   const referenced = (await db.query<{ seq: number | null }>('SELECT MAX(cause_seq) AS seq FROM outbox')).rows[0]?.seq ?? 0;
   if (referenced > verdict.lastSeq) {
-    return { ok: false, seq: verdict.lastSeq + 1, reason: `the outbox refers to seq ${referenced}, beyond the end of the log (${verdict.lastSeq}): rows were removed`, count: verdict.count };
+    return {
+      ok: false,
+      seq: verdict.lastSeq + 1,
+      reason: `the outbox refers to seq ${referenced}, beyond the end of the log (${verdict.lastSeq}): rows were removed`,
+      count: verdict.count,
+    };
   }
   const incidents = (await db.query<{ n: number }>('SELECT COUNT(*) AS n FROM incidents')).rows[0]!.n;
   if (incidents > 0 && verdict.lastSeq === 0) {

@@ -6,9 +6,26 @@ import type { Async } from './async-port.js';
 import type { PostgresUnitOfWork } from './postgres-unit-of-work.js';
 
 const COLUMNS = [
-  'id', 'number', 'title', 'severity', 'status', 'service', 'private', 'channel_name', 'channel_id',
-  'commander', 'comms', 'scribe', 'declared_by', 'declared_at', 'acknowledged_at', 'resolved_at',
-  'summary', 'pagerduty_id', 'pagerduty_url', 'last_update_at',
+  'id',
+  'number',
+  'title',
+  'severity',
+  'status',
+  'service',
+  'private',
+  'channel_name',
+  'channel_id',
+  'commander',
+  'comms',
+  'scribe',
+  'declared_by',
+  'declared_at',
+  'acknowledged_at',
+  'resolved_at',
+  'summary',
+  'pagerduty_id',
+  'pagerduty_url',
+  'last_update_at',
 ] as const;
 type Column = (typeof COLUMNS)[number];
 /** Every column but the key and the number, which never change. */
@@ -61,9 +78,10 @@ export class PostgresIncidentStore implements Async<IncidentStore> {
 
   async insert(incident: Incident): Promise<void> {
     const row = toPgRow(incident);
-    await this.session
-      .current()
-      .query(`INSERT INTO incidents (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`, COLUMNS.map((c) => row[c]));
+    await this.session.current().query(
+      `INSERT INTO incidents (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
+      COLUMNS.map((c) => row[c]),
+    );
     this.stored.set(incident, row);
   }
 

@@ -27,7 +27,9 @@ export async function migratePostgres(pool: Pool, migrations: Migration[], now: 
           await client.query('COMMIT');
         } catch (err) {
           await client.query('ROLLBACK').catch(() => undefined);
-          throw new ConfigError([`migration postgres/${String(m.version).padStart(4, '0')}_${m.name} failed and was rolled back: ${(err as Error).message}`]);
+          throw new ConfigError([
+            `migration postgres/${String(m.version).padStart(4, '0')}_${m.name} failed and was rolled back: ${(err as Error).message}`,
+          ]);
         }
       }
       return pending;

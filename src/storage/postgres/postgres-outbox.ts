@@ -70,7 +70,16 @@ export class PostgresOutbox implements Async<Omit<Outbox, 'durable'>> {
     const { rows } = await this.db.query<{ id: number }>(
       `INSERT INTO outbox (cause_seq, target, channel, body, next_attempt_at, created_at, priority, message_key)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-      [item.causeSeq, item.target, item.channel, JSON.stringify(item.body), now, now, priorityOf(item.target, item.body), messageKeyOf(item.target, item.body)],
+      [
+        item.causeSeq,
+        item.target,
+        item.channel,
+        JSON.stringify(item.body),
+        now,
+        now,
+        priorityOf(item.target, item.body),
+        messageKeyOf(item.target, item.body),
+      ],
     );
     return rows[0]!.id;
   }
@@ -99,7 +108,11 @@ export class PostgresOutbox implements Async<Omit<Outbox, 'durable'>> {
   }
 
   async markRetry(id: number, nextAttemptAt: number, error: string): Promise<void> {
-    await this.db.query('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE id = $3', [nextAttemptAt, error.slice(0, 1000), id]);
+    await this.db.query('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE id = $3', [
+      nextAttemptAt,
+      error.slice(0, 1000),
+      id,
+    ]);
   }
 
   async markFailed(id: number, error: string): Promise<void> {

@@ -20,7 +20,10 @@ export class PostgresPagerdutyEvents implements Async<PagerdutyEventStore> {
 
   async findDuplicate(eventId: string, webhookId: string | null): Promise<{ eventId: string; receivedSeq: number } | undefined> {
     const row = (
-      await this.db.query<Pick<EventRow, 'event_id' | 'received_seq'>>('SELECT event_id, received_seq FROM pagerduty_events WHERE event_id = $1 OR webhook_id = $2 LIMIT 1', [eventId, webhookId])
+      await this.db.query<Pick<EventRow, 'event_id' | 'received_seq'>>(
+        'SELECT event_id, received_seq FROM pagerduty_events WHERE event_id = $1 OR webhook_id = $2 LIMIT 1',
+        [eventId, webhookId],
+      )
     ).rows[0];
     return row ? { eventId: row.event_id, receivedSeq: row.received_seq } : undefined;
   }
@@ -31,7 +34,23 @@ export class PostgresPagerdutyEvents implements Async<PagerdutyEventStore> {
       `INSERT INTO pagerduty_events (received_seq, event_id, webhook_id, event_type, pd_incident_id, service_id,
          service_name, agent, occurred_at, body, received_at, state, outcome, incident_id, next_attempt_at, processed_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $11, $15)`,
-      [e.receivedSeq, e.eventId, e.webhookId, e.eventType, e.pdIncidentId, e.serviceId, e.serviceName, e.agent, e.occurredAt, e.body, e.receivedAt, e.state, e.outcome, e.incidentId ?? null, final ? e.receivedAt : null],
+      [
+        e.receivedSeq,
+        e.eventId,
+        e.webhookId,
+        e.eventType,
+        e.pdIncidentId,
+        e.serviceId,
+        e.serviceName,
+        e.agent,
+        e.occurredAt,
+        e.body,
+        e.receivedAt,
+        e.state,
+        e.outcome,
+        e.incidentId ?? null,
+        final ? e.receivedAt : null,
+      ],
     );
   }
 
@@ -71,17 +90,24 @@ export class PostgresPagerdutyEvents implements Async<PagerdutyEventStore> {
   }
 
   async recordAttempt(eventId: string, nextAttemptAt: number, error: string): Promise<void> {
-    await this.db.query('UPDATE pagerduty_events SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE event_id = $3', [nextAttemptAt, error, eventId]);
+    await this.db.query('UPDATE pagerduty_events SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 WHERE event_id = $3', [
+      nextAttemptAt,
+      error,
+      eventId,
+    ]);
   }
 
   async triggerRun(eventId: string, triggerKey: string): Promise<TriggerRunRecord | undefined> {
-    const row = (await this.db.query<TriggerRow>('SELECT * FROM pagerduty_trigger_runs WHERE event_id = $1 AND trigger_key = $2', [eventId, triggerKey])).rows[0];
+    const row = (await this.db.query<TriggerRow>('SELECT * FROM pagerduty_trigger_runs WHERE event_id = $1 AND trigger_key = $2', [eventId, triggerKey]))
+      .rows[0];
     return row ? toTrigger(row) : undefined;
   }
 
   async triggerRuns(eventId: string): Promise<TriggerRunRecord[]> {
     // Byte order, as SQLite sorts text, whatever the database's locale.
-    return (await this.db.query<TriggerRow>('SELECT * FROM pagerduty_trigger_runs WHERE event_id = $1 ORDER BY trigger_key COLLATE "C"', [eventId])).rows.map(toTrigger);
+    return (
+      await this.db.query<TriggerRow>('SELECT * FROM pagerduty_trigger_runs WHERE event_id = $1 ORDER BY trigger_key COLLATE "C"', [eventId])
+    ).rows.map(toTrigger);
   }
 
   async insertTriggerRun(r: TriggerRunRecord): Promise<void> {
@@ -93,7 +119,8 @@ export class PostgresPagerdutyEvents implements Async<PagerdutyEventStore> {
 
   async countByState(): Promise<Record<PagerdutyEventState, number>> {
     const counts: Record<PagerdutyEventState, number> = { pending: 0, applied: 0, processed: 0, ignored: 0, failed: 0 };
-    for (const r of (await this.db.query<{ state: PagerdutyEventState; n: number }>('SELECT state, COUNT(*) AS n FROM pagerduty_events GROUP BY state')).rows) {
+    for (const r of (await this.db.query<{ state: PagerdutyEventState; n: number }>('SELECT state, COUNT(*) AS n FROM pagerduty_events GROUP BY state'))
+      .rows) {
       counts[r.state] = r.n;
     }
     return counts;

@@ -24,12 +24,18 @@ export class PostgresRunStore implements Async<RunStore> {
 
   async insert(run: Run): Promise<void> {
     const row = toRow(run);
-    await this.db.query(`INSERT INTO runs (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`, RUN_COLUMNS.map((c) => row[c]));
+    await this.db.query(
+      `INSERT INTO runs (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
+      RUN_COLUMNS.map((c) => row[c]),
+    );
   }
 
   async save(run: Run): Promise<void> {
     const row = toRow(run);
-    await this.db.query(`UPDATE runs SET ${UPDATABLE.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`, [row.id, ...UPDATABLE.map((c) => row[c])]);
+    await this.db.query(`UPDATE runs SET ${UPDATABLE.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`, [
+      row.id,
+      ...UPDATABLE.map((c) => row[c]),
+    ]);
   }
 
   async get(id: string): Promise<Run | undefined> {
@@ -56,7 +62,20 @@ export class PostgresRunStore implements Async<RunStore> {
        ON CONFLICT (run_id, idx) DO UPDATE SET name = excluded.name, kind = excluded.kind, outcome = excluded.outcome,
          exit_code = excluded.exit_code, http_status = excluded.http_status, started_at = excluded.started_at,
          finished_at = excluded.finished_at, output = excluded.output, truncated_bytes = excluded.truncated_bytes, error = excluded.error`,
-      [step.runId, step.index, step.name, step.kind, step.outcome, step.exitCode, step.httpStatus, step.startedAt, step.finishedAt, step.output, step.truncatedBytes, step.error],
+      [
+        step.runId,
+        step.index,
+        step.name,
+        step.kind,
+        step.outcome,
+        step.exitCode,
+        step.httpStatus,
+        step.startedAt,
+        step.finishedAt,
+        step.output,
+        step.truncatedBytes,
+        step.error,
+      ],
     );
   }
 
@@ -66,13 +85,20 @@ export class PostgresRunStore implements Async<RunStore> {
 
   async addApproval(record: ApprovalRecord): Promise<void> {
     await this.db.query('INSERT INTO run_approvals (run_id, approver, decision, at, binding, reason) VALUES ($1, $2, $3, $4, $5, $6)', [
-      record.runId, record.approver, record.decision, record.at, record.binding, record.reason,
+      record.runId,
+      record.approver,
+      record.decision,
+      record.at,
+      record.binding,
+      record.reason,
     ]);
   }
 
   async approvals(runId: string): Promise<ApprovalRecord[]> {
     // Byte order for ties, as SQLite sorts text, whatever the database's locale.
-    return (await this.db.query<ApprovalRow>('SELECT * FROM run_approvals WHERE run_id = $1 ORDER BY at, approver COLLATE "C"', [runId])).rows.map(toApproval);
+    return (await this.db.query<ApprovalRow>('SELECT * FROM run_approvals WHERE run_id = $1 ORDER BY at, approver COLLATE "C"', [runId])).rows.map(
+      toApproval,
+    );
   }
 
   async leaseHolder(key: string): Promise<string | undefined> {

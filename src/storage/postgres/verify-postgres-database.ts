@@ -32,9 +32,24 @@ export async function verifyPostgresDatabase(session: PostgresUnitOfWork, key: s
       }
       return rows.length;
     };
-    checked.incidents = await each<Omit<IncidentRow, 'private'> & { private: boolean }>('incidents', 'SELECT * FROM incidents ORDER BY number', (r) => r.id, (r) => projections.checkIncident(toIncident(incidentRow(r))));
-    checked.runs = await each<RunRow>('runs', 'SELECT * FROM runs ORDER BY number', (r) => r.id, (r) => projections.checkRun(toRun(r)));
-    checked.steps = await each<StepRow>('run_steps', 'SELECT * FROM run_steps ORDER BY run_id, idx', (r) => `${r.run_id} step ${r.idx}`, (r) => projections.checkStep(toStep(r)));
+    checked.incidents = await each<Omit<IncidentRow, 'private'> & { private: boolean }>(
+      'incidents',
+      'SELECT * FROM incidents ORDER BY number',
+      (r) => r.id,
+      (r) => projections.checkIncident(toIncident(incidentRow(r))),
+    );
+    checked.runs = await each<RunRow>(
+      'runs',
+      'SELECT * FROM runs ORDER BY number',
+      (r) => r.id,
+      (r) => projections.checkRun(toRun(r)),
+    );
+    checked.steps = await each<StepRow>(
+      'run_steps',
+      'SELECT * FROM run_steps ORDER BY run_id, idx',
+      (r) => `${r.run_id} step ${r.idx}`,
+      (r) => projections.checkStep(toStep(r)),
+    );
     checked.approvals = await each<ApprovalRow>(
       'run_approvals',
       'SELECT * FROM run_approvals ORDER BY run_id, at, approver',

@@ -41,7 +41,11 @@ function queue(channel: string, text: string, s: Store = store): number {
   });
 }
 
-function start(deliver: (item: OutboxItem) => Promise<DeliveryResult>, options: Partial<OutboxDispatcherOptions> = {}, s: Store = store): OutboxDispatcher {
+function start(
+  deliver: (item: OutboxItem) => Promise<DeliveryResult>,
+  options: Partial<OutboxDispatcherOptions> = {},
+  s: Store = store,
+): OutboxDispatcher {
   const d = startOutboxDispatcher({
     target: 'slack',
     outbox: s.outbox,
@@ -227,10 +231,13 @@ describe('the dispatcher', () => {
 
   it('gives up on a permanent failure once, records it, and moves on', async () => {
     const seen: string[] = [];
-    const d = start(async (item) => {
-      seen.push(String(item.body.text));
-      return item.body.text === 'bad' ? { kind: 'permanent', error: 'invalid_blocks' } : { kind: 'sent' };
-    }, { perChannelIntervalMs: 0 });
+    const d = start(
+      async (item) => {
+        seen.push(String(item.body.text));
+        return item.body.text === 'bad' ? { kind: 'permanent', error: 'invalid_blocks' } : { kind: 'sent' };
+      },
+      { perChannelIntervalMs: 0 },
+    );
     queue('incident:INC-3', 'bad');
     queue('incident:INC-3', 'good');
     await d.drain();

@@ -27,10 +27,13 @@ describe('0003_pagerduty', () => {
       enqueue: (item) => Number(insertOld.run(item.causeSeq, item.target, item.channel, JSON.stringify(item.body), 0, 0).lastInsertRowid),
     };
     const incidents = createIncidentService({ uow: old, audit: old.audit, incidents: old.incidents, outbox: oldOutbox, clock });
-    incidents.declare({ actor: { id: 'pagerduty:Checkout', groups: [], pagerdutyService: 'Checkout' }, source: 'pagerduty' }, {
-      title: 'Checkout down',
-      pagerduty: { id: 'PMIG1', url: 'https://acme.pagerduty.com/incidents/PMIG1' },
-    });
+    incidents.declare(
+      { actor: { id: 'pagerduty:Checkout', groups: [], pagerdutyService: 'Checkout' }, source: 'pagerduty' },
+      {
+        title: 'Checkout down',
+        pagerduty: { id: 'PMIG1', url: 'https://acme.pagerduty.com/incidents/PMIG1' },
+      },
+    );
     const before = { head: old.audit.head(), outbox: old.outbox.depth() };
     expect(() => old.db.prepare('SELECT * FROM pagerduty_events').all()).toThrow(/no such table/);
     old.close();
@@ -45,12 +48,46 @@ describe('0003_pagerduty', () => {
 
     // The new tables take an event and its trigger record, and keep each unique.
     store.transaction(() => {
-      const receipt = store.audit.append({ actor: 'pagerduty:Checkout', source: 'pagerduty', kind: 'pagerduty.incident.acknowledged', payload: { event_id: 'E1' } });
-      const base = { eventType: 'incident.acknowledged', pdIncidentId: 'PMIG1', serviceId: 'PS', serviceName: 'Checkout', agent: null, occurredAt: null, body: '{}', receivedAt: receipt.time, state: 'pending' as const, outcome: null };
+      const receipt = store.audit.append({
+        actor: 'pagerduty:Checkout',
+        source: 'pagerduty',
+        kind: 'pagerduty.incident.acknowledged',
+        payload: { event_id: 'E1' },
+      });
+      const base = {
+        eventType: 'incident.acknowledged',
+        pdIncidentId: 'PMIG1',
+        serviceId: 'PS',
+        serviceName: 'Checkout',
+        agent: null,
+        occurredAt: null,
+        body: '{}',
+        receivedAt: receipt.time,
+        state: 'pending' as const,
+        outcome: null,
+      };
       store.pagerdutyEvents.insert({ ...base, receivedSeq: receipt.seq, eventId: 'E1', webhookId: 'W1' });
       expect(store.pagerdutyEvents.findDuplicate('E2', 'W1')?.eventId).toBe('E1');
-      store.pagerdutyEvents.insertTriggerRun({ eventId: 'E1', triggerKey: 'diag#0', procedure: 'diag', runId: null, outcome: 'refused', detail: null, at: 0 });
-      expect(() => store.pagerdutyEvents.insertTriggerRun({ eventId: 'E1', triggerKey: 'diag#0', procedure: 'diag', runId: null, outcome: 'refused', detail: null, at: 0 })).toThrow(/UNIQUE/);
+      store.pagerdutyEvents.insertTriggerRun({
+        eventId: 'E1',
+        triggerKey: 'diag#0',
+        procedure: 'diag',
+        runId: null,
+        outcome: 'refused',
+        detail: null,
+        at: 0,
+      });
+      expect(() =>
+        store.pagerdutyEvents.insertTriggerRun({
+          eventId: 'E1',
+          triggerKey: 'diag#0',
+          procedure: 'diag',
+          runId: null,
+          outcome: 'refused',
+          detail: null,
+          at: 0,
+        }),
+      ).toThrow(/UNIQUE/);
     });
     expect(store.pagerdutyEvents.unfinished(10).map((e) => e.eventId)).toEqual(['E1']);
     store.close();

@@ -48,7 +48,13 @@ describe('reads', () => {
         more: false,
       });
     expect(await client().oncalls(['PEP1', 'PEP2'])).toEqual([
-      { escalationPolicy: { id: 'PEP1', name: 'Checkout EP' }, level: 1, user: { id: 'PU1', name: 'Alice' }, schedule: 'Primary', until: '2026-05-01T17:00:00Z' },
+      {
+        escalationPolicy: { id: 'PEP1', name: 'Checkout EP' },
+        level: 1,
+        user: { id: 'PU1', name: 'Alice' },
+        schedule: 'Primary',
+        until: '2026-05-01T17:00:00Z',
+      },
     ]);
     expect(scope.isDone()).toBe(true);
   });
@@ -58,27 +64,42 @@ describe('reads', () => {
       .get('/eu/services')
       .query({ query: 'checkout', limit: '25' })
       .reply(200, { services: [{ id: 'PS1', name: 'Checkout', escalation_policy: { id: 'PEP1', summary: 'EP' } }] });
-    expect(await client({ apiUrl: `${API}/eu/` }).findServices('checkout')).toEqual([{ id: 'PS1', name: 'Checkout', escalationPolicy: { id: 'PEP1', name: 'EP' } }]);
+    expect(await client({ apiUrl: `${API}/eu/` }).findServices('checkout')).toEqual([
+      { id: 'PS1', name: 'Checkout', escalationPolicy: { id: 'PEP1', name: 'EP' } },
+    ]);
     expect(scope.isDone()).toBe(true);
   });
 
   it('404 → NotFoundError; 401 → NotAllowedError; 400 → InputError, each with PagerDuty’s words', async () => {
-    nock(API).get('/services').query(true).reply(404, { error: { message: 'Not Found', code: 2100 } });
+    nock(API)
+      .get('/services')
+      .query(true)
+      .reply(404, { error: { message: 'Not Found', code: 2100 } });
     const notFound = await caught(client().findServices('x'));
     expect(notFound).toBeInstanceOf(NotFoundError);
     expect(notFound.message).toBe('PagerDuty answered 404 to GET /services: Not Found');
-    nock(API).get('/services').query(true).reply(401, { error: { message: 'Unauthorized', code: 2006 } });
+    nock(API)
+      .get('/services')
+      .query(true)
+      .reply(401, { error: { message: 'Unauthorized', code: 2006 } });
     const refused = await caught(client().findServices('x'));
     expect(refused).toBeInstanceOf(NotAllowedError);
     expect(refused.message).toContain('PAGERDUTY_API_TOKEN');
-    nock(API).get('/services').query(true).reply(400, { error: { message: 'Invalid Input Provided', errors: ['Limit must be at most 100'] } });
+    nock(API)
+      .get('/services')
+      .query(true)
+      .reply(400, { error: { message: 'Invalid Input Provided', errors: ['Limit must be at most 100'] } });
     const bad = await caught(client().findServices('x'));
     expect(bad).toBeInstanceOf(InputError);
     expect(bad.message).toBe('PagerDuty answered 400 to GET /services: Invalid Input Provided; Limit must be at most 100');
   });
 
   it('429 → an UnavailableError carrying Retry-After, without waiting pdjs’s 20 s', async () => {
-    nock(API).get('/services').query(true).times(4).reply(429, { error: { message: 'Rate Limit Exceeded' } }, { 'Retry-After': '12' });
+    nock(API)
+      .get('/services')
+      .query(true)
+      .times(4)
+      .reply(429, { error: { message: 'Rate Limit Exceeded' } }, { 'Retry-After': '12' });
     const started = Date.now();
     const err = await caught(client({ timeoutMs: 5_000 }).findServices('x'));
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -88,7 +109,10 @@ describe('reads', () => {
   });
 
   it('500 and an HTML error page → UnavailableError (retried later), with the status', async () => {
-    nock(API).get('/services').query(true).reply(500, { error: { message: 'Internal Server Error' } });
+    nock(API)
+      .get('/services')
+      .query(true)
+      .reply(500, { error: { message: 'Internal Server Error' } });
     expect(await caught(client().findServices('x'))).toMatchObject({ name: 'PagerdutyUnavailableError', status: 500, retryAfterMs: null });
     nock(API).get('/services').query(true).reply(502, '<html>Bad Gateway</html>', { 'content-type': 'text/html' });
     const html = await caught(client().findServices('x'));
@@ -146,7 +170,16 @@ describe('writes', () => {
 });
 
 describe('the PagerDuty delivery maps outcomes for the outbox', () => {
-  const item = (body: Record<string, unknown>): OutboxItem => ({ id: 1, causeSeq: 1, target: 'pagerduty', channel: 'pagerduty:PINC1', body, attempts: 0, nextAttemptAt: 0, createdAt: 0 });
+  const item = (body: Record<string, unknown>): OutboxItem => ({
+    id: 1,
+    causeSeq: 1,
+    target: 'pagerduty',
+    channel: 'pagerduty:PINC1',
+    body,
+    attempts: 0,
+    nextAttemptAt: 0,
+    createdAt: 0,
+  });
   const deliver = createPagerdutyDeliverer(client());
 
   it('sent, retry after Retry-After, transient, permanent', async () => {
@@ -156,8 +189,13 @@ describe('the PagerDuty delivery maps outcomes for the outbox', () => {
     expect(await deliver(item({ action: 'acknowledge', incident: 'PINC1' }))).toMatchObject({ kind: 'retry', afterMs: 3_000 });
     nock(API).put('/incidents/PINC1').reply(503, {});
     expect(await deliver(item({ action: 'acknowledge', incident: 'PINC1' }))).toMatchObject({ kind: 'transient' });
-    nock(API).put('/incidents/PINC1').reply(400, { error: { message: 'Incident Already Resolved' } });
-    expect(await deliver(item({ action: 'resolve', incident: 'PINC1', resolution: null }))).toMatchObject({ kind: 'permanent', error: expect.stringContaining('Incident Already Resolved') });
+    nock(API)
+      .put('/incidents/PINC1')
+      .reply(400, { error: { message: 'Incident Already Resolved' } });
+    expect(await deliver(item({ action: 'resolve', incident: 'PINC1', resolution: null }))).toMatchObject({
+      kind: 'permanent',
+      error: expect.stringContaining('Incident Already Resolved'),
+    });
     expect(await deliver(item({ action: 'explode', incident: 'PINC1' }))).toMatchObject({ kind: 'permanent' });
   });
 });

@@ -110,7 +110,10 @@ export interface EventOptions {
 
 /** A V3 webhook body (serialised once: these exact bytes are signed and sent). */
 export function eventBody(type: string, data: Record<string, unknown> | null, o: EventOptions = {}): string {
-  const agent = o.agent === null ? null : { id: o.agentId ?? 'PAGENT1', summary: o.agent ?? 'Ada Oncall', type: 'user_reference', html_url: 'https://acme.pagerduty.com/users/PAGENT1' };
+  const agent =
+    o.agent === null
+      ? null
+      : { id: o.agentId ?? 'PAGENT1', summary: o.agent ?? 'Ada Oncall', type: 'user_reference', html_url: 'https://acme.pagerduty.com/users/PAGENT1' };
   return JSON.stringify({
     event: {
       id: o.id ?? randomUUID(),

@@ -3,18 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createPagerdutyProcessor } from '../../../src/core/pagerduty/pagerduty-processor.js';
 import { consoleText } from '../../../src/adapters/console/console-text.js';
 import { describeEvent } from '../../../src/core/timeline/describe-event.js';
-import {
-  CHECKOUT,
-  DIAG_ECHO,
-  eventBody,
-  incidentData,
-  RESTART_ALL,
-  rows,
-  SEARCH,
-  startHarness,
-  triggeredBody,
-  type Harness,
-} from './pd-harness.js';
+import { CHECKOUT, DIAG_ECHO, eventBody, incidentData, RESTART_ALL, rows, SEARCH, startHarness, triggeredBody, type Harness } from './pd-harness.js';
 
 const DIAG_SLOW = `name: diag-slow
 description: Takes a while
@@ -60,14 +49,25 @@ describe('incident.triggered', () => {
     });
     expect(h.ran()).toEqual(['PINC100 triggered']);
     const [run] = h.app.runs.forIncident('INC-1');
-    expect(run).toMatchObject({ procedure: 'diag-echo', environment: 'staging', requestedBy: 'pagerduty:Checkout API', source: 'pagerduty', state: 'succeeded', params: { label: 'triggered' } });
+    expect(run).toMatchObject({
+      procedure: 'diag-echo',
+      environment: 'staging',
+      requestedBy: 'pagerduty:Checkout API',
+      source: 'pagerduty',
+      state: 'succeeded',
+      params: { label: 'triggered' },
+    });
     const requested = rows<{ payload: string }>(h.app, "SELECT payload FROM audit_log WHERE kind = 'run.requested'")[0]!;
     expect((JSON.parse(requested.payload) as { authorized: { rules: string[] } }).authorized.rules[0]).toContain('default.yaml');
     // The result is posted to the incident channel (the Slack outbox), not sent to PagerDuty without a token.
-    const slack = rows<{ body: string }>(h.app, "SELECT body FROM outbox WHERE target = 'slack' AND channel = 'incident:INC-1' ORDER BY id").map((r) => (JSON.parse(r.body) as { kind: string }).kind);
+    const slack = rows<{ body: string }>(h.app, "SELECT body FROM outbox WHERE target = 'slack' AND channel = 'incident:INC-1' ORDER BY id").map(
+      (r) => (JSON.parse(r.body) as { kind: string }).kind,
+    );
     expect(slack).toEqual(['incident.declared', 'run.started', 'run.finished']);
     expect(rows(h.app, "SELECT * FROM outbox WHERE target = 'pagerduty'")).toEqual([]);
-    expect(rows(h.app, 'SELECT state, outcome, incident_id FROM pagerduty_events')).toEqual([{ state: 'processed', outcome: 'declared', incident_id: 'INC-1' }]);
+    expect(rows(h.app, 'SELECT state, outcome, incident_id FROM pagerduty_events')).toEqual([
+      { state: 'processed', outcome: 'declared', incident_id: 'INC-1' },
+    ]);
   });
 
   it('finds the existing incident for a second triggered event of the same PagerDuty incident', async () => {
@@ -81,7 +81,9 @@ describe('incident.triggered', () => {
     h = await startHarness({ procedures: { 'diag-echo': DIAG_ECHO, 'restart-all': RESTART_ALL } });
     await deliverAll(h, triggeredBody('PINC102', { service: SEARCH }), triggeredBody('PINC103', { service: { id: 'PREF1', name: 'Refused Service' } }));
     expect(h.ran()).toEqual([]);
-    expect(rows(h.app, 'SELECT trigger_key, outcome, run_id FROM pagerduty_trigger_runs')).toEqual([{ trigger_key: 'restart-all#0', outcome: 'refused', run_id: null }]);
+    expect(rows(h.app, 'SELECT trigger_key, outcome, run_id FROM pagerduty_trigger_runs')).toEqual([
+      { trigger_key: 'restart-all#0', outcome: 'refused', run_id: null },
+    ]);
     const denied = rows<{ actor: string; payload: string }>(h.app, "SELECT actor, payload FROM audit_log WHERE kind = 'policy.denied'");
     expect(denied).toHaveLength(1);
     expect(denied[0]!.actor).toBe('pagerduty:Refused Service');
@@ -222,7 +224,12 @@ describe('exactly once, and in order', () => {
     // An event that keeps failing is given up after its last attempt, on the audit log, and unblocks the rest.
     failures = -100;
     await h.deliver(eventBody('incident.reopened', incidentData('PA')));
-    const broken = { ...flakyIncidents, recordExternal: () => { throw new Error('disk I/O error'); } };
+    const broken = {
+      ...flakyIncidents,
+      recordExternal: () => {
+        throw new Error('disk I/O error');
+      },
+    };
     const strict = createPagerdutyProcessor({
       uow: h.app.store,
       audit: h.app.store.audit,
@@ -241,7 +248,10 @@ describe('exactly once, and in order', () => {
     expect(rows(h.app, "SELECT state, attempts, incident_id FROM pagerduty_events WHERE event_type = 'incident.reopened'")).toEqual([
       { state: 'failed', attempts: 2, incident_id: 'INC-1' },
     ]);
-    const failed = rows<{ incident_id: string; payload: string }>(h.app, "SELECT incident_id, payload FROM audit_log WHERE kind = 'pagerduty.processing_failed'");
+    const failed = rows<{ incident_id: string; payload: string }>(
+      h.app,
+      "SELECT incident_id, payload FROM audit_log WHERE kind = 'pagerduty.processing_failed'",
+    );
     expect(failed).toHaveLength(1);
     expect(failed[0]!.incident_id).toBe('INC-1');
     expect(JSON.parse(failed[0]!.payload)).toMatchObject({ event_type: 'incident.reopened', attempts: 2, error: 'Error: disk I/O error' });

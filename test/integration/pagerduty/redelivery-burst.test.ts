@@ -16,7 +16,7 @@ const CONCURRENCY = 8;
 /** A seeded shuffle, so a failure can be replayed. */
 function shuffle<T>(items: T[], seed: number): T[] {
   let s = seed;
-  const rand = (): number => ((s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const rand = (): number => (s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   for (let i = items.length - 1; i > 0; i -= 1) {
     const j = Math.floor(rand() * (i + 1));
     [items[i], items[j]] = [items[j]!, items[i]!];
@@ -33,10 +33,12 @@ describe('redelivery under load', () => {
     });
     // Some copies come without X-Webhook-Id: the event id alone must still deduplicate them.
     const deliveries = shuffle(
-      events.flatMap((e) => Array.from({ length: COPIES }, (_, copy) => {
-        const headers: Record<string, string> = copy % 3 === 0 ? {} : { 'x-webhook-id': e.webhookId };
-        return { ...e, headers };
-      })),
+      events.flatMap((e) =>
+        Array.from({ length: COPIES }, (_, copy) => {
+          const headers: Record<string, string> = copy % 3 === 0 ? {} : { 'x-webhook-id': e.webhookId };
+          return { ...e, headers };
+        }),
+      ),
       20_260_501,
     );
     const statuses: number[] = [];
@@ -56,8 +58,12 @@ describe('redelivery under load', () => {
     expect(h.app.store.pagerdutyEvents.countByState()).toEqual({ pending: 0, applied: 0, processed: EVENTS, ignored: 0, failed: 0 });
     expect(rows(h.app, "SELECT COUNT(*) AS n FROM audit_log WHERE kind = 'pagerduty.incident.triggered'")).toEqual([{ n: EVENTS }]);
     expect(rows(h.app, 'SELECT COUNT(*) AS n, COUNT(DISTINCT pagerduty_id) AS d FROM incidents')).toEqual([{ n: EVENTS, d: EVENTS }]);
-    expect(rows(h.app, "SELECT COUNT(*) AS n, COUNT(DISTINCT incident_id) AS d FROM runs WHERE source = 'pagerduty' AND state = 'succeeded'")).toEqual([{ n: EVENTS, d: EVENTS }]);
-    expect(rows(h.app, "SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM pagerduty_trigger_runs WHERE outcome = 'started'")).toEqual([{ n: EVENTS, d: EVENTS }]);
+    expect(rows(h.app, "SELECT COUNT(*) AS n, COUNT(DISTINCT incident_id) AS d FROM runs WHERE source = 'pagerduty' AND state = 'succeeded'")).toEqual([
+      { n: EVENTS, d: EVENTS },
+    ]);
+    expect(rows(h.app, "SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM pagerduty_trigger_runs WHERE outcome = 'started'")).toEqual([
+      { n: EVENTS, d: EVENTS },
+    ]);
     // Each diagnostic really executed once per event, not merely recorded once.
     const ran = h.ran();
     expect(ran).toHaveLength(EVENTS);

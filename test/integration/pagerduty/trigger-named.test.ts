@@ -54,7 +54,9 @@ describe('an incident PagerDuty opened', () => {
       for (const body of bodies) expect((await deliver(body)).status).toBe(202);
       // Processing runs in the background; the stored receipts say when it is done.
       await expect
-        .poll(() => readOnly<{ n: number }>(db, "SELECT COUNT(*) AS n FROM pagerduty_events WHERE state NOT IN ('pending', 'applied')")[0]!.n, { timeout: 15_000 })
+        .poll(() => readOnly<{ n: number }>(db, "SELECT COUNT(*) AS n FROM pagerduty_events WHERE state NOT IN ('pending', 'applied')")[0]!.n, {
+          timeout: 15_000,
+        })
         .toBe(bodies.length);
 
       const receipts = readOnly<Receipt>(db, 'SELECT received_seq, event_id, event_type, state, incident_id FROM pagerduty_events ORDER BY received_seq');
@@ -65,7 +67,10 @@ describe('an incident PagerDuty opened', () => {
         { event_id: 'evt-resolve-1', state: 'processed', incident_id: 'INC-1' },
       ]);
 
-      const [first] = readOnly<{ kind: string; actor: string; payload: string }>(db, "SELECT kind, actor, payload FROM audit_log WHERE incident_id = 'INC-1' ORDER BY seq LIMIT 1");
+      const [first] = readOnly<{ kind: string; actor: string; payload: string }>(
+        db,
+        "SELECT kind, actor, payload FROM audit_log WHERE incident_id = 'INC-1' ORDER BY seq LIMIT 1",
+      );
       expect(first).toMatchObject({ kind: 'incident.declared', actor: 'pagerduty:Checkout API' });
       expect(JSON.parse(first!.payload)).toMatchObject({
         pagerduty_id: PD_INCIDENT,
@@ -84,8 +89,12 @@ describe('an incident PagerDuty opened', () => {
     const file = path.join(dir, 'INC-1.md');
     const exported = await runCli(['export', 'INC-1', '--format', 'md', '--out', file], { env });
     expect(exported.code).toBe(0);
-    const timelineRows = readFileSync(file, 'utf8').split('\n').filter((line) => /^\| \d{4}-/.test(line));
-    expect(timelineRows[0]).toContain('declared "Errors on Checkout API" (SEV2, service Checkout API, PagerDuty PNAMED1); triggered in PagerDuty by Ada Oncall at 2026-05-01T09:00:00.000Z (event evt-trigger-1)');
+    const timelineRows = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => /^\| \d{4}-/.test(line));
+    expect(timelineRows[0]).toContain(
+      'declared "Errors on Checkout API" (SEV2, service Checkout API, PagerDuty PNAMED1); triggered in PagerDuty by Ada Oncall at 2026-05-01T09:00:00.000Z (event evt-trigger-1)',
+    );
     expect(timelineRows.filter((line) => line.includes('triggered in PagerDuty'))).toHaveLength(1);
     expect((await runCli(['audit', 'verify'], { env })).code).toBe(0);
   });

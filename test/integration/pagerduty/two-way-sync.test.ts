@@ -81,7 +81,8 @@ async function quiet(h: Harness): Promise<void> {
   await slackDelivery!.drain();
 }
 
-const incidentTimeline = (h: Harness, id: string) => h.app.incidents.timeline(id, 500).map((e) => ({ kind: e.kind, actor: e.actor, text: consoleText(describeEvent(e)) }));
+const incidentTimeline = (h: Harness, id: string) =>
+  h.app.incidents.timeline(id, 500).map((e) => ({ kind: e.kind, actor: e.actor, text: consoleText(describeEvent(e)) }));
 
 describe('incident.triggered, end to end', () => {
   it('opens the incident and its Slack channel, runs the diagnostic, posts the result there and notes it on PagerDuty with From', async () => {
@@ -101,10 +102,14 @@ describe('incident.triggered, end to end', () => {
     const [note] = pd.calls;
     expect(note).toMatchObject({ method: 'POST', path: '/incidents/PSYNC1/notes', from: FROM, authorization: `Token token=${TOKEN}` });
     const content = (note!.body.note as { content: string }).content;
-    expect(content).toMatch(/^\[edgeops\] R-1 diag-echo \(staging\) succeeded in \d+s — edgeops INC-1\n• record: succeeded \(exit 0, \d+s\)\nchecked PSYNC1$/);
+    expect(content).toMatch(
+      /^\[edgeops\] R-1 diag-echo \(staging\) succeeded in \d+s — edgeops INC-1\n• record: succeeded \(exit 0, \d+s\)\nchecked PSYNC1$/,
+    );
 
     // PagerDuty then tells us about the note: recognised as ours, not put on the timeline, fires nothing.
-    await h.deliver(eventBody('incident.annotated', { id: 'PNOTE1', type: 'incident_note', content, incident: { id: 'PSYNC1' } }, { agent: 'edgeops bot' }));
+    await h.deliver(
+      eventBody('incident.annotated', { id: 'PNOTE1', type: 'incident_note', content, incident: { id: 'PSYNC1' } }, { agent: 'edgeops bot' }),
+    );
     await quiet(h);
     expect(rows(h.app, "SELECT outcome FROM pagerduty_events WHERE event_type = 'incident.annotated'")).toEqual([{ outcome: 'echo of an edgeops note' }]);
     expect(incidentTimeline(h, 'INC-1').some((l) => l.kind === 'incident.annotated')).toBe(false);
@@ -118,8 +123,14 @@ describe('acks and resolves', () => {
     await h.deliver(eventBody('incident.acknowledged', incidentData('PSYNC2'), { agent: 'Ada Oncall' }));
     await h.deliver(eventBody('incident.resolved', incidentData('PSYNC2', { status: 'resolved' }), { agent: 'Ada Oncall' }));
     await quiet(h);
-    const kinds = incidentTimeline(h, 'INC-1').filter((l) => l.kind.startsWith('incident.')).map((l) => l.text);
-    expect(kinds).toEqual([expect.stringMatching(/^declared "Errors on Checkout API"/), 'acknowledged on behalf of Ada Oncall', 'resolved on behalf of Ada Oncall']);
+    const kinds = incidentTimeline(h, 'INC-1')
+      .filter((l) => l.kind.startsWith('incident.'))
+      .map((l) => l.text);
+    expect(kinds).toEqual([
+      expect.stringMatching(/^declared "Errors on Checkout API"/),
+      'acknowledged on behalf of Ada Oncall',
+      'resolved on behalf of Ada Oncall',
+    ]);
     expect(pd.calls.filter((c) => c.method === 'PUT')).toEqual([]);
     expect(h.app.incidents.get('INC-1').status).toBe('resolved');
   });
@@ -141,7 +152,11 @@ describe('acks and resolves', () => {
     expect((await h.app.handle(sre, '/incident', 'resolve rolled back the deploy')).text).toContain('INC-1 resolved');
     await quiet(h);
     const resolve = pd.calls.filter((c) => c.method === 'PUT')[1];
-    expect(resolve).toMatchObject({ path: '/incidents/PSYNC3', from: FROM, body: { incident: { type: 'incident_reference', status: 'resolved', resolution: 'rolled back the deploy' } } });
+    expect(resolve).toMatchObject({
+      path: '/incidents/PSYNC3',
+      from: FROM,
+      body: { incident: { type: 'incident_reference', status: 'resolved', resolution: 'rolled back the deploy' } },
+    });
     await h.deliver(eventBody('incident.resolved', incidentData('PSYNC3', { status: 'resolved' }), { agent: 'edgeops bot', agentId: 'PBOT001' }));
     await quiet(h);
 
@@ -150,7 +165,12 @@ describe('acks and resolves', () => {
       { kind: 'incident.acknowledged', actor: SRE, text: 'acknowledged' },
       { kind: 'incident.resolved', actor: SRE, text: 'resolved: rolled back the deploy' },
     ]);
-    expect(rows(h.app, "SELECT event_type, outcome FROM pagerduty_events WHERE event_type IN ('incident.acknowledged', 'incident.resolved') ORDER BY received_seq")).toEqual([
+    expect(
+      rows(
+        h.app,
+        "SELECT event_type, outcome FROM pagerduty_events WHERE event_type IN ('incident.acknowledged', 'incident.resolved') ORDER BY received_seq",
+      ),
+    ).toEqual([
       { event_type: 'incident.acknowledged', outcome: 'unchanged' },
       { event_type: 'incident.resolved', outcome: 'unchanged' },
     ]);
@@ -171,7 +191,10 @@ describe('acks and resolves', () => {
     const before = Date.now();
     await h.app.handle(sre, '/incident', 'ack');
     await quiet(h);
-    const [waiting] = rows<{ state: string; next_attempt_at: number; last_error: string }>(h.app, "SELECT state, next_attempt_at, last_error FROM outbox WHERE target = 'pagerduty' AND body LIKE '%acknowledge%'");
+    const [waiting] = rows<{ state: string; next_attempt_at: number; last_error: string }>(
+      h.app,
+      "SELECT state, next_attempt_at, last_error FROM outbox WHERE target = 'pagerduty' AND body LIKE '%acknowledge%'",
+    );
     expect(waiting!.state).toBe('pending');
     expect(waiting!.next_attempt_at - before).toBeGreaterThanOrEqual(7_000);
     expect(waiting!.last_error).toContain('rate limited');
@@ -184,9 +207,17 @@ describe('acks and resolves', () => {
     pd.scripted.push([404, { error: { message: 'Incident Not Found', code: 2100 } }]);
     await h.app.handle({ ...sre, channelId: h.app.incidents.get('INC-2').channelId }, '/incident', 'ack');
     await quiet(h);
-    const failed = rows<{ kind: string; incident_id: string; payload: string }>(h.app, "SELECT kind, incident_id, payload FROM audit_log WHERE kind = 'delivery.failed'");
+    const failed = rows<{ kind: string; incident_id: string; payload: string }>(
+      h.app,
+      "SELECT kind, incident_id, payload FROM audit_log WHERE kind = 'delivery.failed'",
+    );
     expect(failed).toHaveLength(1);
     expect(failed[0]!.incident_id).toBeNull();
-    expect(JSON.parse(failed[0]!.payload)).toMatchObject({ target: 'pagerduty', channel: 'pagerduty:PSYNC5', message_kind: 'pagerduty.acknowledge', error: expect.stringContaining('404') });
+    expect(JSON.parse(failed[0]!.payload)).toMatchObject({
+      target: 'pagerduty',
+      channel: 'pagerduty:PSYNC5',
+      message_kind: 'pagerduty.acknowledge',
+      error: expect.stringContaining('404'),
+    });
   });
 });

@@ -70,7 +70,14 @@ describe('POST /webhooks/pagerduty acceptance', () => {
     expect(res.status).toBe(202);
     expect(JSON.parse(res.body)).toEqual({ status: 'accepted', event: 'evt-store-1' });
     const [stored] = rows<Record<string, unknown>>(h.app, 'SELECT * FROM pagerduty_events');
-    expect(stored).toMatchObject({ event_id: 'evt-store-1', webhook_id: 'wh-1', event_type: 'incident.triggered', pd_incident_id: 'PSTORE1', state: 'pending', body });
+    expect(stored).toMatchObject({
+      event_id: 'evt-store-1',
+      webhook_id: 'wh-1',
+      event_type: 'incident.triggered',
+      pd_incident_id: 'PSTORE1',
+      state: 'pending',
+      body,
+    });
     const receipt = h.app.store.audit.bySeq(stored!.received_seq as number)!;
     expect(receipt).toMatchObject({ kind: 'pagerduty.incident.triggered', actor: 'pagerduty:Checkout API', source: 'pagerduty' });
     expect(receipt.payload).toMatchObject({ event_id: 'evt-store-1', webhook_id: 'wh-1', agent: 'Ada Oncall', ignored: false });

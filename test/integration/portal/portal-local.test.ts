@@ -43,7 +43,10 @@ describe('portal in local mode', () => {
     out = [];
     await session.handleLine('/portal');
     expect(out).toHaveLength(1);
-    const m = /^Sign in to the ops portal as U0OTHER01 \(once, within 10 minutes\): http:\/\/127\.0\.0\.1:3999\/portal\/sign-in\?token=([A-Za-z0-9_-]+)$/.exec(out[0]!);
+    const m =
+      /^Sign in to the ops portal as U0OTHER01 \(once, within 10 minutes\): http:\/\/127\.0\.0\.1:3999\/portal\/sign-in\?token=([A-Za-z0-9_-]+)$/.exec(
+        out[0]!,
+      );
     expect(m).not.toBeNull();
     const { sessionId, userId } = await app.portal.redeemLink(m![1]!);
     expect(userId).toBe('U0OTHER01');

@@ -65,7 +65,20 @@ describe('portal procedures page', () => {
   it('says who may run it in the words of edgeops policy explain', async () => {
     const x = await served();
     const page = (await (await signIn(x, P.developer)).get('/portal/procedures')).body;
-    const cli = await runCli(['policy', 'explain', '--user', P.developer, '--procedure', 'echo-gated', '--env', 'staging', '--policies', path.join(x.dir, 'policies'), '--commands', path.join(x.dir, 'commands')]);
+    const cli = await runCli([
+      'policy',
+      'explain',
+      '--user',
+      P.developer,
+      '--procedure',
+      'echo-gated',
+      '--env',
+      'staging',
+      '--policies',
+      path.join(x.dir, 'policies'),
+      '--commands',
+      path.join(x.dir, 'commands'),
+    ]);
     expect(cli.code).toBe(2);
     expect(cli.stdout).toContain('ALLOWED ONLY WITH APPROVAL: run echo-gated');
     expect(page).toContain(escapeHtml(cli.stdout.trimEnd()));
@@ -83,7 +96,13 @@ describe('portal procedures page', () => {
     expect(dry.body).toContain('A real run would start at once.');
     expect(dry.body).toContain('<button type="submit" class="primary">Run echo-note in staging</button>');
     expect(count(x, 'SELECT COUNT(*) AS n FROM runs')).toBe(0);
-    expect(count(x, "SELECT COUNT(*) AS n FROM audit_log WHERE kind = 'run.dry_run' AND source = 'portal' AND actor = ? AND incident_id = 'INC-1'", P.developer)).toBe(1);
+    expect(
+      count(
+        x,
+        "SELECT COUNT(*) AS n FROM audit_log WHERE kind = 'run.dry_run' AND source = 'portal' AND actor = ? AND incident_id = 'INC-1'",
+        P.developer,
+      ),
+    ).toBe(1);
 
     // The Run button posts the same fields the dry run showed.
     const hidden = Object.fromEntries([...dry.body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1]!, m[2]!]));
@@ -93,7 +112,14 @@ describe('portal procedures page', () => {
     expect(run.headers.location).toMatch(/^\/portal\/run\?id=R-1&notice=R-1\+started/);
     await x.app.runs.idle();
     const stored = x.app.runs.get('R-1');
-    expect(stored).toMatchObject({ state: 'succeeded', source: 'portal', requestedBy: P.developer, incidentId: 'INC-1', procedure: 'echo-note', params: { message: 'hello portal' } });
+    expect(stored).toMatchObject({
+      state: 'succeeded',
+      source: 'portal',
+      requestedBy: P.developer,
+      incidentId: 'INC-1',
+      procedure: 'echo-note',
+      params: { message: 'hello portal' },
+    });
     expect(x.app.runs.steps('R-1')[0]!.output).toBe('hello portal\n');
     expect(count(x, "SELECT COUNT(*) AS n FROM audit_log WHERE kind = 'run.requested' AND source = 'portal' AND incident_id = 'INC-1'")).toBe(1);
   });
@@ -135,14 +161,26 @@ describe('portal procedures page', () => {
   it('a person without the role gets a hand-made run POST refused with the policy reason; nothing runs and the refusal is recorded', async () => {
     const x = await served();
     const support = await signIn(x, P.support);
-    const res = await support.postForm('/portal/procedures/run', { csrf: await support.csrf(), procedure: 'echo-gated', env: 'staging', incident: 'INC-1', 'p.message': 'sneaky' });
+    const res = await support.postForm('/portal/procedures/run', {
+      csrf: await support.csrf(),
+      procedure: 'echo-gated',
+      env: 'staging',
+      incident: 'INC-1',
+      'p.message': 'sneaky',
+    });
     expect(res.status).toBe(403);
     expect(res.body).toContain('you may not run echo-gated in staging');
     expect(count(x, 'SELECT COUNT(*) AS n FROM runs')).toBe(0);
     expect(count(x, "SELECT COUNT(*) AS n FROM audit_log WHERE kind = 'policy.denied' AND source = 'portal' AND actor = ?", P.support)).toBe(1);
 
     const stranger = await signIn(x, P.stranger);
-    const denied = await stranger.postForm('/portal/procedures/run', { csrf: await stranger.csrf(), procedure: 'echo-note', env: 'staging', incident: 'INC-1', 'p.message': 'x' });
+    const denied = await stranger.postForm('/portal/procedures/run', {
+      csrf: await stranger.csrf(),
+      procedure: 'echo-note',
+      env: 'staging',
+      incident: 'INC-1',
+      'p.message': 'x',
+    });
     expect(denied.status).toBe(404);
     expect(denied.body).toContain(MISSING('INC-1'));
     expect(count(x, 'SELECT COUNT(*) AS n FROM runs')).toBe(0);
@@ -166,7 +204,13 @@ describe('portal procedures page', () => {
   it('a refused parameter comes back on the form with what was typed and every problem named', async () => {
     const x = await served();
     const developer = await signIn(x, P.developer);
-    const res = await developer.postForm('/portal/procedures/dry-run', { csrf: await developer.csrf(), procedure: 'echo-note', env: 'staging', incident: 'INC-1', 'p.message': 'NOT <ok>' });
+    const res = await developer.postForm('/portal/procedures/dry-run', {
+      csrf: await developer.csrf(),
+      procedure: 'echo-note',
+      env: 'staging',
+      incident: 'INC-1',
+      'p.message': 'NOT <ok>',
+    });
     expect(res.status).toBe(400);
     expect(res.body).toContain('echo-note: a parameter was refused: message');
     expect(res.body).toContain('value="NOT &lt;ok&gt;"');

@@ -38,7 +38,14 @@ describe('portal pages', () => {
   it('every page carries a strict CSP, no framing, a referrer policy and nosniff', async () => {
     const x = await served();
     const user = await signIn(x, P.developer);
-    const pages = ['/portal/incidents', '/portal/incident?id=INC-2', '/portal/run?id=R-404', '/portal/sign-in', '/portal/assets/portal.css', '/portal/assets/portal.js'];
+    const pages = [
+      '/portal/incidents',
+      '/portal/incident?id=INC-2',
+      '/portal/run?id=R-404',
+      '/portal/sign-in',
+      '/portal/assets/portal.css',
+      '/portal/assets/portal.js',
+    ];
     for (const page of pages) {
       // The sign-in page as someone not signed in; a missing run is a 404 with the same headers.
       const res = page === '/portal/sign-in' ? await httpGet(`${x.baseUrl}${page}`) : await user.get(page);

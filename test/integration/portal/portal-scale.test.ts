@@ -24,7 +24,19 @@ function seedIncidents(x: Served, n: number): void {
   x.app.store.db.transaction(() => {
     for (let i = 1; i <= n; i += 1) {
       const at = Date.UTC(2026, 0, 1) + i * 60_000;
-      insert.run(`INC-${i}`, i, `Seeded incident ${i}`, (i % 4) + 1, i % 5 === 0 ? 'resolved' : 'investigating', i % 2 ? 'checkout' : 'search', i % 7 === 0 ? 1 : 0, `inc-${i}`, i % 7 === 0 ? 'U0OTHER01' : DEV, at, at);
+      insert.run(
+        `INC-${i}`,
+        i,
+        `Seeded incident ${i}`,
+        (i % 4) + 1,
+        i % 5 === 0 ? 'resolved' : 'investigating',
+        i % 2 ? 'checkout' : 'search',
+        i % 7 === 0 ? 1 : 0,
+        `inc-${i}`,
+        i % 7 === 0 ? 'U0OTHER01' : DEV,
+        at,
+        at,
+      );
     }
   })();
 }
@@ -37,7 +49,11 @@ describe('portal at size', () => {
     const seen: number[] = [];
     let before: number | undefined;
     for (;;) {
-      const page = await read.incidents({ userId: DEV, allPrivate: false }, { status: 'open', service: 'checkout' }, { ...(before === undefined ? {} : { before }), limit: 500 });
+      const page = await read.incidents(
+        { userId: DEV, allPrivate: false },
+        { status: 'open', service: 'checkout' },
+        { ...(before === undefined ? {} : { before }), limit: 500 },
+      );
       seen.push(...page.incidents.map((i) => i.number));
       if (page.next === null) break;
       before = page.next;
@@ -45,9 +61,12 @@ describe('portal at size', () => {
     const expected = Array.from({ length: 10_000 }, (_, k) => 10_000 - k).filter((i) => i % 5 !== 0 && i % 2 === 1 && i % 7 !== 0);
     expect(seen).toEqual(expected);
     // Each filter pages on an index rather than scanning the table.
-    const plan = (sql: string) => (s!.app.store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+    const plan = (sql: string) =>
+      (s!.app.store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>).map((r) => r.detail).join('; ');
     expect(plan('SELECT * FROM incidents WHERE severity = 2 AND number < 500 ORDER BY number DESC LIMIT 51')).toMatch(/USING INDEX incidents_by_severity/);
-    expect(plan("SELECT * FROM incidents WHERE service = 'checkout' AND number < 500 ORDER BY number DESC LIMIT 51")).toMatch(/USING INDEX incidents_by_service/);
+    expect(plan("SELECT * FROM incidents WHERE service = 'checkout' AND number < 500 ORDER BY number DESC LIMIT 51")).toMatch(
+      /USING INDEX incidents_by_service/,
+    );
     expect(plan('SELECT * FROM incidents WHERE number < 500 ORDER BY number DESC LIMIT 51')).toMatch(/USING (INTEGER PRIMARY KEY|INDEX|COVERING INDEX)/);
     const user = await signIn(s, DEV);
     const first = await user.get('/portal/incidents?status=all');
@@ -61,7 +80,7 @@ describe('portal at size', () => {
     const secondRows = [...second.body.matchAll(/>INC-(\d+)<\/a><\/th>/g)].map((m) => Number(m[1]));
     expect(secondRows[0]).toBe(last - 1);
     // The seeded rows have no audit history: removed before the suite's closing audit check.
-    s.app.store.db.prepare("DELETE FROM incidents").run();
+    s.app.store.db.prepare('DELETE FROM incidents').run();
   });
 
   it('opens a long timeline on its newest window and loads more by cursor, newest or oldest first', async () => {

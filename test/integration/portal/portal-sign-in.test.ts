@@ -18,13 +18,19 @@ afterEach(async () => {
 });
 
 const auditKinds = (served: Served, kind: string) =>
-  served.app.store.db.prepare('SELECT actor, source, payload FROM audit_log WHERE kind = ? ORDER BY seq').all(kind) as Array<{ actor: string; source: string; payload: string }>;
+  served.app.store.db.prepare('SELECT actor, source, payload FROM audit_log WHERE kind = ? ORDER BY seq').all(kind) as Array<{
+    actor: string;
+    source: string;
+    payload: string;
+  }>;
 
 describe('portal sign-in', () => {
   it('/incident portal answers the caller alone with a one-time link whose token is stored only as a hash', async () => {
     s = await startServe({ catalog: CATALOG });
     const answer = await ask(s, DEV, GENERAL, '/incident', 'portal');
-    expect(answer).toMatch(/^Your sign-in link to the ops portal \(only for you, once, within 10 minutes\): https:\/\/edgeops\.test\/portal\/sign-in\?token=/);
+    expect(answer).toMatch(
+      /^Your sign-in link to the ops portal \(only for you, once, within 10 minutes\): https:\/\/edgeops\.test\/portal\/sign-in\?token=/,
+    );
     const token = tokenOf(linkIn(answer, s.baseUrl));
     const rows = s.app.store.db.prepare('SELECT * FROM portal_links').all() as Array<Record<string, unknown>>;
     expect(rows).toHaveLength(1);
@@ -61,7 +67,10 @@ describe('portal sign-in', () => {
     s = await startServe({ catalog: CATALOG, clock: { now: () => now } });
     const link = linkIn(await ask(s, DEV, GENERAL, '/incident', 'portal'), s.baseUrl);
     now += 10 * 60_000 + 1;
-    const res = await post(`${s.baseUrl}/portal/sign-in`, new URLSearchParams({ token: tokenOf(link) }).toString(), { 'content-type': FORM, origin: s.baseUrl });
+    const res = await post(`${s.baseUrl}/portal/sign-in`, new URLSearchParams({ token: tokenOf(link) }).toString(), {
+      'content-type': FORM,
+      origin: s.baseUrl,
+    });
     expect(res.status).toBe(400);
     expect(res.body).toContain('already used, has expired or is not one');
     expect(auditKinds(s, 'portal.signed_in')).toEqual([]);
@@ -107,6 +116,8 @@ describe('portal sign-in', () => {
     const ended = await s.app.portal.revoke(session!.idHash.slice(0, 12), { id: 'system', groups: [] }, 'cli');
     expect(ended.map((e) => e.userId)).toEqual([DEV]);
     expect((await user.get('/portal/incidents')).status).toBe(303);
-    expect(auditKinds(s, 'portal.session_revoked').map((r) => [r.actor, r.source, z.object({ user: z.string() }).parse(JSON.parse(r.payload)).user])).toEqual([['system', 'cli', DEV]]);
+    expect(
+      auditKinds(s, 'portal.session_revoked').map((r) => [r.actor, r.source, z.object({ user: z.string() }).parse(JSON.parse(r.payload)).user]),
+    ).toEqual([['system', 'cli', DEV]]);
   });
 });

@@ -22,8 +22,13 @@ const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('bas
 const idToken = (claims: Record<string, unknown>): string => `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(claims)}.c2ln`;
 
 /** Serves with Sign in with Slack on; Slack's openid.connect.token answers with the claims `claimsFor` makes of the flow's nonce. */
-async function servedWithOidc(claimsFor: (nonce: string) => Record<string, unknown>): Promise<{ x: Served; tokenCalls: SlackCall[]; nonce: { value: string } }> {
-  const x = await startServe({ catalog: CATALOG, config: { SLACK_CLIENT_ID: CLIENT_ID, SLACK_CLIENT_SECRET: 'oidc-client-secret-0123456789', SLACK_TEAM_ID: TEAM } });
+async function servedWithOidc(
+  claimsFor: (nonce: string) => Record<string, unknown>,
+): Promise<{ x: Served; tokenCalls: SlackCall[]; nonce: { value: string } }> {
+  const x = await startServe({
+    catalog: CATALOG,
+    config: { SLACK_CLIENT_ID: CLIENT_ID, SLACK_CLIENT_SECRET: 'oidc-client-secret-0123456789', SLACK_TEAM_ID: TEAM },
+  });
   s = x;
   const tokenCalls: SlackCall[] = [];
   const nonce = { value: '' };
@@ -72,7 +77,11 @@ describe('Sign in with Slack', () => {
     const page = await user.get('/portal/incidents');
     expect(page.status).toBe(200);
     expect(page.body).toContain(DEV);
-    const row = x.app.store.db.prepare("SELECT actor, source, payload FROM audit_log WHERE kind = 'portal.signed_in'").get() as { actor: string; source: string; payload: string };
+    const row = x.app.store.db.prepare("SELECT actor, source, payload FROM audit_log WHERE kind = 'portal.signed_in'").get() as {
+      actor: string;
+      source: string;
+      payload: string;
+    };
     expect([row.actor, row.source, z.object({ method: z.string() }).parse(JSON.parse(row.payload)).method]).toEqual([DEV, 'portal', 'slack']);
   });
 

@@ -35,7 +35,13 @@ describe('edgeops migrate --from SQLite --to PostgreSQL', () => {
     const store = Store.create({ file, auditKey: KEY, clock: { now: () => 1_700_000_000_000 } });
     store.transaction(() => {
       for (let i = 0; i < 100_000; i += 1) {
-        store.audit.append({ actor: `U${i % 7}`, source: 'slack', kind: 'note.added', incidentId: i % 3 === 0 ? null : `inc-${i % 50}`, payload: { i, text: `event ${i} ✓` } });
+        store.audit.append({
+          actor: `U${i % 7}`,
+          source: 'slack',
+          kind: 'note.added',
+          incidentId: i % 3 === 0 ? null : `inc-${i % 50}`,
+          payload: { i, text: `event ${i} ✓` },
+        });
       }
     });
     const head = store.audit.head();
@@ -48,7 +54,9 @@ describe('edgeops migrate --from SQLite --to PostgreSQL', () => {
     expect(copied.code).toBe(0);
     expect(copied.stdout).toContain('copied audit_log: 100000 rows\n');
     expect(copied.stdout).toContain(`source head 100000:${head.hash} (${file})\n`);
-    expect(copied.stdout).toMatch(new RegExp(`^target head 100000:${head.hash} \\(postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:\\d+/${target.name}\\)$`, 'm'));
+    expect(copied.stdout).toMatch(
+      new RegExp(`^target head 100000:${head.hash} \\(postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:\\d+/${target.name}\\)$`, 'm'),
+    );
     expect(copied.stdout).toContain('audit chain verified on the target: 100000 rows, same head as the source\n');
 
     const verified = await runCli(['audit', 'verify'], { env: { EDGEOPS_DATABASE_URL: target.url, EDGEOPS_AUDIT_KEY: KEY } });
@@ -65,7 +73,7 @@ describe('edgeops migrate --from SQLite --to PostgreSQL', () => {
     expect(await count(target.url, 'audit_log')).toBe(100_000);
   }, 300_000);
 
-  it('copies every table of a real database (the demo\'s incident, runs, steps, approvals, outbox) so audit verify finds the same on both', async () => {
+  it("copies every table of a real database (the demo's incident, runs, steps, approvals, outbox) so audit verify finds the same on both", async () => {
     const dir = makeTempDir('pg-demo');
     const file = path.join(dir, 'edgeops.db');
     const demo = await runCli(['demo'], { cwd: dir, env: { EDGEOPS_DB: file, EDGEOPS_DEMO_STATE: makeTempDir('pg-demo-state') } });
@@ -101,14 +109,20 @@ describe('edgeops migrate --from SQLite --to PostgreSQL', () => {
     url.password = 'not-the-password-4242';
     const refused = await runCli(['migrate', '--from', file], { env: { EDGEOPS_DATABASE_URL: url.toString(), EDGEOPS_AUDIT_KEY: KEY } });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/^edgeops migrate: cannot reach PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+: password authentication failed for user "postgres"\n$/);
+    expect(refused.stderr).toMatch(
+      /^edgeops migrate: cannot reach PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+: password authentication failed for user "postgres"\n$/,
+    );
     expect(refused.stderr + refused.stdout).not.toContain('not-the-password-4242');
   });
 
   it('keeps serve-side commands on SQLite for now: export with EDGEOPS_DATABASE_URL set is refused, saying what to unset', async () => {
-    const out = await runCli(['export', 'INC-1'], { env: { EDGEOPS_DATABASE_URL: 'postgres://edgeops:hunter2222@db.internal:5432/edgeops', EDGEOPS_AUDIT_KEY: KEY } });
+    const out = await runCli(['export', 'INC-1'], {
+      env: { EDGEOPS_DATABASE_URL: 'postgres://edgeops:hunter2222@db.internal:5432/edgeops', EDGEOPS_AUDIT_KEY: KEY },
+    });
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain('EDGEOPS_DATABASE_URL: serve, console, run and export work on SQLite (EDGEOPS_DB) only in this version; PostgreSQL (postgres://edgeops:***@db.internal:5432/edgeops)');
+    expect(out.stderr).toContain(
+      'EDGEOPS_DATABASE_URL: serve, console, run and export work on SQLite (EDGEOPS_DB) only in this version; PostgreSQL (postgres://edgeops:***@db.internal:5432/edgeops)',
+    );
     expect(out.stderr).not.toContain('hunter2222');
   });
 

@@ -44,12 +44,14 @@ describe('PostgresAuditLog', () => {
       logs = [0, 1, 2, 3].map(() => new PostgresAuditLog(new PostgresUnitOfWork(pool(db)), KEY, { now: () => Date.now() }));
       settled = await Promise.allSettled(
         logs.flatMap((log, w) =>
-          Array.from({ length: 200 }, (_, i) => log.append({ actor: `U${w}`, source: 'slack', kind: 'note.added', incidentId: `inc-${w}`, payload: { writer: w, i } })),
+          Array.from({ length: 200 }, (_, i) =>
+            log.append({ actor: `U${w}`, source: 'slack', kind: 'note.added', incidentId: `inc-${w}`, payload: { writer: w, i } }),
+          ),
         ),
       );
     }, 120_000);
 
-    it('numbers the rows 1..800 with no gap or repeat, every writer\'s 200 rows among them', async () => {
+    it("numbers the rows 1..800 with no gap or repeat, every writer's 200 rows among them", async () => {
       expect(settled.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []))).toEqual([]);
       const p = pool(db, 1);
       const seqs = (await p.query<{ seq: number }>('SELECT seq FROM audit_log ORDER BY seq')).rows.map((r) => r.seq);
@@ -73,7 +75,8 @@ describe('PostgresAuditLog', () => {
       db = await migrated('append_only');
       p = pool(db);
       log = new PostgresAuditLog(new PostgresUnitOfWork(p), KEY, fixedClock());
-      for (let i = 0; i < 5; i += 1) await log.append({ actor: 'U1', source: 'cli', kind: 'note.added', incidentId: 'inc-1', payload: { text: `note ${i}` } });
+      for (let i = 0; i < 5; i += 1)
+        await log.append({ actor: 'U1', source: 'cli', kind: 'note.added', incidentId: 'inc-1', payload: { text: `note ${i}` } });
     });
 
     it('refuses UPDATE, DELETE and TRUNCATE of audit rows, leaving them as they were', async () => {
@@ -98,17 +101,28 @@ describe('PostgresAuditLog', () => {
       await p.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_delete');
       await p.query('DELETE FROM audit_log WHERE seq = 5');
       await p.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_delete');
-      expect(await log.verify()).toEqual({ ok: false, seq: 5, reason: 'the chain head records seq 5 but the log ends at 4: rows were cut off the end', count: 4 });
+      expect(await log.verify()).toEqual({
+        ok: false,
+        seq: 5,
+        reason: 'the chain head records seq 5 but the log ends at 4: rows were cut off the end',
+        count: 4,
+      });
     });
   });
 
-  it('writes the same rows and hashes as the SQLite audit log for the same events, so either verifies the other\'s chain', async () => {
+  it("writes the same rows and hashes as the SQLite audit log for the same events, so either verifies the other's chain", async () => {
     const db = await migrated('same_chain');
     const pgLog = new PostgresAuditLog(new PostgresUnitOfWork(pool(db)), KEY, fixedClock());
     const sqlite = Store.create({ file: ':memory:', auditKey: KEY, clock: fixedClock() });
     try {
       const events = [
-        { actor: 'U1', source: 'slack', kind: 'incident.declared', incidentId: 'inc-1', payload: { title: 'DB down', sev: 1, nested: { b: 2, a: [1, 'é'] } } },
+        {
+          actor: 'U1',
+          source: 'slack',
+          kind: 'incident.declared',
+          incidentId: 'inc-1',
+          payload: { title: 'DB down', sev: 1, nested: { b: 2, a: [1, 'é'] } },
+        },
         { actor: 'system', source: 'system', kind: 'policy.reloaded', payload: { hash: 'abc' } },
         { actor: 'U2', source: 'slack', kind: 'note.added', incidentId: 'inc-1', payload: { text: 'quote " and \\u2028 newline\n' } },
       ];
@@ -122,7 +136,9 @@ describe('PostgresAuditLog', () => {
       expect(await pgLog.recentForIncident('inc-1', 5)).toEqual(sqlite.audit.recentForIncident('inc-1', 5));
       expect(await pgLog.lastWithoutIncident('policy.reloaded')).toEqual(sqlite.audit.lastWithoutIncident('policy.reloaded'));
       expect(await pgLog.lastTime('inc-1', ['note.added'])).toBe(sqlite.audit.lastTime('inc-1', ['note.added']));
-      expect([...(await pgLog.transcriptRows('inc-1', { kinds: ['note.added'] }))]).toEqual([...sqlite.audit.transcriptRows('inc-1', { kinds: ['note.added'] })]);
+      expect([...(await pgLog.transcriptRows('inc-1', { kinds: ['note.added'] }))]).toEqual([
+        ...sqlite.audit.transcriptRows('inc-1', { kinds: ['note.added'] }),
+      ]);
       expect(await pgLog.verify()).toEqual(sqlite.audit.verify());
     } finally {
       sqlite.close();

@@ -13,10 +13,25 @@ const T0 = 1_760_000_000_000;
 
 function incident(over: Partial<Incident> = {}): Incident {
   return {
-    id: 'INC-1', number: 1, title: 'Checkout is down', severity: 2, status: 'investigating', service: 'checkout', private: false,
-    channelName: 'inc-1-checkout-is-down', channelId: null, roles: { commander: 'U0ONCALL1', comms: null, scribe: null },
-    declaredBy: 'U0ONCALL1', declaredAt: T0, acknowledgedAt: null, resolvedAt: null, summary: null,
-    pagerdutyId: null, pagerdutyUrl: null, lastUpdateAt: T0, ...over,
+    id: 'INC-1',
+    number: 1,
+    title: 'Checkout is down',
+    severity: 2,
+    status: 'investigating',
+    service: 'checkout',
+    private: false,
+    channelName: 'inc-1-checkout-is-down',
+    channelId: null,
+    roles: { commander: 'U0ONCALL1', comms: null, scribe: null },
+    declaredBy: 'U0ONCALL1',
+    declaredAt: T0,
+    acknowledgedAt: null,
+    resolvedAt: null,
+    summary: null,
+    pagerdutyId: null,
+    pagerdutyUrl: null,
+    lastUpdateAt: T0,
+    ...over,
   };
 }
 

@@ -7,7 +7,20 @@ import { createPool, type Pool } from '../../../src/storage/postgres/pool.js';
 import { migratePostgres } from '../../../src/storage/postgres/postgres-migrate.js';
 import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
 
-const SQLITE_TABLES = ['audit_head', 'audit_log', 'incidents', 'leases', 'outbox', 'pagerduty_events', 'pagerduty_trigger_runs', 'portal_links', 'portal_sessions', 'run_approvals', 'run_steps', 'runs'];
+const SQLITE_TABLES = [
+  'audit_head',
+  'audit_log',
+  'incidents',
+  'leases',
+  'outbox',
+  'pagerduty_events',
+  'pagerduty_trigger_runs',
+  'portal_links',
+  'portal_sessions',
+  'run_approvals',
+  'run_steps',
+  'runs',
+];
 
 describe('PostgreSQL migrations', () => {
   const dbs: TestDatabase[] = [];
@@ -35,7 +48,9 @@ describe('PostgreSQL migrations', () => {
   it('creates every table of the SQLite schema', async () => {
     const p = pool(await fresh('schema'));
     expect((await migratePostgres(p, migrations)).map((m) => m.version)).toEqual(migrations.map((m) => m.version));
-    const tables = await p.query<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
+    const tables = await p.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+    );
     expect(tables.rows.map((r) => r.table_name)).toEqual([...SQLITE_TABLES, 'schema_migrations'].sort());
     expect(await migratePostgres(p, migrations)).toEqual([]);
   });
@@ -43,7 +58,11 @@ describe('PostgreSQL migrations', () => {
   it('applies each migration exactly once when three replicas migrate a fresh database at the same time', async () => {
     const db = await fresh('concurrent');
     // A slow extra migration widens the window in which a migrator without the lock would apply it twice.
-    const slow: Migration = { version: 9000, name: 'slow_probe', sql: 'SELECT pg_sleep(0.3); CREATE TABLE probe (n INTEGER); INSERT INTO probe VALUES (1);' };
+    const slow: Migration = {
+      version: 9000,
+      name: 'slow_probe',
+      sql: 'SELECT pg_sleep(0.3); CREATE TABLE probe (n INTEGER); INSERT INTO probe VALUES (1);',
+    };
     const all = [...migrations, slow];
     const results = await Promise.all([0, 1, 2].map(() => migratePostgres(pool(db, 1), all)));
     const appliedCounts = new Map<number, number>();
@@ -58,7 +77,9 @@ describe('PostgreSQL migrations', () => {
     const db = await fresh('failing');
     const broken: Migration = { version: 9001, name: 'broken', sql: 'CREATE TABLE half (n INTEGER); SELECT no_such_function();' };
     const p = pool(db);
-    await expect(migratePostgres(p, [...migrations, broken])).rejects.toThrow(/migration postgres\/9001_broken failed and was rolled back: function no_such_function\(\) does not exist/);
+    await expect(migratePostgres(p, [...migrations, broken])).rejects.toThrow(
+      /migration postgres\/9001_broken failed and was rolled back: function no_such_function\(\) does not exist/,
+    );
     expect((await p.query("SELECT to_regclass('half') AS t")).rows).toEqual([{ t: null }]);
     expect((await p.query('SELECT max(version) AS v FROM schema_migrations')).rows).toEqual([{ v: migrations.at(-1)!.version }]);
   });

@@ -41,7 +41,10 @@ describe('PostgresOutbox', () => {
       expect(a).toEqual(b);
       return a;
     };
-    const cause = await both(async () => (await pgAudit.append({ actor: 'U1', source: 'slack', kind: 'note.added', payload: {} })).seq, () => sqlite.audit.append({ actor: 'U1', source: 'slack', kind: 'note.added', payload: {} }).seq);
+    const cause = await both(
+      async () => (await pgAudit.append({ actor: 'U1', source: 'slack', kind: 'note.added', payload: {} })).seq,
+      () => sqlite.audit.append({ actor: 'U1', source: 'slack', kind: 'note.added', payload: {} }).seq,
+    );
     const items = [
       { target: 'slack' as const, channel: 'C0B', body: { text: 'routine note' } },
       { target: 'slack' as const, channel: 'C0B', body: { text: 'run started', kind: 'run.started', data: { runId: 'R-1' } } },
@@ -51,24 +54,74 @@ describe('PostgresOutbox', () => {
     ];
     for (const item of items) {
       now += 1;
-      await both(() => pgOutbox.enqueue({ causeSeq: cause, ...item }), () => sqlite.outbox.enqueue({ causeSeq: cause, ...item }));
+      await both(
+        () => pgOutbox.enqueue({ causeSeq: cause, ...item }),
+        () => sqlite.outbox.enqueue({ causeSeq: cause, ...item }),
+      );
     }
-    const heads = await both(() => pgOutbox.due('slack', now, 10), () => sqlite.outbox.due('slack', now, 10));
-    expect(heads.map((h) => h.body)).toEqual([{ text: 'run started', kind: 'run.started', data: { runId: 'R-1' } }, { text: 'declared', kind: 'incident.declared' }]);
-    await both(() => pgOutbox.depth(), () => sqlite.outbox.depth());
-    await both(() => pgOutbox.depth('pagerduty'), () => sqlite.outbox.depth('pagerduty'));
+    const heads = await both(
+      () => pgOutbox.due('slack', now, 10),
+      () => sqlite.outbox.due('slack', now, 10),
+    );
+    expect(heads.map((h) => h.body)).toEqual([
+      { text: 'run started', kind: 'run.started', data: { runId: 'R-1' } },
+      { text: 'declared', kind: 'incident.declared' },
+    ]);
+    await both(
+      () => pgOutbox.depth(),
+      () => sqlite.outbox.depth(),
+    );
+    await both(
+      () => pgOutbox.depth('pagerduty'),
+      () => sqlite.outbox.depth('pagerduty'),
+    );
 
     const [runStarted, declared] = heads;
-    await both(() => pgOutbox.markSent(runStarted!.id, now, 'C0B:1.2'), () => sqlite.outbox.markSent(runStarted!.id, now, 'C0B:1.2'));
-    await both(() => pgOutbox.markRetry(declared!.id, now + 5_000, 'rate limited'), () => sqlite.outbox.markRetry(declared!.id, now + 5_000, 'rate limited'));
-    const after = await both(() => pgOutbox.due('slack', now, 10), () => sqlite.outbox.due('slack', now, 10));
+    await both(
+      () => pgOutbox.markSent(runStarted!.id, now, 'C0B:1.2'),
+      () => sqlite.outbox.markSent(runStarted!.id, now, 'C0B:1.2'),
+    );
+    await both(
+      () => pgOutbox.markRetry(declared!.id, now + 5_000, 'rate limited'),
+      () => sqlite.outbox.markRetry(declared!.id, now + 5_000, 'rate limited'),
+    );
+    const after = await both(
+      () => pgOutbox.due('slack', now, 10),
+      () => sqlite.outbox.due('slack', now, 10),
+    );
     expect(after.map((h) => h.body)).toEqual([{ text: 'routine note' }]);
-    expect(await both(() => pgOutbox.nextAttemptAfter('slack', now), () => sqlite.outbox.nextAttemptAfter('slack', now))).toBe(now + 5_000);
-    expect(await both(() => pgOutbox.receipt('slack', 'run.started:R-1'), () => sqlite.outbox.receipt('slack', 'run.started:R-1'))).toEqual({ receipt: 'C0B:1.2', sentAt: now });
-    await both(() => pgOutbox.receipt('slack', 'run.started:R-9'), () => sqlite.outbox.receipt('slack', 'run.started:R-9'));
-    await both(() => pgOutbox.markFailed(after[0]!.id, 'x'.repeat(2000)), () => sqlite.outbox.markFailed(after[0]!.id, 'x'.repeat(2000)));
-    expect(await both(() => pgOutbox.due('slack', now + 5_000, 10), () => sqlite.outbox.due('slack', now + 5_000, 10))).toHaveLength(1);
-    expect(await both(() => pgOutbox.depth('slack'), () => sqlite.outbox.depth('slack'))).toBe(2);
+    expect(
+      await both(
+        () => pgOutbox.nextAttemptAfter('slack', now),
+        () => sqlite.outbox.nextAttemptAfter('slack', now),
+      ),
+    ).toBe(now + 5_000);
+    expect(
+      await both(
+        () => pgOutbox.receipt('slack', 'run.started:R-1'),
+        () => sqlite.outbox.receipt('slack', 'run.started:R-1'),
+      ),
+    ).toEqual({ receipt: 'C0B:1.2', sentAt: now });
+    await both(
+      () => pgOutbox.receipt('slack', 'run.started:R-9'),
+      () => sqlite.outbox.receipt('slack', 'run.started:R-9'),
+    );
+    await both(
+      () => pgOutbox.markFailed(after[0]!.id, 'x'.repeat(2000)),
+      () => sqlite.outbox.markFailed(after[0]!.id, 'x'.repeat(2000)),
+    );
+    expect(
+      await both(
+        () => pgOutbox.due('slack', now + 5_000, 10),
+        () => sqlite.outbox.due('slack', now + 5_000, 10),
+      ),
+    ).toHaveLength(1);
+    expect(
+      await both(
+        () => pgOutbox.depth('slack'),
+        () => sqlite.outbox.depth('slack'),
+      ),
+    ).toBe(2);
     expect((await pool.query("SELECT length(last_error) AS n FROM outbox WHERE state = 'failed'")).rows).toEqual([{ n: 1000 }]);
   });
 });

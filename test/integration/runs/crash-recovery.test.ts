@@ -47,7 +47,11 @@ describe('a bot killed mid-run', () => {
     child.stderr!.resume();
     const grandchildFile = path.join(commandsDir, 'out', 'grandchild');
     await expect.poll(() => existsSync(grandchildFile) && readFileSync(grandchildFile, 'utf8').trim() !== '', { timeout: 10_000 }).toBe(true);
-    await expect.poll(() => (existsSync(env.EDGEOPS_DB) ? query<{ pgid: number | null }>("SELECT pgid FROM runs WHERE id = 'R-1'")[0]?.pgid : null), { timeout: 10_000 }).not.toBeNull();
+    await expect
+      .poll(() => (existsSync(env.EDGEOPS_DB) ? query<{ pgid: number | null }>("SELECT pgid FROM runs WHERE id = 'R-1'")[0]?.pgid : null), {
+        timeout: 10_000,
+      })
+      .not.toBeNull();
     const grandchild = Number(readFileSync(grandchildFile, 'utf8'));
     const stepPid = Number(readFileSync(path.join(commandsDir, 'out', 'child'), 'utf8'));
 

@@ -54,16 +54,24 @@ describe('a run that needs no approval, just before it executes', () => {
     expect(await f.say(slackDev, '/runbook', 'run echo-args msg=hello')).toMatch(/^R-1 started/);
     // While the run is between queued and running, the policy is edited and reloaded.
     const policy = path.join(f.dir, 'policies', 'test.yaml');
-    writeFileSync(policy, readFileSync(policy, 'utf8').replace('procedures: [echo-args, slow, leaky, short-fuse]', 'procedures: [slow, leaky, short-fuse]'));
+    writeFileSync(
+      policy,
+      readFileSync(policy, 'utf8').replace('procedures: [echo-args, slow, leaky, short-fuse]', 'procedures: [slow, leaky, short-fuse]'),
+    );
     f.reloadCatalog();
     directory.answer(['S0DEVS']);
     await f.app.runs.idle();
 
     expect(directory.asked).toEqual(['U0OTHER01']);
-    expect(f.app.runs.get('R-1')).toMatchObject({ state: 'denied', error: expect.stringContaining('the policy in force no longer lets U0OTHER01 run echo-args in staging') });
+    expect(f.app.runs.get('R-1')).toMatchObject({
+      state: 'denied',
+      error: expect.stringContaining('the policy in force no longer lets U0OTHER01 run echo-args in staging'),
+    });
     expect(recorded()).toBe(false);
     expect(rows('run.started')).toHaveLength(0);
-    expect(rows('run.finished')).toEqual([expect.objectContaining({ state: 'denied', voided: expect.objectContaining({ check: 'policy', groups: ['S0DEVS'] }) })]);
+    expect(rows('run.finished')).toEqual([
+      expect.objectContaining({ state: 'denied', voided: expect.objectContaining({ check: 'policy', groups: ['S0DEVS'] }) }),
+    ]);
   });
 
   it('is denied when the group directory says its requester has left the group that gave the role', async () => {
@@ -81,7 +89,10 @@ describe('a run that needs no approval, just before it executes', () => {
     writeFileSync(path.join(f.commandsDir, 'scripts', 'record.sh'), '#!/bin/sh\nmkdir -p ./out && echo replaced > ./out/replaced\n');
     directory.answer(['S0DEVS']);
     await f.app.runs.idle();
-    expect(f.app.runs.get('R-1')).toMatchObject({ state: 'denied', error: 'echo-args, its parameters or a program it runs changed after R-1 was requested; request it again' });
+    expect(f.app.runs.get('R-1')).toMatchObject({
+      state: 'denied',
+      error: 'echo-args, its parameters or a program it runs changed after R-1 was requested; request it again',
+    });
     expect(existsSync(path.join(f.commandsDir, 'out', 'replaced'))).toBe(false);
   });
 
@@ -101,7 +112,9 @@ describe('a reload while runs wait for approval', () => {
     const b: CommandContext = { actor: { id: 'U0OTHER02', groups: ['S0DEVS'] }, source: 'slack', channelId: 'C0GENERAL' };
     expect(await f.say(a, '/runbook', 'run guarded target=a env=prod')).toMatch(/^R-1 waits for approval/);
     expect(await f.say(b, '/runbook', 'run guarded target=b env=prod')).toMatch(/^R-2 waits for approval/);
-    f.app.useGroupDirectory((userId) => (userId === 'U0OTHER01' ? Promise.reject(new Error('usergroups.users.list failed: ratelimited')) : Promise.resolve(['S0DEVS'])));
+    f.app.useGroupDirectory((userId) =>
+      userId === 'U0OTHER01' ? Promise.reject(new Error('usergroups.users.list failed: ratelimited')) : Promise.resolve(['S0DEVS']),
+    );
 
     expect((await f.app.runs.revalidateWaiting()).map((r) => r.id)).toEqual(['R-1']);
     expect(f.app.runs.get('R-1')).toMatchObject({
@@ -109,6 +122,8 @@ describe('a reload while runs wait for approval', () => {
       error: 'R-1 could not be checked against the catalog in force (usergroups.users.list failed: ratelimited); request it again',
     });
     expect(f.app.runs.get('R-2').state).toBe('pending_approval');
-    expect(rows('run.approval_voided')).toEqual([expect.objectContaining({ run: 'R-1', check: 'unchecked', error: 'usergroups.users.list failed: ratelimited' })]);
+    expect(rows('run.approval_voided')).toEqual([
+      expect.objectContaining({ run: 'R-1', check: 'unchecked', error: 'usergroups.users.list failed: ratelimited' }),
+    ]);
   });
 });

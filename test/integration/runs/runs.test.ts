@@ -46,7 +46,7 @@ describe('/runbook run', () => {
   });
 
   it('passes hostile values as exactly one argv element, never through a shell', async () => {
-    const values = ['; touch PWNED', '$(touch PWNED)', '`touch PWNED`', 'a\nb', 'a --help', "it's \"quoted\"", 'x'.repeat(10_000)];
+    const values = ['; touch PWNED', '$(touch PWNED)', '`touch PWNED`', 'a\nb', 'a --help', 'it\'s "quoted"', 'x'.repeat(10_000)];
     for (const value of values) {
       const escaped = value.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
       expect(await f.say(dev(), '/runbook', `run echo-args msg="${escaped}"`)).toMatch(/started/);
@@ -117,7 +117,15 @@ describe('approvals', () => {
     await settle();
     expect(f.app.runs.get('R-1').state).toBe('succeeded');
     expect(ran()).toBe(1);
-    expect(kinds()).toEqual(['policy.approval_required', 'run.requested', 'run.approved', 'run.started', 'run.step_started', 'run.step_finished', 'run.finished']);
+    expect(kinds()).toEqual([
+      'policy.approval_required',
+      'run.requested',
+      'run.approved',
+      'run.started',
+      'run.step_started',
+      'run.step_finished',
+      'run.finished',
+    ]);
   });
 
   it('never lets the requester approve their own run', async () => {
@@ -133,7 +141,9 @@ describe('approvals', () => {
 
   it('refuses an approver without the role, and records the refusal', async () => {
     await request();
-    expect(await f.say(f.ctx('U0OTHER01', ['S0DEVS']), '/runbook', 'approve R-1')).toMatch(/NotAllowedError: you may not approve R-1: .*approving needs one of the roles sre/);
+    expect(await f.say(f.ctx('U0OTHER01', ['S0DEVS']), '/runbook', 'approve R-1')).toMatch(
+      /NotAllowedError: you may not approve R-1: .*approving needs one of the roles sre/,
+    );
     expect(count('policy.denied')).toBe(1);
     expect(f.app.runs.get('R-1').state).toBe('pending_approval');
     expect(ran()).toBe(0);
@@ -192,17 +202,25 @@ describe('approvals', () => {
     await f.say(dev(), '/runbook', 'run two-keys');
     expect(await f.say(sre(1), '/runbook', 'approve R-1')).toBe('Approved R-1 (1/2); it needs more approvals.');
     const policy = path.join(f.dir, 'policies', 'test.yaml');
-    writeFileSync(policy, readFileSync(policy, 'utf8').replace('sre: { users: [U0SRE0001, U0SRE0002, U0SRE0003] }', 'sre: { users: [U0SRE0002, U0SRE0003] }'));
+    writeFileSync(
+      policy,
+      readFileSync(policy, 'utf8').replace('sre: { users: [U0SRE0001, U0SRE0002, U0SRE0003] }', 'sre: { users: [U0SRE0002, U0SRE0003] }'),
+    );
     f.reloadCatalog();
 
     expect(await f.say(sre(2), '/runbook', 'approve R-1')).toBe('Approved R-1 (1/2); it needs more approvals.');
     await settle();
     expect(f.app.runs.get('R-1').state).toBe('pending_approval');
     expect(count('run.started')).toBe(0);
-    const rows = (f.app.store.db.prepare("SELECT payload FROM audit_log WHERE kind = 'run.approved' ORDER BY seq").all() as Array<{ payload: string }>).map(
-      (r) => JSON.parse(r.payload) as Record<string, unknown>,
-    );
-    expect(rows[1]).toMatchObject({ approvals: 1, needed: 2, complete: false, not_counted: [{ approver: 'U0SRE0001', reason: expect.stringContaining('U0SRE0001') }] });
+    const rows = (
+      f.app.store.db.prepare("SELECT payload FROM audit_log WHERE kind = 'run.approved' ORDER BY seq").all() as Array<{ payload: string }>
+    ).map((r) => JSON.parse(r.payload) as Record<string, unknown>);
+    expect(rows[1]).toMatchObject({
+      approvals: 1,
+      needed: 2,
+      complete: false,
+      not_counted: [{ approver: 'U0SRE0001', reason: expect.stringContaining('U0SRE0001') }],
+    });
 
     expect(await f.say(sre(3), '/runbook', 'approve R-1')).toBe('Approved R-1; it is starting.');
     await settle();
@@ -289,7 +307,9 @@ describe('/runbook list and help', () => {
   it('shows each caller only what they may do', async () => {
     const devList = await f.say(dev(), '/runbook', 'list');
     expect(devList).toContain('Procedures you may run (6):');
-    expect(devList).toContain('guarded — Appends a line to a marker file (owner @test) — staging (not for you), prod (needs 1 approval from sre, within 10m)');
+    expect(devList).toContain(
+      'guarded — Appends a line to a marker file (owner @test) — staging (not for you), prod (needs 1 approval from sre, within 10m)',
+    );
     expect(await f.say(f.ctx('U0NOBODY1'), '/runbook', 'list')).toMatch(/NotAllowedError: you may not runbook.list/);
     const help = await f.say(f.ctx('U0DEV0001'), '/runbook', 'help');
     expect(help).toContain('/runbook run <name>');

@@ -71,7 +71,11 @@ async function runProcedure(name: string, given: Record<string, string>, secretE
     steps.push(report);
     if (report.outcome !== 'succeeded' && resolved.onError === 'abort') break;
   }
-  return { steps, ok: steps.every((s) => s.outcome === 'succeeded') && steps.length === procedure.steps.length, key: resolveConcurrencyKey(procedure, ctx) };
+  return {
+    steps,
+    ok: steps.every((s) => s.outcome === 'succeeded') && steps.length === procedure.steps.length,
+    key: resolveConcurrencyKey(procedure, ctx),
+  };
 }
 
 describe('example procedure files', () => {
@@ -171,7 +175,11 @@ describe('restart-service and diag-logs with the demo service', () => {
   });
 
   it('the script itself refuses bad input with a clear message', async () => {
-    const r = await runProcess({ argv: ['./scripts/demo-service.sh', 'restart', '--', 'checkout', '../etc'], env: { EDGEOPS_DEMO_STATE: stateDir }, timeoutMs: 10_000 });
+    const r = await runProcess({
+      argv: ['./scripts/demo-service.sh', 'restart', '--', 'checkout', '../etc'],
+      env: { EDGEOPS_DEMO_STATE: stateDir },
+      timeoutMs: 10_000,
+    });
     expect(r).toMatchObject({ outcome: 'failed', exitCode: 2 });
     expect(r.output).toContain("bad instance name '../etc'");
     const unknown = await runProcess({ argv: ['./scripts/demo-service.sh', 'explode', 'checkout', 'web-01'], timeoutMs: 10_000 });

@@ -135,10 +135,10 @@ describe('http step', () => {
   it.each(['file:///etc/passwd', 'ftp://127.0.0.1/', 'data:text/plain,hi'])('refuses %s without sending anything', async (url) => {
     const calls: unknown[] = [];
     const guarded = createHttpStepRunner({
-      fetch: (async (...args: unknown[]) => {
+      fetch: async (...args: unknown[]) => {
         calls.push(args);
         throw new Error('must not be called');
-      }),
+      },
     });
     const r = await guarded({ method: 'GET', url, expectStatus: [200], timeoutMs: 5000 });
     expect(r).toMatchObject({ outcome: 'failed', status: null });

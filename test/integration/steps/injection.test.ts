@@ -90,10 +90,13 @@ describe('parameter values in argv', () => {
 
   it('keeps any printable or control text (but NUL) as one element (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 200 }).filter((s) => !s.includes('\0')), async (payload) => {
-        const argv = await argvSeen({ text: payload });
-        expect(argv).toEqual(['--', payload, `x${payload}x`, '', '']);
-      }),
+      fc.asyncProperty(
+        fc.string({ unit: 'binary', maxLength: 200 }).filter((s) => !s.includes('\0')),
+        async (payload) => {
+          const argv = await argvSeen({ text: payload });
+          expect(argv).toEqual(['--', payload, `x${payload}x`, '', '']);
+        },
+      ),
       { numRuns: 40 },
     );
   });

@@ -44,7 +44,11 @@ describe('process step: running', () => {
 
   it('tags stdout and stderr and keeps each stream in order', async () => {
     const r = await run({ argv: ['sh', '-c', 'echo out1; echo err1 >&2; echo out2; echo err2 >&2'], timeoutMs: 10_000 });
-    const text = (stream: string) => r.chunks.filter((c) => c.stream === stream).map((c) => c.text).join('');
+    const text = (stream: string) =>
+      r.chunks
+        .filter((c) => c.stream === stream)
+        .map((c) => c.text)
+        .join('');
     expect(text('stdout')).toBe('out1\nout2\n');
     expect(text('stderr')).toBe('err1\nerr2\n');
     expect(r.output.split('\n').sort()).toEqual(['', 'err1', 'err2', 'out1', 'out2']);
@@ -68,7 +72,12 @@ describe('process step: environment', () => {
       delete process.env.EDGEOPS_TEST_PARENT_ONLY;
     });
     const r = await run({ argv: ['env'], env: { STEP_VAR: 'from the step' }, timeoutMs: 10_000 });
-    const env = Object.fromEntries(r.output.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const env = Object.fromEntries(
+      r.output
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     expect(Object.keys(env).sort()).toEqual(['LANG', 'PATH', 'STEP_VAR']);
     expect(env.PATH).toBe(process.env.PATH);
     expect(env.STEP_VAR).toBe('from the step');
@@ -243,32 +252,40 @@ describe('process step as another OS user (EDGEOPS_STEP_USER)', () => {
   const NOBODY = { uid: 65534, gid: 65534 };
   const asNobody = createProcessStepRunner({ commandsDir: fixturesDir, baseEnv: process.env, killGraceMs: 300, user: NOBODY });
 
-  it(IS_ROOT ? 'runs the step with that uid and gid and no other group, its output piped back' : 'fails to start the step when the bot may not switch users', async () => {
-    const r = await asNobody({ argv: ['sh', '-c', 'echo "uid=$(id -u) gid=$(id -g) groups=$(id -G)"; echo on-stderr >&2'], timeoutMs: 10_000 });
-    if (!IS_ROOT) {
-      expect(r).toMatchObject({ outcome: 'failed', pid: null });
-      expect(r.error).toContain('EPERM');
-      return;
-    }
-    expect(r).toMatchObject({ outcome: 'succeeded', exitCode: 0 });
-    expect(r.chunks).toEqual([
-      { stream: 'stdout', text: 'uid=65534 gid=65534 groups=65534\n' },
-      { stream: 'stderr', text: 'on-stderr\n' },
-    ]);
-  });
+  it(
+    IS_ROOT
+      ? 'runs the step with that uid and gid and no other group, its output piped back'
+      : 'fails to start the step when the bot may not switch users',
+    async () => {
+      const r = await asNobody({ argv: ['sh', '-c', 'echo "uid=$(id -u) gid=$(id -g) groups=$(id -G)"; echo on-stderr >&2'], timeoutMs: 10_000 });
+      if (!IS_ROOT) {
+        expect(r).toMatchObject({ outcome: 'failed', pid: null });
+        expect(r.error).toContain('EPERM');
+        return;
+      }
+      expect(r).toMatchObject({ outcome: 'succeeded', exitCode: 0 });
+      expect(r.chunks).toEqual([
+        { stream: 'stdout', text: 'uid=65534 gid=65534 groups=65534\n' },
+        { stream: 'stderr', text: 'on-stderr\n' },
+      ]);
+    },
+  );
 
-  it(IS_ROOT ? "kills the whole group of another user's step, child and grandchild, at its timeout" : 'reports the failed start instead of a timeout', async () => {
-    const dir = await pidsDir();
-    await chmod(dir, 0o777);
-    const r = await asNobody({ argv: ['./ignore-term.sh'], env: { PIDS_DIR: dir }, timeoutMs: 1500 });
-    if (!IS_ROOT) {
-      expect(r.outcome).toBe('failed');
-      return;
-    }
-    const pids = await readPids(dir, ['main', 'child', 'grandchild']);
-    cleanups.push(() => killQuietly(pids));
-    expect(r).toMatchObject({ outcome: 'timed_out', exitCode: null, signal: 'SIGKILL' });
-    expect(r.output).toContain('ignoring SIGTERM');
-    expect(pids.filter(isAlive)).toEqual([]);
-  });
+  it(
+    IS_ROOT ? "kills the whole group of another user's step, child and grandchild, at its timeout" : 'reports the failed start instead of a timeout',
+    async () => {
+      const dir = await pidsDir();
+      await chmod(dir, 0o777);
+      const r = await asNobody({ argv: ['./ignore-term.sh'], env: { PIDS_DIR: dir }, timeoutMs: 1500 });
+      if (!IS_ROOT) {
+        expect(r.outcome).toBe('failed');
+        return;
+      }
+      const pids = await readPids(dir, ['main', 'child', 'grandchild']);
+      cleanups.push(() => killQuietly(pids));
+      expect(r).toMatchObject({ outcome: 'timed_out', exitCode: null, signal: 'SIGKILL' });
+      expect(r.output).toContain('ignoring SIGTERM');
+      expect(pids.filter(isAlive)).toEqual([]);
+    },
+  );
 });

@@ -19,7 +19,8 @@ function folder(): string {
   return path.join(dir, 'commands');
 }
 
-const procedure = (run: string[]) => ProcedureSchema.parse({ name: 'p', description: 'd', owner: '@test', environments: ['staging'], steps: [{ name: 's', run }] });
+const procedure = (run: string[]) =>
+  ProcedureSchema.parse({ name: 'p', description: 'd', owner: '@test', environments: ['staging'], steps: [{ name: 's', run }] });
 
 describe('the files an approval binds', () => {
   it('binds a script an interpreter is given, and not arguments that are inline scripts, folders or too long to be a path', () => {
@@ -32,6 +33,8 @@ describe('the files an approval binds', () => {
   it('refuses an argument naming a regular file outside the commands folder', () => {
     const programs = createProgramFiles(folder());
     expect(() => runBinding(procedure(['/bin/sh', '../outside.sh']), 'staging', {}, programs)).toThrow(InputError);
-    expect(() => programs.digest('../outside.sh')).toThrow('../outside.sh leads outside the commands folder; keep the scripts a procedure runs under the commands folder');
+    expect(() => programs.digest('../outside.sh')).toThrow(
+      '../outside.sh leads outside the commands folder; keep the scripts a procedure runs under the commands folder',
+    );
   });
 });

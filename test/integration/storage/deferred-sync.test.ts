@@ -230,7 +230,7 @@ describe('Store.deferSync and durable()', () => {
     expect(m.syncedNow()).toBe(0);
   });
 
-  it('leaves a mark made inside a transaction to that transaction\'s own commit', async () => {
+  it("leaves a mark made inside a transaction to that transaction's own commit", async () => {
     const m = manualSyncer();
     const { store } = open(m.syncer);
     const id = store.transaction(() => {

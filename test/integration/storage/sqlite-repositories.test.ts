@@ -24,7 +24,10 @@ afterEach(() => {
   removeTempDirs();
 });
 
-const append = (text: string) => store.transaction(() => store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'incident.note', incidentId: 'INC-1', payload: { text, skipped: undefined } }));
+const append = (text: string) =>
+  store.transaction(() =>
+    store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'incident.note', incidentId: 'INC-1', payload: { text, skipped: undefined } }),
+  );
 
 describe('SqliteAuditLog.append', () => {
   it('links each row to the one before with the hash the reference encoding gives, and the chain verifies', () => {
@@ -56,10 +59,25 @@ describe('SqliteAuditLog.append', () => {
 
 function incident(over: Partial<Incident> = {}): Incident {
   return {
-    id: 'INC-1', number: 1, title: 'Checkout is down', severity: 2, status: 'investigating', service: 'checkout', private: false,
-    channelName: 'inc-1-checkout-is-down', channelId: null, roles: { commander: 'U0ONCALL1', comms: null, scribe: null },
-    declaredBy: 'U0ONCALL1', declaredAt: T0, acknowledgedAt: null, resolvedAt: null, summary: null,
-    pagerdutyId: null, pagerdutyUrl: null, lastUpdateAt: T0, ...over,
+    id: 'INC-1',
+    number: 1,
+    title: 'Checkout is down',
+    severity: 2,
+    status: 'investigating',
+    service: 'checkout',
+    private: false,
+    channelName: 'inc-1-checkout-is-down',
+    channelId: null,
+    roles: { commander: 'U0ONCALL1', comms: null, scribe: null },
+    declaredBy: 'U0ONCALL1',
+    declaredAt: T0,
+    acknowledgedAt: null,
+    resolvedAt: null,
+    summary: null,
+    pagerdutyId: null,
+    pagerdutyUrl: null,
+    lastUpdateAt: T0,
+    ...over,
   };
 }
 
@@ -119,14 +137,20 @@ describe('SqliteOutbox heads', () => {
     const all = [...heads.values()];
     const later = all.filter((h) => h.nextAttemptAt > at).map((h) => h.nextAttemptAt);
     return {
-      due: all.filter((h) => h.nextAttemptAt <= at).map((h) => h.id).sort((a, b) => a - b).slice(0, limit),
+      due: all
+        .filter((h) => h.nextAttemptAt <= at)
+        .map((h) => h.id)
+        .sort((a, b) => a - b)
+        .slice(0, limit),
       next: later.length > 0 ? Math.min(...later) : null,
     };
   }
 
   it('finds the most urgent, then oldest, pending message of each channel whose turn has come, as a scan of every row would', () => {
     const seq = append('cause').seq;
-    const insert = store.db.prepare('INSERT INTO outbox (cause_seq, target, channel, body, state, next_attempt_at, priority, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0)');
+    const insert = store.db.prepare(
+      'INSERT INTO outbox (cause_seq, target, channel, body, state, next_attempt_at, priority, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0)',
+    );
     const channels = ['incident:INC-1', 'incident:INC-10', 'incident:INC-2', 'C0GENERAL1', 'D0DIRECT1', 'C0GENERAL'];
     let random = 7;
     const next = (n: number): number => {
@@ -138,7 +162,13 @@ describe('SqliteOutbox heads', () => {
       const rows: Pending[] = [];
       for (let i = 0, n = next(40); i < n; i += 1) {
         const target: OutboxTarget = next(2) ? 'slack' : 'pagerduty';
-        const row = { target, channel: channels[next(channels.length)]!, state: ['pending', 'pending', 'sent', 'failed'][next(4)]!, nextAttemptAt: next(20), priority: next(3) };
+        const row = {
+          target,
+          channel: channels[next(channels.length)]!,
+          state: ['pending', 'pending', 'sent', 'failed'][next(4)]!,
+          nextAttemptAt: next(20),
+          priority: next(3),
+        };
         const id = Number(insert.run(seq, row.target, row.channel, '{"text":"m"}', row.state, row.nextAttemptAt, row.priority).lastInsertRowid);
         rows.push({ id, ...row });
       }
@@ -156,8 +186,13 @@ describe('SqliteOutbox heads', () => {
 
   it('seeks channel by channel along the pending index instead of reading every waiting message', () => {
     const plan = (sql: string): string =>
-      (store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ target: 'slack', now: 0, limit: 1 }) as Array<{ detail: string }>).map((r) => r.detail).join('\n');
-    for (const sql of [(store.outbox as unknown as { dueStmt: { source: string } }).dueStmt.source, (store.outbox as unknown as { nextStmt: { source: string } }).nextStmt.source]) {
+      (store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all({ target: 'slack', now: 0, limit: 1 }) as Array<{ detail: string }>)
+        .map((r) => r.detail)
+        .join('\n');
+    for (const sql of [
+      (store.outbox as unknown as { dueStmt: { source: string } }).dueStmt.source,
+      (store.outbox as unknown as { nextStmt: { source: string } }).nextStmt.source,
+    ]) {
       const detail = plan(sql);
       expect(detail).not.toMatch(/SCAN outbox/);
       expect(detail).toMatch(/SEARCH outbox USING COVERING INDEX outbox_pending \(state=\? AND target=\? AND channel>\?\)/);

@@ -30,7 +30,8 @@ function open(): Db {
 /** Lets everything else that is ready run: timers, I/O callbacks and other transactions' continuations. */
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-const scratch = (db: Db): Array<{ tx: string; step: number }> => db.prepare('SELECT tx, step FROM scratch ORDER BY id').all() as Array<{ tx: string; step: number }>;
+const scratch = (db: Db): Array<{ tx: string; step: number }> =>
+  db.prepare('SELECT tx, step FROM scratch ORDER BY id').all() as Array<{ tx: string; step: number }>;
 const count = (db: Db): number => (db.prepare('SELECT n FROM counter').get() as { n: number }).n;
 
 describe('the asynchronous SQLite unit of work', () => {
@@ -46,7 +47,10 @@ describe('the asynchronous SQLite unit of work', () => {
       });
     await Promise.all([write('a'), write('b')]);
     const rows = scratch(db).map((r) => `${r.tx}${r.step}`);
-    const serial = [['a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'b2', 'b3'], ['b0', 'b1', 'b2', 'b3', 'a0', 'a1', 'a2', 'a3']];
+    const serial = [
+      ['a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'b2', 'b3'],
+      ['b0', 'b1', 'b2', 'b3', 'a0', 'a1', 'a2', 'a3'],
+    ];
     expect(serial).toContainEqual(rows);
   });
 
@@ -65,7 +69,7 @@ describe('the asynchronous SQLite unit of work', () => {
     expect(count(db)).toBe(20);
   });
 
-  it('keeps the audit chain gapless and each transaction\'s rows together under 50 concurrent transactions', async () => {
+  it("keeps the audit chain gapless and each transaction's rows together under 50 concurrent transactions", async () => {
     const db = open();
     const uow = new SqliteUnitOfWork(db, undefined);
     const audit = new SqliteAuditLog(db, KEY, clock);

@@ -24,21 +24,64 @@ afterEach(() => {
 });
 
 const incident: Incident = {
-  id: 'INC-1', number: 1, title: 'Checkout is down', severity: 2, status: 'investigating', service: 'checkout', private: false,
-  channelName: 'inc-1-checkout-is-down', channelId: null, roles: { commander: 'U0ONCALL1', comms: null, scribe: null },
-  declaredBy: 'U0ONCALL1', declaredAt: T0, acknowledgedAt: null, resolvedAt: null, summary: null,
-  pagerdutyId: null, pagerdutyUrl: null, lastUpdateAt: T0,
+  id: 'INC-1',
+  number: 1,
+  title: 'Checkout is down',
+  severity: 2,
+  status: 'investigating',
+  service: 'checkout',
+  private: false,
+  channelName: 'inc-1-checkout-is-down',
+  channelId: null,
+  roles: { commander: 'U0ONCALL1', comms: null, scribe: null },
+  declaredBy: 'U0ONCALL1',
+  declaredAt: T0,
+  acknowledgedAt: null,
+  resolvedAt: null,
+  summary: null,
+  pagerdutyId: null,
+  pagerdutyUrl: null,
+  lastUpdateAt: T0,
 };
 
 const run: Run = {
-  id: 'R-1', number: 1, procedure: 'check-health', environment: 'prod', incidentId: 'INC-1', channel: null, requestedBy: 'U0ONCALL1',
-  requestedGroups: [], source: 'slack', params: {}, binding: 'b'.repeat(64), state: 'failed', approval: null, approvalExpiresAt: null,
-  concurrencyKey: 'check-health-prod', createdAt: T0, startedAt: T0, finishedAt: T0 + 3_000, pgid: null, ownerPid: null, error: null,
+  id: 'R-1',
+  number: 1,
+  procedure: 'check-health',
+  environment: 'prod',
+  incidentId: 'INC-1',
+  channel: null,
+  requestedBy: 'U0ONCALL1',
+  requestedGroups: [],
+  source: 'slack',
+  params: {},
+  binding: 'b'.repeat(64),
+  state: 'failed',
+  approval: null,
+  approvalExpiresAt: null,
+  concurrencyKey: 'check-health-prod',
+  createdAt: T0,
+  startedAt: T0,
+  finishedAt: T0 + 3_000,
+  pgid: null,
+  ownerPid: null,
+  error: null,
 };
 
 const step = (over: Partial<RunStepRecord>): RunStepRecord => ({
-  runId: 'R-1', index: 0, name: 'space', kind: 'run', outcome: 'succeeded', exitCode: 0, httpStatus: null,
-  startedAt: T0, finishedAt: T0 + 1_000, output: '', truncatedBytes: 0, error: null, ...over,
+  runId: 'R-1',
+  index: 0,
+  name: 'space',
+  kind: 'run',
+  outcome: 'succeeded',
+  exitCode: 0,
+  httpStatus: null,
+  startedAt: T0,
+  finishedAt: T0 + 1_000,
+  output: '',
+  truncatedBytes: 0,
+  error: null,
+  ...over,
 });
 
 function exported(render: typeof renderMarkdown): string {
@@ -46,7 +89,9 @@ function exported(render: typeof renderMarkdown): string {
   const runs = new SqliteRunStore(store.db);
   runs.insert(run);
   runs.saveStep(step({}));
-  runs.saveStep(step({ index: 1, name: 'probe', kind: 'http', outcome: 'failed', exitCode: null, httpStatus: 503, startedAt: T0 + 1_000, finishedAt: T0 + 3_000 }));
+  runs.saveStep(
+    step({ index: 1, name: 'probe', kind: 'http', outcome: 'failed', exitCode: null, httpStatus: 503, startedAt: T0 + 1_000, finishedAt: T0 + 3_000 }),
+  );
   return [...render(transcriptSource(store, 'INC-1', (id) => transcriptRuns(runs, id)))].join('');
 }
 

@@ -21,7 +21,17 @@ export function fakeSteps(result: (request: ProcessStepRequest) => Partial<Proce
   const calls: ProcessStepRequest[] = [];
   const process = async (request: ProcessStepRequest): Promise<ProcessStepResult> => {
     calls.push(request);
-    return { outcome: 'succeeded', exitCode: 0, signal: null, output: 'ok\n', chunks: [], truncatedBytes: 0, durationMs: 1, pid: 4242, ...result(request) };
+    return {
+      outcome: 'succeeded',
+      exitCode: 0,
+      signal: null,
+      output: 'ok\n',
+      chunks: [],
+      truncatedBytes: 0,
+      durationMs: 1,
+      pid: 4242,
+      ...result(request),
+    };
   };
   return { calls, process };
 }
@@ -30,7 +40,11 @@ export function coreServices(options: { policy: Policy; procedures?: Procedure[]
   const clock = manualClock();
   const store = memoryStore({ auditKey: AUDIT_KEY, clock });
   const steps = options.steps ?? fakeSteps();
-  const catalog: CatalogView = { policy: options.policy, policyHash: 'policy-hash-1', procedures: new Map((options.procedures ?? []).map((p) => [p.name, p])) };
+  const catalog: CatalogView = {
+    policy: options.policy,
+    policyHash: 'policy-hash-1',
+    procedures: new Map((options.procedures ?? []).map((p) => [p.name, p])),
+  };
   const errors: unknown[] = [];
   const incidents = createIncidentService({ uow: store.uow, audit: store.audit, incidents: store.incidents, outbox: store.outbox, clock });
   const runs = createRunService({

@@ -133,7 +133,11 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
         yield { seq, time, actor, source, kind, hash, payload: JSON.parse(r.payloadText) as Record<string, unknown> };
       }
     },
-    recentForIncident: (incidentId, limit) => state.audit.filter((r) => r.incidentId === incidentId).slice(-limit).map(toEvent),
+    recentForIncident: (incidentId, limit) =>
+      state.audit
+        .filter((r) => r.incidentId === incidentId)
+        .slice(-limit)
+        .map(toEvent),
     bySeq: (seq) => {
       const row = state.audit.find((r) => r.seq === seq);
       return row && toEvent(row);
@@ -231,11 +235,25 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
       return id;
     },
     due: (target, now, limit) =>
-      copy(heads(target).filter((h) => h.nextAttemptAt <= now).slice(0, limit)).map(({ id, causeSeq, target: t, channel, body, attempts, nextAttemptAt, createdAt, priority }) => ({
-        id, causeSeq, target: t, channel, body, attempts, nextAttemptAt, createdAt, priority,
+      copy(
+        heads(target)
+          .filter((h) => h.nextAttemptAt <= now)
+          .slice(0, limit),
+      ).map(({ id, causeSeq, target: t, channel, body, attempts, nextAttemptAt, createdAt, priority }) => ({
+        id,
+        causeSeq,
+        target: t,
+        channel,
+        body,
+        attempts,
+        nextAttemptAt,
+        createdAt,
+        priority,
       })),
     nextAttemptAfter: (target, now) => {
-      const later = heads(target).filter((h) => h.nextAttemptAt > now).map((h) => h.nextAttemptAt);
+      const later = heads(target)
+        .filter((h) => h.nextAttemptAt > now)
+        .map((h) => h.nextAttemptAt);
       return later.length > 0 ? Math.min(...later) : null;
     },
     markSent: (id, now, receipt) => Object.assign(item(id), { state: 'sent', sentAt: now, receipt: receipt ?? null, attempts: item(id).attempts + 1 }),
@@ -260,7 +278,14 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
     },
     insert: (event) => {
       if (state.pdEvents.has(event.eventId)) throw new Error(`event ${event.eventId} is already stored`);
-      state.pdEvents.set(event.eventId, { ...copy(event), incidentId: event.incidentId ?? null, attempts: 0, nextAttemptAt: 0, lastError: null, processedAt: null });
+      state.pdEvents.set(event.eventId, {
+        ...copy(event),
+        incidentId: event.incidentId ?? null,
+        attempts: 0,
+        nextAttemptAt: 0,
+        lastError: null,
+        processedAt: null,
+      });
     },
     get: (eventId) => copy(state.pdEvents.get(eventId)),
     unfinished: (limit) =>

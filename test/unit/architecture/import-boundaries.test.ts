@@ -38,7 +38,14 @@ describe('import boundaries of src/', () => {
 describe('the import-graph reader', () => {
   it('finds a cycle of two files and a longer one', () => {
     const edge = (from: string, to: string): ImportEdge => ({ from, to, relative: true });
-    const cycles = importCycles([edge('a.ts', 'b.ts'), edge('b.ts', 'a.ts'), edge('c.ts', 'd.ts'), edge('d.ts', 'e.ts'), edge('e.ts', 'c.ts'), edge('e.ts', 'f.ts')]);
+    const cycles = importCycles([
+      edge('a.ts', 'b.ts'),
+      edge('b.ts', 'a.ts'),
+      edge('c.ts', 'd.ts'),
+      edge('d.ts', 'e.ts'),
+      edge('e.ts', 'c.ts'),
+      edge('e.ts', 'f.ts'),
+    ]);
     expect(cycles).toEqual([
       ['a.ts', 'b.ts', 'a.ts'],
       ['c.ts', 'd.ts', 'e.ts', 'c.ts'],

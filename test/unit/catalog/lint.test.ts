@@ -54,14 +54,13 @@ describe('policy lint', () => {
           '  - roles: [developer]\n    allow: [incident.ack]\n    approval: { roles: [sre-oncall] }\n',
       ),
     );
-    expect(out).toContain(
-      'a.yaml:13:5: the rule names procedures or environments but only incident actions, which carry neither; it can never match',
-    );
+    expect(out).toContain('a.yaml:13:5: the rule names procedures or environments but only incident actions, which carry neither; it can never match');
     expect(out).toContain('a.yaml:18:15: approval applies to procedure actions (run, dry-run, approve, cancel) only');
   });
 
   it('warns about roles nobody holds or no rule uses', () => {
-    const policy = 'version: 1\nroles:\n  sre: { users: [U0SRE0001] }\n  ghost: {}\n  spare: { users: [U0SPA0001] }\nrules:\n  - roles: [sre, ghost]\n    allow: ["*"]\n';
+    const policy =
+      'version: 1\nroles:\n  sre: { users: [U0SRE0001] }\n  ghost: {}\n  spare: { users: [U0SPA0001] }\nrules:\n  - roles: [sre, ghost]\n    allow: ["*"]\n';
     expect(findings({ 'policies/a.yaml': policy })).toEqual([
       'a.yaml:4:3: warning: role "ghost" has no users, groups, pagerduty_services or scheduler; nobody holds it',
       'a.yaml:5:3: warning: role "spare" is not used by any rule',
@@ -94,7 +93,11 @@ describe('procedure lint', () => {
   });
 
   it('warns about anchors and patterns open at either end', () => {
-    const out = findings(procedure('params:\n  a: { type: string, pattern: "^[a-z]+$" }\n  b: { type: string, pattern: ".*ok" }\nsteps:\n  - name: s\n    run: [x, "{{a}}", "{{b}}"]\n'));
+    const out = findings(
+      procedure(
+        'params:\n  a: { type: string, pattern: "^[a-z]+$" }\n  b: { type: string, pattern: ".*ok" }\nsteps:\n  - name: s\n    run: [x, "{{a}}", "{{b}}"]\n',
+      ),
+    );
     expect(out).toEqual([
       'p.yaml:6:31: warning: parameter "a": pattern "^[a-z]+$" carries ^/$ anchors; patterns always match the whole value, so drop them',
       'p.yaml:7:31: warning: parameter "b": pattern ".*ok" starts or ends with .* or .+, so it accepts any prefix or suffix (including option-like values); narrow it',
@@ -102,9 +105,7 @@ describe('procedure lint', () => {
   });
 
   it('refuses duplicate step names and secrets in argv', () => {
-    const out = findings(
-      procedure('params:\n  t: { type: secret, env: TOKEN }\nsteps:\n  - name: s\n    run: [x]\n  - name: s\n    run: [x, "{{t}}"]\n'),
-    );
+    const out = findings(procedure('params:\n  t: { type: secret, env: TOKEN }\nsteps:\n  - name: s\n    run: [x]\n  - name: s\n    run: [x, "{{t}}"]\n'));
     expect(out).toContain('p.yaml:10:11: step name "s" is used twice; outputs are kept by step name');
     expect(out.some((l) => l.startsWith('p.yaml:11:14: secret {{t}} cannot be used here'))).toBe(true);
   });
@@ -129,7 +130,8 @@ describe('procedure lint', () => {
 
   it('warns about a procedure no role may run', () => {
     const out = findings({
-      'policies/a.yaml': 'version: 1\nroles:\n  dev: { users: [U0DEV0001] }\nrules:\n  - roles: [dev]\n    allow: [run]\n    procedures: [restart-service]\n  - roles: ["*"]\n    deny: [run]\n    procedures: [restart-service]\n    environments: [prod]\n',
+      'policies/a.yaml':
+        'version: 1\nroles:\n  dev: { users: [U0DEV0001] }\nrules:\n  - roles: [dev]\n    allow: [run]\n    procedures: [restart-service]\n  - roles: ["*"]\n    deny: [run]\n    procedures: [restart-service]\n    environments: [prod]\n',
       'commands/restart-service.yaml': RESTART_SERVICE,
       'commands/other.yaml': 'name: other\ndescription: d\nowner: o\nenvironments: [prod]\nsteps:\n  - name: s\n    run: [x]\n',
     });
@@ -138,8 +140,7 @@ describe('procedure lint', () => {
 });
 
 describe('schedules and reminders', () => {
-  const scheduled = (entry: string) =>
-    withPolicy('', { 'commands/restart-service.yaml': `${RESTART_SERVICE}schedule:\n${entry}` });
+  const scheduled = (entry: string) => withPolicy('', { 'commands/restart-service.yaml': `${RESTART_SERVICE}schedule:\n${entry}` });
 
   it('reports a cron line that is not one, and a schedule missing a required parameter', () => {
     const found = findings(scheduled('  - cron: "every day"\n    env: prod\n'));

@@ -43,9 +43,7 @@ describe('positions of errors', () => {
 
   it('points a bad value inside a flow sequence at that element', () => {
     const c = tempCatalog({ 'policies/a.yaml': 'version: 1\nroles:\n  ops: { users: [U0OPS0001, "@bob"] }\n' });
-    expect(errorsOf(loadCatalog(c)).map(short)).toEqual([
-      'a.yaml:3:29: roles.ops.users[1]: users are Slack user IDs (U… or W…), never display names',
-    ]);
+    expect(errorsOf(loadCatalog(c)).map(short)).toEqual(['a.yaml:3:29: roles.ops.users[1]: users are Slack user IDs (U… or W…), never display names']);
   });
 
   it('points a missing key at the mapping that lacks it', () => {
@@ -66,18 +64,20 @@ describe('positions of errors', () => {
   it('points a role defined in two files at the second definition', () => {
     const c = tempCatalog({
       'policies/a.yaml': MINIMAL_POLICY,
-      'policies/b.yaml': 'version: 1\nroles:\n  auditors: { users: [U0AUD0001] }\n  developer: { users: [U0DEV0009] }\nrules:\n  - roles: [auditors]\n    allow: [incident.export]\n',
+      'policies/b.yaml':
+        'version: 1\nroles:\n  auditors: { users: [U0AUD0001] }\n  developer: { users: [U0DEV0009] }\nrules:\n  - roles: [auditors]\n    allow: [incident.export]\n',
       'commands/restart-service.yaml': RESTART_SERVICE,
     });
-    expect(errorsOf(loadCatalog(c)).map(short)).toEqual([
-      'b.yaml:4:3: role "developer" is already defined in a.yaml; define each role in one file only',
-    ]);
+    expect(errorsOf(loadCatalog(c)).map(short)).toEqual(['b.yaml:4:3: role "developer" is already defined in a.yaml; define each role in one file only']);
   });
 
   it('points a bad procedure duration and a bad step at their nodes', () => {
     const c = tempCatalog({
       'policies/a.yaml': MINIMAL_POLICY,
-      'commands/restart-service.yaml': RESTART_SERVICE.replace('steps:\n', 'timeout: 5 minutes\nsteps:\n  - name: both\n    run: [x]\n    http: { url: "https://x.internal/" }\n'),
+      'commands/restart-service.yaml': RESTART_SERVICE.replace(
+        'steps:\n',
+        'timeout: 5 minutes\nsteps:\n  - name: both\n    run: [x]\n    http: { url: "https://x.internal/" }\n',
+      ),
     });
     expect(errorsOf(loadCatalog(c)).map(short)).toEqual([
       'restart-service.yaml:8:10: timeout: "5 minutes" is not a duration; write e.g. 30s, 5m, 1h',
@@ -116,7 +116,9 @@ describe('folders and merging', () => {
   });
 
   it('accepts an empty commands folder', () => {
-    const c = tempCatalog({ 'policies/a.yaml': 'version: 1\nroles:\n  ops: { users: [U0OPS0001] }\nrules:\n  - roles: [ops]\n    allow: [incident.declare]\n' });
+    const c = tempCatalog({
+      'policies/a.yaml': 'version: 1\nroles:\n  ops: { users: [U0OPS0001] }\nrules:\n  - roles: [ops]\n    allow: [incident.declare]\n',
+    });
     const result = loadCatalog(c);
     expect(result.ok).toBe(true);
   });

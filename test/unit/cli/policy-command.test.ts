@@ -100,7 +100,18 @@ describe('edgeops policy explain', () => {
   it('exits 1 when the catalog itself is invalid', async () => {
     let stderr = '';
     const code = await runCli(
-      ['policy', 'explain', '--user', 'U0SUP0001', '--action', 'incident.note', '--policies', 'test/fixtures/broken-catalog/policies', '--commands', 'test/fixtures/broken-catalog/commands'],
+      [
+        'policy',
+        'explain',
+        '--user',
+        'U0SUP0001',
+        '--action',
+        'incident.note',
+        '--policies',
+        'test/fixtures/broken-catalog/policies',
+        '--commands',
+        'test/fixtures/broken-catalog/commands',
+      ],
       {
         stdin: new PassThrough(),
         stdout: new PassThrough(),

@@ -67,7 +67,11 @@ function visibilityOver(incidents: Incident[], invited: Record<string, string[]>
     },
     access: {
       allows: (actor, request) =>
-        decide(POLICY, { subject: { userId: actor.id, groups: actor.groups }, action: request.action, ...(request.channel ? { channel: request.channel } : {}) }).effect === 'allow',
+        decide(POLICY, {
+          subject: { userId: actor.id, groups: actor.groups },
+          action: request.action,
+          ...(request.channel ? { channel: request.channel } : {}),
+        }).effect === 'allow',
     },
   });
   return { visibility, reads };
@@ -118,15 +122,43 @@ describe('maySee', () => {
   });
 
   it('shows a private incident to the invited and to viewers allowed incident.view_private, and hides it from everyone else', () => {
-    expect(maySee(incident(), GUEST, () => false, () => [GUEST])).toBe(true);
-    expect(maySee(incident(), SRE, () => true, () => [])).toBe(true);
-    expect(maySee(incident(), OUTSIDER, () => false, () => [GUEST])).toBe(false);
+    expect(
+      maySee(
+        incident(),
+        GUEST,
+        () => false,
+        () => [GUEST],
+      ),
+    ).toBe(true);
+    expect(
+      maySee(
+        incident(),
+        SRE,
+        () => true,
+        () => [],
+      ),
+    ).toBe(true);
+    expect(
+      maySee(
+        incident(),
+        OUTSIDER,
+        () => false,
+        () => [GUEST],
+      ),
+    ).toBe(false);
   });
 });
 
 describe('createIncidentVisibility', () => {
   const hidden = incident();
-  const open = incident({ id: 'INC-2', number: 2, private: false, channelId: 'C0INC0002', declaredBy: OUTSIDER, roles: { commander: OUTSIDER, comms: null, scribe: null } });
+  const open = incident({
+    id: 'INC-2',
+    number: 2,
+    private: false,
+    channelId: 'C0INC0002',
+    declaredBy: OUTSIDER,
+    roles: { commander: OUTSIDER, comms: null, scribe: null },
+  });
 
   it('answers a hidden incident with exactly the missing-incident error', () => {
     const { visibility } = visibilityOver([hidden, open]);

@@ -86,7 +86,14 @@ describe('incidents against their audit rows', () => {
     l.add('incident.declared', declared, { actor: 'pagerduty:checkout' });
     const sev = l.add('incident.severity_changed', { from: 2, to: 1 });
     const resolved = l.add('incident.resolved', { summary: 'rolled back' });
-    const tampered = incident({ title: 'Nothing', severity: 3, status: 'resolved', summary: 'rolled back', resolvedAt: T0 + resolved * 1000 + 60_000, declaredBy: 'U0OTHER01' });
+    const tampered = incident({
+      title: 'Nothing',
+      severity: 3,
+      status: 'resolved',
+      summary: 'rolled back',
+      resolvedAt: T0 + resolved * 1000 + 60_000,
+      declaredBy: 'U0OTHER01',
+    });
     expect(check(l.rows, { incidents: [tampered] })).toEqual([
       'incidents row INC-1: title differs from seq 1 (recorded "Checkout down", stored "Nothing")',
       `incidents row INC-1: severity differs from seq ${sev} (recorded 1, stored 3)`,
@@ -142,7 +149,13 @@ const run = (over: Partial<Run> = {}): Run => ({
 });
 
 const base = { run: 'R-1', procedure: 'restart-service', environment: 'prod' };
-const requested = { ...base, params: { service: 'checkout', reason: 'token [secret] leaked' }, binding: 'b1', concurrency_key: 'checkout-prod', channel: null };
+const requested = {
+  ...base,
+  params: { service: 'checkout', reason: 'token [secret] leaked' },
+  binding: 'b1',
+  concurrency_key: 'checkout-prod',
+  channel: null,
+};
 
 describe('runs against their audit rows', () => {
   it('accept params whose secret part the audit row masked, and refuse any other change to them', () => {
@@ -213,7 +226,10 @@ describe('runs against their audit rows', () => {
     });
     expect(check(l.rows, { runs: [run({ state: 'queued', startedAt: null, finishedAt: null })], steps: [step()] })).toEqual([]);
     expect(
-      check(l.rows, { runs: [run({ state: 'queued', startedAt: null, finishedAt: null })], steps: [step({ exitCode: 1, kind: 'http', output: 'restarteD' }), step({ index: 1 })] }),
+      check(l.rows, {
+        runs: [run({ state: 'queued', startedAt: null, finishedAt: null })],
+        steps: [step({ exitCode: 1, kind: 'http', output: 'restarteD' }), step({ index: 1 })],
+      }),
     ).toEqual([
       `run_steps row R-1 step 0: exit_code differs from seq ${fin} (recorded 0, stored 1)`,
       'run_steps row R-1 step 0: kind differs from seq 2 (recorded "run", stored "http")',

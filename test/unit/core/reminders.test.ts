@@ -8,14 +8,33 @@ const T0 = Date.parse('2026-01-01T00:00:00Z');
 
 function incident(over: Partial<Incident> = {}): Incident {
   return {
-    id: 'INC-1', number: 1, title: 't', severity: 1, status: 'investigating', service: null, private: false,
-    channelName: 'inc-1-t', channelId: null, roles: { commander: 'U0ONCALL1', comms: null, scribe: null },
-    declaredBy: 'U0ONCALL1', declaredAt: T0, acknowledgedAt: null, resolvedAt: null, summary: null,
-    pagerdutyId: null, pagerdutyUrl: null, lastUpdateAt: T0, ...over,
+    id: 'INC-1',
+    number: 1,
+    title: 't',
+    severity: 1,
+    status: 'investigating',
+    service: null,
+    private: false,
+    channelName: 'inc-1-t',
+    channelId: null,
+    roles: { commander: 'U0ONCALL1', comms: null, scribe: null },
+    declaredBy: 'U0ONCALL1',
+    declaredAt: T0,
+    acknowledgedAt: null,
+    resolvedAt: null,
+    summary: null,
+    pagerdutyId: null,
+    pagerdutyUrl: null,
+    lastUpdateAt: T0,
+    ...over,
   };
 }
 const facts = (over: Partial<ReminderFacts> = {}, inc: Partial<Incident> = {}): ReminderFacts => ({
-  incident: incident(inc), lastStatusAt: T0, statusReminders: 0, commanderReminders: 0, ...over,
+  incident: incident(inc),
+  lastStatusAt: T0,
+  statusReminders: 0,
+  commanderReminders: 0,
+  ...over,
 });
 
 describe('dueReminders', () => {

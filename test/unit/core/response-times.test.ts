@@ -35,20 +35,25 @@ describe('response times', () => {
 
   it('groups by service and severity over the window, leaving out older incidents and counting only acknowledged or resolved ones in each time', () => {
     const report = responseReport(
-      [
-        incident(40, { ack: 1, resolve: 2 }),
-        incident(10, { ack: 5, resolve: 60 }),
-        incident(5, { ack: 15 }),
-        incident(2, { service: null, severity: 1 }),
-      ],
+      [incident(40, { ack: 1, resolve: 2 }), incident(10, { ack: 5, resolve: 60 }), incident(5, { ack: 15 }), incident(2, { service: null, severity: 1 })],
       NOW,
       30,
     );
     expect(report.total).toBe(3);
     expect(report.since).toBe(NOW - 30 * DAY);
     expect(report.byService).toEqual([
-      { group: NO_SERVICE, incidents: 1, acknowledge: { count: 0, p50: null, p90: null, mean: null }, resolve: { count: 0, p50: null, p90: null, mean: null } },
-      { group: 'api', incidents: 2, acknowledge: { count: 2, p50: 5 * MIN, p90: 15 * MIN, mean: 10 * MIN }, resolve: { count: 1, p50: 60 * MIN, p90: 60 * MIN, mean: 60 * MIN } },
+      {
+        group: NO_SERVICE,
+        incidents: 1,
+        acknowledge: { count: 0, p50: null, p90: null, mean: null },
+        resolve: { count: 0, p50: null, p90: null, mean: null },
+      },
+      {
+        group: 'api',
+        incidents: 2,
+        acknowledge: { count: 2, p50: 5 * MIN, p90: 15 * MIN, mean: 10 * MIN },
+        resolve: { count: 1, p50: 60 * MIN, p90: 60 * MIN, mean: 60 * MIN },
+      },
     ]);
     expect(report.bySeverity.map((r) => [r.group, r.incidents])).toEqual([
       ['SEV1', 1],

@@ -31,11 +31,14 @@ describe('serviceForTemplates', () => {
 
   it('always yields a name matching the pattern, or nothing (property)', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 120 }), fc.string({ unit: 'grapheme', maxLength: 120 }), fc.string({ unit: 'binary', maxLength: 120 })), (name) => {
-        const mapped = serviceForTemplates(name);
-        expect(mapped === '' || WHOLE.test(mapped)).toBe(true);
-        if (WHOLE.test(name)) expect(mapped).toBe(name);
-      }),
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 120 }), fc.string({ unit: 'grapheme', maxLength: 120 }), fc.string({ unit: 'binary', maxLength: 120 })),
+        (name) => {
+          const mapped = serviceForTemplates(name);
+          expect(mapped === '' || WHOLE.test(mapped)).toBe(true);
+          if (WHOLE.test(name)) expect(mapped).toBe(name);
+        },
+      ),
       { numRuns: 5_000 },
     );
   });

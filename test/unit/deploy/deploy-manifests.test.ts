@@ -28,7 +28,10 @@ const Workload = z.object({
 const ServiceDoc = z.object({ spec: z.object({ selector: Labels }) });
 const Named = z.object({ metadata: z.object({ name: z.string() }) });
 const Compose = z.object({
-  services: z.record(z.string(), z.object({ healthcheck: z.object({ test: z.array(z.string()) }).optional(), env_file: z.unknown().optional(), depends_on: z.unknown().optional() })),
+  services: z.record(
+    z.string(),
+    z.object({ healthcheck: z.object({ test: z.array(z.string()) }).optional(), env_file: z.unknown().optional(), depends_on: z.unknown().optional() }),
+  ),
 });
 
 function documents(file: string): Doc[] {
@@ -49,9 +52,13 @@ const ofKind = (kind: string): Doc[] => kubernetes().filter((d) => d.kind === ki
 describe('deploy/', () => {
   it('holds only YAML that parses, every Kubernetes document naming its apiVersion and kind', () => {
     const files = yamlFiles(DEPLOY);
-    expect(files.map((f) => path.relative(DEPLOY, f)).sort()).toEqual(
-      ['compose.yaml', 'kubernetes/deployment.yaml', 'kubernetes/migrate-job.yaml', 'kubernetes/secret.example.yaml', 'kubernetes/service.yaml'],
-    );
+    expect(files.map((f) => path.relative(DEPLOY, f)).sort()).toEqual([
+      'compose.yaml',
+      'kubernetes/deployment.yaml',
+      'kubernetes/migrate-job.yaml',
+      'kubernetes/secret.example.yaml',
+      'kubernetes/service.yaml',
+    ]);
     for (const file of files) expect(documents(file).length).toBeGreaterThan(0);
     for (const d of kubernetes()) expect(d).toMatchObject({ apiVersion: expect.any(String), kind: expect.any(String) });
   });

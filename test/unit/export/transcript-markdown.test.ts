@@ -103,7 +103,11 @@ describe('Markdown transcript', () => {
   it('keeps a note with line breaks (\\r too), table pipes and HTML inside its timeline cell, as recorded', () => {
     const note = 'ok | forged cell\r## Procedure runs\n- fake run\r\n<!-- hide the rest';
     const i = incident();
-    const events = [event(1, 'incident.declared', { title: i.title, severity: 2 }), event(2, 'incident.note', { text: note }), event(3, 'incident.resolved', {})];
+    const events = [
+      event(1, 'incident.declared', { title: i.title, severity: 2 }),
+      event(2, 'incident.note', { text: note }),
+      event(3, 'incident.resolved', {}),
+    ];
     const blocks = render(source(i, events));
     expectIntact(blocks, i, events);
     const timeline = blockAfter(blocks, 'Timeline') as Extract<Block, { kind: 'table' }>;
@@ -130,7 +134,10 @@ describe('Markdown transcript', () => {
     const blocks = render(source(i, events, [run], denied));
     expectIntact(blocks, i, events);
     const runBlock = blockAfter(blocks, 'R-1: sort-file in staging — failed');
-    expect(runBlock).toMatchObject({ kind: 'list', items: ['Requested by: U0SRE0001', 'Approved by: —', `Parameters: file=${value}`, expect.stringMatching(/^Started: /)] });
+    expect(runBlock).toMatchObject({
+      kind: 'list',
+      items: ['Requested by: U0SRE0001', 'Approved by: —', `Parameters: file=${value}`, expect.stringMatching(/^Started: /)],
+    });
     expect(blockAfter(blocks, 'Step sort: failed, exit 2, 0s')).toEqual({ kind: 'fence', text: 'sort: cannot read\n```\n## Timeline' });
     expect(blockAfter(blocks, 'Denied attempts')).toEqual({
       kind: 'list',
@@ -140,16 +147,68 @@ describe('Markdown transcript', () => {
 
   it('renders any recorded text in the title, a cell and a parameter as exactly that text (property)', () => {
     const markup = fc.string({
-      unit: fc.constantFrom('\\', '`', '*', '_', '[', ']', '(', ')', '<', '>', '!', '&', '#', '|', '~', '$', '-', '=', '+', '.', ':', ';', '/', '"', "'", 'a', '1', ' ', '\n', '\r', '\t', '<!--', '-->', 'http://x.y', '&amp;', '&#35;'),
+      unit: fc.constantFrom(
+        '\\',
+        '`',
+        '*',
+        '_',
+        '[',
+        ']',
+        '(',
+        ')',
+        '<',
+        '>',
+        '!',
+        '&',
+        '#',
+        '|',
+        '~',
+        '$',
+        '-',
+        '=',
+        '+',
+        '.',
+        ':',
+        ';',
+        '/',
+        '"',
+        "'",
+        'a',
+        '1',
+        ' ',
+        '\n',
+        '\r',
+        '\t',
+        '<!--',
+        '-->',
+        'http://x.y',
+        '&amp;',
+        '&#35;',
+      ),
       maxLength: 40,
     });
     fc.assert(
       fc.property(markup, markup, (title, text) => {
         const i = incident({ title: `t${title}`, summary: text });
         const events = [event(1, 'incident.note', { text: `n${text}` })];
-        const run: TranscriptRun = { id: 'R-1', procedure: 'p', environment: 'e', state: 'failed', requestedBy: 'U1', approvers: [], params: { v: `v${text}` }, startedAt: null, finishedAt: null, steps: [] };
+        const run: TranscriptRun = {
+          id: 'R-1',
+          procedure: 'p',
+          environment: 'e',
+          state: 'failed',
+          requestedBy: 'U1',
+          approvers: [],
+          params: { v: `v${text}` },
+          startedAt: null,
+          finishedAt: null,
+          steps: [],
+        };
         const blocks = render(source(i, events, [run]));
-        const shown = (s: string): string => s.replace(/\r\n|\r|\n/g, '\n').replace(/^[ \t]+|[ \t]+$/gm, '').trim();
+        const shown = (s: string): string =>
+          s
+            .replace(/\r\n|\r|\n/g, '\n')
+            .replace(/^[ \t]+|[ \t]+$/gm, '')
+            .trim();
         expect(headings(blocks)[0]).toBe(shown(`# INC-1: t${title.replace(/\r\n|\r|\n/g, ' ')}`).replace(/\s+$/, ''));
         expect(headings(blocks).filter((h) => h.startsWith('## '))).toEqual(SECTIONS);
         const timeline = blockAfter(blocks, 'Timeline') as Extract<Block, { kind: 'table' }>;

@@ -68,7 +68,7 @@ describe('the incident service over in-memory ports', () => {
     expect(s.store.outboxItems()).toHaveLength(1);
   });
 
-  it('makes verify name a row changed behind the log\'s back', () => {
+  it("makes verify name a row changed behind the log's back", () => {
     const s = coreServices({ policy: POLICY });
     s.incidents.declare(IC, { title: 'Checkout is slow' });
     s.incidents.note(IC, 'INC-1', 'first note');

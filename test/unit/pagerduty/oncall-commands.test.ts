@@ -48,7 +48,11 @@ describe('/oncall', () => {
     const pager = fakePager();
     const reply = await handleOncallCommand({ pager }, ctx, '"Checkout API"');
     expect(reply.text).toBe(
-      ['On call now for Checkout API (escalation policy Checkout EP):', '  Level 1: Alice (Primary, until 2026-05-01 17:00 UTC)', '  Level 2: Bob (always on call)'].join('\n'),
+      [
+        'On call now for Checkout API (escalation policy Checkout EP):',
+        '  Level 1: Alice (Primary, until 2026-05-01 17:00 UTC)',
+        '  Level 2: Bob (always on call)',
+      ].join('\n'),
     );
     expect(pager.asked).toEqual(['services Checkout API', 'oncalls PEP1']);
   });
@@ -56,9 +60,13 @@ describe('/oncall', () => {
   it('takes the only match, and asks back when several services match', async () => {
     expect((await handleOncallCommand({ pager: fakePager() }, ctx, 'sear')).text).toContain('On call now for Search');
     await expect(handleOncallCommand({ pager: fakePager() }, ctx, 'checkout')).rejects.toThrow(InputError);
-    await expect(handleOncallCommand({ pager: fakePager() }, ctx, 'checkout')).rejects.toThrow(/2 PagerDuty services match "checkout": Checkout API, Checkout Worker/);
+    await expect(handleOncallCommand({ pager: fakePager() }, ctx, 'checkout')).rejects.toThrow(
+      /2 PagerDuty services match "checkout": Checkout API, Checkout Worker/,
+    );
     await expect(handleOncallCommand({ pager: fakePager() }, ctx, 'billing')).rejects.toThrow(/no PagerDuty service matches "billing"/);
-    expect((await handleOncallCommand({ pager: fakePager() }, ctx, 'orphan')).text).toBe('PagerDuty service Orphan has no escalation policy, so nobody is paged for it.');
+    expect((await handleOncallCommand({ pager: fakePager() }, ctx, 'orphan')).text).toBe(
+      'PagerDuty service Orphan has no escalation policy, so nobody is paged for it.',
+    );
   });
 
   it('without a service: every escalation policy, by name, then level', async () => {

@@ -6,7 +6,14 @@ import { parsePagerdutyEvent } from '../../../src/core/pagerduty/pagerduty-event
 const VECTOR = JSON.parse(readFileSync(new URL('../../fixtures/pagerduty/pagerduty-v3-test-body.json', import.meta.url), 'utf8')) as unknown;
 
 const incidentEvent = (type: string, data: Record<string, unknown>) => ({
-  event: { id: 'E1', event_type: type, resource_type: 'incident', occurred_at: '2026-05-01T09:00:00Z', agent: { id: 'PAGENT1', summary: 'Ada', type: 'user_reference' }, data },
+  event: {
+    id: 'E1',
+    event_type: type,
+    resource_type: 'incident',
+    occurred_at: '2026-05-01T09:00:00Z',
+    agent: { id: 'PAGENT1', summary: 'Ada', type: 'user_reference' },
+    data,
+  },
 });
 
 describe('parsePagerdutyEvent', () => {
@@ -26,12 +33,16 @@ describe('parsePagerdutyEvent', () => {
   });
 
   it('reads a note event: its incident and its text', () => {
-    const parsed = parsePagerdutyEvent(incidentEvent('incident.annotated', { id: 'N1', type: 'incident_note', content: 'disk full', incident: { id: 'PINC1', summary: 'x' } }));
+    const parsed = parsePagerdutyEvent(
+      incidentEvent('incident.annotated', { id: 'N1', type: 'incident_note', content: 'disk full', incident: { id: 'PINC1', summary: 'x' } }),
+    );
     expect(parsed).toMatchObject({ ok: true, event: { pdIncidentId: 'PINC1', note: { content: 'disk full' }, service: null } });
   });
 
   it('accepts a ping and unknown event types, which it marks as not handled', () => {
-    expect(parsePagerdutyEvent({ event: { id: 'P1', event_type: 'pagey.ping', agent: null, data: { message: 'Hello from your friend Pagey!' } } })).toMatchObject({
+    expect(
+      parsePagerdutyEvent({ event: { id: 'P1', event_type: 'pagey.ping', agent: null, data: { message: 'Hello from your friend Pagey!' } } }),
+    ).toMatchObject({
       ok: true,
       event: { type: 'pagey.ping', handled: true, pdIncidentId: null },
     });
@@ -46,7 +57,16 @@ describe('parsePagerdutyEvent', () => {
   });
 
   it('refuses bodies that are not V3 events', () => {
-    for (const body of [null, [], 'text', {}, { event: null }, { event: {} }, { event: { id: '', event_type: 'incident.triggered' } }, { event: { id: 'x', event_type: 'Not A Type' } }]) {
+    for (const body of [
+      null,
+      [],
+      'text',
+      {},
+      { event: null },
+      { event: {} },
+      { event: { id: '', event_type: 'incident.triggered' } },
+      { event: { id: 'x', event_type: 'Not A Type' } },
+    ]) {
       expect(parsePagerdutyEvent(body).ok, JSON.stringify(body)).toBe(false);
     }
   });

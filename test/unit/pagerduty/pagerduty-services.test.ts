@@ -57,10 +57,14 @@ describe('PagerDuty events over in-memory ports', () => {
     await s.runs.idle();
 
     expect(s.store.incidents.byPagerdutyId('PD1')).toMatchObject({ id: 'INC-1', title: 'Checkout error rate above 5%', service: 'Checkout API' });
-    expect(s.runs.forIncident('INC-1')).toEqual([expect.objectContaining({ id: 'R-1', procedure: 'diag-checkout', state: 'succeeded', requestedBy: 'pagerduty:Checkout API' })]);
+    expect(s.runs.forIncident('INC-1')).toEqual([
+      expect.objectContaining({ id: 'R-1', procedure: 'diag-checkout', state: 'succeeded', requestedBy: 'pagerduty:Checkout API' }),
+    ]);
     expect(s.steps.calls.map((c) => c.argv)).toEqual([['/usr/bin/collect', 'PD1']]);
     expect(s.store.pagerdutyEvents.get('EV1')).toMatchObject({ state: 'processed', incidentId: 'INC-1', outcome: 'declared' });
-    expect(s.store.pagerdutyEvents.triggerRuns('EV1')).toEqual([expect.objectContaining({ procedure: 'diag-checkout', runId: 'R-1', outcome: 'started' })]);
+    expect(s.store.pagerdutyEvents.triggerRuns('EV1')).toEqual([
+      expect.objectContaining({ procedure: 'diag-checkout', runId: 'R-1', outcome: 'started' }),
+    ]);
     expect(s.errors).toEqual([]);
     expect(s.store.audit.verify()).toMatchObject({ ok: true });
   });

@@ -100,7 +100,12 @@ describe('mirroring acks and resolves to PagerDuty', () => {
     sync.onIncidentRecorded(event('incident.resolved', { summary: 'rolled back' }), incident(), human);
     expect(queued).toEqual([
       { causeSeq: 42, target: 'pagerduty', channel: 'pagerduty:PINC1', body: { kind: 'pagerduty.acknowledge', action: 'acknowledge', incident: 'PINC1' } },
-      { causeSeq: 42, target: 'pagerduty', channel: 'pagerduty:PINC1', body: { kind: 'pagerduty.resolve', action: 'resolve', incident: 'PINC1', resolution: 'rolled back' } },
+      {
+        causeSeq: 42,
+        target: 'pagerduty',
+        channel: 'pagerduty:PINC1',
+        body: { kind: 'pagerduty.resolve', action: 'resolve', incident: 'PINC1', resolution: 'rolled back' },
+      },
     ]);
     for (const q of queued) expect(PagerdutyWriteSchema.safeParse(q.body).success).toBe(true);
   });
@@ -125,7 +130,11 @@ describe('notes for runs PagerDuty triggered', () => {
   });
 
   it('name a failure and its reason', () => {
-    const text = runNote(run({ state: 'timed_out', error: 'step tail timed out' }), [step({ kind: 'run', outcome: 'timed_out', exitCode: null, httpStatus: null })], incident());
+    const text = runNote(
+      run({ state: 'timed_out', error: 'step tail timed out' }),
+      [step({ kind: 'run', outcome: 'timed_out', exitCode: null, httpStatus: null })],
+      incident(),
+    );
     expect(text).toContain('timed out in 3s');
     expect(text).toContain('step tail timed out');
     expect(text).toContain('• request: timed out (exit —, 1s)');

@@ -41,7 +41,13 @@ describe('globMatch', () => {
     const pattern = fc.array(fc.oneof(alphabet, fc.constant('*')), { maxLength: 8 }).map((cs) => cs.join(''));
     fc.assert(
       fc.property(pattern, text, (p, v) => {
-        const oracle = new RegExp(`^${p.split('*').map((s) => s.replace(/[.-]/g, '\\$&')).join('.*')}$`, 's');
+        const oracle = new RegExp(
+          `^${p
+            .split('*')
+            .map((s) => s.replace(/[.-]/g, '\\$&'))
+            .join('.*')}$`,
+          's',
+        );
         expect(globMatch(p, v)).toBe(oracle.test(v));
       }),
       { numRuns: 2000 },

@@ -52,8 +52,7 @@ const ruleBodyArb: fc.Arbitrary<RuleBody> = fc
     return rule;
   });
 
-const withSources = (bodies: readonly RuleBody[], file = 'p.yaml'): PolicyRule[] =>
-  bodies.map((body, index) => ({ ...body, source: { file, index } }));
+const withSources = (bodies: readonly RuleBody[], file = 'p.yaml'): PolicyRule[] => bodies.map((body, index) => ({ ...body, source: { file, index } }));
 
 const policyArb: fc.Arbitrary<Policy> = fc
   .record({
@@ -194,8 +193,7 @@ describe('policy engine properties', () => {
         expect(b.effect).toBe(a.effect);
         expect(b.approval).toEqual(a.approval);
         expect(b.roles).toEqual(a.roles);
-        const kinds = (d: Decision) =>
-          d.matched.map((m) => `${m.outcome}:${m.decisive}:${JSON.stringify(m.approval ?? null)}`).sort();
+        const kinds = (d: Decision) => d.matched.map((m) => `${m.outcome}:${m.decisive}:${JSON.stringify(m.approval ?? null)}`).sort();
         expect(kinds(b)).toEqual(kinds(a));
       }),
       { numRuns: 1000 },

@@ -1,12 +1,6 @@
 // Engine semantics beyond the table: approvers, helpers for help/list, tie-breaking, narrowing.
 import { describe, expect, it } from 'vitest';
-import {
-  canApprove,
-  compareStrictness,
-  decide,
-  mayPerform,
-  permittedEnvironments,
-} from '../../../src/core/policy/policy-engine.js';
+import { canApprove, compareStrictness, decide, mayPerform, permittedEnvironments } from '../../../src/core/policy/policy-engine.js';
 import { policyFromYaml } from './build-policy.js';
 
 const POLICY = policyFromYaml(`

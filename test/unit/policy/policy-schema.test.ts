@@ -70,7 +70,9 @@ rules:
   it('accepts the viewing actions incident.view, incident.view_private and runbook.status, and still refuses near misses', () => {
     expect(check('version: 1\nrules:\n  - roles: [a]\n    allow: [incident.view, incident.view_private, runbook.status]\n').success).toBe(true);
     expect(check('version: 1\nrules:\n  - roles: [a]\n    deny: ["incident.view*"]\n').success).toBe(true);
-    expect(messages('version: 1\nrules:\n  - roles: [a]\n    allow: [incident.read]\n')[0]).toMatch(/unknown action "incident\.read"; actions are .*incident\.view, incident\.view_private, .*runbook\.status/);
+    expect(messages('version: 1\nrules:\n  - roles: [a]\n    allow: [incident.read]\n')[0]).toMatch(
+      /unknown action "incident\.read"; actions are .*incident\.view, incident\.view_private, .*runbook\.status/,
+    );
   });
 
   it('refuses display names where Slack IDs belong', () => {

@@ -52,7 +52,10 @@ const ruleArb: fc.Arbitrary<RuleBody> = fc
   });
 
 const policyArb: fc.Arbitrary<Policy> = fc
-  .record({ roles: fc.dictionary(fc.constantFrom(...ROLES), roleArb, { minKeys: 2, maxKeys: 3 }), rules: fc.array(ruleArb, { minLength: 1, maxLength: 5 }) })
+  .record({
+    roles: fc.dictionary(fc.constantFrom(...ROLES), roleArb, { minKeys: 2, maxKeys: 3 }),
+    rules: fc.array(ruleArb, { minLength: 1, maxLength: 5 }),
+  })
   .map(({ roles, rules }) => ({ roles, rules: rules.map((body, index) => ({ ...body, source: { file: 'p.yaml', index } })) }));
 
 type Op =
@@ -66,7 +69,16 @@ type Op =
   | { op: 'expire' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('request' as const), user: fc.constantFrom(...USERS), env: fc.constantFrom(...ENVIRONMENTS), source: fc.constantFrom<Source>('slack', 'console'), groups: some(GROUPS, 0) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('request' as const),
+      user: fc.constantFrom(...USERS),
+      env: fc.constantFrom(...ENVIRONMENTS),
+      source: fc.constantFrom<Source>('slack', 'console'),
+      groups: some(GROUPS, 0),
+    }),
+  },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('approve' as const), user: fc.constantFrom(...USERS), run: fc.integer({ min: 1, max: 4 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('deny' as const), user: fc.constantFrom(...USERS), run: fc.integer({ min: 1, max: 4 }) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('policy' as const), policy: policyArb, reload: fc.boolean() }) },
@@ -124,10 +136,24 @@ async function play(initial: Policy, directoryAtStart: Record<string, string[]>,
   /** The property: the policy and groups in force now allow the requester, directly or with the approvals given, and the script is the one requested. */
   function check(run: Run): void {
     const groups = run.source === 'slack' ? (directory.get(run.requestedBy) ?? []) : run.requestedGroups;
-    const decision = decide(catalog.policy, { subject: { userId: run.requestedBy, groups }, action: 'run', procedure: run.procedure, environment: run.environment, channel: 'C0ONE' });
-    const approvers = new Set(ports.runs.approvals(run.id).filter((a) => a.decision === 'approve' && a.binding === run.binding && a.approver !== run.requestedBy).map((a) => a.approver));
+    const decision = decide(catalog.policy, {
+      subject: { userId: run.requestedBy, groups },
+      action: 'run',
+      procedure: run.procedure,
+      environment: run.environment,
+      channel: 'C0ONE',
+    });
+    const approvers = new Set(
+      ports.runs
+        .approvals(run.id)
+        .filter((a) => a.decision === 'approve' && a.binding === run.binding && a.approver !== run.requestedBy)
+        .map((a) => a.approver),
+    );
     const allowed = decision.effect === 'allow' || (decision.effect === 'approval_required' && approvers.size >= decision.approval!.count);
-    if (!allowed) violations.push(`${run.id} of ${run.requestedBy} executed though the policy in force says ${decision.effect} (${approvers.size} approvals): ${decision.reason}`);
+    if (!allowed)
+      violations.push(
+        `${run.id} of ${run.requestedBy} executed though the policy in force says ${decision.effect} (${approvers.size} approvals): ${decision.reason}`,
+      );
     if (scriptAtRequest.get(run.id) !== script) violations.push(`${run.id} executed a script changed since its request`);
   }
 

@@ -89,7 +89,11 @@ describe('a value beginning an argv element', () => {
   });
 
   it('names the variable supplying the first character', () => {
-    const vars = new Map([['a', ''], ['b', '-x'], ['c', 'y']]);
+    const vars = new Map([
+      ['a', ''],
+      ['b', '-x'],
+      ['c', 'y'],
+    ]);
     expect(leadingVariable('{{a}}{{b}}', vars)).toBe('b');
     expect(leadingVariable('{{ c }}{{b}}', vars)).toBe('c');
     expect(leadingVariable('--{{b}}', vars)).toBeUndefined();
@@ -100,7 +104,11 @@ describe('a value beginning an argv element', () => {
 describe('allow_leading_dash in the procedure file', () => {
   it('is accepted on string, int and enum params', () => {
     const p = procedure(
-      { s: { type: 'string', allow_leading_dash: true }, i: { type: 'int', allow_leading_dash: false }, e: { type: 'enum', values: ['-v', '-q'], allow_leading_dash: true } },
+      {
+        s: { type: 'string', allow_leading_dash: true },
+        i: { type: 'int', allow_leading_dash: false },
+        e: { type: 'enum', values: ['-v', '-q'], allow_leading_dash: true },
+      },
       ['prog', '{{s}}', '{{i}}', '{{e}}'],
     );
     expect(p.params.s).toMatchObject({ allow_leading_dash: true });
@@ -122,14 +130,20 @@ describe('allow_leading_dash in the procedure file', () => {
     });
     expect(result.success).toBe(false);
     expect(result.error!.issues).toEqual([
-      expect.objectContaining({ path: ['params', 'p', 'allow_leading_dash'], message: expect.stringMatching(new RegExp(`^allow_leading_dash makes no sense on a ${type} parameter: ${why}.*; remove it$`)) }),
+      expect.objectContaining({
+        path: ['params', 'p', 'allow_leading_dash'],
+        message: expect.stringMatching(new RegExp(`^allow_leading_dash makes no sense on a ${type} parameter: ${why}.*; remove it$`)),
+      }),
     ]);
   });
 
   it('reports an enum value or default that begins an element with "-" without allow_leading_dash', () => {
     const p = procedure({ level: { type: 'enum', values: ['info', '-v'] }, n: { type: 'int', default: -1 } }, ['prog', '{{level}}', '--n={{n}}', '{{n}}']);
     expect(checkProcedureTemplates(p)).toEqual([
-      { path: ['steps', 0, 'run', 1], message: expect.stringContaining('{{level}} begins this argument and may be "-v", which would be refused at run time') },
+      {
+        path: ['steps', 0, 'run', 1],
+        message: expect.stringContaining('{{level}} begins this argument and may be "-v", which would be refused at run time'),
+      },
       { path: ['steps', 0, 'run', 3], message: expect.stringContaining('{{n}} begins this argument and may be "-1"') },
     ]);
   });

@@ -87,9 +87,7 @@ describe('resolveParams: int', () => {
   });
 
   it('refuses -0 and integers too large to hold exactly', () => {
-    expect(problemsOf(() => resolveParams(p, { delta: '-0' }, noSecrets))).toEqual([
-      'delta: "-0" is not a whole number; write plain digits such as 50',
-    ]);
+    expect(problemsOf(() => resolveParams(p, { delta: '-0' }, noSecrets))).toEqual(['delta: "-0" is not a whole number; write plain digits such as 50']);
     expect(problemsOf(() => resolveParams(p, { delta: '9007199254740993' }, noSecrets))).toEqual(['delta: "9007199254740993" is too large']);
   });
 
@@ -175,9 +173,7 @@ describe('resolveParams: secret', () => {
   });
 
   it('refuses a secret given in chat or on the command line, even with the environment set', () => {
-    const problems = problemsOf(() =>
-      resolveParams(p, { api_token: 'typed-in-chat' }, { secretEnv: { PAYMENTS_API_TOKEN: 'tok-123456' } }),
-    );
+    const problems = problemsOf(() => resolveParams(p, { api_token: 'typed-in-chat' }, { secretEnv: { PAYMENTS_API_TOKEN: 'tok-123456' } }));
     expect(problems).toEqual([
       "api_token is a secret: it is read from the bot's environment variable PAYMENTS_API_TOKEN and can never be given in chat or on the command line",
     ]);
@@ -196,9 +192,9 @@ describe('resolveParams: secret', () => {
   });
 
   it('refuses a secret passed as a preset value too', () => {
-    expect(
-      problemsOf(() => resolveParams(p, {}, { secretEnv: { PAYMENTS_API_TOKEN: 'tok-123456' }, defaults: { api_token: 'x' } })),
-    ).toEqual([expect.stringMatching(/^api_token is a secret/)]);
+    expect(problemsOf(() => resolveParams(p, {}, { secretEnv: { PAYMENTS_API_TOKEN: 'tok-123456' }, defaults: { api_token: 'x' } }))).toEqual([
+      expect.stringMatching(/^api_token is a secret/),
+    ]);
   });
 
   it('names the variable to set when a required secret is missing or empty; an optional one is left out', () => {
@@ -239,15 +235,11 @@ describe('resolveParams: NUL characters', () => {
     ['e', 'a\0b'],
     ['d', '5m\0'],
   ])('refuses NUL in %s', (name, v) => {
-    expect(problemsOf(() => resolveParams(p, { [name]: v }, noSecrets))).toEqual([
-      `${name}: contains a NUL character, which no parameter may hold`,
-    ]);
+    expect(problemsOf(() => resolveParams(p, { [name]: v }, noSecrets))).toEqual([`${name}: contains a NUL character, which no parameter may hold`]);
   });
 
   it('refuses NUL in a secret from the environment', () => {
-    expect(problemsOf(() => resolveParams(p, {}, { secretEnv: { TOKEN: 'abcd\0efgh' } }))).toEqual([
-      't: the value of TOKEN contains a NUL character',
-    ]);
+    expect(problemsOf(() => resolveParams(p, {}, { secretEnv: { TOKEN: 'abcd\0efgh' } }))).toEqual(['t: the value of TOKEN contains a NUL character']);
   });
 });
 
@@ -269,10 +261,14 @@ describe('resolveParams: names, required values and defaults', () => {
   });
 
   it('lets given values override defaults and preset values override file defaults', () => {
-    const r = resolveParams(p, { service: 'checkout', instance: 'web-01', lines: '10' }, {
-      secretEnv: {},
-      defaults: { lines: 20, force: true, instance: 'all' },
-    });
+    const r = resolveParams(
+      p,
+      { service: 'checkout', instance: 'web-01', lines: '10' },
+      {
+        secretEnv: {},
+        defaults: { lines: 20, force: true, instance: 'all' },
+      },
+    );
     expect(r.values).toMatchObject({ instance: 'web-01', lines: 10, force: true });
   });
 

@@ -76,6 +76,8 @@ describe('planRun', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(InputError);
-    expect((error as Error).message).toMatch(/^restart-service: unknown template variable \{\{nope\}\} in step "a" run\[1\].*; secret api_token cannot be used in step "b" run\[1\]/);
+    expect((error as Error).message).toMatch(
+      /^restart-service: unknown template variable \{\{nope\}\} in step "a" run\[1\].*; secret api_token cannot be used in step "b" run\[1\]/,
+    );
   });
 });

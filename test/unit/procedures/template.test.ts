@@ -96,18 +96,7 @@ describe('renderTemplate', () => {
 });
 
 describe('resolveStep: run', () => {
-  const hostile = [
-    '; touch PWNED',
-    '$(touch PWNED)',
-    '`touch PWNED`',
-    'a\ntouch PWNED',
-    '--rm -rf /',
-    `"'" \\ '`,
-    '   ',
-    '',
-    '*',
-    'x'.repeat(10_000),
-  ];
+  const hostile = ['; touch PWNED', '$(touch PWNED)', '`touch PWNED`', 'a\ntouch PWNED', '--rm -rf /', `"'" \\ '`, '   ', '', '*', 'x'.repeat(10_000)];
 
   /** `reason` may begin an argument with "-" here, so every hostile value reaches the argv. */
   const dashing = procedure({ params: { reason: { type: 'string', max_length: 65536, allow_leading_dash: true } } });

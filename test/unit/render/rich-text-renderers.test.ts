@@ -35,9 +35,14 @@ describe('rich text', () => {
   });
 
   it('accepts a stored string or well-formed segments as message text, and nothing else', () => {
-    expect([isChatText('hi'), isChatText(mentionLine), isChatText([]), isChatText(42), isChatText([{ kind: 'user' }]), isChatText([{ kind: 'x', id: 'a' }])]).toEqual([
-      true, true, true, false, false, false,
-    ]);
+    expect([
+      isChatText('hi'),
+      isChatText(mentionLine),
+      isChatText([]),
+      isChatText(42),
+      isChatText([{ kind: 'user' }]),
+      isChatText([{ kind: 'x', id: 'a' }]),
+    ]).toEqual([true, true, true, false, false, false]);
   });
 });
 
@@ -56,7 +61,9 @@ describe('a user mention on each surface', () => {
 
   it('Markdown export: a user shows as <@U…> text', () => {
     expect(markdownText(mentionLine)).toBe('<@U0DEV0001> approved R-7 for INC-3');
-    expect(readMarkdown(`| ${markdownText(mentionLine)} |\n| --- |\n| x |\n`)).toEqual([{ kind: 'table', rows: [['<@U0DEV0001> approved R-7 for INC-3'], ['x']] }]);
+    expect(readMarkdown(`| ${markdownText(mentionLine)} |\n| --- |\n| x |\n`)).toEqual([
+      { kind: 'table', rows: [['<@U0DEV0001> approved R-7 for INC-3'], ['x']] },
+    ]);
   });
 
   it('HTML export: a user shows as escaped <@U…> text', () => {
@@ -67,9 +74,7 @@ describe('a user mention on each surface', () => {
 describe('names and words with markup characters', () => {
   it('Slack mrkdwn: a name that is not a Slack user is inert words: escaped, no mention, emphasis broken up', () => {
     const out = slackMrkdwn(hostileLine);
-    expect(out).toBe(
-      'by pagerduty:A &lt;b&gt;&amp;amp; *\u200bbold*\u200b | _\u200bit_\u200b &lt;!channel&gt;: a &lt;b&gt;&amp;amp; *b* | x',
-    );
+    expect(out).toBe('by pagerduty:A &lt;b&gt;&amp;amp; *\u200bbold*\u200b | _\u200bit_\u200b &lt;!channel&gt;: a &lt;b&gt;&amp;amp; *b* | x');
     expect(out).not.toMatch(/<[!#@]|<http/);
   });
 
@@ -81,15 +86,11 @@ describe('names and words with markup characters', () => {
 
   it('Markdown export: the name and the words read back as exactly themselves, no HTML, emphasis or extra cell', () => {
     const line = markdownText(hostileLine);
-    expect(readMarkdown(`| ${line} |\n| --- |\n| x |\n`)).toEqual([
-      { kind: 'table', rows: [[`by <@${HOSTILE_NAME}>: a <b>&amp; *b* | x`], ['x']] },
-    ]);
+    expect(readMarkdown(`| ${line} |\n| --- |\n| x |\n`)).toEqual([{ kind: 'table', rows: [[`by <@${HOSTILE_NAME}>: a <b>&amp; *b* | x`], ['x']] }]);
   });
 
   it('HTML export: every character that could open markup is an entity', () => {
-    expect(htmlText(hostileLine)).toBe(
-      'by &lt;@pagerduty:A &lt;b&gt;&amp;amp; *bold* | _it_ &lt;!channel&gt;&gt;: a &lt;b&gt;&amp;amp; *b* | x',
-    );
+    expect(htmlText(hostileLine)).toBe('by &lt;@pagerduty:A &lt;b&gt;&amp;amp; *bold* | _it_ &lt;!channel&gt;&gt;: a &lt;b&gt;&amp;amp; *b* | x');
   });
 
   it('console: words and names show as written', () => {
@@ -110,7 +111,11 @@ describe('rows queued before rich text (a plain string with <@U…> in it)', () 
   });
 
   it('and a new message with the same words renders to the same bytes on Slack and the console', () => {
-    const fresh = { kind: 'incident.note', text: rich`${userRef('U0DEV0001')} note: p99 > 2s & ${userRef('pagerduty:Checkout API')} <!here>`, fields: [['Commander', [userRef('U0DEV0001')]]] as Array<[string, RichText]> };
+    const fresh = {
+      kind: 'incident.note',
+      text: rich`${userRef('U0DEV0001')} note: p99 > 2s & ${userRef('pagerduty:Checkout API')} <!here>`,
+      fields: [['Commander', [userRef('U0DEV0001')]]] as Array<[string, RichText]>,
+    };
     const old = { kind: 'incident.note', text: legacy, fields: [['Commander', '<@U0DEV0001>']] as Array<[string, string]> };
     expect(renderMessage(fresh)).toEqual(renderMessage(old));
     expect(renderPost({ channel: 'inc-1', message: fresh })).toBe(renderPost({ channel: 'inc-1', message: old }));
@@ -120,13 +125,35 @@ describe('rows queued before rich text (a plain string with <@U…> in it)', () 
 describe('timeline events naming people, in the exports', () => {
   const T0 = Date.UTC(2026, 2, 4, 10, 0, 0);
   const incident: Incident = {
-    id: 'INC-1', number: 1, title: 'Down', severity: 2, status: 'investigating', service: null, private: false,
-    channelName: 'inc-1-down', channelId: null, roles: { commander: 'U0SRE0001', comms: null, scribe: null },
-    declaredBy: 'U0SRE0001', declaredAt: T0, acknowledgedAt: null, resolvedAt: null, summary: null,
-    pagerdutyId: null, pagerdutyUrl: null, lastUpdateAt: T0,
+    id: 'INC-1',
+    number: 1,
+    title: 'Down',
+    severity: 2,
+    status: 'investigating',
+    service: null,
+    private: false,
+    channelName: 'inc-1-down',
+    channelId: null,
+    roles: { commander: 'U0SRE0001', comms: null, scribe: null },
+    declaredBy: 'U0SRE0001',
+    declaredAt: T0,
+    acknowledgedAt: null,
+    resolvedAt: null,
+    summary: null,
+    pagerdutyId: null,
+    pagerdutyUrl: null,
+    lastUpdateAt: T0,
   };
   const events: TranscriptEvent[] = [
-    { seq: 1, time: T0, actor: 'U0SRE0001', source: 'slack', kind: 'incident.role_assigned', payload: { role: 'comms', user: 'U0COMMS01', previous: HOSTILE_NAME }, hash: 'a'.repeat(64) },
+    {
+      seq: 1,
+      time: T0,
+      actor: 'U0SRE0001',
+      source: 'slack',
+      kind: 'incident.role_assigned',
+      payload: { role: 'comms', user: 'U0COMMS01', previous: HOSTILE_NAME },
+      hash: 'a'.repeat(64),
+    },
   ];
   const source = { incident, events: () => events, runs: () => [], denied: () => [] };
 
@@ -137,10 +164,18 @@ describe('timeline events naming people, in the exports', () => {
   it('Markdown: the mention reads as text in its own cell', () => {
     const table = readMarkdown([...renderMarkdown(source)].join('')).find((b) => b.kind === 'table' && b.rows[0]![0] === 'Time (UTC)');
     expect(table).toMatchObject({ kind: 'table' });
-    expect((table as { rows: string[][] }).rows[1]).toEqual(['2026-03-04T10:00:00.000Z', '1', 'U0SRE0001', 'slack', `comms: <@U0COMMS01> (was <@${HOSTILE_NAME}>)`]);
+    expect((table as { rows: string[][] }).rows[1]).toEqual([
+      '2026-03-04T10:00:00.000Z',
+      '1',
+      'U0SRE0001',
+      'slack',
+      `comms: <@U0COMMS01> (was <@${HOSTILE_NAME}>)`,
+    ]);
   });
 
   it('HTML: the mention is escaped text', () => {
-    expect([...renderHtml(source)].join('')).toContain('<td>comms: &lt;@U0COMMS01&gt; (was &lt;@pagerduty:A &lt;b&gt;&amp;amp; *bold* | _it_ &lt;!channel&gt;&gt;)</td>');
+    expect([...renderHtml(source)].join('')).toContain(
+      '<td>comms: &lt;@U0COMMS01&gt; (was &lt;@pagerduty:A &lt;b&gt;&amp;amp; *bold* | _it_ &lt;!channel&gt;&gt;)</td>',
+    );
   });
 });

@@ -66,7 +66,9 @@ describe('error text of a run', () => {
     expect(run.state).toBe('failed');
     const [step] = s.runs.steps(run.id);
     expect(step!.error).toBe('cannot start /bin/true: env TOKEN=[secret] rejected, token [secret]');
-    expect(s.ports.rows().find((r) => r.kind === 'run.step_finished')!.payload.error).toBe('cannot start /bin/true: env TOKEN=[secret] rejected, token [secret]');
+    expect(s.ports.rows().find((r) => r.kind === 'run.step_finished')!.payload.error).toBe(
+      'cannot start /bin/true: env TOKEN=[secret] rejected, token [secret]',
+    );
     expect(recorded(s)).not.toContain(SECRET);
     expect(recorded(s)).not.toContain(CREDENTIAL);
   });
@@ -77,7 +79,9 @@ describe('error text of a run', () => {
     });
     const run = await runOnce(s);
     expect(run).toMatchObject({ state: 'failed', error: 'edgeops could not complete the run: spawn refused TOKEN=[secret] with [secret]' });
-    expect(s.ports.rows().find((r) => r.kind === 'run.finished')!.payload.error).toBe('edgeops could not complete the run: spawn refused TOKEN=[secret] with [secret]');
+    expect(s.ports.rows().find((r) => r.kind === 'run.finished')!.payload.error).toBe(
+      'edgeops could not complete the run: spawn refused TOKEN=[secret] with [secret]',
+    );
     expect(recorded(s)).not.toContain(SECRET);
     expect(recorded(s)).not.toContain(CREDENTIAL);
   });

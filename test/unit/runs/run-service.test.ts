@@ -64,7 +64,12 @@ describe('the run service over in-memory ports', () => {
     // The lease is free again, and the chain of every row verifies with its real hashes.
     expect(s.store.runs.leaseHolder('restart-checkout')).toBeUndefined();
     expect(s.store.audit.verify()).toMatchObject({ ok: true, count: 9 });
-    expect(s.store.outboxItems().map((o) => (o.body as { kind?: string }).kind)).toEqual(['run.approval_requested', 'run.approved', 'run.started', 'run.finished']);
+    expect(s.store.outboxItems().map((o) => (o.body as { kind?: string }).kind)).toEqual([
+      'run.approval_requested',
+      'run.approved',
+      'run.started',
+      'run.finished',
+    ]);
   });
 
   it('refuses the requester approving their own run, and records the refusal through the decision recorder', async () => {
@@ -75,7 +80,15 @@ describe('the run service over in-memory ports', () => {
     expect(refusal).toMatchObject({
       kind: 'policy.denied',
       actor: DEV.actor.id,
-      payload: { action: 'approve', run: 'R-1', procedure: 'restart', environment: 'prod', effect: 'deny', reason: 'the requester never approves their own run', policy_hash: 'policy-hash-1' },
+      payload: {
+        action: 'approve',
+        run: 'R-1',
+        procedure: 'restart',
+        environment: 'prod',
+        effect: 'deny',
+        reason: 'the requester never approves their own run',
+        policy_hash: 'policy-hash-1',
+      },
     });
     expect(s.runs.get('R-1').state).toBe('pending_approval');
     expect(s.steps.calls).toEqual([]);
@@ -85,7 +98,11 @@ describe('the run service over in-memory ports', () => {
     const s = coreServices({ policy: POLICY, procedures: [RESTART] });
     s.runs.request(DEV, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' });
     await expect(s.runs.approve(OTHER, 'R-1')).rejects.toThrow(/you may not approve R-1/);
-    expect(s.store.auditRows().at(-1)).toMatchObject({ kind: 'policy.denied', actor: OTHER.actor.id, payload: { action: 'approve', run: 'R-1', effect: 'deny', roles: [] } });
+    expect(s.store.auditRows().at(-1)).toMatchObject({
+      kind: 'policy.denied',
+      actor: OTHER.actor.id,
+      payload: { action: 'approve', run: 'R-1', effect: 'deny', roles: [] },
+    });
     expect(s.runs.get('R-1').state).toBe('pending_approval');
     expect(s.steps.calls).toEqual([]);
   });

@@ -12,13 +12,28 @@ describe('formatDuration', () => {
 
   it('writes elapsed time rounded to the second, as people read it', () => {
     expect([0, 499, 4_400, 65_000, 900_000, 3_900_000, -5].map((ms) => formatDuration(ms, 'elapsed'))).toEqual([
-      '0s', '0s', '4s', '1m 05s', '15m 00s', '1h 05m', '0s',
+      '0s',
+      '0s',
+      '4s',
+      '1m 05s',
+      '15m 00s',
+      '1h 05m',
+      '0s',
     ]);
   });
 });
 
 describe('stepSummary', () => {
-  const processStep = { name: 'space', kind: 'run' as const, outcome: 'timed_out', exitCode: null, httpStatus: null, startedAt: T0, finishedAt: T0 + 65_000, error: 'timed out after 1m' };
+  const processStep = {
+    name: 'space',
+    kind: 'run' as const,
+    outcome: 'timed_out',
+    exitCode: null,
+    httpStatus: null,
+    startedAt: T0,
+    finishedAt: T0 + 65_000,
+    error: 'timed out after 1m',
+  };
   const httpStep = { name: 'probe', kind: 'http' as const, outcome: 'failed', exitCode: null, httpStatus: 503, durationMs: 2_000 };
 
   it('gives a program its exit code and an HTTP step its status', () => {

@@ -15,7 +15,15 @@ const shellWord = (word: string): string => (/^[A-Za-z0-9_./:=@-]+$/.test(word) 
 
 export async function auditPage(deps: PortalDeps, _req: IncomingMessage, res: ServerResponse, viewer: Viewer): Promise<void> {
   if (!deps.access.allows(viewer.actor, { action: AUDIT_VIEW, channel: null })) {
-    sendPage(res, 403, layout('Audit', html`<h1>Audit</h1><p class="error" role="alert">The policy does not let you view the audit log's status (audit.view); ask an owner of the policy.</p>`, viewer));
+    sendPage(
+      res,
+      403,
+      layout(
+        'Audit',
+        html`<h1>Audit</h1><p class="error" role="alert">The policy does not let you view the audit log's status (audit.view); ask an owner of the policy.</p>`,
+        viewer,
+      ),
+    );
     return;
   }
   const { chain, lastAnchor } = await deps.ops.reads.auditStatus();

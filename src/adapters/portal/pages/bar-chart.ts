@@ -33,7 +33,8 @@ export function barChart(spec: ChartSpec): Html {
   const height = LEGEND_H + Math.max(1, spec.bars.length) * groupH;
   const width = LABEL_W + PLOT_W + VALUE_W;
   const legend = spec.series.map(
-    (name, s) => html`<rect x="${LABEL_W + s * 110}" y="4" width="12" height="12" fill="${FILLS[s % FILLS.length]}"/><text x="${LABEL_W + s * 110 + 16}" y="14" font-size="12">${name}</text>`,
+    (name, s) =>
+      html`<rect x="${LABEL_W + s * 110}" y="4" width="12" height="12" fill="${FILLS[s % FILLS.length]}"/><text x="${LABEL_W + s * 110 + 16}" y="14" font-size="12">${name}</text>`,
   );
   const groups = spec.bars.map((bar, i) => {
     const top = LEGEND_H + i * groupH;

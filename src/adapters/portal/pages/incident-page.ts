@@ -105,7 +105,8 @@ ${approvalControls(viewer, r, runButtons(policy, viewer.actor, r, deps.runs.appr
     const steps = deps.runs.steps(r.id);
     if (steps.length === 0) return html``;
     return html`<details><summary>${steps.length} step${steps.length === 1 ? '' : 's'}</summary><ol>${steps.map(
-      (st) => html`<li>${st.name}: ${st.outcome} ${st.kind === 'http' ? `(HTTP ${st.httpStatus ?? '—'})` : `(exit ${st.exitCode ?? '—'})`}${st.output ? html`<pre class="output">${outputTail(st.output)}</pre>` : null}</li>`,
+      (st) =>
+        html`<li>${st.name}: ${st.outcome} ${st.kind === 'http' ? `(HTTP ${st.httpStatus ?? '—'})` : `(exit ${st.exitCode ?? '—'})`}${st.output ? html`<pre class="output">${outputTail(st.output)}</pre>` : null}</li>`,
     )}</ol></details>`;
   };
   const runRows = runs.map(

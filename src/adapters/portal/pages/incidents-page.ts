@@ -27,7 +27,8 @@ export function parseFilter(q: URLSearchParams): { filter: IncidentFilter; befor
   const shown: Record<string, string> = {};
   const filter: IncidentFilter = {};
   const status = q.get('status') || 'open';
-  if (!(STATUS_CHOICES as readonly string[]).includes(status)) throw new InputError(`status must be one of ${STATUS_CHOICES.join(', ')} (got "${status}")`);
+  if (!(STATUS_CHOICES as readonly string[]).includes(status))
+    throw new InputError(`status must be one of ${STATUS_CHOICES.join(', ')} (got "${status}")`);
   shown.status = status;
   if (status !== 'all') filter.status = status as IncidentFilter['status'];
   const sev = q.get('sev');
@@ -79,10 +80,14 @@ export async function incidentsPage(deps: PortalDeps, req: IncomingMessage, res:
   const mayView = deps.access.allows(viewer.actor, { action: 'incident.view', channel: null });
   const services = mayView ? await deps.read.services() : [];
   const page = mayView
-    ? await deps.read.incidents({ userId: viewer.userId, allPrivate: deps.access.allows(viewer.actor, { action: 'incident.view_private', channel: null }) }, filter, {
-        ...(before === undefined ? {} : { before }),
-        limit: PAGE_SIZE,
-      })
+    ? await deps.read.incidents(
+        { userId: viewer.userId, allPrivate: deps.access.allows(viewer.actor, { action: 'incident.view_private', channel: null }) },
+        filter,
+        {
+          ...(before === undefined ? {} : { before }),
+          limit: PAGE_SIZE,
+        },
+      )
     : { incidents: [], next: null };
   // The query already keeps private incidents to their members; the visibility rule has the last word.
   const incidents = page.incidents.filter((i) => deps.visibility.canSee({ actor: viewer.actor, channelId: null }, i));

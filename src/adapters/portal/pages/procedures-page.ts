@@ -69,7 +69,8 @@ interface FormValues {
 
 function procedureForm(viewer: Viewer, procedure: Procedure, envs: readonly EnvironmentView[], incidents: readonly Incident[], values: FormValues): Html {
   const usable = envs.filter((e) => e.dryRun.effect !== 'deny');
-  if (usable.length === 0) return html`<p class="empty">The policy lets you run this but not dry-run it, and the portal runs only after a dry-run: use <code>/runbook run ${procedure.name}</code> in Slack.</p>`;
+  if (usable.length === 0)
+    return html`<p class="empty">The policy lets you run this but not dry-run it, and the portal runs only after a dry-run: use <code>/runbook run ${procedure.name}</code> in Slack.</p>`;
   if (incidents.length === 0) return html`<p class="empty">A run from the portal is tied to an open incident you may view; there is none.</p>`;
   const id = (name: string) => `${procedure.name}-${name}`;
   const params = Object.entries(procedure.params).map(([name, def]) =>
@@ -86,14 +87,22 @@ ${params}
 </form>`;
 }
 
-function procedureSection(deps: PortalDeps, viewer: Viewer, procedure: Procedure, envs: readonly EnvironmentView[], incidents: readonly Incident[], values: FormValues = { params: {} }): Html {
+function procedureSection(
+  deps: PortalDeps,
+  viewer: Viewer,
+  procedure: Procedure,
+  envs: readonly EnvironmentView[],
+  incidents: readonly Incident[],
+  values: FormValues = { params: {} },
+): Html {
   const params = Object.entries(procedure.params);
   const paramRows = params.map(([name, def]) => {
     const dflt = 'default' in def && def.default !== undefined ? String(def.default) : '—';
     return html`<tr><th scope="row"><code>${name}</code></th><td>${def.type === 'secret' ? 'from the bot’s environment' : def.required ? 'required' : 'optional'}</td><td>${describeParam(def)}</td><td>${dflt}</td><td>${def.description ?? ''}</td></tr>`;
   });
   const envRows = envs.map(
-    (e) => html`<tr><th scope="row">${e.environment}</th><td>${needText(e)}</td><td><details><summary>Who may run this in ${e.environment}</summary><pre class="output" tabindex="0">${explainDecision(requestOf(viewer, 'run', procedure, e.environment), e.run)}policy sha256 ${deps.ops.catalog().policyHash}</pre></details></td></tr>`,
+    (e) =>
+      html`<tr><th scope="row">${e.environment}</th><td>${needText(e)}</td><td><details><summary>Who may run this in ${e.environment}</summary><pre class="output" tabindex="0">${explainDecision(requestOf(viewer, 'run', procedure, e.environment), e.run)}policy sha256 ${deps.ops.catalog().policyHash}</pre></details></td></tr>`,
   );
   return html`<section class="procedure" aria-labelledby="proc-${procedure.name}">
 <h2 id="proc-${procedure.name}">${procedure.name}</h2>
@@ -132,7 +141,11 @@ ${mine.map(({ p, envs }) => procedureSection(deps, viewer, p, envs, incidents, {
 }
 
 /** The run the form asks for: procedure, environment, the incident (one the viewer may view) and the parameters typed. */
-function runInput(deps: PortalDeps, viewer: Viewer, form: URLSearchParams): { procedure: string; environment: string; incidentId: string; params: Record<string, string> } {
+function runInput(
+  deps: PortalDeps,
+  viewer: Viewer,
+  form: URLSearchParams,
+): { procedure: string; environment: string; incidentId: string; params: Record<string, string> } {
   const procedure = (form.get('procedure') ?? '').trim();
   if (!procedure) throw new InputError('the form names no procedure; open it from the procedures page');
   const environment = (form.get('env') ?? '').trim();
@@ -170,7 +183,11 @@ function formAgain(deps: PortalDeps, res: ServerResponse, viewer: Viewer, form: 
   if (!mayUse(envs)) return false;
   const params: Record<string, string> = {};
   for (const [key, value] of form) if (key.startsWith(PARAM_FIELD)) params[key.slice(PARAM_FIELD.length)] = value;
-  const values: FormValues = { params, ...(form.get('env') ? { environment: form.get('env')! } : {}), ...(form.get('incident') ? { incident: form.get('incident')! } : {}) };
+  const values: FormValues = {
+    params,
+    ...(form.get('env') ? { environment: form.get('env')! } : {}),
+    ...(form.get('incident') ? { incident: form.get('incident')! } : {}),
+  };
   const body = html`<h1>Procedures</h1><p class="error" role="alert">${message}</p>${procedureSection(deps, viewer, procedure, envs, runnableIncidents(deps, viewer), values)}`;
   sendPage(res, 400, layout('Procedures', body, viewer));
   return true;
@@ -192,7 +209,8 @@ function runRoute(dryRun: boolean) {
         return;
       }
       const { run } = result;
-      const notice = run.state === 'pending_approval' ? `${run.id} waits for approval: it needs ${describeApproval(run.approval!)}.` : `${run.id} started.`;
+      const notice =
+        run.state === 'pending_approval' ? `${run.id} waits for approval: it needs ${describeApproval(run.approval!)}.` : `${run.id} started.`;
       redirect(res, pagePath(PATHS.run, { id: run.id, notice }));
     } catch (err) {
       if (isEdgeopsError(err) && err.code === ErrorCode.Input && formAgain(deps, res, viewer, form, err.message)) return;

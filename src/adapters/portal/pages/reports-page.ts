@@ -57,13 +57,22 @@ export async function reportsPage(deps: PortalDeps, req: IncomingMessage, res: S
   const since = windowStart(now, days);
   // Only incidents the viewer may view count: private ones for their members (or incident.view_private), then each asked of the policy.
   const found = mayView
-    ? await deps.ops.reads.incidentsSince({ userId: viewer.userId, allPrivate: deps.access.allows(viewer.actor, { action: 'incident.view_private', channel: null }) }, since)
+    ? await deps.ops.reads.incidentsSince(
+        { userId: viewer.userId, allPrivate: deps.access.allows(viewer.actor, { action: 'incident.view_private', channel: null }) },
+        since,
+      )
     : [];
   const visible = found.filter(
-    (i) => deps.visibility.canSee({ actor: viewer.actor, channelId: null }, i) && deps.access.allows(viewer.actor, { action: 'incident.view', channel: null, incidentId: i.id }),
+    (i) =>
+      deps.visibility.canSee({ actor: viewer.actor, channelId: null }, i) &&
+      deps.access.allows(viewer.actor, { action: 'incident.view', channel: null, incidentId: i.id }),
   );
   const report = responseReport(visible, now, days);
-  const windows = REPORT_WINDOWS.map((d) => (d === days ? html`<strong aria-current="page">last ${d} days</strong>` : html`<a href="${pagePath(OPS_PATHS.reports, { days: d })}">last ${d} days</a>`));
+  const windows = REPORT_WINDOWS.map((d) =>
+    d === days
+      ? html`<strong aria-current="page">last ${d} days</strong>`
+      : html`<a href="${pagePath(OPS_PATHS.reports, { days: d })}">last ${d} days</a>`,
+  );
   const body = html`<h1>Reports</h1>
 <p class="actions">Window: ${windows[0]} · ${windows[1]}</p>
 ${
