@@ -102,6 +102,8 @@ async function signedIn(user: string, viewport: { width: number; height: number 
   await page.goto(link);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect.poll(() => new URL(page.url()).pathname).toBe('/portal/incidents');
+  // The URL changes when the redirect is committed; the page is ours to drive once it has loaded.
+  await page.waitForLoadState('load');
   return { context, page };
 }
 

@@ -60,6 +60,8 @@ async function signedIn(user: string): Promise<{ context: BrowserContext; page: 
   expect(confirm?.headers()['content-security-policy']).toContain("default-src 'self'");
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect.poll(() => new URL(page.url()).pathname).toBe('/portal/incidents');
+  // The URL changes when the redirect is committed; the page is ours to drive once it has loaded.
+  await page.waitForLoadState('load');
   return { context, page, link };
 }
 
