@@ -19,7 +19,8 @@ import { IntegrityError } from '../errors.js';
 import type { Db } from './database.js';
 import { statementCache } from './statements.js';
 
-interface Row {
+/** An audit_log row as both backends return it. */
+export interface AuditRow {
   seq: number;
   time: number;
   actor: string;
@@ -31,7 +32,7 @@ interface Row {
   hash: string;
 }
 
-const toStored = (r: Row): StoredAuditRow => ({
+export const toStored = (r: AuditRow): StoredAuditRow => ({
   seq: r.seq,
   time: r.time,
   actor: r.actor,
@@ -43,7 +44,7 @@ const toStored = (r: Row): StoredAuditRow => ({
   hash: r.hash,
 });
 
-const toEvent = (r: Row): AuditEvent => {
+export const toEvent = (r: AuditRow): AuditEvent => {
   const { payloadText, ...rest } = toStored(r);
   return { ...rest, payload: JSON.parse(payloadText) as Record<string, unknown> };
 };
@@ -128,12 +129,12 @@ export class SqliteAuditLog implements AuditLog {
   }
 
   recentForIncident(incidentId: string, limit: number): AuditEvent[] {
-    const rows = this.stmt('SELECT * FROM audit_log WHERE incident_id = ? ORDER BY seq DESC LIMIT ?').all(incidentId, limit) as Row[];
+    const rows = this.stmt('SELECT * FROM audit_log WHERE incident_id = ? ORDER BY seq DESC LIMIT ?').all(incidentId, limit) as AuditRow[];
     return rows.reverse().map(toEvent);
   }
 
   bySeq(seq: number): AuditEvent | undefined {
-    const row = this.bySeqStmt.get(seq) as Row | undefined;
+    const row = this.bySeqStmt.get(seq) as AuditRow | undefined;
     return row ? toEvent(row) : undefined;
   }
 
@@ -157,7 +158,7 @@ export class SqliteAuditLog implements AuditLog {
 
   lastWithoutIncident(kind: string): AuditEvent | undefined {
     // Served by the (incident_id, kind, seq) index: rows about no incident have incident_id NULL.
-    const row = this.stmt('SELECT * FROM audit_log WHERE incident_id IS NULL AND kind = ? ORDER BY seq DESC LIMIT 1').get(kind) as Row | undefined;
+    const row = this.stmt('SELECT * FROM audit_log WHERE incident_id IS NULL AND kind = ? ORDER BY seq DESC LIMIT 1').get(kind) as AuditRow | undefined;
     return row ? toEvent(row) : undefined;
   }
 
@@ -167,7 +168,7 @@ export class SqliteAuditLog implements AuditLog {
       const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY rowid');
       const head = this.readHead.get() as { seq: number; hash: string; mac: string } | undefined;
       function* stored(): IterableIterator<StoredAuditRow> {
-        for (const r of rows.iterate()) yield toStored(r as Row);
+        for (const r of rows.iterate()) yield toStored(r as AuditRow);
       }
       const verdict = verifyChain(this.key, stored(), head, visit);
       if (!verdict.ok) return verdict;

@@ -71,7 +71,8 @@ const toRow = (i: Incident): IncidentRow => ({
   last_update_at: i.lastUpdateAt,
 });
 
-const COLUMNS = [
+/** The incidents table's columns, in the order both backends write them. */
+export const INCIDENT_COLUMNS = [
   'id',
   'number',
   'title',
@@ -93,6 +94,7 @@ const COLUMNS = [
   'pagerduty_url',
   'last_update_at',
 ] as const;
+const COLUMNS = INCIDENT_COLUMNS;
 /** Every column but the key and the number, which never change. */
 const UPDATABLE = COLUMNS.filter((c) => c !== 'id' && c !== 'number');
 /** Rows are read as plain value arrays in COLUMNS order: a keyed row object costs more than the lookup. */

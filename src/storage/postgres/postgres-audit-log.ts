@@ -17,36 +17,10 @@ import type { TranscriptEvent } from '../../core/export/transcript.js';
 import type { Clock } from '../../core/ports.js';
 import { IntegrityError } from '../../errors.js';
 import type { Async } from './async-port.js';
+import { toEvent, toStored, type AuditRow } from '../sqlite-audit-log.js';
 import type { PostgresUnitOfWork, Queryable } from './postgres-unit-of-work.js';
 
-interface Row {
-  seq: number;
-  time: number;
-  actor: string;
-  source: string;
-  kind: string;
-  incident_id: string | null;
-  payload: string;
-  prev_hash: string;
-  hash: string;
-}
-
-const toStored = (r: Row): StoredAuditRow => ({
-  seq: r.seq,
-  time: r.time,
-  actor: r.actor,
-  source: r.source,
-  kind: r.kind,
-  incidentId: r.incident_id,
-  payloadText: r.payload,
-  prevHash: r.prev_hash,
-  hash: r.hash,
-});
-
-const toEvent = (r: Row): AuditEvent => {
-  const { payloadText, ...rest } = toStored(r);
-  return { ...rest, payload: JSON.parse(payloadText) as Record<string, unknown> };
-};
+type Row = AuditRow;
 
 /** Taken only while the log has no head row yet: two first appends cannot lock a row that does not exist. */
 const GENESIS_LOCK = 0x6175_6474; // "audt"

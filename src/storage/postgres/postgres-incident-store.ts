@@ -1,32 +1,11 @@
 // PostgreSQL implementation of the incident store, with the SQLite store's row mapping.
 import type { Incident } from '../../core/incidents/incident.js';
 import type { IncidentStore } from '../../core/incidents/incident-store.js';
-import { toIncident, type IncidentRow } from '../sqlite-incident-store.js';
+import { INCIDENT_COLUMNS, toIncident, type IncidentRow } from '../sqlite-incident-store.js';
 import type { Async } from './async-port.js';
 import type { PostgresUnitOfWork } from './postgres-unit-of-work.js';
 
-const COLUMNS = [
-  'id',
-  'number',
-  'title',
-  'severity',
-  'status',
-  'service',
-  'private',
-  'channel_name',
-  'channel_id',
-  'commander',
-  'comms',
-  'scribe',
-  'declared_by',
-  'declared_at',
-  'acknowledged_at',
-  'resolved_at',
-  'summary',
-  'pagerduty_id',
-  'pagerduty_url',
-  'last_update_at',
-] as const;
+const COLUMNS = INCIDENT_COLUMNS;
 type Column = (typeof COLUMNS)[number];
 /** Every column but the key and the number, which never change. */
 const UPDATABLE = COLUMNS.filter((c) => c !== 'id' && c !== 'number');
