@@ -27,7 +27,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const elapsedMs = (since: bigint): number => Number(process.hrtime.bigint() - since) / 1e6;
 
 /** Months of use: resolved incidents with their timelines on one chain, every message already delivered. */
-function seed(file: string): number {
+async function seed(file: string): Promise<number> {
   let now = Date.parse('2026-01-05T08:00:00.000Z');
   const clock = { now: () => now };
   const store = Store.create({ file, auditKey: AUDIT_KEY, clock });
@@ -35,12 +35,12 @@ function seed(file: string): number {
     const by = { actor: { id: 'U0LOCAL01', groups: [] }, source: 'console' as const };
     const service = createIncidentService({ uow: store, audit: store.audit, incidents: store.incidents, outbox: store.outbox, clock });
     for (let first = 0; first < INCIDENTS; first += BATCH) {
-      store.transaction(() => {
+      await store.transaction(async () => {
         for (let n = first; n < Math.min(INCIDENTS, first + BATCH); n += 1) {
-          const incident = service.declare(by, { title: `Checkout errors ${n}`, severity: 1 + (n % 4), service: 'checkout' });
+          const incident = await service.declare(by, { title: `Checkout errors ${n}`, severity: 1 + (n % 4), service: 'checkout' });
           for (let e = 2; e < EVENTS_PER_INCIDENT; e += 1) {
             now += 1_000;
-            store.audit.append({
+            await store.audit.append({
               actor: e % 3 === 0 ? 'U0SRE0002' : 'U0LOCAL01',
               source: 'console',
               kind: 'incident.note',
@@ -48,13 +48,13 @@ function seed(file: string): number {
               payload: { text: `note ${e}: p99 latency ${200 + ((n * e) % 900)} ms on checkout-api; error budget burn ${e % 13}x` },
             });
           }
-          service.resolve(by, incident.id, 'rolled back');
+          await service.resolve(by, incident.id, 'rolled back');
         }
       });
     }
     // Delivered long ago: a start has nothing to send.
     store.db.prepare("UPDATE outbox SET state = 'sent', sent_at = created_at").run();
-    return store.audit.head().seq;
+    return (await store.audit.head()).seq;
   } finally {
     store.close();
   }
@@ -161,7 +161,7 @@ export const coldStart: BenchCase = {
     const populated = path.join(ctx.workDir, 'populated', 'data', 'edgeops.db');
     mkdirSync(path.dirname(populated), { recursive: true });
     const seeding = process.hrtime.bigint();
-    const events = seed(populated);
+    const events = await seed(populated);
     const seedMs = elapsedMs(seeding);
     ctx.log(`seeded ${events} audit events in ${seedMs.toFixed(0)} ms`);
 

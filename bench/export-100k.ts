@@ -21,23 +21,23 @@ const T0 = Date.parse('2026-03-04T10:00:00.000Z');
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** INC-1 with EVENTS events on a real hash chain, appended in transactions of BATCH, and a one-event INC-2. */
-function seed(file: string): void {
+async function seed(file: string): Promise<void> {
   let now = T0;
   const clock = { now: () => now };
   const store = Store.create({ file, auditKey: AUDIT_KEY, clock });
   try {
     const by = { actor: { id: 'U0LOCAL01', groups: [] }, source: 'console' as const };
     const service = createIncidentService({ uow: store, audit: store.audit, incidents: store.incidents, outbox: store.outbox, clock });
-    const incident = service.declare(by, { title: 'Checkout errors after deploy', severity: 2, service: 'checkout' });
+    const incident = await service.declare(by, { title: 'Checkout errors after deploy', severity: 2, service: 'checkout' });
     // A one-event incident beside it: its export is the fixed cost (process start, module loading, schema check).
-    service.declare(by, { title: 'Baseline', severity: 4 });
+    await service.declare(by, { title: 'Baseline', severity: 4 });
     for (let done = 1; done < EVENTS;) {
       const upTo = Math.min(EVENTS, done + BATCH);
-      store.transaction(() => {
+      await store.transaction(async () => {
         for (; done < upTo; done += 1) {
           now += 1_000;
           const update = done % 10 === 0;
-          store.audit.append({
+          await store.audit.append({
             actor: done % 3 === 0 ? 'U0SRE0002' : 'U0LOCAL01',
             source: 'console',
             kind: update ? 'incident.updated' : 'incident.note',
@@ -50,9 +50,9 @@ function seed(file: string): void {
       });
     }
     // What the updates above set, as the service would have saved it: `audit verify` checks the table against the log.
-    const seeded = store.incidents.get(incident.id)!;
+    const seeded = (await store.incidents.get(incident.id))!;
     seeded.status = 'identified';
-    store.transaction(() => store.incidents.save(seeded));
+    await store.transaction(async () => await store.incidents.save(seeded));
   } finally {
     store.close();
   }
@@ -64,7 +64,7 @@ export const export100k: BenchCase = {
   async run(ctx) {
     const db = path.join(ctx.workDir, 'edgeops.db');
     const started = process.hrtime.bigint();
-    seed(db);
+    await seed(db);
     const setupMs = Number(process.hrtime.bigint() - started) / 1e6;
     ctx.log(`seeded ${EVENTS} events in ${setupMs.toFixed(0)} ms; peak RSS via ${rssMethod()}`);
     const figures: Figure[] = [{ name: 'setup: seed 100k chained events', value: setupMs, unit: 'ms', note: `transactions of ${BATCH}` }];

@@ -27,20 +27,20 @@ const T0 = Date.parse('2026-03-04T10:00:00.000Z');
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** INC-1 with EVENTS chained events, then INCIDENTS - 1 more incidents across services and severities. */
-function seed(file: string): void {
+async function seed(file: string): Promise<void> {
   let now = T0;
   const clock = { now: () => now };
   const store = Store.create({ file, auditKey: AUDIT_KEY, clock });
   try {
     const by = { actor: { id: USER, groups: [] }, source: 'console' as const };
     const service = createIncidentService({ uow: store, audit: store.audit, incidents: store.incidents, outbox: store.outbox, clock });
-    const incident = service.declare(by, { title: 'Checkout errors after deploy', severity: 2, service: 'checkout' });
+    const incident = await service.declare(by, { title: 'Checkout errors after deploy', severity: 2, service: 'checkout' });
     for (let done = 1; done < EVENTS;) {
       const upTo = Math.min(EVENTS, done + BATCH);
-      store.transaction(() => {
+      await store.transaction(async () => {
         for (; done < upTo; done += 1) {
           now += 1_000;
-          store.audit.append({
+          await store.audit.append({
             actor: USER,
             source: 'console',
             kind: 'incident.note',
@@ -53,10 +53,10 @@ function seed(file: string): void {
     const services = ['checkout', 'search', 'auth', 'payments', 'db'];
     for (let n = 2; n <= INCIDENTS;) {
       const upTo = Math.min(INCIDENTS, n + BATCH - 1);
-      store.transaction(() => {
+      await store.transaction(async () => {
         for (; n <= upTo; n += 1) {
           now += 60_000;
-          service.declare(by, {
+          await service.declare(by, {
             title: `Incident ${n} on ${services[n % services.length]}`,
             severity: 1 + (n % 4),
             service: services[n % services.length]!,
@@ -96,7 +96,7 @@ export const portalPages: BenchCase = {
   async run(ctx) {
     const db = path.join(ctx.workDir, 'edgeops.db');
     const seedStart = performance.now();
-    seed(db);
+    await seed(db);
     const figures: Figure[] = [
       { name: 'setup: seed', value: performance.now() - seedStart, unit: 'ms', note: `${EVENTS} events + ${INCIDENTS} incidents` },
     ];

@@ -229,15 +229,15 @@ export const webhookIngest: BenchCase = {
         if (status !== 202) throw new Error(`webhook answered ${status}`);
         let row: { created_at: number } | undefined;
         for (;;) {
-          const incident = app.store.incidents.byPagerdutyId(pdId);
+          const incident = await app.store.incidents.byPagerdutyId(pdId);
           row = incident ? (resultQueued.get(`incident:${incident.id}`) as { created_at: number } | undefined) : undefined;
           if (row) break;
           await new Promise((resolve) => setTimeout(resolve, 1));
         }
-        const incident = app.store.incidents.byPagerdutyId(pdId)!;
-        const [run] = app.runs.forIncident(incident.id);
+        const incident = (await app.store.incidents.byPagerdutyId(pdId))!;
+        const [run] = await app.runs.forIncident(incident.id);
         await app.runs.idle();
-        const runMs = run && run.startedAt !== null ? app.runs.get(run.id).finishedAt! - run.startedAt : 0;
+        const runMs = run && run.startedAt !== null ? (await app.runs.get(run.id)).finishedAt! - run.startedAt : 0;
         latencies.push(row.created_at - sentAt - runMs);
       }
       const p50 = percentile(latencies, 50);

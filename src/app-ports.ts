@@ -29,7 +29,7 @@ import type { Logger } from './log.js';
  * stable storage, with one sync shared by the commands answered together.
  */
 export interface CommandWrites {
-  defer<T>(work: () => T): T;
+  defer<T>(work: () => Promise<T>): Promise<T>;
   durable(): Promise<void>;
 }
 
@@ -60,17 +60,17 @@ export interface Outboxes {
 export interface PagerdutyPorts {
   inbox: Pick<PagerdutyInbox, 'receive'>;
   /** One processing pass over the stored events that are due. */
-  processDue(limit?: number): ProcessPass;
+  processDue(limit?: number): Promise<ProcessPass>;
   /** The edgeops incident opened for a PagerDuty incident, if any. */
-  incidentFor(pagerdutyIncidentId: string): Incident | undefined;
+  incidentFor(pagerdutyIncidentId: string): Promise<Incident | undefined>;
   /** Stored events not yet processed to the end (pending or applied). */
-  unfinished(): number;
+  unfinished(): Promise<number>;
 }
 
 /** Records on the audit log what became of an edit of policies and procedures. */
 export interface CatalogLog {
-  reloaded(catalog: Catalog): void;
-  reloadFailed(errors: string[], keptPolicyHash: string): void;
+  reloaded(catalog: Catalog): Promise<void>;
+  reloadFailed(errors: string[], keptPolicyHash: string): Promise<void>;
 }
 
 /** Every service the composition root builds; each adapter takes a `Pick` of the few it uses. */
@@ -111,7 +111,7 @@ export interface App extends MessageBus {
   groupsOf(userId: string): Promise<string[]> | undefined;
   exportFile(incidentId: string, format: ExportFormat, file?: string): Promise<string>;
   /** What a transcript of the incident is made from (read lazily from the database). */
-  transcript(incidentId: string): TranscriptSource;
+  transcript(incidentId: string): Promise<TranscriptSource>;
   /**
    * Where Slack users' groups are read now (the Slack server's group directory): runs are decided
    * again with them when approved and before they execute.

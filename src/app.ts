@@ -133,16 +133,16 @@ export function createApp(options: AppOptions): ComposedApp {
     },
     onMessages: notifyMessages,
     onError: (err, runId) => logger.error({ err, runId }, 'run failed inside edgeops'),
-    onFinished: (run, steps, causeSeq) => {
+    onFinished: async (run, steps, causeSeq) => {
       logger.info({ runId: run.id, procedure: run.procedure, environment: run.environment, state: run.state, incidentId: run.incidentId }, 'run finished');
-      pagerdutySync?.onRunFinished(run, steps, causeSeq);
+      await pagerdutySync?.onRunFinished(run, steps, causeSeq);
     },
     outputLink: (runId) => runOutputLink({ publicUrl: config.publicUrl, key: outputKey, runId, now: clock.now() }),
   });
 
   // PagerDuty: webhooks land in the inbox; the processor turns stored events into incidents and runs.
   const pagerdutyLog = logger.child({ component: 'pagerduty' });
-  const findByPagerdutyId = (id: string): Incident | undefined => store.incidents.byPagerdutyId(id);
+  const findByPagerdutyId = (id: string): Promise<Incident | undefined> => store.incidents.byPagerdutyId(id);
   const inbox = createPagerdutyInbox({ uow: store, audit: store.audit, events: store.pagerdutyEvents, findByPagerdutyId });
   const processor = createPagerdutyProcessor({
     uow: store,
@@ -163,15 +163,15 @@ export function createApp(options: AppOptions): ComposedApp {
       ? createAnchorService({ uow: store, audit: store.audit, outbox: store.outbox, clock, channel: config.auditAnchorChannel })
       : undefined;
 
-  const transcript = (incidentId: string): TranscriptSource => transcriptSource(store, incidentId, (id) => transcriptRuns(runStore, id));
+  const transcript = (incidentId: string): Promise<TranscriptSource> => transcriptSource(store, incidentId, (id) => transcriptRuns(runStore, id));
 
   async function exportFile(incidentId: string, format: ExportFormat, file?: string): Promise<string> {
     const target = file ?? path.join(exportsDir, `${incidentId}.${format}`);
-    return writeTranscriptFile(transcript(incidentId), format, target);
+    return writeTranscriptFile(await transcript(incidentId), format, target);
   }
 
-  const portalAudit: PortalAudit = (entry) => {
-    store.transaction(() => store.audit.append({ ...entry, incidentId: entry.incidentId ?? null }));
+  const portalAudit: PortalAudit = async (entry) => {
+    await store.transaction(() => store.audit.append({ ...entry, incidentId: entry.incidentId ?? null }));
   };
   const portal = createPortalSignIn({ store: sqlitePortalSessions(store.db), clock, audit: portalAudit });
   const portalLink = async (actor: By['actor'], source: By['source']): Promise<string> =>
@@ -184,7 +184,7 @@ export function createApp(options: AppOptions): ComposedApp {
     visibility,
     deliverExport: async (by: By, incident: Incident, format: ExportFormat) => {
       if (options.exportDelivery !== 'chat') return exportFile(incident.id, format);
-      incidents.requestExport(by, incident.id, format);
+      await incidents.requestExport(by, incident.id, format);
       return `it will be uploaded to #${incident.channelName} shortly`;
     },
   };
@@ -224,26 +224,28 @@ export function createApp(options: AppOptions): ComposedApp {
       inbox,
       processDue: (limit) => processor.processDue(limit),
       incidentFor: findByPagerdutyId,
-      unfinished: () => {
-        const counts = store.pagerdutyEvents.countByState();
+      unfinished: async () => {
+        const counts = await store.pagerdutyEvents.countByState();
         return counts.pending + counts.applied;
       },
     },
     metricsSource: sqliteMetricsSource(store.db),
     catalogLog: {
-      reloaded: (loaded) =>
-        store.transaction(() =>
+      reloaded: async (loaded) => {
+        await store.transaction(() =>
           store.audit.append({
             actor: 'system',
             source: 'system',
             kind: 'policy_reloaded',
             payload: { policy_hash: loaded.policyHash, commands_hash: loaded.commandsHash, procedures: [...loaded.procedures.keys()].sort() },
           }),
-        ),
-      reloadFailed: (errors, keptPolicyHash) =>
-        store.transaction(() =>
+        );
+      },
+      reloadFailed: async (errors, keptPolicyHash) => {
+        await store.transaction(() =>
           store.audit.append({ actor: 'system', source: 'system', kind: 'policy_reload_failed', payload: { errors, kept_policy_hash: keptPolicyHash } }),
-        ),
+        );
+      },
     },
     portal,
     portalReads: sqlitePortalQueries(store.db),
@@ -269,24 +271,24 @@ export function createApp(options: AppOptions): ComposedApp {
  * worker thread (never inside a command's commit), runs left by a dead process marked interrupted,
  * then the scheduled tasks (reminders, approval expiry, the audit anchor, procedures' schedules).
  */
-export function startBackground(
+export async function startBackground(
   app: ComposedApp,
   options: { checkpointInBackground: boolean; recoverRuns: boolean; schedule: boolean },
-): { interrupted: Run[]; stop(): Promise<void> } {
+): Promise<{ interrupted: Run[]; stop(): Promise<void> }> {
   const { logger } = app;
   if (options.checkpointInBackground) {
     app.store.checkpointInBackground({
       onError: (err) => logger.error({ err }, 'background checkpoints stopped; the database checkpoints on commit again'),
     });
   }
-  const interrupted = options.recoverRuns ? app.runs.recoverInterrupted() : [];
+  const interrupted = options.recoverRuns ? await app.runs.recoverInterrupted() : [];
   for (const run of interrupted) logger.warn({ runId: run.id, procedure: run.procedure }, 'run interrupted by a previous stop');
   const scheduler = options.schedule ? startScheduler({ app, logger }) : undefined;
   return { interrupted, stop: async () => scheduler?.stop() };
 }
 
 /** The record of one database for readers that change nothing (`edgeops export`): transcripts, no catalog, no services. */
-export function openRecord(options: { file: string; auditKey: string }): { transcript(incidentId: string): TranscriptSource; close(): void } {
+export function openRecord(options: { file: string; auditKey: string }): { transcript(incidentId: string): Promise<TranscriptSource>; close(): void } {
   const store = Store.create({ file: options.file, auditKey: options.auditKey, clock: systemClock });
   return {
     transcript: (incidentId) => transcriptSource(store, incidentId, (id) => transcriptRuns(store.runs, id)),

@@ -86,19 +86,24 @@ export function watchAppCatalog(
     logger,
     ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
     onChange: (catalog) => {
-      app.catalogLog.reloaded(catalog);
-      app.runs.revalidateWaiting().then(
-        (voided) => {
-          for (const run of voided) logger.info({ runId: run.id, procedure: run.procedure, reason: run.error }, 'waiting run denied after a reload');
-        },
-        (err: unknown) => logger.error({ err }, 'could not re-check the runs waiting for approval after a reload'),
-      );
+      // The reload is on the log before the denials it causes.
+      app.catalogLog
+        .reloaded(catalog)
+        .then(() => app.runs.revalidateWaiting())
+        .then(
+          (voided) => {
+            for (const run of voided) logger.info({ runId: run.id, procedure: run.procedure, reason: run.error }, 'waiting run denied after a reload');
+          },
+          (err: unknown) => logger.error({ err }, 'could not re-check the runs waiting for approval after a reload'),
+        );
     },
     onReloadFailed: (errors) => {
-      app.catalogLog.reloadFailed(
-        errors.map((e) => formatCatalogError(e)),
-        watcher.current().policyHash,
-      );
+      app.catalogLog
+        .reloadFailed(
+          errors.map((e) => formatCatalogError(e)),
+          watcher.current().policyHash,
+        )
+        .catch((err: unknown) => logger.error({ err }, 'could not record the failed reload on the audit log'));
     },
   });
   return watcher;
@@ -143,7 +148,7 @@ export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> 
       throw err;
     }
   }
-  const background = startBackground(composed, {
+  const background = await startBackground(composed, {
     checkpointInBackground: options.checkpointInBackground ?? false,
     recoverRuns: options.recoverRuns ?? false,
     schedule: options.schedule ?? false,

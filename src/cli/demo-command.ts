@@ -128,10 +128,10 @@ export const pagerdutyAct: DemoAct = {
     check(reply.status === 202, `the webhook was answered ${reply.status}, not 202: ${reply.body}`);
     await stage.settle();
 
-    stage.incident = stage.app.pagerduty.incidentFor(pdId);
+    stage.incident = await stage.app.pagerduty.incidentFor(pdId);
     check(stage.incident, `no incident was opened for PagerDuty incident ${pdId}`);
     check(stage.incident.pagerdutyUrl, `${stage.incident.id} has no link to PagerDuty`);
-    const triggered = stage.app.runs.forIncident(stage.incident.id).filter((r) => r.source === 'pagerduty');
+    const triggered = (await stage.app.runs.forIncident(stage.incident.id)).filter((r) => r.source === 'pagerduty');
     check(triggered.length > 0, `PagerDuty's event started no diagnostic in ${stage.incident.id}`);
     for (const run of triggered) check(run.state === 'succeeded', `${run.id} ${run.procedure} ended ${run.state}${run.error ? `: ${run.error}` : ''}`);
     const { id, severity, pagerdutyUrl } = stage.incident;
@@ -153,7 +153,7 @@ export const STORY: DemoAct[] = [
       const { id } = stage.incident!;
       const sre = DEMO_CAST.sre.id;
       await stage.type(userLine(DEMO_CAST.sre), `/channel ${id}`, '/incident ack', `/incident role commander @${sre}`);
-      const incident = stage.app.incidents.get(id);
+      const incident = await stage.app.incidents.get(id);
       check(incident.acknowledgedAt !== null, `${id} was not acknowledged`);
       check(incident.roles.commander === sre, `${sre} is not the commander of ${id}`);
     },
@@ -172,14 +172,13 @@ export const STORY: DemoAct[] = [
     async play(stage) {
       const { service, instance } = DEMO_TARGET;
       await stage.type(`/runbook run restart-service service=${service} instance=${instance} env=prod reason="bad cache after deploy"`);
-      stage.restart = stage.app.runs
-        .forIncident(stage.incident!.id)
+      stage.restart = (await stage.app.runs.forIncident(stage.incident!.id))
         .filter((r) => r.procedure === 'restart-service' && r.state === 'pending_approval' && r.requestedBy === DEMO_CAST.developer.id)
         .at(-1);
       check(stage.restart, 'the restart was not held for approval');
       stage.say('The developer tries to approve their own request:');
       await stage.type(`/runbook approve ${stage.restart.id}`);
-      check(stage.app.runs.get(stage.restart.id).state === 'pending_approval', `${stage.restart.id} left pending_approval without an approver`);
+      check((await stage.app.runs.get(stage.restart.id)).state === 'pending_approval', `${stage.restart.id} left pending_approval without an approver`);
     },
   },
   {
@@ -188,7 +187,7 @@ export const STORY: DemoAct[] = [
       const id = stage.restart!.id;
       await stage.type(userLine(DEMO_CAST.sre), `/runbook approve ${id}`);
       await stage.settle();
-      const run = stage.app.runs.get(id);
+      const run = await stage.app.runs.get(id);
       check(run.state === 'succeeded', `${id} restart-service ended ${run.state}${run.error ? `: ${run.error}` : ''}`);
     },
   },
@@ -201,7 +200,7 @@ export const STORY: DemoAct[] = [
         '/incident timeline limit=500',
         '/incident export',
       );
-      check(stage.app.incidents.get(stage.incident!.id).status === 'resolved', `${stage.incident!.id} is not resolved`);
+      check((await stage.app.incidents.get(stage.incident!.id)).status === 'resolved', `${stage.incident!.id} is not resolved`);
     },
   },
 ];
@@ -223,11 +222,9 @@ const relativeToCwd = (cwd: string, file: string): string => {
 };
 
 /** Resolves true once no stored PagerDuty event waits for processing (checked each time processing queues messages), false at the deadline. */
-function pagerdutyProcessed(app: App, deadlineMs: number): Promise<boolean> {
-  const done = (): boolean => {
-    return app.pagerduty.unfinished() === 0;
-  };
-  if (done()) return Promise.resolve(true);
+async function pagerdutyProcessed(app: App, deadlineMs: number): Promise<boolean> {
+  const done = async (): Promise<boolean> => (await app.pagerduty.unfinished()) === 0;
+  if (await done()) return true;
   return new Promise((resolve) => {
     const finish = (ok: boolean): void => {
       clearTimeout(timer);
@@ -236,7 +233,12 @@ function pagerdutyProcessed(app: App, deadlineMs: number): Promise<boolean> {
     };
     const timer = setTimeout(() => finish(false), deadlineMs);
     const unsubscribe = app.onMessages(() => {
-      if (done()) finish(true);
+      done().then(
+        (ok) => {
+          if (ok) finish(true);
+        },
+        () => undefined,
+      );
     });
   });
 }
@@ -332,7 +334,7 @@ export const demoCommand: Subcommand = async (argv, io) => {
     const config = bootConfig({ ...io, env: demoEnv(httpUrl) });
     const catalog = withDemoState(shipped, stateDir);
     app = createApp({ config, logger, auditKey: key, catalog: () => catalog, env: io.env, exportsDir: path.resolve(io.cwd, 'exports') });
-    app.runs.recoverInterrupted();
+    await app.runs.recoverInterrupted();
     // Health, metrics, run output and PagerDuty webhooks, as `edgeops serve` mounts them in local mode.
     platform = mountPlatform(app, { auditKey: key });
     Object.assign(routes, platform.routes);
@@ -437,7 +439,7 @@ function createStage(app: App, print: (text: string) => void, webhook: { url: st
         `PagerDuty events were still unprocessed after ${PAGERDUTY_DEADLINE_MS / 1000} s; the log has why`,
       );
       await app.runs.idle();
-      session.flush();
+      await session.flush();
     },
   };
   return { stage, session };

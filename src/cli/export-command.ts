@@ -31,7 +31,7 @@ export const exportCommand: Subcommand = async (argv, io) => {
   const { key } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: false });
   const record = openRecord({ file: config.dbPath, auditKey: key });
   try {
-    const source = record.transcript(id);
+    const source = await record.transcript(id);
     if (values.out) {
       write(io.stderr, `wrote ${await writeTranscriptFile(source, format, path.resolve(io.cwd, values.out))}`);
     } else {

@@ -40,7 +40,7 @@ export async function copySqliteToPostgres(config: Config, fromArg: string, targ
       );
       return 1;
     }
-    const sourceChain = new SqliteAuditLog(source, key, systemClock).verify();
+    const sourceChain = new SqliteAuditLog(source, key, systemClock).verifyNow();
     if (!sourceChain.ok) {
       write(
         io.stderr,

@@ -63,12 +63,14 @@ export const runCommand: Subcommand = async (argv, io) => {
   const booted = await bootApp(io, { generateKey: true, logTo: 'file', recoverRuns: true });
   const { app } = booted;
   try {
-    const result = (() => {
+    const procedure = name;
+    const as = values.as;
+    const result = await (async () => {
       try {
-        return app.runs.request(
-          { actor: { id: values.as, groups }, source: 'cli' },
+        return await app.runs.request(
+          { actor: { id: as, groups }, source: 'cli' },
           {
-            procedure: name,
+            procedure,
             params,
             ...(values.env === undefined ? {} : { environment: values.env }),
             incidentId: values.incident ? parseIncidentId(values.incident) : null,
@@ -95,7 +97,7 @@ export const runCommand: Subcommand = async (argv, io) => {
     }
     write(io.stdout, `${run.id} ${run.procedure} (${run.environment}) started`);
     const done = await result.done!;
-    for (const step of app.runs.steps(done.id)) {
+    for (const step of await app.runs.steps(done.id)) {
       write(io.stdout, `--- step ${stepSummary(step)}`);
       if (step.output) io.stdout.write(step.output.endsWith('\n') ? step.output : `${step.output}\n`);
       if (step.truncatedBytes > 0) write(io.stdout, `(${step.truncatedBytes} bytes of output were dropped to keep 1 MB)`);

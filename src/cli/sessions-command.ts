@@ -23,8 +23,8 @@ export const sessionsCommand: Subcommand = async (argv, io) => {
     const signIn = createPortalSignIn({
       store: sqlitePortalSessions(store.db),
       clock: systemClock,
-      audit: (entry) => {
-        store.transaction(() => store.audit.append({ ...entry, incidentId: entry.incidentId ?? null }));
+      audit: async (entry) => {
+        await store.transaction(() => store.audit.append({ ...entry, incidentId: entry.incidentId ?? null }));
       },
     });
     if (verb === 'list') {

@@ -33,29 +33,31 @@ export function recordDecision(
   policyHash: string,
   incidentId: string | null,
   extra: Record<string, unknown> = {},
-): number {
+): Promise<number> {
   const kind = decision.effect === 'deny' ? 'policy.denied' : decision.effect === 'approval_required' ? 'policy.approval_required' : 'policy.allowed';
   return deps.uow.transaction(
-    () =>
-      deps.audit.append({
-        actor: by.actor.id,
-        source: by.source,
-        kind,
-        incidentId,
-        payload: {
-          action: request.action,
-          procedure: request.procedure,
-          environment: request.environment,
-          channel: request.channel,
-          groups: request.subject.groups,
-          roles: decision.roles,
-          effect: decision.effect,
-          rules: decisiveRules(decision),
-          reason: decision.reason,
-          policy_hash: policyHash,
-          ...extra,
-        },
-      }).seq,
+    async () =>
+      (
+        await deps.audit.append({
+          actor: by.actor.id,
+          source: by.source,
+          kind,
+          incidentId,
+          payload: {
+            action: request.action,
+            procedure: request.procedure,
+            environment: request.environment,
+            channel: request.channel,
+            groups: request.subject.groups,
+            roles: decision.roles,
+            effect: decision.effect,
+            rules: decisiveRules(decision),
+            reason: decision.reason,
+            policy_hash: policyHash,
+            ...extra,
+          },
+        })
+      ).seq,
   );
 }
 
@@ -69,12 +71,12 @@ export function createPolicyAccess(deps: { uow: UnitOfWork; audit: AuditLog; pol
   });
 
   return {
-    require(actor, source, request) {
+    async require(actor, source, request) {
       const view = deps.policy();
       const policyRequest = requestOf(actor, request);
       const decision = decide(view.policy, policyRequest);
       if (decision.effect === 'allow') return authorizationOf(decision, view.policyHash);
-      recordDecision(deps, { actor, source }, policyRequest, decision, view.policyHash, request.incidentId ?? null);
+      await recordDecision(deps, { actor, source }, policyRequest, decision, view.policyHash, request.incidentId ?? null);
       const why = decision.effect === 'approval_required' ? `${decision.reason}; this action cannot wait for approval` : decision.reason;
       throw new NotAllowedError(`you may not ${request.action}: ${why}`);
     },

@@ -7,22 +7,20 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-/** Runs `fn` atomically: every row it writes lands together or not at all. */
-export interface UnitOfWork {
-  transaction<T>(fn: () => T): T;
-}
-
 /**
- * The unit of work of asynchronous repositories (a second backend such as PostgreSQL): `fn` may
- * await between its writes. Contract: no other transaction interleaves with it (what it reads and
- * writes is as if it ran alone); a throw or rejection anywhere in `fn` rolls back every row it
- * wrote; a `transaction` called from inside `fn` (awaited, in the same async flow) joins the outer
- * one as a savepoint (its throw undoes only its own rows, unless the outer one rethrows) instead
- * of waiting for it; it resolves only once the commit has succeeded.
+ * Runs `fn` atomically, though it may await between its writes (an asynchronous backend such as
+ * PostgreSQL). Contract: no other transaction interleaves with it (what it reads and writes is as if
+ * it ran alone); a throw or rejection anywhere in `fn` rolls back every row it wrote; a
+ * `transaction` called from inside `fn` (awaited, in the same async flow) joins the outer one as a
+ * savepoint (its throw undoes only its own rows, unless the outer one rethrows) instead of waiting
+ * for it; it resolves only once the commit has succeeded.
  */
-export interface AsyncUnitOfWork {
+export interface UnitOfWork {
   transaction<T>(fn: () => Promise<T>): Promise<T>;
 }
+
+/** The same port under the name the storage groundwork used. */
+export type AsyncUnitOfWork = UnitOfWork;
 
 /** Who is behind a request, as the policy sees them. */
 export interface Actor {

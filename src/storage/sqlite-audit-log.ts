@@ -19,6 +19,9 @@ import { IntegrityError } from '../errors.js';
 import type { Db } from './database.js';
 import { statementCache } from './statements.js';
 
+/** Rows read per query by `transcriptRows`: large enough that paging costs nothing measurable. */
+export const TRANSCRIPT_PAGE = 2000;
+
 /** An audit_log row as both backends return it. */
 export interface AuditRow {
   seq: number;
@@ -80,7 +83,7 @@ export class SqliteAuditLog implements AuditLog {
     this.appendTx = db.transaction((input: AuditEventInput): AuditEvent => this.appendNow(input));
   }
 
-  append(input: AuditEventInput): AuditEvent {
+  async append(input: AuditEventInput): Promise<AuditEvent> {
     return this.appendTx(input);
   }
 
@@ -116,53 +119,69 @@ export class SqliteAuditLog implements AuditLog {
     return { ...fields, payload: JSON.parse(payloadText) as Record<string, unknown>, prevHash, hash };
   }
 
-  *transcriptRows(incidentId: string, options: { kinds?: string[] } = {}): IterableIterator<TranscriptEvent> {
+  /**
+   * Lazy and page by page: the first page is read when the first row is asked for, and no statement
+   * stays open between pages, so whatever else runs on the connection while the caller awaits (a
+   * slow download, another command) is not held up by, nor lands inside, an open read.
+   */
+  async *transcriptRows(incidentId: string, options: { kinds?: string[] } = {}): AsyncGenerator<TranscriptEvent> {
     const kinds = options.kinds ?? [];
     const kindClause = kinds.length > 0 ? `AND kind IN (${kinds.map(() => '?').join(', ')})` : '';
     // Raw rows: building a keyed object per row is most of the cost of a 100k-event export.
     const stmt = this.db
-      .prepare(`SELECT seq, time, actor, source, kind, payload, hash FROM audit_log WHERE incident_id = ? ${kindClause} ORDER BY seq`)
+      .prepare(`SELECT seq, time, actor, source, kind, payload, hash FROM audit_log WHERE incident_id = ? AND seq > ? ${kindClause} ORDER BY seq LIMIT ?`)
       .raw(true);
-    for (const r of stmt.iterate(incidentId, ...kinds) as IterableIterator<[number, number, string, string, string, string, string]>) {
-      yield { seq: r[0], time: r[1], actor: r[2], source: r[3], kind: r[4], payload: JSON.parse(r[5]) as Record<string, unknown>, hash: r[6] };
+    let after = 0;
+    for (;;) {
+      const page = stmt.all(incidentId, after, ...kinds, TRANSCRIPT_PAGE) as Array<[number, number, string, string, string, string, string]>;
+      for (const r of page) {
+        yield { seq: r[0], time: r[1], actor: r[2], source: r[3], kind: r[4], payload: JSON.parse(r[5]) as Record<string, unknown>, hash: r[6] };
+      }
+      if (page.length < TRANSCRIPT_PAGE) return;
+      after = page[page.length - 1]![0];
     }
   }
 
-  recentForIncident(incidentId: string, limit: number): AuditEvent[] {
+  async recentForIncident(incidentId: string, limit: number): Promise<AuditEvent[]> {
     const rows = this.stmt('SELECT * FROM audit_log WHERE incident_id = ? ORDER BY seq DESC LIMIT ?').all(incidentId, limit) as AuditRow[];
     return rows.reverse().map(toEvent);
   }
 
-  bySeq(seq: number): AuditEvent | undefined {
+  async bySeq(seq: number): Promise<AuditEvent | undefined> {
     const row = this.bySeqStmt.get(seq) as AuditRow | undefined;
     return row ? toEvent(row) : undefined;
   }
 
-  lastTime(incidentId: string, kinds: string[]): number | undefined {
+  async lastTime(incidentId: string, kinds: string[]): Promise<number | undefined> {
     const sql = `SELECT MAX(time) AS t FROM audit_log WHERE incident_id = ? AND kind IN (${kinds.map(() => '?').join(', ')})`;
     const row = this.stmt(sql).get(incidentId, ...kinds) as { t: number | null };
     return row.t ?? undefined;
   }
 
-  countSince(incidentId: string, kind: string, since: number, reason: string): number {
+  async countSince(incidentId: string, kind: string, since: number, reason: string): Promise<number> {
     const row = this.stmt(
       "SELECT COUNT(*) AS n FROM audit_log WHERE incident_id = ? AND kind = ? AND time >= ? AND json_extract(payload, '$.reason') = ?",
     ).get(incidentId, kind, since, reason) as { n: number };
     return row.n;
   }
 
-  head(): { seq: number; hash: string } {
+  async head(): Promise<{ seq: number; hash: string }> {
     const h = this.readHead.get() as { seq: number; hash: string } | undefined;
     return h ? { seq: h.seq, hash: h.hash } : { seq: 0, hash: GENESIS_HASH };
   }
 
-  lastWithoutIncident(kind: string): AuditEvent | undefined {
+  async lastWithoutIncident(kind: string): Promise<AuditEvent | undefined> {
     // Served by the (incident_id, kind, seq) index: rows about no incident have incident_id NULL.
     const row = this.stmt('SELECT * FROM audit_log WHERE incident_id IS NULL AND kind = ? ORDER BY seq DESC LIMIT 1').get(kind) as AuditRow | undefined;
     return row ? toEvent(row) : undefined;
   }
 
-  verify(visit?: VerifiedRowVisitor): ChainVerdict {
+  async verify(visit?: VerifiedRowVisitor): Promise<ChainVerdict> {
+    return this.verifyNow(visit);
+  }
+
+  /** `verify` for callers already inside one synchronous read of the file (see verify-audit-database.ts). */
+  verifyNow(visit?: VerifiedRowVisitor): ChainVerdict {
     // One read transaction: a snapshot, so appends by a running bot cannot tear head from rows.
     return this.db.transaction((): ChainVerdict => {
       const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY rowid');

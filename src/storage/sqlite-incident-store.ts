@@ -123,17 +123,17 @@ export class SqliteIncidentStore implements IncidentStore {
     this.getStmt = db.prepare(`${SELECT} WHERE id = ?`).raw(true);
   }
 
-  nextNumber(): number {
+  async nextNumber(): Promise<number> {
     return (this.stmt('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM incidents').get() as { n: number }).n;
   }
 
-  insert(incident: Incident): void {
+  async insert(incident: Incident): Promise<void> {
     const row = toRow(incident);
     this.insertStmt.run(row);
     this.stored.set(incident, row);
   }
 
-  save(incident: Incident): void {
+  async save(incident: Incident): Promise<void> {
     const row = toRow(incident);
     const before = this.stored.get(incident);
     const changed = before ? UPDATABLE.filter((c) => row[c] !== before[c]) : UPDATABLE;
@@ -141,19 +141,19 @@ export class SqliteIncidentStore implements IncidentStore {
     this.stored.set(incident, row);
   }
 
-  get(id: string): Incident | undefined {
+  async get(id: string): Promise<Incident | undefined> {
     return this.read(this.getStmt.get(id) as unknown[] | undefined);
   }
 
-  byChannelId(channelId: string): Incident | undefined {
+  async byChannelId(channelId: string): Promise<Incident | undefined> {
     return this.read(this.stmt(`${SELECT} WHERE channel_id = ?`).raw(true).get(channelId) as unknown[] | undefined);
   }
 
-  byPagerdutyId(pagerdutyId: string): Incident | undefined {
+  async byPagerdutyId(pagerdutyId: string): Promise<Incident | undefined> {
     return this.read(this.stmt(`${SELECT} WHERE pagerduty_id = ?`).raw(true).get(pagerdutyId) as unknown[] | undefined);
   }
 
-  listOpen(): Incident[] {
+  async listOpen(): Promise<Incident[]> {
     const rows = this.stmt(`${SELECT} WHERE status != 'resolved' ORDER BY number`).raw(true).all() as unknown[][];
     return rows.map((values) => this.read(values)!);
   }

@@ -91,7 +91,7 @@ export class SqliteOutbox implements Outbox {
     return this.stmt(NEXT);
   }
 
-  enqueue(item: { causeSeq: number; target: OutboxTarget; channel: string; body: ChatMessage | Record<string, unknown> }): number {
+  async enqueue(item: { causeSeq: number; target: OutboxTarget; channel: string; body: ChatMessage | Record<string, unknown> }): Promise<number> {
     const now = this.now();
     return Number(
       this.insertStmt.run(
@@ -107,20 +107,20 @@ export class SqliteOutbox implements Outbox {
     );
   }
 
-  due(target: OutboxTarget, now: number, limit: number): OutboxItem[] {
+  async due(target: OutboxTarget, now: number, limit: number): Promise<OutboxItem[]> {
     return (this.dueStmt.all({ target, now, limit }) as Row[]).map(toItem);
   }
 
-  nextAttemptAfter(target: OutboxTarget, now: number): number | null {
+  async nextAttemptAfter(target: OutboxTarget, now: number): Promise<number | null> {
     return (this.nextStmt.get({ target, now }) as { at: number | null }).at;
   }
 
-  markSent(id: number, now: number, receipt?: string): void {
+  async markSent(id: number, now: number, receipt?: string): Promise<void> {
     const mark = this.stmt("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, receipt = ? WHERE id = ?");
     this.bookkeeping(() => mark.run(now, receipt ?? null, id));
   }
 
-  receipt(target: OutboxTarget, key: string): OutboxReceipt | undefined {
+  async receipt(target: OutboxTarget, key: string): Promise<OutboxReceipt | undefined> {
     const row = this.stmt(
       `SELECT receipt, sent_at FROM outbox
        WHERE target = ? AND message_key = ? AND state = 'sent' AND receipt IS NOT NULL ORDER BY id DESC LIMIT 1`,
@@ -128,16 +128,16 @@ export class SqliteOutbox implements Outbox {
     return row ? { receipt: row.receipt, sentAt: row.sent_at } : undefined;
   }
 
-  markRetry(id: number, nextAttemptAt: number, error: string): void {
+  async markRetry(id: number, nextAttemptAt: number, error: string): Promise<void> {
     const mark = this.stmt('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?');
     this.bookkeeping(() => mark.run(nextAttemptAt, error.slice(0, 1000), id));
   }
 
-  markFailed(id: number, error: string): void {
+  async markFailed(id: number, error: string): Promise<void> {
     this.stmt("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?").run(error.slice(0, 1000), id);
   }
 
-  depth(target?: OutboxTarget): number {
+  async depth(target?: OutboxTarget): Promise<number> {
     const row = (
       target
         ? this.stmt("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending' AND target = ?").get(target)

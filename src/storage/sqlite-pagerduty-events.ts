@@ -108,14 +108,14 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
     this.stmt = statementCache(db);
   }
 
-  findDuplicate(eventId: string, webhookId: string | null): { eventId: string; receivedSeq: number } | undefined {
+  async findDuplicate(eventId: string, webhookId: string | null): Promise<{ eventId: string; receivedSeq: number } | undefined> {
     // Asked once per delivery, so only the two unique indexes are read, and only the two columns.
     const row = this.stmt('SELECT event_id, received_seq FROM pagerduty_events WHERE event_id = ? OR webhook_id = ? LIMIT 1').get(eventId, webhookId) as
       Pick<EventRow, 'event_id' | 'received_seq'> | undefined;
     return row ? { eventId: row.event_id, receivedSeq: row.received_seq } : undefined;
   }
 
-  insert(e: NewPagerdutyEvent): void {
+  async insert(e: NewPagerdutyEvent): Promise<void> {
     const final = e.state !== 'pending' && e.state !== 'applied';
     this.stmt(INSERT_EVENT).run({
       received_seq: e.receivedSeq,
@@ -136,12 +136,12 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
     });
   }
 
-  get(eventId: string): StoredPagerdutyEvent | undefined {
+  async get(eventId: string): Promise<StoredPagerdutyEvent | undefined> {
     const row = this.stmt('SELECT * FROM pagerduty_events WHERE event_id = ?').get(eventId) as EventRow | undefined;
     return row ? toEvent(row) : undefined;
   }
 
-  unfinished(limit: number): UnfinishedPagerdutyEvent[] {
+  async unfinished(limit: number): Promise<UnfinishedPagerdutyEvent[]> {
     // Bodies stay on disk here: a backlog is scanned on every pass, a body is read only when its event is processed.
     const rows = this.stmt(
       `SELECT ${EVENT_COLUMNS.filter((c) => c !== 'body').join(', ')}, '' AS body FROM pagerduty_events
@@ -153,11 +153,11 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
     });
   }
 
-  setState(
+  async setState(
     eventId: string,
     state: PagerdutyEventState,
     fields: { outcome?: string | null; incidentId?: string | null; processedAt?: number | null } = {},
-  ): void {
+  ): Promise<void> {
     const sets = ['state = @state'];
     const params: Record<string, unknown> = { event_id: eventId, state };
     if (fields.outcome !== undefined) {
@@ -175,7 +175,7 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
     this.stmt(`UPDATE pagerduty_events SET ${sets.join(', ')} WHERE event_id = @event_id`).run(params);
   }
 
-  recordAttempt(eventId: string, nextAttemptAt: number, error: string): void {
+  async recordAttempt(eventId: string, nextAttemptAt: number, error: string): Promise<void> {
     this.stmt('UPDATE pagerduty_events SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE event_id = ?').run(
       nextAttemptAt,
       error,
@@ -183,17 +183,17 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
     );
   }
 
-  triggerRun(eventId: string, triggerKey: string): TriggerRunRecord | undefined {
+  async triggerRun(eventId: string, triggerKey: string): Promise<TriggerRunRecord | undefined> {
     const row = this.stmt('SELECT * FROM pagerduty_trigger_runs WHERE event_id = ? AND trigger_key = ?').get(eventId, triggerKey) as
       TriggerRow | undefined;
     return row ? toTrigger(row) : undefined;
   }
 
-  triggerRuns(eventId: string): TriggerRunRecord[] {
+  async triggerRuns(eventId: string): Promise<TriggerRunRecord[]> {
     return (this.stmt('SELECT * FROM pagerduty_trigger_runs WHERE event_id = ? ORDER BY trigger_key').all(eventId) as TriggerRow[]).map(toTrigger);
   }
 
-  insertTriggerRun(r: TriggerRunRecord): void {
+  async insertTriggerRun(r: TriggerRunRecord): Promise<void> {
     this.stmt(`INSERT INTO pagerduty_trigger_runs (event_id, trigger_key, procedure, run_id, outcome, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
       r.eventId,
       r.triggerKey,
@@ -205,7 +205,7 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
     );
   }
 
-  countByState(): Record<PagerdutyEventState, number> {
+  async countByState(): Promise<Record<PagerdutyEventState, number>> {
     const counts: Record<PagerdutyEventState, number> = { pending: 0, applied: 0, processed: 0, ignored: 0, failed: 0 };
     for (const r of this.stmt('SELECT state, COUNT(*) AS n FROM pagerduty_events GROUP BY state').all() as Array<{
       state: PagerdutyEventState;

@@ -22,8 +22,8 @@ export function sqlitePortalOpsReads(db: Db, audit: AuditLog): PortalOpsReads {
     },
 
     async auditStatus() {
-      const chain = audit.verify();
-      const anchor = audit.lastWithoutIncident(ANCHOR_KIND);
+      const chain = await audit.verify();
+      const anchor = await audit.lastWithoutIncident(ANCHOR_KIND);
       let lastAnchor: AnchorStatus | null = null;
       if (anchor) {
         const p = anchor.payload as { seq?: unknown; hash?: unknown; channel?: unknown };

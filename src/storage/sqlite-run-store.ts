@@ -145,36 +145,36 @@ export class SqliteRunStore implements RunStore {
     this.getStmt = db.prepare('SELECT * FROM runs WHERE id = ?');
   }
 
-  nextNumber(): number {
+  async nextNumber(): Promise<number> {
     return (this.stmt('SELECT COALESCE(MAX(number), 0) + 1 AS n FROM runs').get() as { n: number }).n;
   }
 
-  insert(run: Run): void {
+  async insert(run: Run): Promise<void> {
     this.insertStmt.run(toRow(run));
   }
 
-  save(run: Run): void {
+  async save(run: Run): Promise<void> {
     this.updateStmt.run(toRow(run));
   }
 
-  get(id: string): Run | undefined {
+  async get(id: string): Promise<Run | undefined> {
     const row = this.getStmt.get(id) as RunRow | undefined;
     return row ? toRun(row) : undefined;
   }
 
-  active(): Run[] {
+  async active(): Promise<Run[]> {
     return (this.stmt("SELECT * FROM runs WHERE state IN ('running', 'queued') ORDER BY number").all() as RunRow[]).map(toRun);
   }
 
-  pendingApproval(): Run[] {
+  async pendingApproval(): Promise<Run[]> {
     return (this.stmt("SELECT * FROM runs WHERE state = 'pending_approval' ORDER BY number").all() as RunRow[]).map(toRun);
   }
 
-  forIncident(incidentId: string): Run[] {
+  async forIncident(incidentId: string): Promise<Run[]> {
     return (this.stmt('SELECT * FROM runs WHERE incident_id = ? ORDER BY number').all(incidentId) as RunRow[]).map(toRun);
   }
 
-  saveStep(step: RunStepRecord): void {
+  async saveStep(step: RunStepRecord): Promise<void> {
     this.stmt(
       `INSERT OR REPLACE INTO run_steps (run_id, idx, name, kind, outcome, exit_code, http_status, started_at, finished_at, output, truncated_bytes, error)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -194,11 +194,11 @@ export class SqliteRunStore implements RunStore {
     );
   }
 
-  steps(runId: string): RunStepRecord[] {
+  async steps(runId: string): Promise<RunStepRecord[]> {
     return (this.stmt('SELECT * FROM run_steps WHERE run_id = ? ORDER BY idx').all(runId) as StepRow[]).map(toStep);
   }
 
-  addApproval(record: ApprovalRecord): void {
+  async addApproval(record: ApprovalRecord): Promise<void> {
     this.stmt('INSERT INTO run_approvals (run_id, approver, decision, at, binding, reason) VALUES (?, ?, ?, ?, ?, ?)').run(
       record.runId,
       record.approver,
@@ -209,20 +209,20 @@ export class SqliteRunStore implements RunStore {
     );
   }
 
-  approvals(runId: string): ApprovalRecord[] {
+  async approvals(runId: string): Promise<ApprovalRecord[]> {
     const rows = this.stmt('SELECT * FROM run_approvals WHERE run_id = ? ORDER BY at, approver').all(runId) as ApprovalRow[];
     return rows.map(toApproval);
   }
 
-  leaseHolder(key: string): string | undefined {
+  async leaseHolder(key: string): Promise<string | undefined> {
     return (this.stmt('SELECT run_id FROM leases WHERE key = ?').get(key) as { run_id: string } | undefined)?.run_id;
   }
 
-  acquireLease(key: string, runId: string, now: number): void {
+  async acquireLease(key: string, runId: string, now: number): Promise<void> {
     this.stmt('INSERT INTO leases (key, run_id, acquired_at) VALUES (?, ?, ?)').run(key, runId, now);
   }
 
-  releaseLease(key: string, runId: string): void {
+  async releaseLease(key: string, runId: string): Promise<void> {
     this.stmt('DELETE FROM leases WHERE key = ? AND run_id = ?').run(key, runId);
   }
 }

@@ -1,6 +1,5 @@
 // The SQLite store: one database, one unit of work, and the repositories the services use.
 import path from 'node:path';
-import type Database from 'better-sqlite3';
 import type { AuditLog } from '../core/audit/audit-log.js';
 import type { IncidentStore } from '../core/incidents/incident-store.js';
 import type { Outbox } from '../core/outbox/outbox.js';
@@ -13,6 +12,7 @@ import { SqliteIncidentStore } from './sqlite-incident-store.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import { SqlitePagerdutyEvents } from './sqlite-pagerduty-events.js';
 import { SqliteRunStore } from './sqlite-run-store.js';
+import { SqliteUnitOfWork } from './sqlite-unit-of-work.js';
 import { startWalCheckpointer, type WalCheckpointer, type WalCheckpointerOptions } from './wal-checkpointer.js';
 import { WalSync, logFileSyncer, type FileSyncer } from './wal-sync.js';
 
@@ -21,11 +21,10 @@ export class Store implements UnitOfWork {
   readonly incidents: IncidentStore;
   readonly outbox: Outbox;
   readonly pagerdutyEvents: PagerdutyEventStore;
-  /** One transaction wrapper for every unit of work, rather than a new one per call. */
-  private readonly run: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** Serialises the transactions of callers that await inside them (see SqliteUnitOfWork). */
+  private readonly uow: SqliteUnitOfWork;
   /** Only a database file in WAL mode can defer its syncs; in memory there is nothing to sync. */
   private readonly walSync: WalSync | undefined;
-  private deferring = false;
   private checkpointer: WalCheckpointer | undefined;
   private runStore: RunStore | undefined;
 
@@ -35,18 +34,22 @@ export class Store implements UnitOfWork {
     clock: Clock,
     syncer: (logFile: string) => FileSyncer = logFileSyncer,
   ) {
-    this.audit = new SqliteAuditLog(db, auditKey, clock);
-    this.incidents = new SqliteIncidentStore(db);
-    this.outbox = new SqliteOutbox(
-      db,
-      () => clock.now(),
-      () => this.durable(),
-      (write) => this.withoutOwnSync(write),
-    );
-    this.pagerdutyEvents = new SqlitePagerdutyEvents(db);
-    this.run = db.transaction((fn: () => unknown) => fn());
     const wal = !db.memory && db.pragma('journal_mode', { simple: true }) === 'wal';
     this.walSync = wal ? new WalSync(db, syncer(`${path.resolve(db.name)}-wal`)) : undefined;
+    this.uow = new SqliteUnitOfWork(db, this.walSync);
+    // Every repository call made outside a transaction waits for another caller's open one.
+    this.audit = guarded(this.uow, new SqliteAuditLog(db, auditKey, clock));
+    this.incidents = guarded(this.uow, new SqliteIncidentStore(db));
+    this.outbox = guarded(
+      this.uow,
+      new SqliteOutbox(
+        db,
+        () => clock.now(),
+        () => this.durable(),
+        (write) => this.withoutOwnSync(write),
+      ),
+    );
+    this.pagerdutyEvents = guarded(this.uow, new SqlitePagerdutyEvents(db));
   }
 
   /** Opens (and migrates) the database file; `syncer` is how the log reaches the disk (tests slow it down). */
@@ -56,29 +59,22 @@ export class Store implements UnitOfWork {
 
   /** Made on first use: its statements need the runs tables, which a database opened at an older version lacks. */
   get runs(): RunStore {
-    return (this.runStore ??= new SqliteRunStore(this.db));
+    return (this.runStore ??= guarded(this.uow, new SqliteRunStore(this.db)));
   }
 
-  transaction<T>(fn: () => T): T {
-    if (this.deferring && this.walSync && !this.db.inTransaction) return this.walSync.commit(() => this.run.immediate(fn) as T);
-    return this.run.immediate(fn) as T;
+  transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.uow.transaction(fn);
   }
 
   /**
-   * Runs `work`; the transactions it commits before it returns (its synchronous part) skip their own
-   * disk sync, and `durable()` then makes them all durable with one sync off the event loop. Only for
-   * callers that tell nobody about the result until `durable()` has resolved, such as a slash command
-   * whose answer waits for it: commands arriving together then share one sync instead of each holding
-   * the event loop for its own. Every other transaction syncs as it commits, as before.
+   * Runs `work`; the transactions it commits before it settles skip their own disk sync, and
+   * `durable()` then makes them all durable with one sync off the event loop. Only for callers that
+   * tell nobody about the result until `durable()` has resolved, such as a slash command whose
+   * answer waits for it: commands arriving together then share one sync instead of each holding the
+   * event loop for its own. Every other transaction syncs as it commits, as before.
    */
-  deferSync<T>(work: () => T): T {
-    if (this.deferring) return work();
-    this.deferring = true;
-    try {
-      return work();
-    } finally {
-      this.deferring = false;
-    }
+  deferSync<T>(work: () => Promise<T>): Promise<T> {
+    return this.uow.deferSync(work);
   }
 
   /**
@@ -108,6 +104,8 @@ export class Store implements UnitOfWork {
 
   /** True when a write can be committed (used by /healthz). */
   writable(): boolean {
+    // Another caller's transaction is open: the database took its write lock, so it takes writes.
+    if (!this.uow.free()) return true;
     try {
       this.db.prepare('BEGIN IMMEDIATE').run();
       this.db.prepare('ROLLBACK').run();
@@ -124,4 +122,14 @@ export class Store implements UnitOfWork {
     this.walSync?.close();
     this.db.close();
   }
+}
+
+/** `repo` with every public method run through `uow` when another caller's transaction is open. */
+function guarded<R extends object>(uow: SqliteUnitOfWork, repo: R): R {
+  const prototype = Object.getPrototypeOf(repo) as object;
+  // Methods only: a getter (a statement compiled on first use) is not read here.
+  const methods = Object.getOwnPropertyNames(prototype).filter(
+    (name) => name !== 'constructor' && typeof Object.getOwnPropertyDescriptor(prototype, name)?.value === 'function',
+  ) as Array<keyof R>;
+  return uow.guard(repo, methods);
 }

@@ -23,7 +23,7 @@ export function verifyAuditDatabase(db: Db, key: string, options: { expectHead?:
     const projections = new ProjectionCheck();
     const head = options.expectHead ? headRefCheck(options.expectHead) : undefined;
     const checked = { incidents: 0, runs: 0, steps: 0, approvals: 0 };
-    const chain = new SqliteAuditLog(db, key, systemClock).verify((row, payload) => {
+    const chain = new SqliteAuditLog(db, key, systemClock).verifyNow((row, payload) => {
       head?.see(row.seq, row.hash);
       projections.observe({ seq: row.seq, time: row.time, actor: row.actor, source: row.source, kind: row.kind, incidentId: row.incidentId, payload });
     });

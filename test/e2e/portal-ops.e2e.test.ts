@@ -80,7 +80,7 @@ beforeAll(async () => {
     config: { PORT: String(port), EDGEOPS_PUBLIC_URL: `http://127.0.0.1:${port}`, EDGEOPS_AUDIT_ANCHOR_CHANNEL: 'C0ANCHOR01' },
   });
   await seed();
-  served.app.auditAnchor!.tick();
+  await served.app.auditAnchor!.tick();
   browser = await launchBrowser();
 }, 120_000);
 
@@ -151,7 +151,7 @@ describe('procedures, reports and audit pages in a browser', () => {
     await served.app.runs.idle();
     await page.reload();
     expect(await page.locator('pre.output').first().textContent()).toBe('browser run ok\n');
-    expect(served.app.runs.get(id)).toMatchObject({ state: 'succeeded', source: 'portal', incidentId: 'INC-6', requestedBy: P.developer });
+    expect(await served.app.runs.get(id)).toMatchObject({ state: 'succeeded', source: 'portal', incidentId: 'INC-6', requestedBy: P.developer });
     await context.close();
   }, 60_000);
 

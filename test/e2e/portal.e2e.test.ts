@@ -152,11 +152,11 @@ describe('ops portal in a browser', () => {
 
   it('refuses a forged POST without the CSRF token, and nothing is approved', async () => {
     const { context } = await signedIn(P.support);
-    const before = served.app.store.audit.head().seq;
+    const before = (await served.app.store.audit.head()).seq;
     const res = await context.request.post(`${served.baseUrl}/portal/run/deny`, { form: { run: 'R-1' }, headers: { origin: served.baseUrl } });
     expect(res.status()).toBe(403);
     expect(await res.text()).toContain('no valid CSRF token');
-    expect(served.app.store.audit.head().seq).toBe(before);
+    expect((await served.app.store.audit.head()).seq).toBe(before);
     await context.close();
   });
 

@@ -24,8 +24,8 @@ async function type(...lines: string[]): Promise<string> {
   return out.join('\n');
 }
 
-function auditHead(): number {
-  return app.store.audit.head().seq;
+async function auditHead(): Promise<number> {
+  return (await app.store.audit.head()).seq;
 }
 
 beforeEach(() => {
@@ -66,7 +66,7 @@ describe('the local incident loop', () => {
     now += 3_600_000 - 240_000;
     expect(await type('/incident resolve Rolled back v2.3')).toContain('INC-1 resolved after 1h 00m.');
 
-    const incident = app.incidents.get('INC-1');
+    const incident = await app.incidents.get('INC-1');
     expect(incident).toMatchObject({ status: 'resolved', severity: 1, acknowledgedAt: T0 + 120_000, resolvedAt: T0 + 3_600_000 });
     expect(incident.roles).toEqual({ commander: 'U0LOCAL01', comms: 'U0COMMS01', scribe: null });
 
@@ -86,7 +86,7 @@ describe('the local incident loop', () => {
       '| 2026-03-04T10:04:00.000Z | 6 | U01SRE0001 | console | comms: <@U0COMMS01> |',
       '| 2026-03-04T11:00:00.000Z | 7 | U01SRE0001 | console | resolved: Rolled back v2.3 |',
     ]);
-    expect(text).toContain(`last seq 7, last hash \`${app.store.audit.head().hash}\``);
+    expect(text).toContain(`last seq 7, last hash \`${(await app.store.audit.head()).hash}\``);
 
     // Repeated exports are byte-identical, in every format.
     for (const format of ['md', 'json', 'html'] as const) {
@@ -116,7 +116,7 @@ describe('the local incident loop', () => {
     const html = readFileSync(path.join(dir, 'a.html'), 'utf8');
     expect(html).toMatch(/^<!DOCTYPE html>/);
     expect(html).not.toMatch(/<script|<link|src=/i);
-    expect(app.store.audit.verify()).toMatchObject({ ok: true, count: 7 });
+    expect(await app.store.audit.verify()).toMatchObject({ ok: true, count: 7 });
   });
 
   it('keeps incidents apart: an export holds only its own events', async () => {
@@ -128,7 +128,7 @@ describe('the local incident loop', () => {
 
   it('answers bad input with a clear message and changes nothing', async () => {
     await type('/incident declare Checkout errors');
-    const before = auditHead();
+    const before = await auditHead();
     const cases: Array<[string, RegExp]> = [
       ['/incident frobnicate', /✗ error: unknown subcommand "frobnicate"; try declare, update/],
       ['/incident declare Broken sev=7', /✗ error: severity must be 1, 2, 3 or 4 \(got "7"\)/],
@@ -149,8 +149,8 @@ describe('the local incident loop', () => {
     for (const [line, message] of cases) expect(await type(line), line).toMatch(message);
     await type('/channel general');
     expect(await type('/incident note floating')).toMatch(/✗ error: this is not an incident channel; add incident=INC-7/);
-    expect(auditHead()).toBe(before);
-    expect(app.store.outbox.depth()).toBe(0);
+    expect(await auditHead()).toBe(before);
+    expect(await app.store.outbox.depth()).toBe(0);
   });
 
   it('refuses state changes that make no sense, without recording them', async () => {
@@ -161,7 +161,7 @@ describe('the local incident loop', () => {
     expect(await type('/incident resolve')).toMatch(/✗ conflict: INC-1 is resolved; it cannot be resolved again/);
     expect(await type('/incident update still bad')).toMatch(/✗ conflict: INC-1 is resolved/);
     expect(await type('/incident note postmortem scheduled')).toContain('Noted on INC-1.');
-    expect(auditHead()).toBe(4);
+    expect(await auditHead()).toBe(4);
   });
 
   it('switches identity and channel, and validates both', async () => {

@@ -205,17 +205,17 @@ describe('upgrading a database that holds data', () => {
     const insertOld = old.db.prepare('INSERT INTO outbox (cause_seq, target, channel, body, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)');
     const oldOutbox: Outbox = {
       ...old.outbox,
-      enqueue: (item) => Number(insertOld.run(item.causeSeq, item.target, item.channel, JSON.stringify(item.body), now, now).lastInsertRowid),
+      enqueue: async (item) => Number(insertOld.run(item.causeSeq, item.target, item.channel, JSON.stringify(item.body), now, now).lastInsertRowid),
     };
     const service = createIncidentService({ uow: old, audit: old.audit, incidents: old.incidents, outbox: oldOutbox, clock });
-    service.declare(by, { title: 'Checkout errors', severity: 2, service: 'checkout' });
+    await service.declare(by, { title: 'Checkout errors', severity: 2, service: 'checkout' });
     now += 60_000;
-    service.note(by, 'INC-1', 'rolling back');
-    service.ack(by, 'INC-1');
-    service.declare(by, { title: 'Search slow', private: true });
+    await service.note(by, 'INC-1', 'rolling back');
+    await service.ack(by, 'INC-1');
+    await service.declare(by, { title: 'Search slow', private: true });
     now += 60_000;
-    service.resolve(by, 'INC-1', 'Rolled back v2.3');
-    old.audit.append({ actor: 'system', source: 'system', kind: 'system.started', payload: { version: '0.1.0' } });
+    await service.resolve(by, 'INC-1', 'Rolled back v2.3');
+    await old.audit.append({ actor: 'system', source: 'system', kind: 'system.started', payload: { version: '0.1.0' } });
     const snapshot = (db: Database.Database) => ({
       incidents: db.prepare('SELECT * FROM incidents ORDER BY number').all(),
       audit: db.prepare('SELECT * FROM audit_log ORDER BY seq').all(),
@@ -223,9 +223,9 @@ describe('upgrading a database that holds data', () => {
       outbox: db.prepare('SELECT * FROM outbox ORDER BY id').all(),
     });
     const before = snapshot(old.db);
-    const incidentsBefore = [old.incidents.get('INC-1'), old.incidents.get('INC-2')];
+    const incidentsBefore = [await old.incidents.get('INC-1'), await old.incidents.get('INC-2')];
     expect(before.audit).toHaveLength(6);
-    expect(old.audit.verify()).toMatchObject({ ok: true, count: 6 });
+    expect(await old.audit.verify()).toMatchObject({ ok: true, count: 6 });
     old.close();
 
     // The release after it: every shipped migration, then one that adds a column and a table.
@@ -267,17 +267,17 @@ describe('upgrading a database that holds data', () => {
         ['incident.declared', 0],
         ['incident.resolved', 1],
       ]);
-      expect([upgraded.incidents.get('INC-1'), upgraded.incidents.get('INC-2')]).toEqual(incidentsBefore);
+      expect([await upgraded.incidents.get('INC-1'), await upgraded.incidents.get('INC-2')]).toEqual(incidentsBefore);
       expect(upgraded.db.prepare('SELECT incident_id FROM migration_probe_links ORDER BY incident_id').all()).toEqual([
         { incident_id: 'INC-1' },
         { incident_id: 'INC-2' },
       ]);
 
-      expect(upgraded.audit.verify()).toMatchObject({ ok: true, count: 6, lastSeq: 6 });
+      expect(await upgraded.audit.verify()).toMatchObject({ ok: true, count: 6, lastSeq: 6 });
       const service2 = createIncidentService({ uow: upgraded, audit: upgraded.audit, incidents: upgraded.incidents, outbox: upgraded.outbox, clock });
-      service2.note(by, 'INC-2', 'after the upgrade');
-      expect(upgraded.audit.bySeq(7)).toMatchObject({ kind: 'incident.note', prevHash: (before.audit[5] as { hash: string }).hash });
-      expect(upgraded.audit.verify()).toMatchObject({ ok: true, count: 7, lastSeq: 7 });
+      await service2.note(by, 'INC-2', 'after the upgrade');
+      expect(await upgraded.audit.bySeq(7)).toMatchObject({ kind: 'incident.note', prevHash: (before.audit[5] as { hash: string }).hash });
+      expect(await upgraded.audit.verify()).toMatchObject({ ok: true, count: 7, lastSeq: 7 });
     } finally {
       upgraded.close();
     }

@@ -30,19 +30,19 @@ describe('status-update reminders', () => {
   it('give a silent SEV1 exactly one reminder at 15 minutes, and none after an update', async () => {
     await f.say(f.ctx('U0SRE0001'), '/incident', 'declare Checkout down sev=1');
     f.now.value += 14 * MIN;
-    expect(f.app.reminders.tick()).toEqual([]);
+    expect(await f.app.reminders.tick()).toEqual([]);
     f.now.value += MIN;
-    expect(f.app.reminders.tick().map((r) => r.reason)).toEqual(['status_update']);
+    expect((await f.app.reminders.tick()).map((r) => r.reason)).toEqual(['status_update']);
     f.now.value += 30_000;
-    expect(f.app.reminders.tick()).toEqual([]);
+    expect(await f.app.reminders.tick()).toEqual([]);
     expect(reminderKinds()).toEqual(['status_update']);
 
     await f.say(f.ctx('U0SRE0001', [], 'inc-1-checkout-down'), '/incident', 'update "rolling back" incident=INC-1');
     f.now.value += 14 * MIN;
-    expect(f.app.reminders.tick()).toEqual([]);
+    expect(await f.app.reminders.tick()).toEqual([]);
     expect(reminderKinds()).toEqual(['status_update']);
 
-    const posted = f.app.store.outbox.due('slack', Number.MAX_SAFE_INTEGER, 10);
+    const posted = await f.app.store.outbox.due('slack', Number.MAX_SAFE_INTEGER, 10);
     expect(posted).toHaveLength(1);
     const all = f.app.store.db.prepare("SELECT body FROM outbox WHERE body LIKE '%incident.reminder%'").all() as Array<{ body: string }>;
     const body = JSON.parse(all[0]!.body) as ChatMessage;
@@ -50,7 +50,7 @@ describe('status-update reminders', () => {
     // The commander is stored as a reference, rendered per surface: here as the console shows it.
     expect(body.text).toContainEqual({ kind: 'user', id: 'U0SRE0001' });
     expect(consoleText(body.text)).toBe('⏰ INC-1 (SEV1) has had no status update for 15m 00s. <@U0SRE0001>: post one with /incident update <text>.');
-    expect(f.app.store.audit.verify().ok).toBe(true);
+    expect((await f.app.store.audit.verify()).ok).toBe(true);
   });
 
   it('follows the intervals set in the policy file', async () => {
@@ -58,7 +58,7 @@ describe('status-update reminders', () => {
     f.reloadCatalog();
     await f.say(f.ctx('U0SRE0001'), '/incident', 'declare Slow search');
     f.now.value += 5 * MIN;
-    expect(f.app.reminders.tick().map((r) => r.reason)).toEqual(['status_update']);
+    expect((await f.app.reminders.tick()).map((r) => r.reason)).toEqual(['status_update']);
   });
 });
 
@@ -71,11 +71,11 @@ describe('scheduled procedures', () => {
     );
     f.reloadCatalog();
     const procedure = f.app.catalog().procedures.get('echo-args')!;
-    runScheduled(f.app, logger, procedure, procedure.schedule[0]!);
+    await runScheduled(f.app, logger, procedure, procedure.schedule[0]!);
     await f.app.runs.idle();
-    const run = f.app.runs.get('R-1');
+    const run = await f.app.runs.get('R-1');
     expect(run).toMatchObject({ state: 'succeeded', requestedBy: 'scheduler', source: 'scheduler', params: { msg: 'nightly' } });
-    const requested = f.app.store.audit.bySeq(1)!;
+    const requested = (await f.app.store.audit.bySeq(1))!;
     expect(requested).toMatchObject({ kind: 'run.requested', actor: 'scheduler', source: 'scheduler' });
   });
 
@@ -83,9 +83,9 @@ describe('scheduled procedures', () => {
     appendFileSync(path.join(f.commandsDir, 'echo-args.yaml'), 'schedule:\n  - cron: "0 3 * * *"\n    with: { msg: nightly }\n');
     f.reloadCatalog();
     const procedure = f.app.catalog().procedures.get('echo-args')!;
-    runScheduled(f.app, logger, procedure, procedure.schedule[0]!);
-    expect(f.app.store.audit.bySeq(1)).toMatchObject({ kind: 'policy.denied', actor: 'scheduler' });
-    expect(f.app.runs.forIncident('none')).toEqual([]);
+    await runScheduled(f.app, logger, procedure, procedure.schedule[0]!);
+    expect(await f.app.store.audit.bySeq(1)).toMatchObject({ kind: 'policy.denied', actor: 'scheduler' });
+    expect(await f.app.runs.forIncident('none')).toEqual([]);
   });
 
   it('are registered as named cron tasks that never overlap', async () => {

@@ -68,10 +68,10 @@ describe('a run waiting for approval when the policy changes', () => {
 
     const policy = path.join(served.dir, 'policies', 'policy.yaml');
     writeFileSync(policy, readFileSync(policy, 'utf8') + DENY_DEVELOPERS_IN_PROD);
-    await vi.waitFor(() => expect(served.app.runs.get('R-1').state).toBe('denied'), { timeout: 10_000, interval: 20 });
+    await vi.waitFor(async () => expect((await served.app.runs.get('R-1')).state).toBe('denied'), { timeout: 10_000, interval: 20 });
 
     const reason = 'the policy in force no longer lets U0DEV0001 run restart-service in prod';
-    expect(served.app.runs.get('R-1').error).toContain(reason);
+    expect((await served.app.runs.get('R-1')).error).toContain(reason);
     // Recorded after the reload, with the rule that now refuses and the policy it belongs to.
     const all = kinds(served);
     expect(all.indexOf('run.approval_voided')).toBeGreaterThan(all.indexOf('policy_reloaded'));
@@ -116,14 +116,14 @@ describe('a run waiting for approval when the policy changes', () => {
       '⚠ R-1 is void: the policy in force no longer lets U0DEV0001 run restart-service in prod: U0DEV0001 holds no role in the policy, so no rule applies (default deny)',
     );
     await served.app.runs.idle();
-    expect(served.app.runs.get('R-1')).toMatchObject({ state: 'denied' });
+    expect(await served.app.runs.get('R-1')).toMatchObject({ state: 'denied' });
     expect(existsSync(out(served, 'restarted'))).toBe(false);
     expect(auditRows(served, 'run.approval_voided')).toEqual([
       expect.objectContaining({ payload: expect.objectContaining({ check: 'policy', groups: [], roles: [] }) }),
     ]);
     // The approval that could not complete is not recorded as given.
     expect(auditRows(served, 'run.approved')).toHaveLength(0);
-    expect(served.app.runs.approvals('R-1')).toEqual([]);
+    expect(await served.app.runs.approvals('R-1')).toEqual([]);
   });
 });
 
@@ -132,7 +132,7 @@ describe('an approval binds the scripts the run executes', () => {
     s = await startServe({ catalog: CATALOG, groups: { S0DEVS: [DEV] } });
     const served = s;
     expect(await say(served, DEV, PROD_RESTART)).toMatch(/^R-1 waits for approval/);
-    const binding = shortBinding(served.app.runs.get('R-1').binding);
+    const binding = shortBinding((await served.app.runs.get('R-1')).binding);
     expect((await postedInGeneral(served)).find((t) => t.includes('asks to run restart-service'))).toContain(`Binding ${binding}`);
     const dryRun = await say(served, DEV, 'run restart-service service=checkout instance=web-01 env=staging --dry-run');
     expect(dryRun).toMatch(/binding: [0-9a-f]{12} /);
@@ -145,7 +145,7 @@ describe('an approval binds the scripts the run executes', () => {
       '⚠ R-1 is void: restart-service, its parameters or a program it runs changed after R-1 was requested; request it again',
     );
     await served.app.runs.idle();
-    expect(served.app.runs.get('R-1').state).toBe('denied');
+    expect((await served.app.runs.get('R-1')).state).toBe('denied');
     expect(existsSync(out(served, 'replaced'))).toBe(false);
     expect(auditRows(served, 'run.approval_voided')).toEqual([expect.objectContaining({ payload: expect.objectContaining({ check: 'binding' }) })]);
     expect(auditRows(served, 'run.started')).toHaveLength(0);
@@ -164,7 +164,7 @@ describe('an approval binds the scripts the run executes', () => {
       '⚠ R-1 is void: sh-restart, its parameters or a program it runs changed after R-1 was requested; request it again',
     );
     await served.app.runs.idle();
-    expect(served.app.runs.get('R-1').state).toBe('denied');
+    expect((await served.app.runs.get('R-1')).state).toBe('denied');
     expect(existsSync(out(served, 'replaced'))).toBe(false);
     expect(existsSync(out(served, 'sh-restarted'))).toBe(false);
     expect(auditRows(served, 'run.approval_voided')).toEqual([expect.objectContaining({ payload: expect.objectContaining({ check: 'binding' }) })]);
@@ -176,7 +176,7 @@ describe('an approval binds the scripts the run executes', () => {
     const served = s;
     expect(await say(served, SRE, 'run two-step env=staging')).toMatch(/^R-1 started/);
     await served.app.runs.idle();
-    expect(served.app.runs.get('R-1')).toMatchObject({
+    expect(await served.app.runs.get('R-1')).toMatchObject({
       state: 'failed',
       error: 'a program of two-step changed during the run; step second and those after it were not started',
     });

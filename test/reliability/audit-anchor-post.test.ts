@@ -40,7 +40,7 @@ describe('the daily audit anchor', () => {
     expect(scheduler.tasks()).toContain('audit-anchor');
 
     // Day 1: the first tick posts the head as it stands.
-    const day1Head = served.app.store.audit.head();
+    const day1Head = await served.app.store.audit.head();
     expect(day1Head.seq).toBeGreaterThan(0);
     await scheduler.run('audit-anchor');
     await served.server.drain();
@@ -58,7 +58,7 @@ describe('the daily audit anchor', () => {
 
     // Past midnight UTC: the next tick posts the new head (which now ends with day 1's anchor row).
     now.value = DAY2_EARLY;
-    const day2Head = served.app.store.audit.head();
+    const day2Head = await served.app.store.audit.head();
     await scheduler.run('audit-anchor');
     await served.server.drain();
     expect(anchorPosts(served)).toHaveLength(2);

@@ -69,16 +69,16 @@ describe('service= at /incident declare', () => {
     const before = auditKinds(s);
     const reply = await command(s, GENERAL, '/incident', 'declare "Sorting is broken" service=--output=/tmp/x');
     expect(reply).toContain('service="--output=/tmp/x" is not a service name: it must match [A-Za-z0-9][A-Za-z0-9._ -]{0,79}');
-    expect(s.app.incidents.listOpen()).toEqual([]);
+    expect(await s.app.incidents.listOpen()).toEqual([]);
     expect(auditKinds(s).filter((k) => !before.includes(k) && k.startsWith('incident.'))).toEqual([]);
 
     const quoted = await command(s, GENERAL, '/incident', 'declare "Sorting is broken" service="-rf"');
     expect(quoted).toContain('service="-rf" is not a service name');
-    expect(s.app.incidents.listOpen()).toEqual([]);
+    expect(await s.app.incidents.listOpen()).toEqual([]);
 
     // A service name in the pattern is taken, spaces and dots included.
     expect(await command(s, GENERAL, '/incident', 'declare "Sorting is broken" service="checkout api.v2"')).toContain('INC-1 declared');
-    expect(s.app.incidents.get('INC-1').service).toBe('checkout api.v2');
+    expect((await s.app.incidents.get('INC-1')).service).toBe('checkout api.v2');
   });
 });
 
@@ -97,7 +97,7 @@ describe('a param filling a whole argv element', () => {
     // The same value, where the procedure's author allows options: sort really does take it and make the file.
     await command(s, GENERAL, '/runbook', 'run sort-flagged file=--output=made-by-sort');
     await s.app.runs.idle();
-    expect(s.app.runs.get('R-1').state).toBe('succeeded');
+    expect((await s.app.runs.get('R-1')).state).toBe('succeeded');
     expect(leftBehind(s)).toEqual(['made-by-sort']);
   });
 });
@@ -108,11 +108,11 @@ describe('a PagerDuty incident with a hostile service name and id', () => {
     const data = incidentData('--output=pwned-by-id', { service: { id: 'PSORT01', name: '--output=pwned-by-service' } });
     await pagerduty(s, eventBody('incident.triggered', data));
 
-    const incident = s.app.incidents.listOpen()[0]!;
+    const incident = (await s.app.incidents.listOpen())[0]!;
     expect(incident).toMatchObject({ id: 'INC-1', service: '--output=pwned-by-service', pagerdutyId: '--output=pwned-by-id' });
 
     // sort-service ran, with the service-name form as one plain operand: sort finds no such file and fails.
-    const run = s.app.runs.get('R-1');
+    const run = await s.app.runs.get('R-1');
     expect(run).toMatchObject({ procedure: 'sort-service', state: 'failed' });
     const started = s.app.store.db.prepare("SELECT payload FROM audit_log WHERE kind = 'run.step_started'").all() as Array<{ payload: string }>;
     expect(started.map((r) => (JSON.parse(r.payload) as { argv: string[] }).argv)).toEqual([['sort', 'output pwned-by-service']]);

@@ -55,14 +55,14 @@ describe('the Markdown export of an incident full of hostile chat text', () => {
   it('renders the title, note, parameter and summary as text, and keeps every real timeline row and the audit footer', async () => {
     s = await startServe({ catalog: CATALOG });
     await command(s, GENERAL, '/incident', `declare "${TITLE}" sev=2 service=checkout`);
-    const incident = s.app.incidents.get('INC-1');
+    const incident = await s.app.incidents.get('INC-1');
     expect(incident.title).toBe(TITLE);
     const channel = incident.channelId!;
     await command(s, channel, '/incident', `note "${NOTE}"`);
     await command(s, channel, '/runbook', `run sort-file file="${FILE}"`);
-    expect(s.app.runs.get('R-1')).toMatchObject({ state: 'failed', params: { file: FILE } });
+    expect(await s.app.runs.get('R-1')).toMatchObject({ state: 'failed', params: { file: FILE } });
     await command(s, channel, '/incident', `resolve "${SUMMARY}"`);
-    expect(s.app.incidents.get('INC-1').summary).toBe(SUMMARY);
+    expect((await s.app.incidents.get('INC-1')).summary).toBe(SUMMARY);
 
     const exported = readFileSync(await s.app.exportFile('INC-1', 'md'), 'utf8');
     const blocks = readMarkdown(exported);

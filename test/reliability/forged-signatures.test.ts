@@ -46,10 +46,10 @@ function flipByte(body: string, at: number, mask: number): Buffer {
 }
 
 /** What a refused request must leave exactly as it was. */
-function snapshot(s: Served) {
+async function snapshot(s: Served) {
   const all = (sql: string): unknown[] => s.app.store.db.prepare(sql).all();
   return {
-    head: s.app.store.audit.head(),
+    head: await s.app.store.audit.head(),
     audit: all('SELECT seq, hash FROM audit_log ORDER BY seq'),
     outbox: all('SELECT * FROM outbox ORDER BY id'),
     pagerdutyEvents: all('SELECT * FROM pagerduty_events ORDER BY received_seq'),
@@ -316,14 +316,14 @@ describe('forged signatures at volume, against the served routes', () => {
     });
     expect(stored.status).toBe(202);
     await settle(s);
-    expect(s.app.incidents.listOpen().map((i) => i.id)).toEqual(['INC-1', 'INC-2']);
+    expect((await s.app.incidents.listOpen()).map((i) => i.id)).toEqual(['INC-1', 'INC-2']);
   });
 
   afterAll(async () => s.close());
 
   it(`answers 401 to ${SLACK_FORGERIES} generated Slack forgeries and changes nothing`, async () => {
     const forgeries = fc.sample(slackForgery, { numRuns: SLACK_FORGERIES, seed: 20261201 });
-    const before = snapshot(s);
+    const before = await snapshot(s);
     const apiCalls = s.slack.calls.length;
     const responds = s.slack.responds.length;
     const refusalsLogged = (): number => s.logLines().filter((l) => l.includes('"slack request refused"') && l.includes('"status":401')).length;
@@ -334,7 +334,7 @@ describe('forged signatures at volume, against the served routes', () => {
     const accepted = answers.filter((a) => a.res.status !== 401);
     expect(accepted.map((a) => `${a.forgery.kind}: ${a.res.status} ${a.res.body}`)).toEqual([]);
     for (const { res } of answers) expect(JSON.parse(res.body)).toEqual({ error: 'invalid signature' });
-    expect(snapshot(s)).toEqual(before);
+    expect(await snapshot(s)).toEqual(before);
     expect(s.slack.calls.length).toBe(apiCalls);
     expect(s.slack.responds.length).toBe(responds);
     expect(refusalsLogged() - loggedBefore).toBe(SLACK_FORGERIES);
@@ -355,7 +355,7 @@ describe('forged signatures at volume, against the served routes', () => {
 
   it(`answers 401 to ${PAGERDUTY_FORGERIES} generated PagerDuty forgeries and changes nothing`, async () => {
     const forgeries = fc.sample(pagerdutyForgery, { numRuns: PAGERDUTY_FORGERIES, seed: 20261202 });
-    const before = snapshot(s);
+    const before = await snapshot(s);
     const rejectedBefore =
       parsePrometheus(await (await fetch(`${s.baseUrl}/metrics`)).text()).get('edgeops_webhook_deliveries_total{outcome="rejected"}') ?? 0;
 
@@ -364,7 +364,7 @@ describe('forged signatures at volume, against the served routes', () => {
     const accepted = answers.filter((a) => a.res.status !== 401);
     expect(accepted.map((a) => `${a.forgery.kind}: ${a.res.status} ${a.res.body}`)).toEqual([]);
     for (const { res } of answers) expect(JSON.parse(res.body)).toEqual({ error: 'invalid signature' });
-    expect(snapshot(s)).toEqual(before);
+    expect(await snapshot(s)).toEqual(before);
     const metrics = parsePrometheus(await (await fetch(`${s.baseUrl}/metrics`)).text());
     expect(metrics.get('edgeops_webhook_deliveries_total{outcome="rejected"}')! - rejectedBefore).toBe(PAGERDUTY_FORGERIES);
     expect(metrics.get('edgeops_webhook_deliveries_total{outcome="accepted"}')).toBe(1);
@@ -376,7 +376,7 @@ describe('forged signatures at volume, against the served routes', () => {
       'x-pagerduty-signature': `v1=${hmac(PAGERDUTY_SECRET, genuine)}`,
     });
     expect(after.status).toBe(202);
-    expect(s.app.store.audit.head().seq).toBe(before.head.seq + 1);
+    expect((await s.app.store.audit.head()).seq).toBe(before.head.seq + 1);
 
     console.info(
       `forged PagerDuty webhooks: ${answers.length} sent, ${accepted.length} accepted, ${answers.filter((a) => a.res.status === 401).length} answered 401; database unchanged (audit head seq ${before.head.seq}, ${before.pagerdutyEvents.length} event stored); ${countBy(forgeries.map((f) => f.kind))}`,

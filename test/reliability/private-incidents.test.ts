@@ -1,4 +1,5 @@
 // Private incidents through `edgeops serve` and signed Slack requests: non-members get the missing-incident answer, members see it.
+import { collect } from '../helpers/collect.js';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../helpers/run-cli.js';
@@ -52,8 +53,8 @@ async function click(served: Served, user: string, channel: string, actionId: st
 }
 
 /** Rows on the audit log and in the outbox: what a probe of a hidden incident must leave as it was. */
-const state = (served: Served) => ({
-  auditSeq: served.app.store.audit.head().seq,
+const state = async (served: Served) => ({
+  auditSeq: (await served.app.store.audit.head()).seq,
   outbox: (served.app.store.db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n,
 });
 
@@ -73,7 +74,7 @@ async function servedWithPrivateIncident(): Promise<{ served: Served; channel: s
   expect(await ask(served, PEOPLE.developer, GENERAL, '/runbook', 'run echo-note message="public output" incident=INC-2')).toMatch(/^R-3 started/);
   await served.app.runs.idle();
   await served.server.drain();
-  return { served, channel: served.app.incidents.get('INC-1').channelId! };
+  return { served, channel: (await served.app.incidents.get('INC-1')).channelId! };
 }
 
 const MISSING_INCIDENT = (id: string) => `✗ Not found: ${id} does not exist; /incident list shows the open incidents`;
@@ -106,7 +107,7 @@ describe('a private incident, to someone who is not its member', () => {
       'update "probe" status=identified incident=INC-1',
     ];
     for (const user of [PEOPLE.stranger, PEOPLE.developer, PEOPLE.support]) {
-      const before = state(served);
+      const before = await state(served);
       for (const text of probes) {
         const hidden = await ask(served, user, GENERAL, '/incident', text);
         const missing = await ask(served, user, GENERAL, '/incident', text.replace('INC-1', 'INC-99'));
@@ -117,15 +118,15 @@ describe('a private incident, to someone who is not its member', () => {
       expect(run).toBe(MISSING_INCIDENT('INC-1'));
       expect(await ask(served, user, GENERAL, '/runbook', 'run echo-note message="probe" incident=INC-99')).toBe(MISSING_INCIDENT('INC-99'));
       // Neither a refusal nor a note: the probe left no row that a missing incident would not leave.
-      expect(state(served), user).toEqual(before);
+      expect(await state(served), user).toEqual(before);
     }
-    expect(served.app.runs.forIncident('INC-1').map((r) => r.id)).toEqual(['R-1', 'R-2']);
+    expect((await served.app.runs.forIncident('INC-1')).map((r) => r.id)).toEqual(['R-1', 'R-2']);
   });
 
   it('answers /runbook status, approve, deny and cancel of its runs, and the Approve button, exactly as a missing run', async () => {
     const { served, channel } = await servedWithPrivateIncident();
     for (const user of [PEOPLE.stranger, PEOPLE.developer, PEOPLE.support]) {
-      const before = state(served);
+      const before = await state(served);
       for (const [text, id] of [
         ['status R-1', 'R-1'],
         ['status R-2', 'R-2'],
@@ -136,12 +137,12 @@ describe('a private incident, to someone who is not its member', () => {
         expect(await ask(served, user, GENERAL, '/runbook', text), `${user} ${text}`).toBe(MISSING_RUN(id));
         expect(await ask(served, user, GENERAL, '/runbook', text.replace(id, 'R-99'))).toBe(MISSING_RUN('R-99'));
       }
-      expect(state(served), user).toEqual(before);
+      expect(await state(served), user).toEqual(before);
     }
     // support may approve echo-gated, but not a run it may not know of, even by a button in the channel.
     expect(await click(served, PEOPLE.support, channel, 'run_approve', 'R-2')).toBe(MISSING_RUN('R-2'));
     expect(await click(served, PEOPLE.support, channel, 'run_approve', 'R-99')).toBe(MISSING_RUN('R-99'));
-    expect(served.app.runs.get('R-2').state).toBe('pending_approval');
+    expect((await served.app.runs.get('R-2')).state).toBe('pending_approval');
     // Nothing of the hidden incident reached any of them in an answer.
     const answers = served.slack.responds.map((r) => JSON.stringify(r.body)).join('\n');
     for (const secret of [TITLE, NOTE, OUTPUT, 'gated']) expect(answers).not.toContain(secret);
@@ -149,14 +150,14 @@ describe('a private incident, to someone who is not its member', () => {
 
   it('is, inside its own Slack channel, any channel: commands, help and a :pushpin: there do not reach it', async () => {
     const { served, channel } = await servedWithPrivateIncident();
-    const before = state(served);
+    const before = await state(served);
     for (const text of ['timeline', 'note "from inside"', 'export', 'help']) {
       expect(await ask(served, PEOPLE.developer, channel, '/incident', text)).toBe(await ask(served, PEOPLE.developer, GENERAL, '/incident', text));
     }
     expect(await ask(served, PEOPLE.developer, channel, '/incident', 'timeline')).toBe(
       '✗ this is not an incident channel; add incident=INC-7 to say which incident',
     );
-    expect(state(served)).toEqual(before);
+    expect(await state(served)).toEqual(before);
 
     // A non-member's pin in the channel is not copied onto the timeline; a member's is.
     const [message] = served.slack.history[channel]!;
@@ -166,7 +167,7 @@ describe('a private incident, to someone who is not its member', () => {
     }
     await served.server.drain();
     await served.slack.waitFor('chat.postMessage', (a) => a.channel === channel && (a.text ?? '').includes('pinned a message'));
-    const pins = [...served.app.store.audit.transcriptRows('INC-1', { kinds: ['incident.note'] })].filter((e) => e.payload.pinned === true);
+    const pins = (await collect(served.app.store.audit.transcriptRows('INC-1', { kinds: ['incident.note'] }))).filter((e) => e.payload.pinned === true);
     expect(pins.map((e) => e.actor)).toEqual([PEOPLE.declarer]);
   });
 });
@@ -199,7 +200,7 @@ describe('a private incident, to its members and roles allowed incident.view_pri
     const timeline = await ask(served, PEOPLE.support, GENERAL, '/incident', 'timeline incident=INC-1');
     expect(timeline).toContain(`<@${PEOPLE.declarer}>  invited <@${PEOPLE.support}> as a member`);
     expect(await ask(served, PEOPLE.support, GENERAL, '/runbook', 'status R-1')).toContain(OUTPUT);
-    const invited = served.app.store.audit.recentForIncident('INC-1', 50).find((e) => e.kind === 'incident.member_invited');
+    const invited = (await served.app.store.audit.recentForIncident('INC-1', 50)).find((e) => e.kind === 'incident.member_invited');
     expect(invited).toMatchObject({
       actor: PEOPLE.declarer,
       payload: { user: PEOPLE.support, authorized: { rules: [expect.stringContaining('incident.view')] } },
@@ -216,15 +217,15 @@ describe('a private incident, to its members and roles allowed incident.view_pri
 describe('viewing as a policy action', () => {
   it('refuses timeline, export and run status without incident.view or runbook.status; a run in an incident also needs incident.view', async () => {
     const { served } = await servedWithPrivateIncident();
-    const before = state(served).auditSeq;
+    const before = (await state(served)).auditSeq;
     expect(await ask(served, PEOPLE.stranger, GENERAL, '/incident', 'timeline incident=INC-2')).toMatch(
       /^⛔ Not allowed: you may not incident\.view: U0NOBODY1 holds no role/,
     );
     expect(await ask(served, PEOPLE.stranger, GENERAL, '/incident', 'export incident=INC-2')).toMatch(/^⛔ Not allowed: you may not incident\.view: /);
     expect(await ask(served, PEOPLE.stranger, GENERAL, '/runbook', 'status R-3')).toMatch(/^⛔ Not allowed: you may not runbook\.status: /);
-    const refusals = [...served.app.store.audit.transcriptRows('INC-2', { kinds: ['policy.denied'] })].map((e) => e.payload.action);
+    const refusals = (await collect(served.app.store.audit.transcriptRows('INC-2', { kinds: ['policy.denied'] }))).map((e) => e.payload.action);
     expect(refusals).toEqual(['incident.view', 'incident.view', 'runbook.status']);
-    expect(state(served).auditSeq).toBe(before + 3);
+    expect((await state(served)).auditSeq).toBe(before + 3);
     // Someone holding them sees the public incident and its run.
     expect(await ask(served, PEOPLE.support, GENERAL, '/incident', 'timeline incident=INC-2')).toContain('declared "Search is slow"');
     expect(await ask(served, PEOPLE.support, GENERAL, '/runbook', 'status R-3')).toContain('public output');
@@ -232,7 +233,7 @@ describe('viewing as a policy action', () => {
     // runbook.status alone shows a run outside any incident; a run in an incident also takes incident.view.
     expect(await ask(served, PEOPLE.support, GENERAL, '/runbook', 'run echo-note message="no incident"')).toMatch(/^R-4 started/);
     await served.app.runs.idle();
-    expect(served.app.runs.get('R-4').incidentId).toBeNull();
+    expect((await served.app.runs.get('R-4')).incidentId).toBeNull();
     expect(await ask(served, PEOPLE.observer, GENERAL, '/runbook', 'status R-4')).toContain('no incident');
     expect(await ask(served, PEOPLE.observer, GENERAL, '/runbook', 'status R-3')).toMatch(/^⛔ Not allowed: you may not incident\.view: /);
   });

@@ -58,12 +58,12 @@ describe('a secret param in Slack mode', () => {
 
     await command(GENERAL, '/incident', 'declare "Canary check" sev=3');
     await s.server.drain();
-    const channel = s.app.incidents.get('INC-1').channelId!;
+    const channel = (await s.app.incidents.get('INC-1')).channelId!;
     expect(channel).toMatch(/^C0INC/);
 
     await command(channel, '/runbook', 'run leak-canary');
     await s.app.runs.idle();
-    expect(s.app.runs.get('R-1').state).toBe('succeeded');
+    expect((await s.app.runs.get('R-1')).state).toBe('succeeded');
     await s.server.drain();
     const result = await s.slack.waitFor(
       ['chat.postMessage', 'chat.update'],
@@ -157,17 +157,17 @@ describe("the bot's own credentials in Slack mode", () => {
 
     await command(GENERAL, '/incident', 'declare "Credential check" sev=3');
     await s.server.drain();
-    const channel = s.app.incidents.get('INC-1').channelId!;
+    const channel = (await s.app.incidents.get('INC-1')).channelId!;
     await command(channel, '/runbook', 'run steal-credentials');
     await s.app.runs.idle();
-    expect(s.app.runs.get('R-1').state).toBe('succeeded');
+    expect((await s.app.runs.get('R-1')).state).toBe('succeeded');
     await s.server.drain();
     const result = await s.slack.waitFor(
       ['chat.postMessage', 'chat.update'],
       (a) => a.channel === channel && (a.text ?? '').includes('R-1 steal-credentials (staging) succeeded'),
     );
     // The step did print them: a line for every credential in every encoding.
-    const stored = s.app.runs.steps('R-1')[0]!.output;
+    const stored = (await s.app.runs.steps('R-1'))[0]!.output;
     for (const label of ['LOOT_0 raw=', 'LOOT_1 hex=', 'LOOT_2 url=', 'LOOT_3 HEX=', 'LOOT_4 base64url+2=', 'done']) expect(stored).toContain(label);
 
     const link = /<(https:\/\/edgeops\.test\/runs\/output\?[^|>]+)\|full output>/.exec(result.args.blocks ?? '')?.[1]?.replace(/&amp;/g, '&');

@@ -118,7 +118,7 @@ export async function startServe(options: ServeOptions): Promise<Served> {
     exportDelivery: 'chat',
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  app.runs.recoverInterrupted();
+  await app.runs.recoverInterrupted();
   const slack = new RecordingSlack();
   if (options.groups) slack.groups = { ...options.groups };
   slack.install();

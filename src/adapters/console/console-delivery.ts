@@ -10,28 +10,28 @@ export interface ConsolePost {
 }
 
 /** Delivers every due message; returns them in delivery order. */
-export function drainToConsole(
+export async function drainToConsole(
   outbox: Pick<Outbox, 'due' | 'markSent'>,
   incidents: Pick<IncidentService, 'find' | 'attachChannel'>,
   now: () => number,
-): ConsolePost[] {
+): Promise<ConsolePost[]> {
   const posts: ConsolePost[] = [];
   for (;;) {
-    const due = outbox.due('slack', Number.MAX_SAFE_INTEGER, 100);
+    const due = await outbox.due('slack', Number.MAX_SAFE_INTEGER, 100);
     if (due.length === 0) return posts;
     for (const item of due) {
       const message = item.body as ChatMessage;
       let channel = item.channel;
       const incidentId = incidentOfChannelKey(item.channel);
       if (incidentId !== null) {
-        const incident = incidents.find(incidentId);
+        const incident = await incidents.find(incidentId);
         if (incident) {
           // In local mode the channel's ID is its name, made when the first message arrives.
-          if (incident.channelId === null) incidents.attachChannel(incident.id, incident.channelName);
+          if (incident.channelId === null) await incidents.attachChannel(incident.id, incident.channelName);
           channel = incident.channelName;
         }
       }
-      outbox.markSent(item.id, now());
+      await outbox.markSent(item.id, now());
       posts.push({ channel, message });
     }
   }

@@ -23,7 +23,7 @@ export const CONSOLE_HELP = [
 
 export interface ConsoleSession {
   /** Prints whatever is waiting to be posted (e.g. runs interrupted by the last stop). */
-  flush(): void;
+  flush(): Promise<void>;
   /** Stops printing posts queued by background work; call before the database closes. */
   close(): void;
   /** Handles one line; resolves when its output is written. Returns false when the user quits. */
@@ -39,15 +39,21 @@ export function createConsoleSession(app: ConsolePorts, options: { actor: Actor;
   let channel = 'general';
   const write = options.write;
 
-  function flushPosts(): void {
-    for (const post of drainToConsole(app.outboxes, app.incidents, app.clock.now)) write(renderPost(post));
+  /** One drain at a time: two at once would both print what neither has marked sent yet. */
+  let draining: Promise<void> = Promise.resolve();
+  function flushPosts(): Promise<void> {
+    const next = draining.then(async () => {
+      for (const post of await drainToConsole(app.outboxes, app.incidents, app.clock.now)) write(renderPost(post));
+    });
+    draining = next.catch(() => undefined);
+    return next;
   }
   // Runs finish after their command has answered: their messages print as they are queued,
   // after the reply of the command being handled (as Slack shows the ack first).
   let closed = false;
   const unsubscribe = app.onMessages(() =>
     setImmediate(() => {
-      if (!closed) flushPosts();
+      if (!closed) flushPosts().catch((err: unknown) => app.logger.error({ err }, 'console messages could not be printed'));
     }),
   );
 
@@ -79,20 +85,20 @@ export function createConsoleSession(app: ConsolePorts, options: { actor: Actor;
     return `You are now ${user}${groups.length > 0 ? ` in ${groups.join(', ')}` : ''}.`;
   }
 
-  function switchChannel(rest: string): string {
+  async function switchChannel(rest: string): Promise<string> {
     const target = rest.trim().replace(/^#/, '');
     if (!target) return `You are in #${channel}.`;
     // A private incident the current user may not see is answered and shown as if it were not there.
     if (/^(INC-)?\d+$/i.test(target)) {
       const id = parseIncidentId(target);
-      const incident = app.incidents.find(id);
-      if (!incident || !app.visibility.canSee({ actor, channelId: channel }, incident)) return `✗ not found: ${id} does not exist`;
+      const incident = await app.incidents.find(id);
+      if (!incident || !(await app.visibility.canSee({ actor, channelId: channel }, incident))) return `✗ not found: ${id} does not exist`;
       channel = incident.channelId ?? incident.channelName;
     } else {
       if (!/^[a-z0-9][a-z0-9_-]{0,79}$/.test(target)) return '✗ error: channel names are lowercase letters, digits, - and _';
       channel = target;
     }
-    const incident = app.visibility.byChannel({ actor, channelId: channel }, channel);
+    const incident = await app.visibility.byChannel({ actor, channelId: channel }, channel);
     return `You are in #${channel}${incident ? ` (${incident.id}: ${incident.title})` : ''}.`;
   }
 
@@ -122,7 +128,7 @@ export function createConsoleSession(app: ConsolePorts, options: { actor: Actor;
           return true;
         case '/channel':
         case '/join':
-          write(switchChannel(rest));
+          write(await switchChannel(rest));
           return true;
         case '/portal':
           try {
@@ -145,10 +151,10 @@ export function createConsoleSession(app: ConsolePorts, options: { actor: Actor;
       try {
         const reply = await app.handle(ctx, command, rest);
         write(`(only you) ${consoleText(reply.text)}`);
-        flushPosts();
+        await flushPosts();
         // Slack invites the declarer into the new channel; the console moves them there.
         if (command === '/incident' && reply.incidentId && /^\s*declare\b/i.test(rest)) {
-          const incident = app.incidents.find(reply.incidentId);
+          const incident = await app.incidents.find(reply.incidentId);
           if (incident) channel = incident.channelId ?? incident.channelName;
         }
       } catch (err) {

@@ -49,7 +49,7 @@ export async function runConsole(
       `⚠ ${run.id} ${run.procedure} (${run.environment}) was interrupted when edgeops last stopped; its processes were stopped and it will not re-run by itself.`,
     );
   }
-  session.flush();
+  await session.flush();
   const rl = createInterface({ input: io.stdin, output: interactive ? io.stdout : undefined, terminal: interactive });
   if (interactive) {
     rl.setPrompt(session.prompt());
@@ -67,6 +67,6 @@ export async function runConsole(
   rl.close();
   // Piped input may end while runs still execute: their results are part of the session.
   await app.runs.idle();
-  session.flush();
+  await session.flush();
   session.close();
 }

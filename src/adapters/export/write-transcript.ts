@@ -9,9 +9,9 @@ import { PRIVATE_FILE_MODE, makePrivateDir } from '../../private-files.js';
 
 const CHUNK = 64 * 1024;
 
-function* batched(parts: Iterable<string>): Generator<string> {
+async function* batched(parts: AsyncIterable<string>): AsyncGenerator<string> {
   let buffer = '';
-  for (const part of parts) {
+  for await (const part of parts) {
     buffer += part;
     if (buffer.length >= CHUNK) {
       yield buffer;

@@ -40,7 +40,7 @@ export function verifyRunOutputLink(key: string, query: URLSearchParams, now: nu
 export type RunOutputPorts = Pick<App, 'runs' | 'clock'>;
 
 export function runOutputRoute(app: RunOutputPorts, key: string): RouteHandler {
-  return (req: IncomingMessage, res: ServerResponse) => {
+  return async (req: IncomingMessage, res: ServerResponse) => {
     const query = requestUrl(req).searchParams;
     const verdict = verifyRunOutputLink(key, query, app.clock.now());
     if (!verdict.ok) {
@@ -49,14 +49,14 @@ export function runOutputRoute(app: RunOutputPorts, key: string): RouteHandler {
     }
     let run;
     try {
-      run = app.runs.get(verdict.runId);
+      run = await app.runs.get(verdict.runId);
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('no such run\n');
       return;
     }
     const parts = [`${run.id} ${run.procedure} (${run.environment}): ${run.state}\n`];
-    for (const step of app.runs.steps(run.id)) {
+    for (const step of await app.runs.steps(run.id)) {
       parts.push(`\n--- step ${stepSummary(step, { duration: false, error: false })}\n`);
       parts.push(step.output.endsWith('\n') || step.output === '' ? step.output : `${step.output}\n`);
       if (step.truncatedBytes > 0) parts.push(`(${step.truncatedBytes} bytes were dropped to keep 1 MB)\n`);

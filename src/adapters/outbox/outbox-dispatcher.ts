@@ -97,15 +97,26 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
     w?.();
   }
 
+  /**
+   * Pumps run one at a time (the loop's and `drain`'s): two at once could both read a head before
+   * either has put it in flight, and send it twice.
+   */
+  let pumping: Promise<unknown> = Promise.resolve();
+  function pump(): Promise<number> {
+    const next = pumping.then(pumpOnce);
+    pumping = next.catch(() => undefined);
+    return next;
+  }
+
   /** Starts a delivery for every channel whose head is due, not in flight and not paced; returns how many. */
-  function pump(): number {
+  async function pumpOnce(): Promise<number> {
     if (stopping) return 0;
     const now = clock.now();
     for (const [channel, until] of pacedUntil) if (until <= now) pacedUntil.delete(channel);
     let free = concurrency - inFlight.size;
     if (free <= 0) return 0;
     // Heads in flight or paced are skipped, so ask for enough rows that skipping them still fills every free slot.
-    const heads = outbox.due(target, now, concurrency + inFlight.size + pacedUntil.size);
+    const heads = await outbox.due(target, now, concurrency + inFlight.size + pacedUntil.size);
     // Rows just read may have been committed with their disk sync still owed (a slash command's, whose
     // answer waits for that sync): they go out once it is done, never before.
     let durable: Promise<void> | undefined;
@@ -131,7 +142,7 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
         logger.error({ err, outboxId: item.id, channel: item.channel }, 'outbox delivery threw; retrying with backoff');
         result = { kind: 'transient', error: errorText(err) };
       }
-      settle(item, result);
+      await settle(item, result);
     })()
       .catch((err: unknown) => {
         pacedUntil.set(item.channel, clock.now() + UNRECORDED_PAUSE_MS);
@@ -144,7 +155,7 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
     inFlight.set(item.channel, done);
   }
 
-  function settle(item: OutboxItem, result: DeliveryResult): void {
+  async function settle(item: OutboxItem, result: DeliveryResult): Promise<void> {
     const now = clock.now();
     const attempts = item.attempts + 1;
     const fields = { outboxId: item.id, channel: item.channel, attempts };
@@ -154,19 +165,19 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
         logger.debug({ ...fields, attempts: item.attempts, untilMs: result.atMs }, 'outbox message waits for the rate limit');
         return;
       case 'sent':
-        outbox.markSent(item.id, now, result.receipt);
+        await outbox.markSent(item.id, now, result.receipt);
         if (interval > 0) pacedUntil.set(item.channel, now + interval);
         logger.debug(fields, 'outbox message delivered');
         return;
       case 'retry': {
         const afterMs = Math.max(0, result.afterMs);
-        outbox.markRetry(item.id, now + afterMs, `rate limited: ${result.error}`);
+        await outbox.markRetry(item.id, now + afterMs, `rate limited: ${result.error}`);
         logger.warn({ ...fields, retryInMs: afterMs, error: result.error }, 'outbox delivery rate limited; waiting as asked');
         return;
       }
       case 'transient': {
         const delay = backoffDelay(item.attempts, random, backoff);
-        outbox.markRetry(item.id, now + delay, result.error);
+        await outbox.markRetry(item.id, now + delay, result.error);
         const level = attempts >= LOUD_AFTER_ATTEMPTS ? 'error' : 'warn';
         logger[level]({ ...fields, retryInMs: delay, error: result.error }, 'outbox delivery failed; retrying with backoff');
         return;
@@ -175,8 +186,8 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
         const incidentId = incidentOfChannelKey(item.channel);
         const messageKind = typeof item.body.kind === 'string' ? item.body.kind : null;
         // The failure and the give-up land together, so a failed message is never silently dropped.
-        uow.transaction(() => {
-          audit.append({
+        await uow.transaction(async () => {
+          await audit.append({
             actor: 'system',
             source: 'system',
             kind: 'delivery.failed',
@@ -191,7 +202,7 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
               error: result.error,
             },
           });
-          outbox.markFailed(item.id, result.error);
+          await outbox.markFailed(item.id, result.error);
         });
         logger.error({ ...fields, incidentId, error: result.error }, 'outbox message cannot be delivered; recorded as delivery.failed');
         return;
@@ -200,9 +211,9 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
   }
 
   /** How long the loop may sleep: until the next pacing or retry deadline, and never past the idle poll. */
-  function nextDelay(): number {
+  async function nextDelay(): Promise<number> {
     const now = clock.now();
-    let at = outbox.nextAttemptAfter(target, now);
+    let at = await outbox.nextAttemptAfter(target, now);
     for (const [channel, until] of pacedUntil) {
       if (!inFlight.has(channel) && until > now) at = at === null ? until : Math.min(at, until);
     }
@@ -235,8 +246,8 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
       kicked = false;
       let delay = idlePollMs;
       try {
-        pump();
-        delay = nextDelay();
+        await pump();
+        delay = await nextDelay();
       } catch (err) {
         // A database hiccup must not end delivery: log it and try again after the idle wait.
         logger.error({ err }, 'outbox dispatcher could not read the outbox');
@@ -257,7 +268,7 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
     },
     async drain() {
       for (;;) {
-        pump();
+        await pump();
         if (inFlight.size === 0) return;
         await Promise.race(inFlight.values());
       }

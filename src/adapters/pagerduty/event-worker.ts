@@ -98,7 +98,7 @@ export function startEventWorker(options: EventWorkerOptions): EventWorker {
       let pass = NOTHING;
       const started = performance.now();
       try {
-        pass = processor.processDue(batch);
+        pass = await processor.processDue(batch);
       } catch (err) {
         // A database hiccup must not end processing: log it and try again after the idle wait.
         logger.error({ err }, 'pagerduty events could not be read');

@@ -5,7 +5,7 @@
  * together on the next `setImmediate`; each caller's promise settles once its batch is committed
  * (or rejects with the batch's error). `maxBatch` bounds how long one transaction holds the loop.
  */
-export function groupCommit<I, O>(write: (items: I[]) => O[], options: { maxBatch?: number } = {}): (item: I) => Promise<O> {
+export function groupCommit<I, O>(write: (items: I[]) => Promise<O[]>, options: { maxBatch?: number } = {}): (item: I) => Promise<O> {
   const maxBatch = Math.max(1, options.maxBatch ?? 256);
   let queue: Array<{ item: I; resolve: (o: O) => void; reject: (err: unknown) => void }> = [];
   let scheduled = false;
@@ -15,14 +15,12 @@ export function groupCommit<I, O>(write: (items: I[]) => O[], options: { maxBatc
     const batch = queue.slice(0, maxBatch);
     queue = queue.slice(batch.length);
     if (queue.length > 0) schedule();
-    let results: O[];
-    try {
-      results = write(batch.map((b) => b.item));
-    } catch (err) {
-      for (const b of batch) b.reject(err);
-      return;
-    }
-    batch.forEach((b, i) => b.resolve(results[i]!));
+    write(batch.map((b) => b.item)).then(
+      (results) => batch.forEach((b, i) => b.resolve(results[i]!)),
+      (err: unknown) => {
+        for (const b of batch) b.reject(err);
+      },
+    );
   }
 
   function schedule(): void {

@@ -58,7 +58,7 @@ export interface MountedPagerduty {
   /** Delivers every PagerDuty write due now (tests, the demo); resolves at once without a client. */
   drain(): Promise<void>;
   /** One synchronous processing pass, for callers that drive processing themselves (no worker). */
-  processDue(limit?: number): ProcessPass;
+  processDue(limit?: number): Promise<ProcessPass>;
 }
 
 /** What PagerDuty's routes and workers are given: the inbox and processing (built by the composition root), the outbox, the clock. */
@@ -122,7 +122,7 @@ export function mountPagerduty(app: PagerdutyMountPorts, config: Config, logger:
         await worker.idle();
         return;
       }
-      while (processor.processDue(100).processed > 0) {
+      while ((await processor.processDue(100)).processed > 0) {
         // Keep going until a pass finds nothing due.
       }
     },

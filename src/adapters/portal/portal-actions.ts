@@ -24,14 +24,14 @@ export function decideRoute(decision: 'approve' | 'deny') {
     if (!form) return;
     const by = { actor: viewer.actor, source: 'portal' as const };
     try {
-      const run = visibleRun(deps, viewer, form.get('run'));
+      const run = await visibleRun(deps, viewer, form.get('run'));
       let notice: string;
       if (decision === 'approve') {
         const r = await deps.runs.approve(by, run.id);
         notice = r.done ? `Approved ${r.run.id}; it is starting.` : `Approved ${r.run.id} (${r.approvals}/${r.needed}); it needs more approvals.`;
       } else {
         const reason = (form.get('reason') ?? '').trim().slice(0, 500);
-        deps.runs.deny(by, run.id, reason);
+        await deps.runs.deny(by, run.id, reason);
         notice = `Denied ${run.id}.`;
       }
       const back = backTo(form.get('back'), run.id);
@@ -45,16 +45,16 @@ export function decideRoute(decision: 'approve' | 'deny') {
 /** A postmortem download, as `/incident export` would give it: seeing the incident and exporting it are two grants. */
 export async function exportRoute(deps: PortalDeps, req: IncomingMessage, res: ServerResponse, viewer: Viewer): Promise<void> {
   const q = query(req);
-  const incident = visibleIncident(deps, viewer, q.get('id'));
+  const incident = await visibleIncident(deps, viewer, q.get('id'));
   const format = (q.get('format') ?? 'md') as ExportFormat;
   if (!EXPORT_FORMATS.includes(format)) throw new InputError(`format must be md, json or html (got "${format}")`);
-  deps.access.require(viewer.actor, 'portal', { action: 'incident.export', channel: null, incidentId: incident.id });
-  deps.audit({ actor: viewer.userId, source: 'portal', kind: 'portal.exported', incidentId: incident.id, payload: { format } });
+  await deps.access.require(viewer.actor, 'portal', { action: 'incident.export', channel: null, incidentId: incident.id });
+  await deps.audit({ actor: viewer.userId, source: 'portal', kind: 'portal.exported', incidentId: incident.id, payload: { format } });
   const type = { md: 'text/markdown; charset=utf-8', json: 'application/json; charset=utf-8', html: 'text/html; charset=utf-8' }[format];
   res.writeHead(200, {
     ...SECURITY_HEADERS,
     'content-type': type,
     'content-disposition': `attachment; filename="${incident.id}.${format}"`,
   });
-  await writeTranscript(deps.transcript(incident.id), format, res);
+  await writeTranscript(await deps.transcript(incident.id), format, res);
 }

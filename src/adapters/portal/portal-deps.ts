@@ -35,7 +35,7 @@ export interface PortalDeps {
   access: Pick<AccessControl, 'allows' | 'require'>;
   runs: Pick<RunService, 'get' | 'steps' | 'approvals' | 'forIncident' | 'approve' | 'deny'>;
   policy: () => Policy;
-  transcript(incidentId: string): TranscriptSource;
+  transcript(incidentId: string): Promise<TranscriptSource>;
   /** The user's groups from the Slack group directory; undefined in local mode (the session's groups then stand). */
   groupsOf(userId: string): Promise<string[]> | undefined;
   audit: PortalAudit;

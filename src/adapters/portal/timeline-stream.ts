@@ -28,7 +28,7 @@ export function createTimelineStreams(): TimelineStreams {
     },
     async route(deps, req, res, viewer) {
       const q = query(req);
-      const incident = visibleIncident(deps, viewer, q.get('id'));
+      const incident = await visibleIncident(deps, viewer, q.get('id'));
       const afterText = (req.headers['last-event-id'] as string | undefined) ?? q.get('after') ?? '0';
       if (!/^\d{1,15}$/.test(afterText)) throw new InputError(`after must be an event number (got "${afterText}")`);
       let after = Number(afterText);
@@ -58,7 +58,7 @@ export function createTimelineStreams(): TimelineStreams {
               end();
               return;
             }
-            visibleIncident(deps, viewer, incident.id);
+            await visibleIncident(deps, viewer, incident.id);
           }
           const events = await deps.read.eventsAfter(incident.id, after, BATCH);
           for (const e of events) {

@@ -18,9 +18,9 @@ export interface Scheduler {
 /** What the scheduled tasks call: runs, reminders, the audit anchor, the catalog's schedules. */
 export type SchedulerPorts = Pick<App, 'runs' | 'reminders' | 'auditAnchor' | 'catalog' | 'notifyMessages' | 'config'>;
 
-export function runScheduled(app: Pick<App, 'runs'>, logger: Logger, procedure: Procedure, entry: Schedule): void {
+export async function runScheduled(app: Pick<App, 'runs'>, logger: Logger, procedure: Procedure, entry: Schedule): Promise<void> {
   try {
-    const result = app.runs.request(
+    const result = await app.runs.request(
       { actor: { id: SCHEDULER, groups: [] }, source: 'scheduler' },
       {
         procedure: procedure.name,
@@ -85,8 +85,8 @@ export function startScheduler(deps: { app: SchedulerPorts; logger: Logger }): S
   const anchor = app.auditAnchor;
   if (anchor) {
     // Every minute, but it posts only the first time each UTC day: a bot down at midnight still anchors that day.
-    every('audit-anchor', () => {
-      const head = anchor.tick();
+    every('audit-anchor', async () => {
+      const head = await anchor.tick();
       if (!head) return;
       logger.info({ seq: head.seq, hash: head.hash }, 'audit anchor queued');
       app.notifyMessages();

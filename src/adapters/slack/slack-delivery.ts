@@ -2,7 +2,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { App } from '../../app-ports.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../../core/commands/incident-commands.js';
-import { RENDERERS } from '../../core/export/transcript.js';
+import { RENDERERS, renderToString } from '../../core/export/transcript.js';
 import type { Incident } from '../../core/incidents/incident.js';
 import { incidentOfChannelKey } from '../../core/outbox/channel-key.js';
 import { runStartedKey } from '../../core/outbox/delivery-order.js';
@@ -136,10 +136,10 @@ export function createSlackDeliverer(deps: SlackDelivererDeps): (item: OutboxIte
     }
   }
 
-  function incidentOf(key: string): Incident | undefined {
+  async function incidentOf(key: string): Promise<Incident | undefined> {
     const id = incidentOfChannelKey(key);
     if (id === null) return undefined;
-    const incident = app.incidents.find(id);
+    const incident = await app.incidents.find(id);
     if (!incident) throw new NotFoundError(`${id} does not exist`);
     return incident;
   }
@@ -156,7 +156,7 @@ export function createSlackDeliverer(deps: SlackDelivererDeps): (item: OutboxIte
         const id = created.channel?.id;
         if (!id) throw new UnavailableError('conversations.create answered without a channel id');
         // Recorded at once: a later attempt (or a restart) posts into this channel instead of making another.
-        app.incidents.attachChannel(incident.id, id);
+        await app.incidents.attachChannel(incident.id, id);
         log.info({ incidentId: incident.id, channelId: id, name, private: isPrivate }, 'incident channel created');
         return id;
       } catch (err) {
@@ -229,7 +229,7 @@ export function createSlackDeliverer(deps: SlackDelivererDeps): (item: OutboxIte
     const format = (typeof data.format === 'string' ? data.format : 'md') as ExportFormat;
     if (!EXPORT_FORMATS.includes(format)) throw new InputError(`unknown export format "${String(data.format)}"`);
     // The same renderers and sources as `edgeops export`, so the file is byte for byte what the CLI writes.
-    const content = [...RENDERERS[format](app.transcript(incidentId))].join('');
+    const content = await renderToString(RENDERERS[format], await app.transcript(incidentId));
     // Both counted API steps were taken with the message; the upload between them is not rate limited.
     await call('files.uploadV2', channel, () => client.files.uploadV2({
       channel_id: channel,
@@ -254,30 +254,30 @@ export function createSlackDeliverer(deps: SlackDelivererDeps): (item: OutboxIte
     }
   }
 
-  function runOf(message: ChatMessage): Run | undefined {
+  async function runOf(message: ChatMessage): Promise<Run | undefined> {
     const id = message.data?.runId;
     if (typeof id !== 'string') return undefined;
     try {
-      return app.runs.get(id);
+      return await app.runs.get(id);
     } catch {
       return undefined;
     }
   }
 
   /** Where a run result goes: over its start message when the run was quick and that message is known. */
-  function inPlaceTarget(message: ChatMessage, channel: string): { channel: string; ts: string } | undefined {
+  async function inPlaceTarget(message: ChatMessage, channel: string): Promise<{ channel: string; ts: string } | undefined> {
     if (message.kind !== 'run.finished') return undefined;
-    const run = runOf(message);
+    const run = await runOf(message);
     if (!run || run.startedAt === null || run.finishedAt === null || run.finishedAt - run.startedAt > updateWithinMs) return undefined;
-    const sent = app.outboxes.receipt('slack', runStartedKey(run.id));
+    const sent = await app.outboxes.receipt('slack', runStartedKey(run.id));
     const at = sent ? parseReceipt(sent.receipt) : undefined;
     return at && at.channel === channel ? at : undefined;
   }
 
   /** A start message whose run has already ended says nothing the result will not: the result is the one message. */
-  function startAlreadyOver(message: ChatMessage): boolean {
+  async function startAlreadyOver(message: ChatMessage): Promise<boolean> {
     if (message.kind !== 'run.started') return false;
-    const run = runOf(message);
+    const run = await runOf(message);
     return run !== undefined && isFinal(run.state);
   }
 
@@ -286,16 +286,16 @@ export function createSlackDeliverer(deps: SlackDelivererDeps): (item: OutboxIte
     const log = logger.child({ outboxId: item.id, channel: item.channel, kind: message.kind });
     try {
       if (!isChatText(message.text)) throw new InputError('the queued message has no text');
-      const incident = incidentOf(item.channel);
+      const incident = await incidentOf(item.channel);
       if (!incident && !CHANNEL_ID.test(item.channel)) {
         throw new InputError(`"${item.channel}" is neither an incident nor a Slack channel ID`);
       }
       const known = incident ? incident.channelId : item.channel;
       const invites = incident ? stringList(message.data?.invite).filter((u) => USER_ID.test(u)) : [];
-      const topic = incident && message.kind && TOPIC_KINDS.has(message.kind) ? incidentTopic(app.incidents.get(incident.id)) : undefined;
+      const topic = incident && message.kind && TOPIC_KINDS.has(message.kind) ? incidentTopic(await app.incidents.get(incident.id)) : undefined;
       const setsTopic = topic !== undefined && (known === null || topics.get(known) !== topic);
-      const folded = startAlreadyOver(message);
-      const inPlace = known === null ? undefined : inPlaceTarget(message, known);
+      const folded = await startAlreadyOver(message);
+      const inPlace = known === null ? undefined : await inPlaceTarget(message, known);
 
       // Every call this message needs, checked against Slack's limits before the first one goes:
       // a message waits whole rather than stopping halfway.

@@ -35,20 +35,25 @@ export function createAnchorService(deps: AnchorServiceDeps) {
      * queued or the log is still empty. The posting is recorded on the log in the same commit as
      * the message, so the outbox delivers it even across restarts.
      */
-    tick(): HeadRef | null {
-      return deps.uow.transaction(() => {
+    tick(): Promise<HeadRef | null> {
+      return deps.uow.transaction(async (): Promise<HeadRef | null> => {
         const now = deps.clock.now();
-        const last = deps.audit.lastWithoutIncident(ANCHOR_KIND);
+        const last = await deps.audit.lastWithoutIncident(ANCHOR_KIND);
         if (last && utcDay(last.time) >= utcDay(now)) return null;
-        const head = deps.audit.head();
+        const head = await deps.audit.head();
         if (head.seq === 0) return null;
-        const event = deps.audit.append({
+        const event = await deps.audit.append({
           actor: 'system',
           source: 'scheduler',
           kind: ANCHOR_KIND,
           payload: { seq: head.seq, hash: head.hash, channel: deps.channel },
         });
-        deps.outbox.enqueue({ causeSeq: event.seq, target: 'slack', channel: deps.channel, body: { kind: ANCHOR_KIND, text: anchorText(head, now) } });
+        await deps.outbox.enqueue({
+          causeSeq: event.seq,
+          target: 'slack',
+          channel: deps.channel,
+          body: { kind: ANCHOR_KIND, text: anchorText(head, now) },
+        });
         return { seq: head.seq, hash: head.hash };
       });
     },

@@ -31,10 +31,10 @@ export interface IncidentCommandDeps {
  * Looked up first, so a private incident the caller may not see gets the missing-incident answer
  * before any policy check or argument of theirs could tell the two apart.
  */
-export function targetIncident(deps: Pick<IncidentCommandDeps, 'visibility'>, ctx: CommandContext, args: ParsedArgs): Incident {
+export async function targetIncident(deps: Pick<IncidentCommandDeps, 'visibility'>, ctx: CommandContext, args: ParsedArgs): Promise<Incident> {
   const given = args.params.incident;
-  if (given !== undefined) return deps.visibility.get(ctx, parseIncidentId(given));
-  const here = ctx.channelId ? deps.visibility.byChannel(ctx, ctx.channelId) : undefined;
+  if (given !== undefined) return await deps.visibility.get(ctx, parseIncidentId(given));
+  const here = ctx.channelId ? await deps.visibility.byChannel(ctx, ctx.channelId) : undefined;
   if (!here) throw new InputError('this is not an incident channel; add incident=INC-7 to say which incident');
   return here;
 }
@@ -46,8 +46,8 @@ const text = (args: ParsedArgs, what: string): string => {
 };
 
 /** Checks the policy; returns who acts, with the decision that allowed it. */
-function guard(deps: IncidentCommandDeps, ctx: CommandContext, action: string, incident?: Incident): By {
-  const authorization = deps.access.require(ctx.actor, ctx.source, { action, channel: ctx.channelId, incidentId: incident?.id ?? null });
+async function guard(deps: IncidentCommandDeps, ctx: CommandContext, action: string, incident?: Incident): Promise<By> {
+  const authorization = await deps.access.require(ctx.actor, ctx.source, { action, channel: ctx.channelId, incidentId: incident?.id ?? null });
   return authorization ? { actor: ctx.actor, source: ctx.source, authorization } : { actor: ctx.actor, source: ctx.source };
 }
 
@@ -59,12 +59,12 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     action: 'incident.declare',
     params: ['sev', 'service'],
     flags: ['private'],
-    run(deps, ctx, args) {
+    async run(deps, ctx, args) {
       const title = text(args, 'the title (what is broken?)');
       const severity = args.params.sev === undefined ? undefined : parseSeverity(args.params.sev);
       const service = args.params.service?.trim() || null;
-      const by = guard(deps, ctx, 'incident.declare');
-      const incident = deps.incidents.declare(by, {
+      const by = await guard(deps, ctx, 'incident.declare');
+      const incident = await deps.incidents.declare(by, {
         title,
         severity,
         service,
@@ -83,12 +83,12 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     summary: 'post a status update',
     action: 'incident.update',
     params: ['status', 'incident'],
-    run(deps, ctx, args) {
-      const incident = targetIncident(deps, ctx, args);
+    async run(deps, ctx, args) {
+      const incident = await targetIncident(deps, ctx, args);
       const status = args.params.status === undefined ? undefined : parseStatus(args.params.status);
       const body = text(args, 'the update text');
-      const by = guard(deps, ctx, 'incident.update', incident);
-      const updated = deps.incidents.update(by, incident.id, { text: body, status });
+      const by = await guard(deps, ctx, 'incident.update', incident);
+      const updated = await deps.incidents.update(by, incident.id, { text: body, status });
       return { text: `Update posted to ${updated.id} (status ${updated.status}).`, incidentId: updated.id };
     },
   },
@@ -98,11 +98,11 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     summary: 'add a note to the timeline',
     action: 'incident.note',
     params: ['incident'],
-    run(deps, ctx, args) {
-      const incident = targetIncident(deps, ctx, args);
+    async run(deps, ctx, args) {
+      const incident = await targetIncident(deps, ctx, args);
       const body = text(args, 'the note text');
-      const by = guard(deps, ctx, 'incident.note', incident);
-      deps.incidents.note(by, incident.id, body);
+      const by = await guard(deps, ctx, 'incident.note', incident);
+      await deps.incidents.note(by, incident.id, body);
       return { text: `Noted on ${incident.id}.`, incidentId: incident.id };
     },
   },
@@ -112,12 +112,12 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     summary: 'change the severity',
     action: 'incident.sev',
     params: ['incident'],
-    run(deps, ctx, args) {
-      const incident = targetIncident(deps, ctx, args);
+    async run(deps, ctx, args) {
+      const incident = await targetIncident(deps, ctx, args);
       if (args.words.length !== 1) throw new InputError('sev takes one number, 1 (worst) to 4: /incident sev 2');
       const severity = parseSeverity(args.words[0]!);
-      const by = guard(deps, ctx, 'incident.sev', incident);
-      deps.incidents.setSeverity(by, incident.id, severity);
+      const by = await guard(deps, ctx, 'incident.sev', incident);
+      await deps.incidents.setSeverity(by, incident.id, severity);
       return { text: `${incident.id} is now SEV${severity}.`, incidentId: incident.id };
     },
   },
@@ -127,13 +127,13 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     summary: 'assign an incident role',
     action: 'incident.role',
     params: ['incident'],
-    run(deps, ctx, args) {
-      const incident = targetIncident(deps, ctx, args);
+    async run(deps, ctx, args) {
+      const incident = await targetIncident(deps, ctx, args);
       if (args.words.length !== 2) throw new InputError('role takes a role and a person: /incident role comms @alice');
       const role = parseRole(args.words[0]!);
       const user = parseUserRef(args.words[1]!);
-      const by = guard(deps, ctx, 'incident.role', incident);
-      deps.incidents.assignRole(by, incident.id, role, user);
+      const by = await guard(deps, ctx, 'incident.role', incident);
+      await deps.incidents.assignRole(by, incident.id, role, user);
       return { text: rich`${userRef(user)} is now ${role} of ${incident.id}.`, incidentId: incident.id };
     },
   },
@@ -143,11 +143,11 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     summary: 'acknowledge the incident',
     action: 'incident.ack',
     params: ['incident'],
-    run(deps, ctx, args) {
-      const incident = targetIncident(deps, ctx, args);
+    async run(deps, ctx, args) {
+      const incident = await targetIncident(deps, ctx, args);
       if (args.words.length > 0) throw new InputError('ack takes no text; use note to add one');
-      const by = guard(deps, ctx, 'incident.ack', incident);
-      const acked = deps.incidents.ack(by, incident.id);
+      const by = await guard(deps, ctx, 'incident.ack', incident);
+      const acked = await deps.incidents.ack(by, incident.id);
       return {
         text: `${acked.id} acknowledged after ${formatDuration(acked.acknowledgedAt! - acked.declaredAt, 'elapsed')}.`,
         incidentId: acked.id,
@@ -160,10 +160,10 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     summary: 'resolve the incident',
     action: 'incident.resolve',
     params: ['incident'],
-    run(deps, ctx, args) {
-      const incident = targetIncident(deps, ctx, args);
-      const by = guard(deps, ctx, 'incident.resolve', incident);
-      const resolved = deps.incidents.resolve(by, incident.id, args.words.join(' '));
+    async run(deps, ctx, args) {
+      const incident = await targetIncident(deps, ctx, args);
+      const by = await guard(deps, ctx, 'incident.resolve', incident);
+      const resolved = await deps.incidents.resolve(by, incident.id, args.words.join(' '));
       return {
         text: `${resolved.id} resolved after ${formatDuration(resolved.resolvedAt! - resolved.declaredAt, 'elapsed')}.`,
         incidentId: resolved.id,
@@ -176,13 +176,13 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     summary: 'make someone a member (a private incident is theirs to see) and add them to its channel',
     action: 'incident.view',
     params: ['incident'],
-    run(deps, ctx, args) {
+    async run(deps, ctx, args) {
       // Whoever may see the incident may invite: its members, and roles allowed incident.view_private.
-      const incident = targetIncident(deps, ctx, args);
+      const incident = await targetIncident(deps, ctx, args);
       if (args.words.length !== 1) throw new InputError('invite takes one person: /incident invite @alice');
       const user = parseUserRef(args.words[0]!);
-      const by = guard(deps, ctx, 'incident.view', incident);
-      deps.incidents.invite(by, incident.id, user);
+      const by = await guard(deps, ctx, 'incident.view', incident);
+      await deps.incidents.invite(by, incident.id, user);
       return { text: rich`${userRef(user)} is now a member of ${incident.id} and is being added to #${incident.channelName}.`, incidentId: incident.id };
     },
   },
@@ -192,14 +192,14 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     summary: 'show the latest timeline entries',
     action: 'incident.view',
     params: ['limit', 'incident'],
-    run(deps, ctx, args) {
-      const incident = targetIncident(deps, ctx, args);
+    async run(deps, ctx, args) {
+      const incident = await targetIncident(deps, ctx, args);
       const raw = args.params.limit ?? '20';
       if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > 500) {
         throw new InputError(`limit must be a number from 1 to 500 (got "${raw}")`);
       }
-      guard(deps, ctx, 'incident.view', incident);
-      const events = deps.incidents.timeline(incident.id, Number(raw));
+      await guard(deps, ctx, 'incident.view', incident);
+      const events = await deps.incidents.timeline(incident.id, Number(raw));
       const lines = events.map((e) => rich`${isoTime(e.time)}  #${e.seq}  ${userRef(e.actor)}  ${describeEvent(e)}`);
       return { text: joinRich([`Timeline of ${incident.id} (latest ${events.length}):`, ...lines], '\n'), incidentId: incident.id };
     },
@@ -211,12 +211,12 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     action: 'incident.export',
     params: ['format', 'incident'],
     async run(deps, ctx, args) {
-      const incident = targetIncident(deps, ctx, args);
+      const incident = await targetIncident(deps, ctx, args);
       const format = (args.params.format ?? 'md') as ExportFormat;
       if (!EXPORT_FORMATS.includes(format)) throw new InputError(`format must be md, json or html (got "${format}")`);
       // Seeing the incident, then taking its transcript away: two grants, either may be withheld.
-      guard(deps, ctx, 'incident.view', incident);
-      const by = guard(deps, ctx, 'incident.export', incident);
+      await guard(deps, ctx, 'incident.view', incident);
+      const by = await guard(deps, ctx, 'incident.export', incident);
       const where = await deps.deliverExport(by, incident, format);
       return { text: `Transcript of ${incident.id} (${format}): ${where}`, incidentId: incident.id };
     },
@@ -238,9 +238,9 @@ const SUBCOMMANDS: Array<SubcommandSpec<IncidentCommandDeps>> = [
     usage: 'list',
     summary: 'list open incidents',
     action: 'incident.view',
-    run(deps, ctx) {
-      guard(deps, ctx, 'incident.view');
-      const open = deps.visibility.listOpen(ctx);
+    async run(deps, ctx) {
+      await guard(deps, ctx, 'incident.view');
+      const open = await deps.visibility.listOpen(ctx);
       if (open.length === 0) return { text: 'No open incidents.' };
       const lines = open.map(
         (i) => rich`${i.id}  SEV${i.severity}  ${i.status.padEnd(13)}  #${i.channelName}  ${i.title}  (commander ${userRef(i.roles.commander ?? '?')})`,

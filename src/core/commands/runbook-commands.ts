@@ -26,14 +26,14 @@ export interface RunbookCommandDeps {
   catalog: () => CatalogView;
 }
 
-function incidentFor(deps: RunbookCommandDeps, ctx: CommandContext, args: ParsedArgs): string | null {
-  if (args.params.incident !== undefined) return deps.visibility.get(ctx, parseIncidentId(args.params.incident)).id;
-  return ctx.channelId ? (deps.visibility.byChannel(ctx, ctx.channelId)?.id ?? null) : null;
+async function incidentFor(deps: RunbookCommandDeps, ctx: CommandContext, args: ParsedArgs): Promise<string | null> {
+  if (args.params.incident !== undefined) return (await deps.visibility.get(ctx, parseIncidentId(args.params.incident))).id;
+  return ctx.channelId ? ((await deps.visibility.byChannel(ctx, ctx.channelId))?.id ?? null) : null;
 }
 
 /** The run named by the command, if the caller may know of it: one in an incident hidden from them is missing. */
-function visibleRun(deps: RunbookCommandDeps, ctx: CommandContext, id: string): Run {
-  return deps.visibility.run(ctx, deps.runs.get(id));
+async function visibleRun(deps: RunbookCommandDeps, ctx: CommandContext, id: string): Promise<Run> {
+  return await deps.visibility.run(ctx, await deps.runs.get(id));
 }
 
 function oneRunId(args: ParsedArgs, sub: string, allowText = false): string {
@@ -86,15 +86,18 @@ export function planText(plan: DryRunPlan): string {
   return lines.join('\n');
 }
 
-export function runStatusText(deps: Pick<RunbookCommandDeps, 'runs'>, run: Run): RichText {
+export async function runStatusText(deps: Pick<RunbookCommandDeps, 'runs'>, run: Run): Promise<RichText> {
   const lines: Array<string | RichText> = [`${run.id} ${run.procedure} (${run.environment}): ${run.state}${run.error ? ` — ${run.error}` : ''}`];
   lines.push(rich`  requested by ${userRef(run.requestedBy)} at ${isoTime(run.createdAt)}; ${paramsText(run.params)}${run.incidentId ? `; ${run.incidentId}` : ''}`);
   if (run.state === 'pending_approval' && run.approval) {
-    const got = deps.runs.approvals(run.id).filter((a) => a.decision === 'approve').length;
+    const got = (await deps.runs.approvals(run.id)).filter((a) => a.decision === 'approve').length;
     lines.push(`  approvals ${got}/${run.approval.count} from ${run.approval.roles.join(', ')}, until ${isoTime(run.approvalExpiresAt!)}`);
   }
-  for (const a of deps.runs.approvals(run.id)) lines.push(rich`  ${a.decision === 'approve' ? 'approved' : 'denied'} by ${userRef(a.approver)} at ${isoTime(a.at)}${a.reason ? `: ${a.reason}` : ''}`);
-  for (const step of deps.runs.steps(run.id)) {
+  for (const a of await deps.runs.approvals(run.id))
+    lines.push(
+      rich`  ${a.decision === 'approve' ? 'approved' : 'denied'} by ${userRef(a.approver)} at ${isoTime(a.at)}${a.reason ? `: ${a.reason}` : ''}`,
+    );
+  for (const step of await deps.runs.steps(run.id)) {
     lines.push(`  • ${stepSummary(step)}`);
     const tail = outputTail(step.output, 600);
     if (tail) lines.push(...tail.split('\n').map((l) => `      ${l}`));
@@ -108,8 +111,8 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
     usage: 'list',
     summary: 'what you may run, with descriptions and owners',
     action: 'runbook.list',
-    run(deps, ctx) {
-      deps.access.require(ctx.actor, ctx.source, { action: 'runbook.list', channel: ctx.channelId });
+    async run(deps, ctx) {
+      await deps.access.require(ctx.actor, ctx.source, { action: 'runbook.list', channel: ctx.channelId });
       const mine = [...deps.catalog().procedures.values()]
         .filter((p) => mayRunSomewhere(deps, ctx, p))
         .sort((a, b) => a.name.localeCompare(b.name));
@@ -128,9 +131,9 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
     usage: 'describe <name>',
     summary: 'parameters, environments and the approval you would need',
     action: 'runbook.list',
-    run(deps, ctx, args) {
+    async run(deps, ctx, args) {
       if (args.words.length !== 1) throw new InputError('describe takes one procedure name: /runbook describe restart-service');
-      deps.access.require(ctx.actor, ctx.source, { action: 'runbook.list', channel: ctx.channelId });
+      await deps.access.require(ctx.actor, ctx.source, { action: 'runbook.list', channel: ctx.channelId });
       const procedure = deps.catalog().procedures.get(args.words[0]!);
       if (!procedure || !mayRunSomewhere(deps, ctx, procedure)) {
         throw new InputError(`there is no procedure "${args.words[0]}" you may run; /runbook list shows them`);
@@ -171,13 +174,13 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
       if (extra.length > 0) throw new InputError(`parameters are key=value pairs; "${extra[0]}" is not (quote values with spaces: reason="disk full")`);
       // env= and incident= belong to the run itself; every other key=value is a procedure parameter.
       const { env, incident: _incident, ...params } = args.params;
-      const result = deps.runs.request(
+      const result = await deps.runs.request(
         { actor: ctx.actor, source: ctx.source },
         {
           procedure: name,
           params,
           ...(env === undefined ? {} : { environment: env }),
-          incidentId: incidentFor(deps, ctx, args),
+          incidentId: await incidentFor(deps, ctx, args),
           channel: ctx.channelId,
           dryRun: args.flags.includes('dry-run'),
         },
@@ -200,7 +203,7 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
     summary: "approve someone else's run",
     action: 'approve',
     async run(deps, ctx, args) {
-      const id = visibleRun(deps, ctx, oneRunId(args, 'approve')).id;
+      const id = (await visibleRun(deps, ctx, oneRunId(args, 'approve'))).id;
       const r = await deps.runs.approve({ actor: ctx.actor, source: ctx.source }, id);
       return {
         text: r.done ? `Approved ${r.run.id}; it is starting.` : `Approved ${r.run.id} (${r.approvals}/${r.needed}); it needs more approvals.`,
@@ -212,9 +215,9 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
     usage: 'deny <run-id> [reason]',
     summary: 'deny a run waiting for approval',
     action: 'approve',
-    run(deps, ctx, args) {
-      const id = visibleRun(deps, ctx, oneRunId(args, 'deny', true)).id;
-      const run = deps.runs.deny({ actor: ctx.actor, source: ctx.source }, id, args.words.slice(1).join(' '));
+    async run(deps, ctx, args) {
+      const id = (await visibleRun(deps, ctx, oneRunId(args, 'deny', true))).id;
+      const run = await deps.runs.deny({ actor: ctx.actor, source: ctx.source }, id, args.words.slice(1).join(' '));
       return { text: `Denied ${run.id}.` };
     },
   },
@@ -223,9 +226,9 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
     usage: 'cancel <run-id>',
     summary: 'cancel a waiting or running run',
     action: 'cancel',
-    run(deps, ctx, args) {
-      const id = visibleRun(deps, ctx, oneRunId(args, 'cancel')).id;
-      const run = deps.runs.cancel({ actor: ctx.actor, source: ctx.source }, id);
+    async run(deps, ctx, args) {
+      const id = (await visibleRun(deps, ctx, oneRunId(args, 'cancel'))).id;
+      const run = await deps.runs.cancel({ actor: ctx.actor, source: ctx.source }, id);
       return { text: run.state === 'cancelled' ? `Cancelled ${run.id}.` : `Cancelling ${run.id}: its processes are being stopped.` };
     },
   },
@@ -234,12 +237,13 @@ const SUBCOMMANDS: Array<SubcommandSpec<RunbookCommandDeps>> = [
     usage: 'status <run-id>',
     summary: 'state, steps, approvals and output of a run',
     action: 'runbook.status',
-    run(deps, ctx, args) {
-      const run = visibleRun(deps, ctx, oneRunId(args, 'status'));
+    async run(deps, ctx, args) {
+      const run = await visibleRun(deps, ctx, oneRunId(args, 'status'));
       // A run in an incident shows that incident's work: seeing it takes seeing the incident too.
-      deps.access.require(ctx.actor, ctx.source, { action: 'runbook.status', channel: ctx.channelId, incidentId: run.incidentId });
-      if (run.incidentId) deps.access.require(ctx.actor, ctx.source, { action: 'incident.view', channel: ctx.channelId, incidentId: run.incidentId });
-      return { text: runStatusText(deps, run) };
+      await deps.access.require(ctx.actor, ctx.source, { action: 'runbook.status', channel: ctx.channelId, incidentId: run.incidentId });
+      if (run.incidentId)
+        await deps.access.require(ctx.actor, ctx.source, { action: 'incident.view', channel: ctx.channelId, incidentId: run.incidentId });
+      return { text: await runStatusText(deps, run) };
     },
   },
 ];

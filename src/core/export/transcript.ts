@@ -38,11 +38,11 @@ export type TranscriptEvent = Pick<AuditEvent, 'seq' | 'time' | 'actor' | 'sourc
 
 export interface TranscriptSource {
   incident: Incident;
-  /** Every event of the incident in seq order; read lazily. */
-  events: () => Iterable<TranscriptEvent>;
+  /** Every event of the incident in seq order; read lazily, afresh on each call. */
+  events: () => Iterable<TranscriptEvent> | AsyncIterable<TranscriptEvent>;
   runs: () => Iterable<TranscriptRun>;
   /** Refused requests (policy denials) about the incident, in seq order. */
-  denied: () => Iterable<TranscriptEvent>;
+  denied: () => Iterable<TranscriptEvent> | AsyncIterable<TranscriptEvent>;
 }
 
 interface Tail {
@@ -90,14 +90,14 @@ function fence(text: string): string {
   return `${ticks}\n${text.replace(LINE_BREAK, '\n')}\n${ticks}`;
 }
 
-export function* renderMarkdown(src: TranscriptSource): Generator<string> {
+export async function* renderMarkdown(src: TranscriptSource): AsyncGenerator<string> {
   const i = src.incident;
   yield `# ${mdHeading(`${i.id}: ${i.title}`)}\n\n| Field | Value |\n| --- | --- |\n`;
   for (const [k, v] of headerRows(i)) yield `| ${k} | ${mdCell(v)} |\n`;
   yield `\n## Summary\n\n${i.summary === null ? '_No summary given._' : fence(i.summary)}\n\n## Timeline\n\n`;
   yield '| Time (UTC) | Seq | Actor | Source | Event |\n| --- | --- | --- | --- | --- |\n';
   const tail: Tail = { firstSeq: null, lastSeq: null, lastHash: null };
-  for (const e of src.events()) {
+  for await (const e of src.events()) {
     track(tail, e);
     yield `| ${isoTime(e.time)} | ${e.seq} | ${mdCell(e.actor)} | ${mdCell(e.source)} | ${markdownText(describeEvent(e))} |\n`;
   }
@@ -125,7 +125,7 @@ export function* renderMarkdown(src: TranscriptSource): Generator<string> {
   if (runs === 0) yield '_No procedure runs._\n\n';
   yield '## Denied attempts\n\n';
   let denied = 0;
-  for (const e of src.denied()) {
+  for await (const e of src.denied()) {
     denied += 1;
     yield `- ${isoTime(e.time)} ${markdownText(rich`${e.actor}: ${describeEvent(e)}${e.payload.reason ? ` (${payloadText(e.payload.reason)})` : ''}`)}\n`;
   }
@@ -161,10 +161,10 @@ const incidentJson = (i: Incident): Record<string, unknown> => ({
   pagerduty: i.pagerdutyId === null ? null : { id: i.pagerdutyId, url: i.pagerdutyUrl },
 });
 
-export function* renderJson(src: TranscriptSource): Generator<string> {
+export async function* renderJson(src: TranscriptSource): AsyncGenerator<string> {
   yield `{"incident":${JSON.stringify(incidentJson(src.incident))},\n"events":[`;
   const tail: Tail = { firstSeq: null, lastSeq: null, lastHash: null };
-  for (const e of src.events()) {
+  for await (const e of src.events()) {
     const row = { seq: e.seq, time: isoTime(e.time), actor: e.actor, source: e.source, kind: e.kind, payload: e.payload, hash: e.hash };
     yield `${tail.firstSeq === null ? '\n' : ',\n'}${JSON.stringify(row)}`;
     track(tail, e);
@@ -182,7 +182,7 @@ export function* renderJson(src: TranscriptSource): Generator<string> {
   }
   yield '\n],\n"denied":[';
   first = true;
-  for (const e of src.denied()) {
+  for await (const e of src.denied()) {
     yield `${first ? '\n' : ',\n'}${JSON.stringify({ seq: e.seq, time: isoTime(e.time), actor: e.actor, payload: e.payload })}`;
     first = false;
   }
@@ -196,7 +196,7 @@ table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}th,td{border:1px
 th{background:#f4f4f6}td.seq{font-variant-numeric:tabular-nums;text-align:right}pre{background:#f6f8fa;padding:.6rem;overflow:auto;white-space:pre-wrap}
 code{font-size:12px}footer{border-top:1px solid #d0d0d5;margin-top:2rem;padding-top:.5rem;color:#555}td,.text{white-space:pre-wrap}`;
 
-export function* renderHtml(src: TranscriptSource): Generator<string> {
+export async function* renderHtml(src: TranscriptSource): AsyncGenerator<string> {
   const i = src.incident;
   yield `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(`${i.id}: ${i.title}`)}</title>`;
   yield `<meta name="viewport" content="width=device-width, initial-scale=1"><style>${STYLE}</style></head><body>\n`;
@@ -205,7 +205,7 @@ export function* renderHtml(src: TranscriptSource): Generator<string> {
   yield `</table>\n<h2>Summary</h2>\n<p class="text">${esc(i.summary ?? 'No summary given.')}</p>\n<h2>Timeline</h2>\n`;
   yield '<table><thead><tr><th>Time (UTC)</th><th>Seq</th><th>Actor</th><th>Source</th><th>Event</th></tr></thead><tbody>\n';
   const tail: Tail = { firstSeq: null, lastSeq: null, lastHash: null };
-  for (const e of src.events()) {
+  for await (const e of src.events()) {
     track(tail, e);
     yield `<tr><td>${isoTime(e.time)}</td><td class="seq">${e.seq}</td><td>${esc(e.actor)}</td><td>${esc(e.source)}</td><td>${htmlText(describeEvent(e))}</td></tr>\n`;
   }
@@ -228,7 +228,7 @@ export function* renderHtml(src: TranscriptSource): Generator<string> {
   if (runs === 0) yield '<p>No procedure runs.</p>\n';
   yield '<h2>Denied attempts</h2>\n<ul>';
   let denied = 0;
-  for (const e of src.denied()) {
+  for await (const e of src.denied()) {
     denied += 1;
     yield `<li class="text">${isoTime(e.time)} ${esc(e.actor)}: ${htmlText(describeEvent(e))}${e.payload.reason ? ` (${esc(payloadText(e.payload.reason))})` : ''}</li>`;
   }
@@ -238,3 +238,10 @@ export function* renderHtml(src: TranscriptSource): Generator<string> {
 }
 
 export const RENDERERS = { md: renderMarkdown, json: renderJson, html: renderHtml } as const;
+
+/** A whole transcript as one string (for an upload; files and downloads stream instead). */
+export async function renderToString(render: (src: TranscriptSource) => AsyncIterable<string>, src: TranscriptSource): Promise<string> {
+  const parts: string[] = [];
+  for await (const part of render(src)) parts.push(part);
+  return parts.join('');
+}

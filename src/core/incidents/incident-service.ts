@@ -33,7 +33,7 @@ export interface IncidentServiceDeps {
    * Told, inside the transaction, of each change recorded on an incident's timeline after its
    * declaration (ack, resolve, …), so another system can be kept in step with the same commit.
    */
-  onRecorded?: (event: AuditEvent, incident: Incident, by: By) => void;
+  onRecorded?: (event: AuditEvent, incident: Incident, by: By) => Promise<void>;
 }
 
 /** What a change made in another system (PagerDuty) changes here besides the timeline. */
@@ -86,8 +86,8 @@ export type IncidentService = ReturnType<typeof createIncidentService>;
 export function createIncidentService(deps: IncidentServiceDeps) {
   const { uow, audit, incidents, outbox, clock } = deps;
 
-  function load(id: string): Incident {
-    const incident = incidents.get(id);
+  async function load(id: string): Promise<Incident> {
+    const incident = await incidents.get(id);
     if (!incident) throw noSuchIncident(id);
     return incident;
   }
@@ -99,41 +99,41 @@ export function createIncidentService(deps: IncidentServiceDeps) {
   }
 
   /** Records the event, saves the projection and queues the channel message, all or nothing. */
-  function record(by: By, incident: Incident, kind: string, payload: Record<string, unknown>, message?: Partial<ChatMessage>): AuditEvent {
-    const event = audit.append({ actor: by.actor.id, source: by.source, kind, incidentId: incident.id, payload: withAuth(payload, by) });
+  async function record(by: By, incident: Incident, kind: string, payload: Record<string, unknown>, message?: Partial<ChatMessage>): Promise<AuditEvent> {
+    const event = await audit.append({ actor: by.actor.id, source: by.source, kind, incidentId: incident.id, payload: withAuth(payload, by) });
     incident.lastUpdateAt = event.time;
-    incidents.save(incident);
-    outbox.enqueue({
+    await incidents.save(incident);
+    await outbox.enqueue({
       causeSeq: event.seq,
       target: 'slack',
       channel: incidentChannelKey(incident.id),
       body: { kind, text: rich`${userRef(by.actor.id)} ${describeEvent(event)}`, ...message },
     });
-    deps.onRecorded?.(event, incident, by);
+    await deps.onRecorded?.(event, incident, by);
     return event;
   }
 
   /** People invited with `/incident invite`, read from the audit log, so membership is as tamper-evident as the log. */
-  function invitedTo(id: string): string[] {
+  async function invitedTo(id: string): Promise<string[]> {
     const users: string[] = [];
-    for (const event of audit.transcriptRows(id, { kinds: [MEMBER_INVITED] })) {
+    for await (const event of audit.transcriptRows(id, { kinds: [MEMBER_INVITED] })) {
       if (typeof event.payload.user === 'string') users.push(event.payload.user);
     }
     return users;
   }
 
-  function mutate<T>(id: string, fn: (incident: Incident) => T): T {
-    return uow.transaction(() => fn(load(id)));
+  function mutate<T>(id: string, fn: (incident: Incident) => Promise<T>): Promise<T> {
+    return uow.transaction(async () => fn(await load(id)));
   }
 
   return {
-    declare(by: By, input: DeclareInput): Incident {
+    async declare(by: By, input: DeclareInput): Promise<Incident> {
       const title = requireText('the title', input.title, TITLE_MAX);
       // A person's service= must be a service name; PagerDuty names services freely and is kept
       // as sent (for display, policies and triggers); procedures get its service-name form.
       const service = input.service == null || input.pagerduty ? (input.service ?? null) : parseServiceName(input.service);
-      return uow.transaction(() => {
-        const number = incidents.nextNumber();
+      return uow.transaction(async () => {
+        const number = await incidents.nextNumber();
         const now = clock.now();
         const incident: Incident = {
           id: incidentId(number),
@@ -156,8 +156,8 @@ export function createIncidentService(deps: IncidentServiceDeps) {
           pagerdutyUrl: input.pagerduty?.url ?? null,
           lastUpdateAt: now,
         };
-        incidents.insert(incident);
-        const event = audit.append({
+        await incidents.insert(incident);
+        const event = await audit.append({
           actor: by.actor.id,
           source: by.source,
           kind: 'incident.declared',
@@ -180,8 +180,8 @@ export function createIncidentService(deps: IncidentServiceDeps) {
         });
         incident.declaredAt = event.time;
         incident.lastUpdateAt = event.time;
-        incidents.save(incident);
-        outbox.enqueue({
+        await incidents.save(incident);
+        await outbox.enqueue({
           causeSeq: event.seq,
           target: 'slack',
           channel: incidentChannelKey(incident.id),
@@ -197,9 +197,9 @@ export function createIncidentService(deps: IncidentServiceDeps) {
       });
     },
 
-    update(by: By, id: string, input: { text: string; status?: OpenStatus }): Incident {
+    async update(by: By, id: string, input: { text: string; status?: OpenStatus }): Promise<Incident> {
       const text = requireText('the update', input.text, TEXT_MAX);
-      return mutate(id, (incident) => {
+      return mutate(id, async (incident) => {
         requireOpen(incident, 'take status updates');
         const payload: Record<string, unknown> = { text };
         if (input.status && input.status !== incident.status) {
@@ -207,38 +207,38 @@ export function createIncidentService(deps: IncidentServiceDeps) {
           payload.previous_status = incident.status;
           incident.status = input.status;
         }
-        record(by, incident, 'incident.updated', payload);
+        await record(by, incident, 'incident.updated', payload);
         return incident;
       });
     },
 
-    note(by: By, id: string, text: string, pinned?: { author: string; permalink: string | null; messageTs: string }): Incident {
+    async note(by: By, id: string, text: string, pinned?: { author: string; permalink: string | null; messageTs: string }): Promise<Incident> {
       const body = requireText('the note', text, TEXT_MAX);
-      return mutate(id, (incident) => {
+      return mutate(id, async (incident) => {
         const payload: Record<string, unknown> = { text: body };
         if (pinned) Object.assign(payload, { pinned: true, author: pinned.author, permalink: pinned.permalink, message_ts: pinned.messageTs });
-        record(by, incident, 'incident.note', payload);
+        await record(by, incident, 'incident.note', payload);
         return incident;
       });
     },
 
-    setSeverity(by: By, id: string, severity: number): Incident {
-      return mutate(id, (incident) => {
+    async setSeverity(by: By, id: string, severity: number): Promise<Incident> {
+      return mutate(id, async (incident) => {
         requireOpen(incident, 'change severity');
         if (incident.severity === severity) throw new ConflictError(`${id} is already SEV${severity}`);
         const from = incident.severity;
         incident.severity = severity;
-        record(by, incident, 'incident.severity_changed', { from, to: severity });
+        await record(by, incident, 'incident.severity_changed', { from, to: severity });
         return incident;
       });
     },
 
-    assignRole(by: By, id: string, role: IncidentRole, user: string): Incident {
-      return mutate(id, (incident) => {
+    async assignRole(by: By, id: string, role: IncidentRole, user: string): Promise<Incident> {
+      return mutate(id, async (incident) => {
         const previous = incident.roles[role];
         if (previous === user) throw new ConflictError(`<@${user}> is already ${role} of ${id}`);
         incident.roles[role] = user;
-        record(
+        await record(
           by,
           incident,
           'incident.role_assigned',
@@ -255,58 +255,63 @@ export function createIncidentService(deps: IncidentServiceDeps) {
      * Makes `user` a member (which lets them see a private incident) and invites them to its channel.
      * Who may invite is the caller's to check: this records it.
      */
-    invite(by: By, id: string, user: string): Incident {
-      return mutate(id, (incident) => {
-        if (isMember(incident, user, invitedTo(incident.id))) throw new ConflictError(`<@${user}> is already a member of ${id}`);
-        record(by, incident, MEMBER_INVITED, { user }, { data: { invite: [user] } });
+    async invite(by: By, id: string, user: string): Promise<Incident> {
+      return mutate(id, async (incident) => {
+        if (isMember(incident, user, await invitedTo(incident.id))) throw new ConflictError(`<@${user}> is already a member of ${id}`);
+        await record(by, incident, MEMBER_INVITED, { user }, { data: { invite: [user] } });
         return incident;
       });
     },
 
-    ack(by: By, id: string, extra: Record<string, unknown> = {}): Incident {
-      return mutate(id, (incident) => {
+    async ack(by: By, id: string, extra: Record<string, unknown> = {}): Promise<Incident> {
+      return mutate(id, async (incident) => {
         requireOpen(incident, 'be acknowledged');
         if (incident.acknowledgedAt !== null) {
           throw new ConflictError(`${id} was already acknowledged at ${new Date(incident.acknowledgedAt).toISOString()}`);
         }
-        const event = record(by, incident, 'incident.acknowledged', extra);
+        const event = await record(by, incident, 'incident.acknowledged', extra);
         incident.acknowledgedAt = event.time;
-        incidents.save(incident);
+        await incidents.save(incident);
         return incident;
       });
     },
 
-    resolve(by: By, id: string, summary?: string, extra: Record<string, unknown> = {}): Incident {
+    async resolve(by: By, id: string, summary?: string, extra: Record<string, unknown> = {}): Promise<Incident> {
       const text = summary?.trim() ? requireText('the summary', summary, TEXT_MAX) : null;
-      return mutate(id, (incident) => {
+      return mutate(id, async (incident) => {
         requireOpen(incident, 'be resolved again');
         incident.status = 'resolved';
         incident.summary = text;
-        const event = record(by, incident, 'incident.resolved', { summary: text, ...extra });
+        const event = await record(by, incident, 'incident.resolved', { summary: text, ...extra });
         incident.resolvedAt = event.time;
-        incidents.save(incident);
+        await incidents.save(incident);
         return incident;
       });
     },
 
     /** Nudges the incident channel (the scheduler's reminders); not an update of the incident itself. */
-    remind(id: string, reminder: { reason: string; since: number; elapsedMs: number }, text: ChatText): void {
-      uow.transaction(() => {
-        const incident = load(id);
-        const event = audit.append({
+    async remind(id: string, reminder: { reason: string; since: number; elapsedMs: number }, text: ChatText): Promise<void> {
+      await uow.transaction(async () => {
+        const incident = await load(id);
+        const event = await audit.append({
           actor: 'system',
           source: 'scheduler',
           kind: 'incident.reminder',
           incidentId: incident.id,
           payload: { reason: reminder.reason, since: reminder.since, elapsed_ms: reminder.elapsedMs },
         });
-        outbox.enqueue({ causeSeq: event.seq, target: 'slack', channel: incidentChannelKey(incident.id), body: { kind: 'incident.reminder', text } });
+        await outbox.enqueue({
+          causeSeq: event.seq,
+          target: 'slack',
+          channel: incidentChannelKey(incident.id),
+          body: { kind: 'incident.reminder', text },
+        });
       });
     },
 
     /** Records a change made in another system (PagerDuty) on the timeline, applying what it changed here. */
-    recordExternal(by: By, id: string, kind: string, payload: Record<string, unknown>, changes: ExternalChanges = {}): Incident {
-      return mutate(id, (incident) => {
+    async recordExternal(by: By, id: string, kind: string, payload: Record<string, unknown>, changes: ExternalChanges = {}): Promise<Incident> {
+      return mutate(id, async (incident) => {
         if (changes.severity !== undefined) incident.severity = changes.severity;
         if (changes.reopen) {
           incident.status = 'investigating';
@@ -315,35 +320,35 @@ export function createIncidentService(deps: IncidentServiceDeps) {
           incident.acknowledgedAt = null;
         }
         if (changes.unacknowledge) incident.acknowledgedAt = null;
-        record(by, incident, kind, payload);
+        await record(by, incident, kind, payload);
         return incident;
       });
     },
 
     /** Queues the transcript for upload to the incident channel (the chat adapter renders it at delivery). */
-    requestExport(by: By, id: string, format: string): Incident {
-      return mutate(id, (incident) => {
-        record(by, incident, 'incident.export_requested', { format }, { kind: 'incident.export', data: { incidentId: incident.id, format } });
+    async requestExport(by: By, id: string, format: string): Promise<Incident> {
+      return mutate(id, async (incident) => {
+        await record(by, incident, 'incident.export_requested', { format }, { kind: 'incident.export', data: { incidentId: incident.id, format } });
         return incident;
       });
     },
 
     /** Links the incident to its chat channel once the chat adapter has created it. */
-    attachChannel(id: string, channelId: string): void {
-      uow.transaction(() => {
-        const incident = load(id);
+    async attachChannel(id: string, channelId: string): Promise<void> {
+      await uow.transaction(async () => {
+        const incident = await load(id);
         incident.channelId = channelId;
-        incidents.save(incident);
+        await incidents.save(incident);
       });
     },
 
     get: load,
     invited: invitedTo,
-    find: (id: string): Incident | undefined => incidents.get(id),
-    byChannel: (channelId: string): Incident | undefined => incidents.byChannelId(channelId),
-    listOpen: (): Incident[] => incidents.listOpen(),
-    timeline: (id: string, limit: number): AuditEvent[] => {
-      load(id);
+    find: (id: string): Promise<Incident | undefined> => incidents.get(id),
+    byChannel: (channelId: string): Promise<Incident | undefined> => incidents.byChannelId(channelId),
+    listOpen: (): Promise<Incident[]> => incidents.listOpen(),
+    timeline: async (id: string, limit: number): Promise<AuditEvent[]> => {
+      await load(id);
       return audit.recentForIncident(id, limit);
     },
   };

@@ -2,11 +2,11 @@
 import type { Incident } from './incident.js';
 
 export interface IncidentStore {
-  nextNumber(): number;
-  insert(incident: Incident): void;
-  save(incident: Incident): void;
-  get(id: string): Incident | undefined;
-  byChannelId(channelId: string): Incident | undefined;
-  byPagerdutyId(pagerdutyId: string): Incident | undefined;
-  listOpen(): Incident[];
+  nextNumber(): Promise<number>;
+  insert(incident: Incident): Promise<void>;
+  save(incident: Incident): Promise<void>;
+  get(id: string): Promise<Incident | undefined>;
+  byChannelId(channelId: string): Promise<Incident | undefined>;
+  byPagerdutyId(pagerdutyId: string): Promise<Incident | undefined>;
+  listOpen(): Promise<Incident[]>;
 }

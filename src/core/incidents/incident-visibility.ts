@@ -26,15 +26,15 @@ const declaredOrHoldsRole = (incident: Pick<Incident, 'declaredBy' | 'roles'>, u
  * Whether `userId` may see the incident. `viewPrivate` says whether the policy lets them see private
  * incidents they are not a member of; `invited` is read only when the answer depends on it.
  */
-export function maySee(
+export async function maySee(
   incident: Pick<Incident, 'private' | 'declaredBy' | 'roles'>,
   userId: string,
   viewPrivate: () => boolean,
-  invited: () => readonly string[],
-): boolean {
+  invited: () => Promise<readonly string[]>,
+): Promise<boolean> {
   if (!incident.private) return true;
   if (declaredOrHoldsRole(incident, userId)) return true;
-  return viewPrivate() || invited().includes(userId);
+  return viewPrivate() || (await invited()).includes(userId);
 }
 
 /**
@@ -44,10 +44,10 @@ export function maySee(
 export const noSuchRun = (id: string): NotFoundError => new NotFoundError(`${id} does not exist; run ids look like R-12`);
 
 export interface IncidentLookup {
-  find(id: string): Incident | undefined;
-  byChannel(channelId: string): Incident | undefined;
-  listOpen(): Incident[];
-  invited(id: string): string[];
+  find(id: string): Promise<Incident | undefined>;
+  byChannel(channelId: string): Promise<Incident | undefined>;
+  listOpen(): Promise<Incident[]>;
+  invited(id: string): Promise<string[]>;
 }
 
 export type IncidentVisibility = ReturnType<typeof createIncidentVisibility>;
@@ -55,7 +55,7 @@ export type IncidentVisibility = ReturnType<typeof createIncidentVisibility>;
 export function createIncidentVisibility(deps: { incidents: IncidentLookup; access: Pick<AccessControl, 'allows'> }) {
   const { incidents, access } = deps;
 
-  const canSee = (viewer: Viewer, incident: Incident): boolean =>
+  const canSee = (viewer: Viewer, incident: Incident): Promise<boolean> =>
     maySee(
       incident,
       viewer.actor.id,
@@ -67,27 +67,29 @@ export function createIncidentVisibility(deps: { incidents: IncidentLookup; acce
     canSee,
 
     /** The incident, or the missing-incident answer when it is not there or not the viewer's to see. */
-    get(viewer: Viewer, id: string): Incident {
-      const incident = incidents.find(id);
-      if (!incident || !canSee(viewer, incident)) throw noSuchIncident(id);
+    async get(viewer: Viewer, id: string): Promise<Incident> {
+      const incident = await incidents.find(id);
+      if (!incident || !(await canSee(viewer, incident))) throw noSuchIncident(id);
       return incident;
     },
 
     /** The incident of a channel, as far as the viewer may know of it. */
-    byChannel(viewer: Viewer, channelId: string): Incident | undefined {
-      const incident = incidents.byChannel(channelId);
-      return incident && canSee(viewer, incident) ? incident : undefined;
+    async byChannel(viewer: Viewer, channelId: string): Promise<Incident | undefined> {
+      const incident = await incidents.byChannel(channelId);
+      return incident && (await canSee(viewer, incident)) ? incident : undefined;
     },
 
-    listOpen(viewer: Viewer): Incident[] {
-      return incidents.listOpen().filter((incident) => canSee(viewer, incident));
+    async listOpen(viewer: Viewer): Promise<Incident[]> {
+      const visible: Incident[] = [];
+      for (const incident of await incidents.listOpen()) if (await canSee(viewer, incident)) visible.push(incident);
+      return visible;
     },
 
     /** The run itself; one in an incident the viewer may not see is answered as missing. */
-    run<R extends { id: string; incidentId: string | null }>(viewer: Viewer, run: R): R {
+    async run<R extends { id: string; incidentId: string | null }>(viewer: Viewer, run: R): Promise<R> {
       if (run.incidentId === null) return run;
-      const incident = incidents.find(run.incidentId);
-      if (!incident || !canSee(viewer, incident)) throw noSuchRun(run.id);
+      const incident = await incidents.find(run.incidentId);
+      if (!incident || !(await canSee(viewer, incident))) throw noSuchRun(run.id);
       return run;
     },
   };

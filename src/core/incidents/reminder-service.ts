@@ -19,20 +19,22 @@ export type ReminderService = ReturnType<typeof createReminderService>;
 const STATUS_KINDS = ['incident.declared', 'incident.updated'];
 
 export function createReminderService(deps: ReminderServiceDeps) {
-  function facts(): ReminderFacts[] {
-    return deps.incidents.listOpen().map((incident) => {
-      const lastStatusAt = deps.audit.lastTime(incident.id, STATUS_KINDS) ?? incident.declaredAt;
-      return {
+  async function facts(): Promise<ReminderFacts[]> {
+    const out: ReminderFacts[] = [];
+    for (const incident of await deps.incidents.listOpen()) {
+      const lastStatusAt = (await deps.audit.lastTime(incident.id, STATUS_KINDS)) ?? incident.declaredAt;
+      out.push({
         incident,
         lastStatusAt,
-        statusReminders: deps.audit.countSince(incident.id, 'incident.reminder', lastStatusAt, 'status_update'),
-        commanderReminders: deps.audit.countSince(incident.id, 'incident.reminder', incident.declaredAt, 'commander'),
-      };
-    });
+        statusReminders: await deps.audit.countSince(incident.id, 'incident.reminder', lastStatusAt, 'status_update'),
+        commanderReminders: await deps.audit.countSince(incident.id, 'incident.reminder', incident.declaredAt, 'commander'),
+      });
+    }
+    return out;
   }
 
-  function text(reminder: DueReminder): RichText {
-    const incident = deps.incidents.get(reminder.incidentId);
+  async function text(reminder: DueReminder): Promise<RichText> {
+    const incident = await deps.incidents.get(reminder.incidentId);
     const commander = incident.roles.commander ? userRef(incident.roles.commander) : 'Commander';
     return reminder.reason === 'status_update'
       ? rich`⏰ ${incident.id} (SEV${incident.severity}) has had no status update for ${formatDuration(reminder.elapsedMs, 'elapsed')}. ${commander}: post one with /incident update <text>.`
@@ -41,9 +43,9 @@ export function createReminderService(deps: ReminderServiceDeps) {
 
   return {
     /** Posts every reminder due now; returns them. */
-    tick(): DueReminder[] {
-      const due = dueReminders(facts(), deps.clock.now(), reminderPolicy(deps.policy().reminders));
-      for (const reminder of due) deps.incidents.remind(reminder.incidentId, reminder, text(reminder));
+    async tick(): Promise<DueReminder[]> {
+      const due = dueReminders(await facts(), deps.clock.now(), reminderPolicy(deps.policy().reminders));
+      for (const reminder of due) await deps.incidents.remind(reminder.incidentId, reminder, await text(reminder));
       return due;
     },
   };

@@ -38,21 +38,21 @@ export interface OutboxReceipt {
 }
 
 export interface Outbox {
-  enqueue(item: { causeSeq: number; target: OutboxTarget; channel: string; body: ChatMessage | Record<string, unknown> }): number;
+  enqueue(item: { causeSeq: number; target: OutboxTarget; channel: string; body: ChatMessage | Record<string, unknown> }): Promise<number>;
   /**
    * The next pending item of each channel (its most urgent class, oldest first), if its turn has come;
    * one per channel keeps each class in order.
    */
-  due(target: OutboxTarget, now: number, limit: number): OutboxItem[];
+  due(target: OutboxTarget, now: number, limit: number): Promise<OutboxItem[]>;
   /** The earliest future turn among channel heads (a retry deadline), so a sender can sleep until then. */
-  nextAttemptAfter(target: OutboxTarget, now: number): number | null;
+  nextAttemptAfter(target: OutboxTarget, now: number): Promise<number | null>;
   /** `receipt`: what the receiver called the message, for a later message that updates it in place. */
-  markSent(id: number, now: number, receipt?: string): void;
+  markSent(id: number, now: number, receipt?: string): Promise<void>;
   /** The receipt of the sent message with this key (see delivery-order.ts `messageKeyOf`), if any. */
-  receipt(target: OutboxTarget, key: string): OutboxReceipt | undefined;
-  markRetry(id: number, nextAttemptAt: number, error: string): void;
-  markFailed(id: number, error: string): void;
-  depth(target?: OutboxTarget): number;
+  receipt(target: OutboxTarget, key: string): Promise<OutboxReceipt | undefined>;
+  markRetry(id: number, nextAttemptAt: number, error: string): Promise<void>;
+  markFailed(id: number, error: string): Promise<void>;
+  depth(target?: OutboxTarget): Promise<number>;
   /**
    * Resolves once every row committed so far is on stable storage. A sender waits for it before it
    * sends what it read, so nothing goes out that a power cut could still take back; without it,

@@ -47,22 +47,22 @@ export interface TriggerRunRecord {
 
 export interface PagerdutyEventStore {
   /** The stored event with this event id, or delivered under this webhook id, if any. */
-  findDuplicate(eventId: string, webhookId: string | null): { eventId: string; receivedSeq: number } | undefined;
-  insert(event: NewPagerdutyEvent): void;
-  get(eventId: string): StoredPagerdutyEvent | undefined;
+  findDuplicate(eventId: string, webhookId: string | null): Promise<{ eventId: string; receivedSeq: number } | undefined>;
+  insert(event: NewPagerdutyEvent): Promise<void>;
+  get(eventId: string): Promise<StoredPagerdutyEvent | undefined>;
   /** Pending and applied events, oldest received first, without their bodies. */
-  unfinished(limit: number): UnfinishedPagerdutyEvent[];
+  unfinished(limit: number): Promise<UnfinishedPagerdutyEvent[]>;
   /** Moves an event on; `fields` set what the step found out. */
   setState(
     eventId: string,
     state: PagerdutyEventState,
     fields?: { outcome?: string | null; incidentId?: string | null; processedAt?: number | null },
-  ): void;
+  ): Promise<void>;
   /** Records a failed processing attempt and when to try again. */
-  recordAttempt(eventId: string, nextAttemptAt: number, error: string): void;
-  triggerRun(eventId: string, triggerKey: string): TriggerRunRecord | undefined;
-  triggerRuns(eventId: string): TriggerRunRecord[];
+  recordAttempt(eventId: string, nextAttemptAt: number, error: string): Promise<void>;
+  triggerRun(eventId: string, triggerKey: string): Promise<TriggerRunRecord | undefined>;
+  triggerRuns(eventId: string): Promise<TriggerRunRecord[]>;
   /** Throws if the event already has a record for this trigger (the primary key keeps it at one). */
-  insertTriggerRun(record: TriggerRunRecord): void;
-  countByState(): Record<PagerdutyEventState, number>;
+  insertTriggerRun(record: TriggerRunRecord): Promise<void>;
+  countByState(): Promise<Record<PagerdutyEventState, number>>;
 }

@@ -24,7 +24,7 @@ export interface PagerdutyInboxDeps {
   uow: UnitOfWork;
   audit: AuditLog;
   events: PagerdutyEventStore;
-  findByPagerdutyId: (pdIncidentId: string) => Incident | undefined;
+  findByPagerdutyId: (pdIncidentId: string) => Promise<Incident | undefined>;
 }
 
 export type PagerdutyInbox = ReturnType<typeof createPagerdutyInbox>;
@@ -32,17 +32,17 @@ export type PagerdutyInbox = ReturnType<typeof createPagerdutyInbox>;
 export function createPagerdutyInbox(deps: PagerdutyInboxDeps) {
   const { uow, audit, events } = deps;
 
-  function receiveOne(incoming: IncomingEvent): ReceiveResult {
+  async function receiveOne(incoming: IncomingEvent): Promise<ReceiveResult> {
     const { event, body, webhookId } = incoming;
-    const seen = events.findDuplicate(event.id, webhookId);
+    const seen = await events.findDuplicate(event.id, webhookId);
     if (seen) return { kind: 'duplicate', eventId: seen.eventId, seq: seen.receivedSeq };
     const ignored = !event.handled;
     // Notes and other events without a service are attributed to the service of the incident they concern;
     // an ignored event is never processed, so it is linked to that incident here or never.
-    const known = (event.service === null || ignored) && event.pdIncidentId ? deps.findByPagerdutyId(event.pdIncidentId) : undefined;
+    const known = (event.service === null || ignored) && event.pdIncidentId ? await deps.findByPagerdutyId(event.pdIncidentId) : undefined;
     const service = serviceLabel(event.service) ?? known?.service ?? null;
     const agent = agentName(event.agent);
-    const receipt = audit.append({
+    const receipt = await audit.append({
       actor: pagerdutyActor(service).id,
       source: 'pagerduty',
       kind: `pagerduty.${event.type}`,
@@ -61,7 +61,7 @@ export function createPagerdutyInbox(deps: PagerdutyInboxDeps) {
     });
     // A ping and an unknown type need no processing: recorded, and final at once.
     const state = event.type === 'pagey.ping' ? 'processed' : ignored ? 'ignored' : 'pending';
-    events.insert({
+    await events.insert({
       receivedSeq: receipt.seq,
       eventId: event.id,
       webhookId,
@@ -85,9 +85,14 @@ export function createPagerdutyInbox(deps: PagerdutyInboxDeps) {
      * Stores several events in one transaction (one disk sync for a burst), in the order given;
      * a duplicate later in the same batch is seen as one. All land, or none do.
      */
-    receive(batch: readonly IncomingEvent[]): ReceiveResult[] {
+    async receive(batch: readonly IncomingEvent[]): Promise<ReceiveResult[]> {
       if (batch.length === 0) return [];
-      return uow.transaction(() => batch.map(receiveOne));
+      return uow.transaction(async () => {
+        // One after another: a duplicate later in the batch must see the earlier one stored.
+        const results: ReceiveResult[] = [];
+        for (const incoming of batch) results.push(await receiveOne(incoming));
+        return results;
+      });
     },
   };
 }

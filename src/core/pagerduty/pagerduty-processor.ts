@@ -17,7 +17,7 @@ export interface PagerdutyProcessorDeps {
   audit: AuditLog;
   events: PagerdutyEventStore;
   incidents: IncidentService;
-  findByPagerdutyId: (pdIncidentId: string) => Incident | undefined;
+  findByPagerdutyId: (pdIncidentId: string) => Promise<Incident | undefined>;
   runs: Pick<RunService, 'request'>;
   catalog: () => { procedures: ReadonlyMap<string, Procedure> };
   clock: Clock;
@@ -78,15 +78,15 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
   });
 
   /** The incident effects of one event. Runs inside the transaction that marks the event applied. */
-  function applyEffects(stored: StoredPagerdutyEvent, event: PagerdutyEvent): Applied {
+  async function applyEffects(stored: StoredPagerdutyEvent, event: PagerdutyEvent): Promise<Applied> {
     const pdId = event.pdIncidentId;
     if (event.type === 'pagey.ping' || pdId === null) return { outcome: 'ping', incident: null, fireTriggers: false };
-    const existing = deps.findByPagerdutyId(pdId) ?? null;
+    const existing = (await deps.findByPagerdutyId(pdId)) ?? null;
 
     if (event.type === 'incident.triggered') {
       if (existing) return { outcome: 'already open', incident: existing, fireTriggers: true };
       const data = event.incident!;
-      const declared = incidents.declare(byFor(event, null), {
+      const declared = await incidents.declare(byFor(event, null), {
         title: titleOf(data),
         severity: severityOf(data),
         service: serviceLabel(event.service),
@@ -117,10 +117,10 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
       case 'incident.acknowledged':
         // Already so here: the webhook echo of an ack made here (and mirrored), or a redelivery.
         if (resolved || incident.acknowledgedAt !== null) return done('unchanged');
-        return done('acknowledged', incidents.ack(by, incident.id, behalf(event)));
+        return done('acknowledged', await incidents.ack(by, incident.id, behalf(event)));
       case 'incident.unacknowledged':
         if (resolved || incident.acknowledgedAt === null) return done('unchanged');
-        return done('unacknowledged', incidents.recordExternal(by, incident.id, 'incident.unacknowledged', behalf(event), { unacknowledge: true }));
+        return done('unacknowledged', await incidents.recordExternal(by, incident.id, 'incident.unacknowledged', behalf(event), { unacknowledge: true }));
       case 'incident.resolved': {
         if (resolved) return done('unchanged');
         const reason = data?.resolve_reason as { type?: unknown; incident?: { summary?: unknown; id?: unknown } } | null | undefined;
@@ -128,12 +128,12 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
           reason?.type === 'merge_resolve_reason'
             ? `merged into ${payloadText(reason.incident?.summary ?? reason.incident?.id ?? 'another incident')}`
             : undefined;
-        return done('resolved', incidents.resolve(by, incident.id, merged, behalf(event)));
+        return done('resolved', await incidents.resolve(by, incident.id, merged, behalf(event)));
       }
       case 'incident.reopened':
         return done(
           'reopened',
-          incidents.recordExternal(
+          await incidents.recordExternal(
             by,
             incident.id,
             'incident.reopened',
@@ -146,7 +146,7 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
       case 'incident.delegated':
         return done(
           event.type.slice('incident.'.length),
-          incidents.recordExternal(by, incident.id, event.type, {
+          await incidents.recordExternal(by, incident.id, event.type, {
             ...behalf(event),
             assignees: names(data?.assignees),
             escalation_policy: data?.escalation_policy?.summary ?? data?.escalation_policy?.id ?? null,
@@ -156,7 +156,7 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
         const to = severityOf(data ?? {});
         return done(
           'priority updated',
-          incidents.recordExternal(
+          await incidents.recordExternal(
             by,
             incident.id,
             'incident.priority_updated',
@@ -168,7 +168,10 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
       case 'incident.annotated': {
         const content = event.note?.content ?? '';
         if (content.startsWith(EDGEOPS_NOTE_MARK)) return { outcome: 'echo of an edgeops note', incident, fireTriggers: false };
-        return done('annotated', incidents.recordExternal(by, incident.id, 'incident.annotated', { ...behalf(event), text: cut(content, TEXT_MAX) }));
+        return done(
+          'annotated',
+          await incidents.recordExternal(by, incident.id, 'incident.annotated', { ...behalf(event), text: cut(content, TEXT_MAX) }),
+        );
       }
       default:
         return { outcome: 'unhandled event type', incident, fireTriggers: false };
@@ -185,34 +188,34 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
    * Step 1: the incident effects and the event's new state, together. Called inside the pass's
    * transaction, as a savepoint of its own: a failure undoes this event's effects only.
    */
-  function apply(stored: StoredPagerdutyEvent, event: PagerdutyEvent): StoredPagerdutyEvent {
-    return uow.transaction(() => {
-      const applied = applyEffects(stored, event);
+  function apply(stored: StoredPagerdutyEvent, event: PagerdutyEvent): Promise<StoredPagerdutyEvent> {
+    return uow.transaction(async () => {
+      const applied = await applyEffects(stored, event);
       const triggers =
         applied.fireTriggers && applied.incident
           ? matchingTriggers(deps.catalog().procedures.values(), event.type, serviceOf(event, applied.incident))
           : [];
       const incidentId = applied.incident?.id ?? null;
       if (triggers.length > 0) {
-        events.setState(stored.eventId, 'applied', { outcome: applied.outcome, incidentId });
+        await events.setState(stored.eventId, 'applied', { outcome: applied.outcome, incidentId });
         return { ...stored, state: 'applied' as const, outcome: applied.outcome, incidentId };
       }
       const state = applied.incident === null && event.type !== 'pagey.ping' ? 'ignored' : 'processed';
-      events.setState(stored.eventId, state, { outcome: applied.outcome, incidentId, processedAt: clock.now() });
+      await events.setState(stored.eventId, state, { outcome: applied.outcome, incidentId, processedAt: clock.now() });
       return { ...stored, state, outcome: applied.outcome, incidentId };
     });
   }
 
   /** Step 2: each matching trigger, at most once per event; the run and its trigger record commit together. */
-  function startTriggers(stored: StoredPagerdutyEvent, event: PagerdutyEvent): void {
-    const incident = stored.incidentId ? (incidents.find(stored.incidentId) ?? null) : null;
+  async function startTriggers(stored: StoredPagerdutyEvent, event: PagerdutyEvent): Promise<void> {
+    const incident = stored.incidentId ? ((await incidents.find(stored.incidentId)) ?? null) : null;
     if (incident) {
       const by = byFor(event, incident);
       for (const match of matchingTriggers(deps.catalog().procedures.values(), event.type, serviceOf(event, incident))) {
-        if (events.triggerRun(stored.eventId, match.key)) continue;
+        if (await events.triggerRun(stored.eventId, match.key)) continue;
         const record = { eventId: stored.eventId, triggerKey: match.key, procedure: match.procedure.name, at: clock.now() };
         try {
-          deps.runs.request(by, {
+          await deps.runs.request(by, {
             procedure: match.procedure.name,
             params: {},
             ...(match.trigger.env === undefined ? {} : { environment: match.trigger.env }),
@@ -224,12 +227,12 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
           if (!(err instanceof EdgeopsError)) throw err;
           // The refusal itself is on the audit log already (the run service records policy decisions).
           if (err instanceof NotAllowedError) {
-            uow.transaction(() => events.insertTriggerRun({ ...record, runId: null, outcome: 'refused', detail: err.message }));
+            await uow.transaction(() => events.insertTriggerRun({ ...record, runId: null, outcome: 'refused', detail: err.message }));
             continue;
           }
-          uow.transaction(() => {
-            events.insertTriggerRun({ ...record, runId: null, outcome: 'failed', detail: err.message });
-            incidents.recordExternal(by, incident.id, 'pagerduty.trigger_failed', {
+          await uow.transaction(async () => {
+            await events.insertTriggerRun({ ...record, runId: null, outcome: 'failed', detail: err.message });
+            await incidents.recordExternal(by, incident.id, 'pagerduty.trigger_failed', {
               procedure: match.procedure.name,
               trigger: match.key,
               event_type: event.type,
@@ -240,24 +243,24 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
         }
       }
     }
-    uow.transaction(() => events.setState(stored.eventId, 'processed', { processedAt: clock.now() }));
+    await uow.transaction(() => events.setState(stored.eventId, 'processed', { processedAt: clock.now() }));
   }
 
-  function recordFailure(stored: UnfinishedPagerdutyEvent, err: unknown): number | null {
+  async function recordFailure(stored: UnfinishedPagerdutyEvent, err: unknown): Promise<number | null> {
     const attempts = stored.attempts + 1;
     const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     deps.onError?.(err, stored.eventId);
     if (attempts < maxAttempts) {
       const at = clock.now() + retryDelay(attempts);
-      uow.transaction(() => events.recordAttempt(stored.eventId, at, error));
+      await uow.transaction(() => events.recordAttempt(stored.eventId, at, error));
       return at;
     }
-    uow.transaction(() => {
-      const incidentId = stored.incidentId ?? (stored.pdIncidentId ? (deps.findByPagerdutyId(stored.pdIncidentId)?.id ?? null) : null);
-      events.recordAttempt(stored.eventId, clock.now(), error);
+    await uow.transaction(async () => {
+      const incidentId = stored.incidentId ?? (stored.pdIncidentId ? ((await deps.findByPagerdutyId(stored.pdIncidentId))?.id ?? null) : null);
+      await events.recordAttempt(stored.eventId, clock.now(), error);
       // A failed event still concerns its incident: linked to it like the events that went through.
-      events.setState(stored.eventId, 'failed', { outcome: 'failed', processedAt: clock.now(), incidentId });
-      deps.audit.append({
+      await events.setState(stored.eventId, 'failed', { outcome: 'failed', processedAt: clock.now(), incidentId });
+      await deps.audit.append({
         actor: 'system',
         source: 'system',
         kind: 'pagerduty.processing_failed',
@@ -273,7 +276,7 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
      * Processes up to `limit` due events, oldest first. Events of one PagerDuty incident keep their
      * order: while one waits for a retry, the later ones of the same incident wait behind it.
      */
-    processDue(limit = 50): ProcessPass {
+    async processDue(limit = 50): Promise<ProcessPass> {
       const now = clock.now();
       const blocked = new Set<string>();
       const keyOf = (e: UnfinishedPagerdutyEvent): string => e.pdIncidentId ?? e.eventId;
@@ -283,7 +286,7 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
       };
       let more = false;
       const due: UnfinishedPagerdutyEvent[] = [];
-      for (const head of events.unfinished(Math.max(MIN_WINDOW, limit * WINDOW_FACTOR))) {
+      for (const head of await events.unfinished(Math.max(MIN_WINDOW, limit * WINDOW_FACTOR))) {
         const key = keyOf(head);
         if (blocked.has(key)) continue;
         if (head.nextAttemptAt > now) {
@@ -299,8 +302,8 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
       }
       if (due.length === 0) return { processed: 0, more, nextAttemptAt };
 
-      const failed = (head: UnfinishedPagerdutyEvent, err: unknown): void => {
-        const at = recordFailure(head, err);
+      const failed = async (head: UnfinishedPagerdutyEvent, err: unknown): Promise<void> => {
+        const at = await recordFailure(head, err);
         if (at !== null) {
           blocked.add(keyOf(head));
           later(at);
@@ -309,25 +312,25 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
       // Step 1 of every due event in one transaction (one disk sync per pass). An event after a
       // failed one of the same incident waits for the next pass, to keep that incident's order.
       const toTrigger: Array<{ head: UnfinishedPagerdutyEvent; stored: StoredPagerdutyEvent; event: PagerdutyEvent }> = [];
-      uow.transaction(() => {
+      await uow.transaction(async () => {
         for (const head of due) {
           if (blocked.has(keyOf(head))) continue;
           try {
-            const stored = events.get(head.eventId)!;
+            const stored = (await events.get(head.eventId))!;
             const event = parse(stored);
-            const current = stored.state === 'pending' ? apply(stored, event) : stored;
+            const current = stored.state === 'pending' ? await apply(stored, event) : stored;
             if (current.state === 'applied') toTrigger.push({ head, stored: current, event });
           } catch (err) {
-            failed(head, err);
+            await failed(head, err);
           }
         }
       });
       // Step 2 only after that commit: a run must never start on effects that could still be undone.
       for (const { head, stored, event } of toTrigger) {
         try {
-          startTriggers(stored, event);
+          await startTriggers(stored, event);
         } catch (err) {
-          failed(head, err);
+          await failed(head, err);
         }
       }
       deps.onMessages?.();

@@ -42,15 +42,15 @@ export function runNote(run: Run, steps: readonly RunStepRecord[], incident: Pic
 
 export interface PagerdutySyncDeps {
   outbox: Outbox;
-  findIncident: (id: string) => Incident | undefined;
+  findIncident: (id: string) => Promise<Incident | undefined>;
 }
 
 export type PagerdutySync = ReturnType<typeof createPagerdutySync>;
 
 export function createPagerdutySync(deps: PagerdutySyncDeps) {
   const { outbox } = deps;
-  const queue = (causeSeq: number, write: PagerdutyWrite): void => {
-    outbox.enqueue({ causeSeq, target: 'pagerduty', channel: pagerdutyChannelKey(write.incident), body: write });
+  const queue = async (causeSeq: number, write: PagerdutyWrite): Promise<void> => {
+    await outbox.enqueue({ causeSeq, target: 'pagerduty', channel: pagerdutyChannelKey(write.incident), body: write });
   };
 
   return {
@@ -59,21 +59,21 @@ export function createPagerdutySync(deps: PagerdutySyncDeps) {
      * the same transaction. Changes that came from PagerDuty itself are not sent back.
      */
     // An arrow, not a method: the composition root hands it on detached as the incident service's onRecorded.
-    onIncidentRecorded: (event: AuditEvent, incident: Incident, by: By): void => {
+    onIncidentRecorded: async (event: AuditEvent, incident: Incident, by: By): Promise<void> => {
       if (incident.pagerdutyId === null || by.source === 'pagerduty') return;
-      if (event.kind === 'incident.acknowledged') queue(event.seq, acknowledgeWrite(incident.pagerdutyId));
+      if (event.kind === 'incident.acknowledged') await queue(event.seq, acknowledgeWrite(incident.pagerdutyId));
       if (event.kind === 'incident.resolved') {
         const summary = typeof event.payload.summary === 'string' ? event.payload.summary : null;
-        queue(event.seq, resolveWrite(incident.pagerdutyId, summary));
+        await queue(event.seq, resolveWrite(incident.pagerdutyId, summary));
       }
     },
 
     /** A run a PagerDuty trigger started, in an incident from PagerDuty, reports back as a note there. */
-    onRunFinished(run: Run, steps: RunStepRecord[], causeSeq: number): void {
+    async onRunFinished(run: Run, steps: RunStepRecord[], causeSeq: number): Promise<void> {
       if (run.source !== 'pagerduty' || run.incidentId === null) return;
-      const incident = deps.findIncident(run.incidentId);
+      const incident = await deps.findIncident(run.incidentId);
       if (!incident?.pagerdutyId) return;
-      queue(causeSeq, noteWrite(incident.pagerdutyId, runNote(run, steps, incident)));
+      await queue(causeSeq, noteWrite(incident.pagerdutyId, runNote(run, steps, incident)));
     },
   };
 }

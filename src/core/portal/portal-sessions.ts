@@ -47,7 +47,13 @@ export interface PortalSessionStore {
 }
 
 /** Records one portal row on the audit log (sign-in, sign-out, revocation). */
-export type PortalAudit = (entry: { actor: string; source: Source; kind: string; incidentId?: string | null; payload: Record<string, unknown> }) => void;
+export type PortalAudit = (entry: {
+  actor: string;
+  source: Source;
+  kind: string;
+  incidentId?: string | null;
+  payload: Record<string, unknown>;
+}) => Promise<void>;
 
 export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
 const newSecret = (): string => randomBytes(32).toString('base64url');
@@ -65,7 +71,7 @@ export function createPortalSignIn(deps: { store: PortalSessionStore; clock: Clo
     const id = random();
     const now = clock.now();
     await store.insertSession({ idHash: hashSecret(id), userId, groups, method, createdAt: now, lastSeenAt: now });
-    audit({ actor: userId, source: 'portal', kind: 'portal.signed_in', payload: { method, session: hashSecret(id).slice(0, 12), ...detail } });
+    await audit({ actor: userId, source: 'portal', kind: 'portal.signed_in', payload: { method, session: hashSecret(id).slice(0, 12), ...detail } });
     return id;
   }
 
@@ -76,7 +82,7 @@ export function createPortalSignIn(deps: { store: PortalSessionStore; clock: Clo
       const now = clock.now();
       const expiresAt = now + LINK_TTL_MS;
       await store.insertLink({ tokenHash: hashSecret(token), userId: actor.id, groups: actor.groups, createdAt: now, expiresAt });
-      audit({ actor: actor.id, source, kind: 'portal.link_issued', payload: { expires_at: expiresAt } });
+      await audit({ actor: actor.id, source, kind: 'portal.link_issued', payload: { expires_at: expiresAt } });
       return { token, expiresAt };
     },
 
@@ -104,7 +110,7 @@ export function createPortalSignIn(deps: { store: PortalSessionStore; clock: Clo
     async signOut(sessionId: string): Promise<void> {
       const idHash = hashSecret(sessionId);
       const ended = await store.deleteSessions(idHash);
-      for (const s of ended) audit({ actor: s.userId, source: 'portal', kind: 'portal.signed_out', payload: { session: sessionHandle(s) } });
+      for (const s of ended) await audit({ actor: s.userId, source: 'portal', kind: 'portal.signed_out', payload: { session: sessionHandle(s) } });
     },
 
     list: (): Promise<PortalSession[]> => store.list(),
@@ -114,7 +120,7 @@ export function createPortalSignIn(deps: { store: PortalSessionStore; clock: Clo
       if (!/^[0-9a-f]{8,64}$/.test(handle))
         throw new InputError(`"${handle}" is not a session; give at least 8 characters of an id from \`edgeops sessions list\``);
       const ended = await store.deleteSessions(handle);
-      for (const s of ended) audit({ actor: by.id, source, kind: 'portal.session_revoked', payload: { session: sessionHandle(s), user: s.userId } });
+      for (const s of ended) await audit({ actor: by.id, source, kind: 'portal.session_revoked', payload: { session: sessionHandle(s), user: s.userId } });
       return ended;
     },
 

@@ -40,7 +40,7 @@ export function createRunApprovals(ctx: RunContext, startExecution: (id: string)
   }
 
   /** Records a refused approval through the one decision recorder, as every other refusal is. */
-  function recordRefusal(by: Requester, run: Run, view: CatalogView, refusal: Pick<Decision, 'matched' | 'roles' | 'reason'>): void {
+  async function recordRefusal(by: Requester, run: Run, view: CatalogView, refusal: Pick<Decision, 'matched' | 'roles' | 'reason'>): Promise<void> {
     const decision: Decision = { effect: 'deny', matched: refusal.matched, roles: refusal.roles, reason: refusal.reason };
     const request = {
       subject: subjectOf(by.actor),
@@ -49,93 +49,99 @@ export function createRunApprovals(ctx: RunContext, startExecution: (id: string)
       environment: run.environment,
       ...(run.channel ? { channel: run.channel } : {}),
     };
-    recordDecision(deps, by, request, decision, view.policyHash, run.incidentId, { run: run.id });
+    await recordDecision(deps, by, request, decision, view.policyHash, run.incidentId, { run: run.id });
   }
 
   return {
     async approve(by: Requester, id: string): Promise<ApproveResult> {
       // Read before the transaction, which cannot wait for the group directory.
-      const requester = await ctx.requesterNow(ctx.load(id));
-      const earlierApprovers = (): string[] =>
-        runs
-          .approvals(id)
-          .filter((a) => a.decision === 'approve' && a.approver !== by.actor.id)
-          .map((a) => a.approver);
-      let earlierGroups = await approverGroupsNow(earlierApprovers());
+      const requester = await ctx.requesterNow(await ctx.load(id));
+      const earlierApprovers = async (): Promise<string[]> =>
+        (await runs.approvals(id)).filter((a) => a.decision === 'approve' && a.approver !== by.actor.id).map((a) => a.approver);
+      let earlierGroups = await approverGroupsNow(await earlierApprovers());
       // An approval that lands while the groups are read is read too (a few times), rather than left uncounted.
-      for (let attempt = 1; attempt < 3 && earlierApprovers().some((a) => !earlierGroups.has(a)); attempt += 1) {
-        earlierGroups = await approverGroupsNow(earlierApprovers());
+      for (let attempt = 1; attempt < 3 && (await earlierApprovers()).some((a) => !earlierGroups.has(a)); attempt += 1) {
+        earlierGroups = await approverGroupsNow(await earlierApprovers());
       }
-      const result = uow.transaction(() => {
-        const run = ctx.load(id);
-        if (run.state !== 'pending_approval') throw new ConflictError(`${run.id} is ${run.state}; only runs waiting for approval can be approved`);
-        const view = deps.catalog();
-        if (run.requestedBy === by.actor.id) {
-          // Recorded like any refusal (it shows among the postmortem's denied attempts), then refused.
-          recordRefusal(by, run, view, { matched: [], roles: [], reason: 'the requester never approves their own run' });
-          return { selfApproval: true as const, run };
-        }
-        const now = clock.now();
-        if (run.approvalExpiresAt !== null && now > run.approvalExpiresAt) {
-          ctx.endPending(
-            run,
-            'system',
-            'denied',
-            'run.approval_expired',
-            `the approval window closed at ${new Date(run.approvalExpiresAt).toISOString()}; request it again`,
-          );
-          return { expired: true as const, run };
-        }
-        const approver = ctx.mayApprove(view, run, subjectOf(by.actor));
-        if (!approver.allowed) {
-          recordRefusal(by, run, view, approver);
-          return { refused: approver.reason, run };
-        }
-        const previous = runs.approvals(run.id);
-        if (previous.some((a) => a.approver === by.actor.id)) throw new ConflictError(`you already approved ${run.id}`);
-        const counted = (a: { decision: string; binding: string; approver: string }): boolean =>
-          a.decision === 'approve' && a.binding === run.binding && a.approver !== run.requestedBy;
-        // An earlier approval counts only while its approver may still approve under the policy and
-        // groups in force: a policy edit or a group change takes back approvals not yet acted on.
-        const notCounted: Array<{ approver: string; reason: string }> = [];
-        const standing = previous.filter(counted).filter((a) => {
-          const reason = approverRefusal(view, run, a.approver, earlierGroups.get(a.approver));
-          if (reason !== undefined) notCounted.push({ approver: a.approver, reason });
-          return reason === undefined;
+      // An approval that lands while the groups are read, or between that read and this transaction,
+      // is read too (a few times), rather than left uncounted.
+      const decideOnce = (lastTry: boolean) =>
+        uow.transaction(async () => {
+          const run = await ctx.load(id);
+          if (run.state !== 'pending_approval') throw new ConflictError(`${run.id} is ${run.state}; only runs waiting for approval can be approved`);
+          const view = deps.catalog();
+          if (run.requestedBy === by.actor.id) {
+            // Recorded like any refusal (it shows among the postmortem's denied attempts), then refused.
+            await recordRefusal(by, run, view, { matched: [], roles: [], reason: 'the requester never approves their own run' });
+            return { selfApproval: true as const, run };
+          }
+          const now = clock.now();
+          if (run.approvalExpiresAt !== null && now > run.approvalExpiresAt) {
+            await ctx.endPending(
+              run,
+              'system',
+              'denied',
+              'run.approval_expired',
+              `the approval window closed at ${new Date(run.approvalExpiresAt).toISOString()}; request it again`,
+            );
+            return { expired: true as const, run };
+          }
+          const approver = ctx.mayApprove(view, run, subjectOf(by.actor));
+          if (!approver.allowed) {
+            await recordRefusal(by, run, view, approver);
+            return { refused: approver.reason, run };
+          }
+          const previous = await runs.approvals(run.id);
+          if (previous.some((a) => a.approver === by.actor.id)) throw new ConflictError(`you already approved ${run.id}`);
+          const counted = (a: { decision: string; binding: string; approver: string }): boolean =>
+            a.decision === 'approve' && a.binding === run.binding && a.approver !== run.requestedBy;
+          if (!lastTry && previous.filter(counted).some((a) => !earlierGroups.has(a.approver))) return { unread: true as const, run };
+          // An earlier approval counts only while its approver may still approve under the policy and
+          // groups in force: a policy edit or a group change takes back approvals not yet acted on.
+          const notCounted: Array<{ approver: string; reason: string }> = [];
+          const standing = previous.filter(counted).filter((a) => {
+            const reason = approverRefusal(view, run, a.approver, earlierGroups.get(a.approver));
+            if (reason !== undefined) notCounted.push({ approver: a.approver, reason });
+            return reason === undefined;
+          });
+          const needed = run.approval?.count ?? 1;
+          const complete = standing.length + 1 >= needed;
+          // Every approval, the last one above all, decides the requester again against the policy and
+          // groups in force and checks the binding: an approval never revives what the policy now refuses.
+          const problem = ctx.voidReason(view, run, requester);
+          if (problem) {
+            await ctx.voidPending(run, problem);
+            return { voided: problem.reason, run };
+          }
+          await runs.addApproval({ runId: run.id, approver: by.actor.id, decision: 'approve', at: now, binding: run.binding, reason: null });
+          const approvals = standing.length + 1;
+          if (complete) {
+            await ctx.holdLease(run, clock.now());
+            run.state = 'queued';
+            run.ownerPid = deps.pid;
+            await runs.save(run);
+          }
+          const seq = await ctx.append(by, run, 'run.approved', {
+            binding: run.binding,
+            approvals,
+            needed,
+            complete,
+            authorized: { policy_hash: view.policyHash, rules: [approver.reason] },
+            ...(notCounted.length > 0 ? { not_counted: notCounted } : {}),
+          });
+          const dropped = joinRich(notCounted.map((n) => rich`; ${userRef(n.approver)}'s approval no longer counts: ${n.reason}`));
+          await ctx.post(run, seq, {
+            kind: 'run.approved',
+            text: rich`👍 ${userRef(by.actor.id)} approved ${run.id} (${approvals}/${needed})${complete ? '; starting' : ''}${dropped}`,
+            data: { runId: run.id },
+          });
+          return { run, approvals, needed, complete };
         });
-        const needed = run.approval?.count ?? 1;
-        const complete = standing.length + 1 >= needed;
-        // Every approval, the last one above all, decides the requester again against the policy and
-        // groups in force and checks the binding: an approval never revives what the policy now refuses.
-        const problem = ctx.voidReason(view, run, requester);
-        if (problem) {
-          ctx.voidPending(run, problem);
-          return { voided: problem.reason, run };
-        }
-        runs.addApproval({ runId: run.id, approver: by.actor.id, decision: 'approve', at: now, binding: run.binding, reason: null });
-        const approvals = standing.length + 1;
-        if (complete) {
-          ctx.holdLease(run, clock.now());
-          run.state = 'queued';
-          run.ownerPid = deps.pid;
-          runs.save(run);
-        }
-        const seq = ctx.append(by, run, 'run.approved', {
-          binding: run.binding,
-          approvals,
-          needed,
-          complete,
-          authorized: { policy_hash: view.policyHash, rules: [approver.reason] },
-          ...(notCounted.length > 0 ? { not_counted: notCounted } : {}),
-        });
-        const dropped = joinRich(notCounted.map((n) => rich`; ${userRef(n.approver)}'s approval no longer counts: ${n.reason}`));
-        ctx.post(run, seq, {
-          kind: 'run.approved',
-          text: rich`👍 ${userRef(by.actor.id)} approved ${run.id} (${approvals}/${needed})${complete ? '; starting' : ''}${dropped}`,
-          data: { runId: run.id },
-        });
-        return { run, approvals, needed, complete };
-      });
+      let result = await decideOnce(false);
+      for (let attempt = 1; 'unread' in result; attempt += 1) {
+        earlierGroups = await approverGroupsNow(await earlierApprovers());
+        result = await decideOnce(attempt >= 3);
+      }
       deps.onMessages?.();
       if ('selfApproval' in result) throw new NotAllowedError(`you requested ${id}; someone else must approve it`);
       if ('expired' in result) throw new ConflictError(`${id} expired: its approval window closed; request it again`);
@@ -144,15 +150,15 @@ export function createRunApprovals(ctx: RunContext, startExecution: (id: string)
       return { run: result.run, approvals: result.approvals, needed: result.needed, done: result.complete ? startExecution(id) : null };
     },
 
-    deny(by: Requester, id: string, reason: string): Run {
-      const outcome = uow.transaction(() => {
-        const run = ctx.load(id);
+    async deny(by: Requester, id: string, reason: string): Promise<Run> {
+      const outcome = await uow.transaction(async () => {
+        const run = await ctx.load(id);
         if (run.state !== 'pending_approval') throw new ConflictError(`${run.id} is ${run.state}; only runs waiting for approval can be denied`);
         const isRequester = run.requestedBy === by.actor.id;
         const approver = ctx.mayApprove(deps.catalog(), run, subjectOf(by.actor));
         if (!isRequester && !approver.allowed) return { refused: approver.reason };
-        runs.addApproval({ runId: run.id, approver: by.actor.id, decision: 'deny', at: clock.now(), binding: run.binding, reason: reason || null });
-        ctx.endPending(run, by, 'denied', 'run.denied', `denied by <@${by.actor.id}>${reason ? `: ${reason}` : ''}`);
+        await runs.addApproval({ runId: run.id, approver: by.actor.id, decision: 'deny', at: clock.now(), binding: run.binding, reason: reason || null });
+        await ctx.endPending(run, by, 'denied', 'run.denied', `denied by <@${by.actor.id}>${reason ? `: ${reason}` : ''}`);
         return { run };
       });
       deps.onMessages?.();

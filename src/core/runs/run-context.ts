@@ -29,7 +29,7 @@ export interface RunServiceDeps {
   outbox: Outbox;
   clock: Clock;
   catalog: () => CatalogView;
-  findIncident: (id: string) => Incident | undefined;
+  findIncident: (id: string) => Promise<Incident | undefined>;
   /** Where secret params are read from (the bot's environment). */
   secretEnv: Record<string, string | undefined>;
   /** The program files under the commands folder, whose bytes the approval binding covers. */
@@ -57,7 +57,7 @@ export interface RunServiceDeps {
    * steps, so a report elsewhere (a PagerDuty note) is queued with the same commit. `causeSeq` is
    * the seq of that end's audit row.
    */
-  onFinished?: (run: Run, steps: RunStepRecord[], causeSeq: number) => void;
+  onFinished?: (run: Run, steps: RunStepRecord[], causeSeq: number) => Promise<void>;
   /** A link to a run's full output (results carry only each step's tail). */
   outputLink?: (runId: string) => string;
 }
@@ -90,8 +90,8 @@ export function createRunContext(deps: RunServiceDeps) {
     return procedure;
   }
 
-  function load(id: string): Run {
-    const run = runs.get(id);
+  async function load(id: string): Promise<Run> {
+    const run = await runs.get(id);
     if (!run) throw new NotFoundError(`${id} does not exist; run ids look like R-12`);
     return run;
   }
@@ -101,32 +101,34 @@ export function createRunContext(deps: RunServiceDeps) {
     return run.channel;
   }
 
-  function post(run: Run, causeSeq: number, message: ChatMessage): void {
+  async function post(run: Run, causeSeq: number, message: ChatMessage): Promise<void> {
     const channel = channelKey(run);
-    if (channel) outbox.enqueue({ causeSeq, target: 'slack', channel, body: message });
+    if (channel) await outbox.enqueue({ causeSeq, target: 'slack', channel, body: message });
   }
 
-  function append(by: Requester | string, run: Run, kind: string, payload: Record<string, unknown>): number {
+  async function append(by: Requester | string, run: Run, kind: string, payload: Record<string, unknown>): Promise<number> {
     const actor = typeof by === 'string' ? by : by.actor.id;
     const source = typeof by === 'string' ? 'system' : by.source;
-    return audit.append({
-      actor,
-      source,
-      kind,
-      incidentId: run.incidentId,
-      payload: { run: run.id, procedure: run.procedure, environment: run.environment, ...payload },
-    }).seq;
+    return (
+      await audit.append({
+        actor,
+        source,
+        kind,
+        incidentId: run.incidentId,
+        payload: { run: run.id, procedure: run.procedure, environment: run.environment, ...payload },
+      })
+    ).seq;
   }
 
   /** Checks params and resolves every step for one run; throws with every problem found. */
-  function plan(
+  async function plan(
     procedure: Procedure,
     given: Record<string, string>,
     environment: string,
     incidentId: string | null,
     defaults?: Record<string, ParamValue>,
-  ): RunPlan {
-    const incident = incidentId ? deps.findIncident(incidentId) : undefined;
+  ): Promise<RunPlan> {
+    const incident = incidentId ? await deps.findIncident(incidentId) : undefined;
     return planRun(procedure, {
       given,
       env: environment,
@@ -163,19 +165,19 @@ export function createRunContext(deps: RunServiceDeps) {
    * The refusal for a concurrency key another run holds. A holder in a private incident stays
    * anonymous: its id, requester and state would tell the caller about an incident they may not see.
    */
-  function busy(key: string, holder: string): ConflictError {
-    const other = runs.get(holder);
-    const incident = other?.incidentId ? deps.findIncident(other.incidentId) : undefined;
+  async function busy(key: string, holder: string): Promise<ConflictError> {
+    const other = await runs.get(holder);
+    const incident = other?.incidentId ? await deps.findIncident(other.incidentId) : undefined;
     if (incident?.private) return new ConflictError(`${key} is busy: another run holds it; try again when it has finished`);
     const who = other ? ` (started by <@${other.requestedBy}>, ${other.state})` : '';
     return new ConflictError(`${key} is busy: ${holder}${who} holds it; wait for it to finish or cancel it`);
   }
 
   /** Takes `run`'s concurrency key for it (keeping it if it already holds it), or refuses while another run holds it. */
-  function holdLease(run: Run, now: number): void {
-    const holder = runs.leaseHolder(run.concurrencyKey);
-    if (holder !== undefined && holder !== run.id) throw busy(run.concurrencyKey, holder);
-    if (holder === undefined) runs.acquireLease(run.concurrencyKey, run.id, now);
+  async function holdLease(run: Run, now: number): Promise<void> {
+    const holder = await runs.leaseHolder(run.concurrencyKey);
+    if (holder !== undefined && holder !== run.id) throw await busy(run.concurrencyKey, holder);
+    if (holder === undefined) await runs.acquireLease(run.concurrencyKey, run.id, now);
   }
 
   /**
@@ -223,7 +225,7 @@ export function createRunContext(deps: RunServiceDeps) {
   }
 
   /** A transition out of pending_approval that ends the run without executing it. */
-  function endPending(
+  async function endPending(
     run: Run,
     by: Requester | string,
     state: 'denied' | 'cancelled',
@@ -231,18 +233,18 @@ export function createRunContext(deps: RunServiceDeps) {
     reason: string,
     extra: Record<string, unknown> = {},
     message?: ChatMessage,
-  ): void {
+  ): Promise<void> {
     run.state = state;
     run.error = reason;
     run.finishedAt = clock.now();
-    runs.save(run);
-    const seq = append(by, run, kind, { reason, finished_at: run.finishedAt, ...extra });
-    post(run, seq, message ?? { kind, text: `⛔ ${run.id} ${run.procedure} (${run.environment}) ${state}: ${reason}`, data: { runId: run.id } });
+    await runs.save(run);
+    const seq = await append(by, run, kind, { reason, finished_at: run.finishedAt, ...extra });
+    await post(run, seq, message ?? { kind, text: `⛔ ${run.id} ${run.procedure} (${run.environment}) ${state}: ${reason}`, data: { runId: run.id } });
   }
 
   /** Ends a waiting run that may no longer go ahead, and tells its requester in the run's channel. */
-  function voidPending(run: Run, problem: Void): void {
-    endPending(run, 'system', 'denied', 'run.approval_voided', problem.reason, problem.payload, voidedMessage(run, problem.reason));
+  async function voidPending(run: Run, problem: Void): Promise<void> {
+    await endPending(run, 'system', 'denied', 'run.approval_voided', problem.reason, problem.payload, voidedMessage(run, problem.reason));
   }
 
   /** Whether `approver` may approve `run` under `view`, with the groups given. */

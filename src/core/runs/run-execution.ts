@@ -31,35 +31,35 @@ export function createRunExecution(ctx: RunContext) {
   }
 
   async function execute(id: string, controller: AbortController): Promise<Run> {
-    let run = ctx.load(id);
+    let run = await ctx.load(id);
     let procedure: Procedure | undefined;
     let resolved: RunPlan;
     try {
       // Decided again just before anything runs, with or without approval: the policy, the groups
       // and the files in force now are what count, not those of the request.
       const subject = await ctx.requesterNow(run);
-      run = ctx.load(id);
+      run = await ctx.load(id);
       const view = deps.catalog();
       const problem = ctx.voidReason(view, run, subject);
-      if (problem) return finish(run, 'denied', problem.reason, { voided: problem.payload });
+      if (problem) return await finish(run, 'denied', problem.reason, { voided: problem.payload });
       procedure = view.procedures.get(run.procedure)!;
-      resolved = ctx.plan(procedure, givenOf(run), run.environment, run.incidentId);
+      resolved = await ctx.plan(procedure, givenOf(run), run.environment, run.incidentId);
     } catch (err) {
       // Nothing is resolved yet: the bot's credentials and the procedure's secret values are what to hide.
-      return finish(ctx.load(id), 'failed', maskedMessage(err, knownSecrets(procedure ?? deps.catalog().procedures.get(run.procedure))));
+      return finish(await ctx.load(id), 'failed', maskedMessage(err, knownSecrets(procedure ?? deps.catalog().procedures.get(run.procedure))));
     }
     const secrets = resolved.secrets;
     const timer = setTimeout(() => controller.abort('timeout'), procedure.timeout);
     timer.unref();
     try {
-      uow.transaction(() => {
-        run = ctx.load(id);
+      await uow.transaction(async () => {
+        run = await ctx.load(id);
         run.state = 'running';
         run.startedAt = clock.now();
         run.ownerPid = deps.pid;
-        runs.save(run);
-        const seq = ctx.append(run.requestedBy, run, 'run.started', { owner_pid: deps.pid, started_at: run.startedAt });
-        ctx.post(run, seq, startMessage(run));
+        await runs.save(run);
+        const seq = await ctx.append(run.requestedBy, run, 'run.started', { owner_pid: deps.pid, started_at: run.startedAt });
+        await ctx.post(run, seq, startMessage(run));
       });
       deps.onMessages?.();
 
@@ -74,8 +74,8 @@ export function createRunExecution(ctx: RunContext) {
           break;
         }
         const startedAt = clock.now();
-        uow.transaction(() => {
-          ctx.append('system', run, 'run.step_started', {
+        await uow.transaction(async () => {
+          await ctx.append('system', run, 'run.step_started', {
             step: step.name,
             index,
             ...(step.kind === 'run'
@@ -84,9 +84,9 @@ export function createRunExecution(ctx: RunContext) {
           });
         });
         const record = await runStep(run, index, step, startedAt, secrets, controller.signal);
-        uow.transaction(() => {
-          runs.saveStep(record);
-          ctx.append('system', run, 'run.step_finished', {
+        await uow.transaction(async () => {
+          await runs.saveStep(record);
+          await ctx.append('system', run, 'run.step_finished', {
             step: record.name,
             index,
             outcome: record.outcome,
@@ -116,10 +116,10 @@ export function createRunExecution(ctx: RunContext) {
       if (final === 'succeeded' && controller.signal.aborted) {
         final = controller.signal.reason === 'timeout' ? 'timed_out' : 'cancelled';
       }
-      return finish(ctx.load(id), final, error);
+      return await finish(await ctx.load(id), final, error);
     } catch (err) {
       deps.onError?.(err, id);
-      return finish(ctx.load(id), 'failed', `edgeops could not complete the run: ${maskedMessage(err, secrets)}`);
+      return await finish(await ctx.load(id), 'failed', `edgeops could not complete the run: ${maskedMessage(err, secrets)}`);
     } finally {
       clearTimeout(timer);
     }
@@ -136,11 +136,14 @@ export function createRunExecution(ctx: RunContext) {
         signal,
         secrets,
         onSpawn: ({ pgid }) => {
-          uow.transaction(() => {
-            const current = ctx.load(run.id);
-            current.pgid = pgid;
-            runs.save(current);
-          });
+          // Recorded in the background: the step's own awaits keep it ahead of the run's end (transactions run in order).
+          uow
+            .transaction(async () => {
+              const current = await ctx.load(run.id);
+              current.pgid = pgid;
+              await runs.save(current);
+            })
+            .catch((err: unknown) => deps.onError?.(err, run.id));
         },
       });
       return {
@@ -191,15 +194,15 @@ export function createRunExecution(ctx: RunContext) {
     }
   }
 
-  function finish(run: Run, state: RunState, error: string | null, extra: Record<string, unknown> = {}): Run {
-    uow.transaction(() => {
+  async function finish(run: Run, state: RunState, error: string | null, extra: Record<string, unknown> = {}): Promise<Run> {
+    await uow.transaction(async () => {
       run.state = state;
       run.error = error;
       run.finishedAt = clock.now();
       run.pgid = null;
-      runs.save(run);
-      runs.releaseLease(run.concurrencyKey, run.id);
-      const seq = ctx.append('system', run, 'run.finished', {
+      await runs.save(run);
+      await runs.releaseLease(run.concurrencyKey, run.id);
+      const seq = await ctx.append('system', run, 'run.finished', {
         state,
         error,
         duration_ms: run.startedAt === null ? null : run.finishedAt - run.startedAt,
@@ -208,9 +211,9 @@ export function createRunExecution(ctx: RunContext) {
         finished_at: run.finishedAt,
         ...extra,
       });
-      const steps = runs.steps(run.id);
-      ctx.post(run, seq, resultMessage(run, steps, deps.outputLink?.(run.id)));
-      deps.onFinished?.(run, steps, seq);
+      const steps = await runs.steps(run.id);
+      await ctx.post(run, seq, resultMessage(run, steps, deps.outputLink?.(run.id)));
+      await deps.onFinished?.(run, steps, seq);
     });
     deps.onMessages?.();
     return run;
@@ -219,24 +222,24 @@ export function createRunExecution(ctx: RunContext) {
   return {
     startExecution,
 
-    cancel(by: Requester, id: string): Run {
-      const run = ctx.load(id);
+    async cancel(by: Requester, id: string): Promise<Run> {
+      const run = await ctx.load(id);
       if (isFinal(run.state)) throw new ConflictError(`${run.id} already ended (${run.state})`);
       if (run.requestedBy !== by.actor.id) {
         const view = deps.catalog();
         const request: PolicyRequest = { subject: subjectOf(by.actor), action: 'cancel', procedure: run.procedure, environment: run.environment };
         const decision = decide(view.policy, request);
         if (decision.effect !== 'allow') {
-          recordDecision(deps, by, request, decision, view.policyHash, run.incidentId, { run: run.id });
+          await recordDecision(deps, by, request, decision, view.policyHash, run.incidentId, { run: run.id });
           throw new NotAllowedError(`you may not cancel ${run.id}: ${decision.reason}`);
         }
       }
       const running = active.get(run.id);
       if (run.state === 'pending_approval' || (run.state === 'queued' && !running)) {
-        uow.transaction(() => {
-          const current = ctx.load(id);
-          runs.releaseLease(current.concurrencyKey, current.id);
-          ctx.endPending(current, by, 'cancelled', 'run.cancelled', `cancelled by <@${by.actor.id}>`);
+        await uow.transaction(async () => {
+          const current = await ctx.load(id);
+          await runs.releaseLease(current.concurrencyKey, current.id);
+          await ctx.endPending(current, by, 'cancelled', 'run.cancelled', `cancelled by <@${by.actor.id}>`);
         });
         deps.onMessages?.();
         return ctx.load(id);
@@ -244,7 +247,7 @@ export function createRunExecution(ctx: RunContext) {
       if (!running) {
         throw new ConflictError(`${run.id} is executed by another edgeops process (pid ${run.ownerPid ?? '?'}); cancel it there`);
       }
-      uow.transaction(() => ctx.append(by, run, 'run.cancel_requested', {}));
+      await uow.transaction(() => ctx.append(by, run, 'run.cancel_requested', {}));
       running.controller.abort('cancel');
       return run;
     },

@@ -26,7 +26,7 @@ export interface RunRequest {
    * Called inside the transaction that records the new run, so the caller can record what the run
    * is for in the same commit; throwing there leaves no run behind.
    */
-  onCreated?: (run: Run) => void;
+  onCreated?: (run: Run) => Promise<void>;
 }
 
 export interface DryRunPlan {
@@ -58,10 +58,10 @@ export function createRunRequests(ctx: RunContext, startExecution: (id: string) 
 
   return {
     /** Checks everything, then dry-runs, holds for approval, or starts the run. */
-    request(by: Requester, input: RunRequest): RunRequestResult {
+    async request(by: Requester, input: RunRequest): Promise<RunRequestResult> {
       const procedure = ctx.procedureOf(input.procedure);
       const environment = input.environment ?? procedure.environments[0]!;
-      if (input.incidentId && !deps.findIncident(input.incidentId)) throw new NotFoundError(`${input.incidentId} does not exist`);
+      if (input.incidentId && !(await deps.findIncident(input.incidentId))) throw new NotFoundError(`${input.incidentId} does not exist`);
       const view = deps.catalog();
       const policyRequest = (action: string): PolicyRequest => ({
         subject: subjectOf(by.actor),
@@ -77,20 +77,20 @@ export function createRunRequests(ctx: RunContext, startExecution: (id: string) 
       // The policy comes before the parameters: a caller who may not run the procedure gets the
       // refusal, never a parameter error that would describe what the procedure takes.
       if (decision.effect === 'deny') {
-        const checked = (() => {
+        const checked = await (async () => {
           try {
-            const p = ctx.plan(procedure, input.params, environment, incidentId, input.defaults);
+            const p = await ctx.plan(procedure, input.params, environment, incidentId, input.defaults);
             return { params: maskDeep(publicParams(procedure, p.values), p.secrets) };
           } catch {
             // Unchecked text is never recorded: it could hold a secret typed into chat.
             return {};
           }
         })();
-        recordDecision(deps, by, policyRequest(action), decision, view.policyHash, incidentId, checked);
+        await recordDecision(deps, by, policyRequest(action), decision, view.policyHash, incidentId, checked);
         throw new NotAllowedError(`you may not ${action} ${procedure.name} in ${environment}: ${decision.reason}`);
       }
 
-      const planned = ctx.plan(procedure, input.params, environment, incidentId, input.defaults);
+      const planned = await ctx.plan(procedure, input.params, environment, incidentId, input.defaults);
       const params = { values: planned.values, secrets: planned.secrets };
       const shownParams = maskDeep(publicParams(procedure, params.values), params.secrets);
       const stored = publicParams(procedure, params.values);
@@ -100,7 +100,7 @@ export function createRunRequests(ctx: RunContext, startExecution: (id: string) 
         const runDecision = decide(view.policy, policyRequest('run'));
         const masked = maskDeep(planned.steps, params.secrets);
         const steps = masked.map((s) => (s.kind === 'run' ? { ...s, env: Object.fromEntries(Object.keys(s.env).map((k) => [k, MASKED])) } : s));
-        uow.transaction(() =>
+        await uow.transaction(() =>
           audit.append({
             actor: by.actor.id,
             source: by.source,
@@ -131,8 +131,8 @@ export function createRunRequests(ctx: RunContext, startExecution: (id: string) 
         };
       }
 
-      const run = uow.transaction((): Run => {
-        const number = runs.nextNumber();
+      const run = await uow.transaction(async (): Promise<Run> => {
+        const number = await runs.nextNumber();
         const now = clock.now();
         const created: Run = {
           id: runId(number),
@@ -157,9 +157,9 @@ export function createRunRequests(ctx: RunContext, startExecution: (id: string) 
           ownerPid: decision.effect === 'approval_required' ? null : deps.pid,
           error: null,
         };
-        runs.insert(created);
+        await runs.insert(created);
         // A busy key throws here, and the transaction takes the new run back with it.
-        if (created.state === 'queued') ctx.holdLease(created, now);
+        if (created.state === 'queued') await ctx.holdLease(created, now);
         const payload: Record<string, unknown> = {
           params: shownParams,
           binding: created.binding,
@@ -170,13 +170,13 @@ export function createRunRequests(ctx: RunContext, startExecution: (id: string) 
         if (decision.effect === 'approval_required') {
           payload.approval = decision.approval;
           payload.approval_expires_at = created.approvalExpiresAt;
-          recordDecision(deps, by, policyRequest('run'), decision, view.policyHash, incidentId, { run: created.id });
+          await recordDecision(deps, by, policyRequest('run'), decision, view.policyHash, incidentId, { run: created.id });
         } else {
           payload.authorized = authorizationOf(decision, view.policyHash);
         }
-        const seq = ctx.append(by, created, 'run.requested', payload);
-        if (created.state === 'pending_approval') ctx.post(created, seq, approvalRequestMessage(created));
-        input.onCreated?.(created);
+        const seq = await ctx.append(by, created, 'run.requested', payload);
+        if (created.state === 'pending_approval') await ctx.post(created, seq, approvalRequestMessage(created));
+        await input.onCreated?.(created);
         return created;
       });
       deps.onMessages?.();

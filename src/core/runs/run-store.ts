@@ -2,20 +2,20 @@
 import type { ApprovalRecord, Run, RunStepRecord } from './run.js';
 
 export interface RunStore {
-  nextNumber(): number;
-  insert(run: Run): void;
-  save(run: Run): void;
-  get(id: string): Run | undefined;
+  nextNumber(): Promise<number>;
+  insert(run: Run): Promise<void>;
+  save(run: Run): Promise<void>;
+  get(id: string): Promise<Run | undefined>;
   /** Runs in `running` or `queued` (for start-up recovery). */
-  active(): Run[];
-  pendingApproval(): Run[];
-  forIncident(incidentId: string): Run[];
-  saveStep(step: RunStepRecord): void;
-  steps(runId: string): RunStepRecord[];
-  addApproval(record: ApprovalRecord): void;
-  approvals(runId: string): ApprovalRecord[];
+  active(): Promise<Run[]>;
+  pendingApproval(): Promise<Run[]>;
+  forIncident(incidentId: string): Promise<Run[]>;
+  saveStep(step: RunStepRecord): Promise<void>;
+  steps(runId: string): Promise<RunStepRecord[]>;
+  addApproval(record: ApprovalRecord): Promise<void>;
+  approvals(runId: string): Promise<ApprovalRecord[]>;
   /** The run holding a concurrency key, if any. */
-  leaseHolder(key: string): string | undefined;
-  acquireLease(key: string, runId: string, now: number): void;
-  releaseLease(key: string, runId: string): void;
+  leaseHolder(key: string): Promise<string | undefined>;
+  acquireLease(key: string, runId: string, now: number): Promise<void>;
+  releaseLease(key: string, runId: string): Promise<void>;
 }

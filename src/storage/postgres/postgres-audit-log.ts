@@ -16,8 +16,7 @@ import {
 import type { TranscriptEvent } from '../../core/export/transcript.js';
 import type { Clock } from '../../core/ports.js';
 import { IntegrityError } from '../../errors.js';
-import type { Async } from './async-port.js';
-import { toEvent, toStored, type AuditRow } from '../sqlite-audit-log.js';
+import { TRANSCRIPT_PAGE, toEvent, toStored, type AuditRow } from '../sqlite-audit-log.js';
 import type { PostgresUnitOfWork, Queryable } from './postgres-unit-of-work.js';
 
 type Row = AuditRow;
@@ -28,7 +27,7 @@ const GENESIS_LOCK = 0x6175_6474; // "audt"
 /** Rows read per round trip when the whole log is read back (verify). */
 const VERIFY_BATCH = 10_000;
 
-export class PostgresAuditLog implements Async<AuditLog> {
+export class PostgresAuditLog implements AuditLog {
   constructor(
     private readonly session: PostgresUnitOfWork,
     private readonly key: string,
@@ -93,25 +92,32 @@ export class PostgresAuditLog implements Async<AuditLog> {
     return { ...fields, payload: JSON.parse(payloadText) as Record<string, unknown>, prevHash, hash };
   }
 
-  async transcriptRows(incidentId: string, options: { kinds?: string[] } = {}): Promise<IterableIterator<TranscriptEvent>> {
+  /** Page by page, as on SQLite: no cursor or connection is held while the caller awaits between rows. */
+  async *transcriptRows(incidentId: string, options: { kinds?: string[] } = {}): AsyncGenerator<TranscriptEvent> {
     const kinds = options.kinds ?? [];
-    const kindClause = kinds.length > 0 ? 'AND kind = ANY($2)' : '';
-    const { rows } = await this.session
-      .current()
-      .query<Row>(
-        `SELECT seq, time, actor, source, kind, payload, hash FROM audit_log WHERE incident_id = $1 ${kindClause} ORDER BY seq`,
-        kinds.length > 0 ? [incidentId, kinds] : [incidentId],
-      );
-    const events = rows.map((r) => ({
-      seq: r.seq,
-      time: r.time,
-      actor: r.actor,
-      source: r.source,
-      kind: r.kind,
-      payload: JSON.parse(r.payload) as Record<string, unknown>,
-      hash: r.hash,
-    }));
-    return events[Symbol.iterator]();
+    const kindClause = kinds.length > 0 ? 'AND kind = ANY($4)' : '';
+    let after = 0;
+    for (;;) {
+      const { rows } = await this.session
+        .current()
+        .query<Row>(
+          `SELECT seq, time, actor, source, kind, payload, hash FROM audit_log WHERE incident_id = $1 AND seq > $2 ${kindClause} ORDER BY seq LIMIT $3`,
+          kinds.length > 0 ? [incidentId, after, TRANSCRIPT_PAGE, kinds] : [incidentId, after, TRANSCRIPT_PAGE],
+        );
+      for (const r of rows) {
+        yield {
+          seq: r.seq,
+          time: r.time,
+          actor: r.actor,
+          source: r.source,
+          kind: r.kind,
+          payload: JSON.parse(r.payload) as Record<string, unknown>,
+          hash: r.hash,
+        };
+      }
+      if (rows.length < TRANSCRIPT_PAGE) return;
+      after = rows[rows.length - 1]!.seq;
+    }
   }
 
   async recentForIncident(incidentId: string, limit: number): Promise<AuditEvent[]> {

@@ -2,7 +2,6 @@
 import type { Incident } from '../../core/incidents/incident.js';
 import type { IncidentStore } from '../../core/incidents/incident-store.js';
 import { INCIDENT_COLUMNS, toIncident, type IncidentRow } from '../sqlite-incident-store.js';
-import type { Async } from './async-port.js';
 import type { PostgresUnitOfWork } from './postgres-unit-of-work.js';
 
 const COLUMNS = INCIDENT_COLUMNS;
@@ -39,7 +38,7 @@ const toPgRow = (i: Incident): PgRow => ({
   last_update_at: i.lastUpdateAt,
 });
 
-export class PostgresIncidentStore implements Async<IncidentStore> {
+export class PostgresIncidentStore implements IncidentStore {
   /** Each incident object as last read or written, so `save` writes only the columns that changed. */
   private readonly stored = new WeakMap<Incident, PgRow>();
 

@@ -1,7 +1,6 @@
 // PostgreSQL implementation of the outbox: the same one-head-per-channel queue as SQLite.
 import { messageKeyOf, priorityOf } from '../../core/outbox/delivery-order.js';
 import type { ChatMessage, Outbox, OutboxItem, OutboxReceipt, OutboxTarget } from '../../core/outbox/outbox.js';
-import type { Async } from './async-port.js';
 import type { PostgresUnitOfWork } from './postgres-unit-of-work.js';
 
 interface Row {
@@ -55,7 +54,7 @@ const NEXT = `${HEADS}
   WHERE o.next_attempt_at > $2`;
 
 /** Commits on PostgreSQL are durable when they return (synchronous_commit on): there is no `durable()` to wait for. */
-export class PostgresOutbox implements Async<Omit<Outbox, 'durable'>> {
+export class PostgresOutbox implements Outbox {
   constructor(
     private readonly session: PostgresUnitOfWork,
     private readonly now: () => number,

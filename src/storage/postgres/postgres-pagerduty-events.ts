@@ -8,10 +8,9 @@ import type {
   UnfinishedPagerdutyEvent,
 } from '../../core/pagerduty/pagerduty-event-store.js';
 import { EVENT_COLUMNS, toEvent, toTrigger, type EventRow, type TriggerRow } from '../sqlite-pagerduty-events.js';
-import type { Async } from './async-port.js';
 import type { PostgresUnitOfWork } from './postgres-unit-of-work.js';
 
-export class PostgresPagerdutyEvents implements Async<PagerdutyEventStore> {
+export class PostgresPagerdutyEvents implements PagerdutyEventStore {
   constructor(private readonly session: PostgresUnitOfWork) {}
 
   private get db() {

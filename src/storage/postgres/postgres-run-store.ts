@@ -2,7 +2,6 @@
 import type { ApprovalRecord, Run, RunStepRecord } from '../../core/runs/run.js';
 import type { RunStore } from '../../core/runs/run-store.js';
 import { RUN_COLUMNS, toApproval, toRow, toRun, toStep, type ApprovalRow, type RunRow, type StepRow } from '../sqlite-run-store.js';
-import type { Async } from './async-port.js';
 import type { PostgresUnitOfWork } from './postgres-unit-of-work.js';
 
 /** Held while a run number is chosen and used, as for incidents: replicas must not pick the same one. */
@@ -10,7 +9,7 @@ const NUMBER_LOCK = 0x7275_6e73; // "runs"
 
 const UPDATABLE = RUN_COLUMNS.filter((c) => c !== 'id' && c !== 'number');
 
-export class PostgresRunStore implements Async<RunStore> {
+export class PostgresRunStore implements RunStore {
   constructor(private readonly session: PostgresUnitOfWork) {}
 
   private get db() {

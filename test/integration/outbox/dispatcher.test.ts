@@ -34,10 +34,10 @@ afterEach(async () => {
   removeTempDirs();
 });
 
-function queue(channel: string, text: string, s: Store = store): number {
-  return s.transaction(() => {
-    const event = s.audit.append({ actor: 'system', source: 'system', kind: 'test.queued', payload: { text } });
-    return s.outbox.enqueue({ causeSeq: event.seq, target: 'slack', channel, body: { kind: 'test.message', text } });
+function queue(channel: string, text: string, s: Store = store): Promise<number> {
+  return s.transaction(async () => {
+    const event = await s.audit.append({ actor: 'system', source: 'system', kind: 'test.queued', payload: { text } });
+    return await s.outbox.enqueue({ causeSeq: event.seq, target: 'slack', channel, body: { kind: 'test.message', text } });
   });
 }
 
@@ -102,7 +102,7 @@ describe('backoffDelay', () => {
 describe('the dispatcher', () => {
   it('delivers channels in parallel, one message per channel at a time, within the concurrency cap', async () => {
     const r = manualReceiver();
-    for (const ch of ['C1', 'C2', 'C3']) for (let i = 1; i <= 2; i += 1) queue(ch, `${ch}-${i}`);
+    for (const ch of ['C1', 'C2', 'C3']) for (let i = 1; i <= 2; i += 1) await queue(ch, `${ch}-${i}`);
     const d = start(r.deliver, { concurrency: 2, perChannelIntervalMs: 0 });
     await settle();
     // Two channels at once (the cap), never two messages of one channel.
@@ -118,7 +118,7 @@ describe('the dispatcher', () => {
     }
     await drained;
     expect(r.max()).toBe(2);
-    expect(store.outbox.depth()).toBe(0);
+    expect(await store.outbox.depth()).toBe(0);
     const perChannel = (ch: string) => r.seen.filter((s) => s.startsWith(`${ch}:`));
     expect(perChannel('C3')).toEqual(['C3:C3-1', 'C3:C3-2']);
   });
@@ -131,9 +131,9 @@ describe('the dispatcher', () => {
       if (item.body.text === 'first' && failuresLeft-- > 0) return { kind: 'transient', error: 'HTTP 502' };
       return { kind: 'sent' };
     });
-    queue('C1', 'first');
-    queue('C1', 'second');
-    for (let i = 0; i < 200 && store.outbox.depth() > 0; i += 1) {
+    await queue('C1', 'first');
+    await queue('C1', 'second');
+    for (let i = 0; i < 200 && (await store.outbox.depth()) > 0; i += 1) {
       await d.drain();
       await time.advanceToNextDeadline();
     }
@@ -147,13 +147,13 @@ describe('the dispatcher', () => {
       if (calls === 1) throw new Error('boom');
       return { kind: 'sent' };
     });
-    queue('C1', 'm');
+    await queue('C1', 'm');
     await d.drain();
-    expect(store.outbox.depth()).toBe(1);
+    expect(await store.outbox.depth()).toBe(1);
     await time.advance(1_000);
     await d.drain();
     expect(calls).toBe(2);
-    expect(store.outbox.depth()).toBe(0);
+    expect(await store.outbox.depth()).toBe(0);
   });
 
   it('wakes on kick with a real clock, without waiting for its idle poll', async () => {
@@ -177,7 +177,7 @@ describe('the dispatcher', () => {
     running.push(d);
     await new Promise((resolve) => setTimeout(resolve, 20));
     const started = Date.now();
-    queue('C1', 'now');
+    await queue('C1', 'now');
     d.kick();
     await got;
     expect(Date.now() - started).toBeLessThan(1_000);
@@ -185,23 +185,23 @@ describe('the dispatcher', () => {
 
   it('stop() lets the delivery in flight finish and records it', async () => {
     const r = manualReceiver();
-    queue('C1', 'in flight');
-    queue('C1', 'later');
+    await queue('C1', 'in flight');
+    await queue('C1', 'later');
     const d = start(r.deliver);
     await settle();
     expect(r.seen).toEqual(['C1:in flight']);
     const stopped = d.stop();
     r.pending.shift()!.resolve({ kind: 'sent' });
     await stopped;
-    expect(store.outbox.depth()).toBe(1);
+    expect(await store.outbox.depth()).toBe(1);
     await time.advance(10_000);
     expect(r.seen).toEqual(['C1:in flight']);
   });
 
   it('resumes after a restart: the retry deadline is in the database, and nothing is lost', async () => {
     const first = start(async () => ({ kind: 'retry', afterMs: 30_000, error: 'HTTP 429' }));
-    queue('C1', 'a');
-    queue('C1', 'b');
+    await queue('C1', 'a');
+    await queue('C1', 'b');
     await first.drain();
     await first.stop();
     running.splice(0);
@@ -238,8 +238,8 @@ describe('the dispatcher', () => {
       },
       { perChannelIntervalMs: 0 },
     );
-    queue('incident:INC-3', 'bad');
-    queue('incident:INC-3', 'good');
+    await queue('incident:INC-3', 'bad');
+    await queue('incident:INC-3', 'good');
     await d.drain();
     await time.advance(600_000);
     await d.drain();
@@ -261,7 +261,7 @@ describe('the dispatcher', () => {
     // The store's outbox, except that its rows reach the disk only when the test says so.
     const outbox = Object.assign(Object.create(store.outbox) as typeof store.outbox, { durable: () => synced });
     const r = manualReceiver();
-    queue('C1', 'committed, sync still owed');
+    await queue('C1', 'committed, sync still owed');
     start(r.deliver, { outbox });
     await settle();
     await settle();

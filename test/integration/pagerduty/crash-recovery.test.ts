@@ -75,13 +75,13 @@ describe('a crash between "stored" and "processed"', () => {
 
     h = await startHarness({ dir });
     await h.settle();
-    expect(h.app.incidents.listOpen().map((i) => i.pagerdutyId)).toEqual(['PCRASH1']);
+    expect((await h.app.incidents.listOpen()).map((i) => i.pagerdutyId)).toEqual(['PCRASH1']);
     expect(h.ran()).toEqual(['PCRASH1 triggered']);
     expect((await h.deliver(body, { 'x-webhook-id': 'wh-crash-1' })).status).toBe(200);
     await h.settle();
-    expect(h.app.incidents.listOpen()).toHaveLength(1);
+    expect(await h.app.incidents.listOpen()).toHaveLength(1);
     expect(h.ran()).toEqual(['PCRASH1 triggered']);
-    expect(h.app.store.audit.verify().ok).toBe(true);
+    expect((await h.app.store.audit.verify()).ok).toBe(true);
   });
 
   it('with processing under way at the kill, every event is processed once and no trigger runs twice', async () => {
@@ -96,7 +96,7 @@ describe('a crash between "stored" and "processed"', () => {
 
     h = await startHarness({ dir });
     await h.settle();
-    expect(h.app.store.pagerdutyEvents.countByState()).toMatchObject({ pending: 0, applied: 0, processed: count, failed: 0 });
+    expect(await h.app.store.pagerdutyEvents.countByState()).toMatchObject({ pending: 0, applied: 0, processed: count, failed: 0 });
     expect(rows(h.app, 'SELECT COUNT(*) AS n, COUNT(DISTINCT pagerduty_id) AS d FROM incidents')).toEqual([{ n: count, d: count }]);
     // One run per event: finished, or interrupted by the kill (never re-run by itself).
     const runs = rows<{ incident_id: string; state: string }>(h.app, "SELECT incident_id, state FROM runs WHERE source = 'pagerduty'");
@@ -106,6 +106,6 @@ describe('a crash between "stored" and "processed"', () => {
     expect(rows(h.app, 'SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM pagerduty_trigger_runs')).toEqual([{ n: count, d: count }]);
     const ran = h.ran();
     expect(new Set(ran).size).toBe(ran.length);
-    expect(h.app.store.audit.verify().ok).toBe(true);
+    expect((await h.app.store.audit.verify()).ok).toBe(true);
   });
 });

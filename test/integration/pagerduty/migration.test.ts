@@ -14,7 +14,7 @@ const KEY = 'm'.repeat(64);
 const clock = { now: () => Date.parse('2026-05-01T09:00:00Z') };
 
 describe('0003_pagerduty', () => {
-  it('applies over version 2 with data in place', () => {
+  it('applies over version 2 with data in place', async () => {
     const file = path.join(makeTempDir('pd-migrate'), 'edgeops.db');
     const all = readMigrations(migrationsDir());
     expect(all.find((m) => m.version === 3)?.name).toBe('pagerduty');
@@ -24,31 +24,31 @@ describe('0003_pagerduty', () => {
     const insertOld = old.db.prepare('INSERT INTO outbox (cause_seq, target, channel, body, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)');
     const oldOutbox: Outbox = {
       ...old.outbox,
-      enqueue: (item) => Number(insertOld.run(item.causeSeq, item.target, item.channel, JSON.stringify(item.body), 0, 0).lastInsertRowid),
+      enqueue: async (item) => Number(insertOld.run(item.causeSeq, item.target, item.channel, JSON.stringify(item.body), 0, 0).lastInsertRowid),
     };
     const incidents = createIncidentService({ uow: old, audit: old.audit, incidents: old.incidents, outbox: oldOutbox, clock });
-    incidents.declare(
+    await incidents.declare(
       { actor: { id: 'pagerduty:Checkout', groups: [], pagerdutyService: 'Checkout' }, source: 'pagerduty' },
       {
         title: 'Checkout down',
         pagerduty: { id: 'PMIG1', url: 'https://acme.pagerduty.com/incidents/PMIG1' },
       },
     );
-    const before = { head: old.audit.head(), outbox: old.outbox.depth() };
+    const before = { head: await old.audit.head(), outbox: await old.outbox.depth() };
     expect(() => old.db.prepare('SELECT * FROM pagerduty_events').all()).toThrow(/no such table/);
     old.close();
 
     const store = Store.create({ file, auditKey: KEY, clock });
     expect(store.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get()).toEqual({ v: all.at(-1)!.version });
-    expect(store.incidents.byPagerdutyId('PMIG1')).toMatchObject({ id: 'INC-1', title: 'Checkout down' });
-    expect(store.audit.head()).toEqual(before.head);
-    expect(store.outbox.depth()).toBe(before.outbox);
-    expect(store.audit.verify().ok).toBe(true);
-    expect(store.pagerdutyEvents.countByState()).toEqual({ pending: 0, applied: 0, processed: 0, ignored: 0, failed: 0 });
+    expect(await store.incidents.byPagerdutyId('PMIG1')).toMatchObject({ id: 'INC-1', title: 'Checkout down' });
+    expect(await store.audit.head()).toEqual(before.head);
+    expect(await store.outbox.depth()).toBe(before.outbox);
+    expect((await store.audit.verify()).ok).toBe(true);
+    expect(await store.pagerdutyEvents.countByState()).toEqual({ pending: 0, applied: 0, processed: 0, ignored: 0, failed: 0 });
 
     // The new tables take an event and its trigger record, and keep each unique.
-    store.transaction(() => {
-      const receipt = store.audit.append({
+    await store.transaction(async () => {
+      const receipt = await store.audit.append({
         actor: 'pagerduty:Checkout',
         source: 'pagerduty',
         kind: 'pagerduty.incident.acknowledged',
@@ -66,9 +66,9 @@ describe('0003_pagerduty', () => {
         state: 'pending' as const,
         outcome: null,
       };
-      store.pagerdutyEvents.insert({ ...base, receivedSeq: receipt.seq, eventId: 'E1', webhookId: 'W1' });
-      expect(store.pagerdutyEvents.findDuplicate('E2', 'W1')?.eventId).toBe('E1');
-      store.pagerdutyEvents.insertTriggerRun({
+      await store.pagerdutyEvents.insert({ ...base, receivedSeq: receipt.seq, eventId: 'E1', webhookId: 'W1' });
+      expect((await store.pagerdutyEvents.findDuplicate('E2', 'W1'))?.eventId).toBe('E1');
+      await store.pagerdutyEvents.insertTriggerRun({
         eventId: 'E1',
         triggerKey: 'diag#0',
         procedure: 'diag',
@@ -77,7 +77,7 @@ describe('0003_pagerduty', () => {
         detail: null,
         at: 0,
       });
-      expect(() =>
+      await expect(
         store.pagerdutyEvents.insertTriggerRun({
           eventId: 'E1',
           triggerKey: 'diag#0',
@@ -87,9 +87,9 @@ describe('0003_pagerduty', () => {
           detail: null,
           at: 0,
         }),
-      ).toThrow(/UNIQUE/);
+      ).rejects.toThrow(/UNIQUE/);
     });
-    expect(store.pagerdutyEvents.unfinished(10).map((e) => e.eventId)).toEqual(['E1']);
+    expect((await store.pagerdutyEvents.unfinished(10)).map((e) => e.eventId)).toEqual(['E1']);
     store.close();
   });
 });

@@ -220,7 +220,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const catalog = bootCatalog(config);
   const logger = createLogger({ level: process.env.EDGEOPS_TEST_LOG ?? 'silent', destination: process.stderr });
   const app = createApp({ config, logger, auditKey: config.auditKey!, catalog: () => catalog, env: { PATH: process.env.PATH }, killGraceMs: 500 });
-  app.runs.recoverInterrupted();
+  await app.runs.recoverInterrupted();
   const pd = mountPagerduty(app, config, logger, { delivery: { perChannelIntervalMs: 0, idlePollMs: 50 }, workerIdlePollMs: 50, ...options.mount });
   const server = createHttpServer({ routes: pd.routes, logger });
   const base = await listen(server, 0, '127.0.0.1');
@@ -257,7 +257,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       for (let i = 0; i < 50; i += 1) {
         await pd.processed();
         await app.runs.idle();
-        const counts = app.store.pagerdutyEvents.countByState();
+        const counts = await app.store.pagerdutyEvents.countByState();
         if (counts.pending === 0 && counts.applied === 0) {
           await pd.processed();
           await app.runs.idle();

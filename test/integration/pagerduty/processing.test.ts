@@ -30,14 +30,14 @@ async function deliverAll(h: Harness, ...bodies: string[]): Promise<void> {
   await h.settle();
 }
 
-const timeline = (h: Harness, incidentId: string) =>
-  h.app.incidents.timeline(incidentId, 500).map((e) => ({ kind: e.kind, actor: e.actor, text: consoleText(describeEvent(e)) }));
+const timeline = async (h: Harness, incidentId: string) =>
+  (await h.app.incidents.timeline(incidentId, 500)).map((e) => ({ kind: e.kind, actor: e.actor, text: consoleText(describeEvent(e)) }));
 
 describe('incident.triggered', () => {
   it('opens an incident with title, severity, service and link, and runs the matching diagnostic once as the pagerduty principal', async () => {
     h = await startHarness();
     await deliverAll(h, triggeredBody('PINC100', { title: 'Checkout 5xx above 2%', priority: 'P1' }));
-    const [incident] = h.app.incidents.listOpen();
+    const [incident] = await h.app.incidents.listOpen();
     expect(incident).toMatchObject({
       id: 'INC-1',
       title: 'Checkout 5xx above 2%',
@@ -48,7 +48,7 @@ describe('incident.triggered', () => {
       declaredBy: 'pagerduty:Checkout API',
     });
     expect(h.ran()).toEqual(['PINC100 triggered']);
-    const [run] = h.app.runs.forIncident('INC-1');
+    const [run] = await h.app.runs.forIncident('INC-1');
     expect(run).toMatchObject({
       procedure: 'diag-echo',
       environment: 'staging',
@@ -73,7 +73,7 @@ describe('incident.triggered', () => {
   it('finds the existing incident for a second triggered event of the same PagerDuty incident', async () => {
     h = await startHarness({ procedures: {} });
     await deliverAll(h, triggeredBody('PINC101'), triggeredBody('PINC101'));
-    expect(h.app.incidents.listOpen()).toHaveLength(1);
+    expect(await h.app.incidents.listOpen()).toHaveLength(1);
     expect(rows(h.app, 'SELECT outcome FROM pagerduty_events ORDER BY received_seq')).toEqual([{ outcome: 'declared' }, { outcome: 'already open' }]);
   });
 
@@ -106,7 +106,7 @@ describe('later events land on the timeline in order, on behalf of the PagerDuty
       eventBody('incident.resolved', incidentData(pd, { status: 'resolved' }), { agent: 'Carol' }),
       eventBody('incident.reopened', incidentData(pd), { agent: 'Carol' }),
     );
-    const lines = timeline(h, 'INC-1');
+    const lines = await timeline(h, 'INC-1');
     expect(lines.map((l) => l.kind)).toEqual([
       'incident.declared',
       'incident.acknowledged',
@@ -127,7 +127,7 @@ describe('later events land on the timeline in order, on behalf of the PagerDuty
       'resolved on behalf of Carol',
       'reopened in PagerDuty on behalf of Carol',
     ]);
-    const incident = h.app.incidents.get('INC-1');
+    const incident = await h.app.incidents.get('INC-1');
     expect(incident).toMatchObject({ severity: 2, status: 'investigating', resolvedAt: null, acknowledgedAt: null });
   });
 
@@ -146,7 +146,7 @@ describe('later events land on the timeline in order, on behalf of the PagerDuty
       { pd_incident_id: 'PINC201', state: 'processed', outcome: 'acknowledged' },
       { pd_incident_id: 'PINC201', state: 'processed', outcome: 'unchanged' },
     ]);
-    expect(timeline(h, 'INC-1').filter((l) => l.kind === 'incident.acknowledged')).toHaveLength(1);
+    expect((await timeline(h, 'INC-1')).filter((l) => l.kind === 'incident.acknowledged')).toHaveLength(1);
   });
 
   it('fires a trigger named by service ID (glob) on acknowledgement', async () => {
@@ -154,7 +154,7 @@ describe('later events land on the timeline in order, on behalf of the PagerDuty
     await deliverAll(h, triggeredBody('PINC202'), eventBody('incident.acknowledged', incidentData('PINC202', { service: CHECKOUT })));
     expect(h.ran().sort()).toEqual(['PINC202 acked', 'PINC202 triggered']);
     // diag-echo's second trigger names no env: the procedure's first environment.
-    expect(h.app.runs.forIncident('INC-1').map((r) => r.environment)).toEqual(['staging', 'staging']);
+    expect((await h.app.runs.forIncident('INC-1')).map((r) => r.environment)).toEqual(['staging', 'staging']);
   });
 });
 
@@ -164,10 +164,10 @@ describe('exactly once, and in order', () => {
     await deliverAll(h, triggeredBody('PINC300', { id: 'evt-300' }));
     // As after a crash between the run's commit and the event's last step.
     h.app.store.db.prepare("UPDATE pagerduty_events SET state = 'applied' WHERE event_id = 'evt-300'").run();
-    h.pd.processDue();
+    await h.pd.processDue();
     await h.settle();
     expect(h.ran()).toEqual(['PINC300 triggered']);
-    expect(h.app.runs.forIncident('INC-1')).toHaveLength(1);
+    expect(await h.app.runs.forIncident('INC-1')).toHaveLength(1);
     expect(rows(h.app, "SELECT state FROM pagerduty_events WHERE event_id = 'evt-300'")).toEqual([{ state: 'processed' }]);
   });
 
@@ -178,12 +178,12 @@ describe('exactly once, and in order', () => {
     let failures = 0;
     const flakyIncidents = {
       ...app.incidents,
-      ack: (...args: Parameters<typeof app.incidents.ack>) => {
+      ack: async (...args: Parameters<typeof app.incidents.ack>) => {
         if (args[1] === 'INC-1' && failures < 2) {
           failures += 1;
           throw new Error('database is locked');
         }
-        return app.incidents.ack(...args);
+        return await app.incidents.ack(...args);
       },
     };
     const processor = createPagerdutyProcessor({
@@ -191,7 +191,7 @@ describe('exactly once, and in order', () => {
       audit: h.app.store.audit,
       events: h.app.store.pagerdutyEvents,
       incidents: flakyIncidents,
-      findByPagerdutyId: (id) => h!.app.store.incidents.byPagerdutyId(id),
+      findByPagerdutyId: async (id) => await h!.app.store.incidents.byPagerdutyId(id),
       runs: h.app.runs,
       catalog: h.app.catalog,
       clock: { now: () => now.value },
@@ -206,17 +206,17 @@ describe('exactly once, and in order', () => {
     ]) {
       expect((await h.deliver(body)).status).toBe(202);
     }
-    processor.processDue();
+    await processor.processDue();
     // PA's ack failed: its resolve waits behind it; PB went on.
-    expect(h.app.incidents.get('INC-1')).toMatchObject({ acknowledgedAt: null, status: 'investigating' });
-    expect(h.app.incidents.get('INC-2').acknowledgedAt).not.toBeNull();
-    expect(processor.processDue()).toMatchObject({ processed: 0, nextAttemptAt: now.value + 1_000 });
+    expect(await h.app.incidents.get('INC-1')).toMatchObject({ acknowledgedAt: null, status: 'investigating' });
+    expect((await h.app.incidents.get('INC-2')).acknowledgedAt).not.toBeNull();
+    expect(await processor.processDue()).toMatchObject({ processed: 0, nextAttemptAt: now.value + 1_000 });
     now.value += 1_000;
-    processor.processDue();
+    await processor.processDue();
     expect(failures).toBe(2);
     now.value += 1_000;
-    processor.processDue();
-    expect(timeline(h, 'INC-1').map((l) => l.kind)).toEqual(['incident.declared', 'incident.acknowledged', 'incident.resolved']);
+    await processor.processDue();
+    expect((await timeline(h, 'INC-1')).map((l) => l.kind)).toEqual(['incident.declared', 'incident.acknowledged', 'incident.resolved']);
     expect(rows(h.app, "SELECT attempts, state FROM pagerduty_events WHERE event_type = 'incident.acknowledged' AND pd_incident_id = 'PA'")).toEqual([
       { attempts: 2, state: 'processed' },
     ]);
@@ -235,15 +235,15 @@ describe('exactly once, and in order', () => {
       audit: h.app.store.audit,
       events: h.app.store.pagerdutyEvents,
       incidents: broken,
-      findByPagerdutyId: (id) => h!.app.store.incidents.byPagerdutyId(id),
+      findByPagerdutyId: async (id) => await h!.app.store.incidents.byPagerdutyId(id),
       runs: h.app.runs,
       catalog: h.app.catalog,
       clock: { now: () => now.value },
       maxAttempts: 2,
       retryDelayMs: () => 0,
     });
-    strict.processDue();
-    strict.processDue();
+    await strict.processDue();
+    await strict.processDue();
     // Given up, the event is still linked to the incident it concerns.
     expect(rows(h.app, "SELECT state, attempts, incident_id FROM pagerduty_events WHERE event_type = 'incident.reopened'")).toEqual([
       { state: 'failed', attempts: 2, incident_id: 'INC-1' },
@@ -262,9 +262,9 @@ describe('exactly once, and in order', () => {
     await h.deliver(triggeredBody('PINC400'));
     await h.deliver(eventBody('incident.acknowledged', incidentData('PINC400')));
     // One pass: the first run still holds diag-slow-PINC400 when the acknowledgement's trigger asks for it.
-    h.pd.processDue();
+    await h.pd.processDue();
     await h.settle();
-    const failed = timeline(h, 'INC-1').filter((l) => l.kind === 'pagerduty.trigger_failed');
+    const failed = (await timeline(h, 'INC-1')).filter((l) => l.kind === 'pagerduty.trigger_failed');
     expect(failed).toHaveLength(1);
     expect(failed[0]!.text).toMatch(/^could not start diag-slow for PagerDuty incident\.acknowledged: diag-slow-PINC400 is busy/);
     expect(rows(h.app, 'SELECT trigger_key, outcome FROM pagerduty_trigger_runs ORDER BY trigger_key')).toEqual([

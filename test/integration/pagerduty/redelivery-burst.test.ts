@@ -55,7 +55,7 @@ describe('redelivery under load', () => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(EVENTS * (COPIES - 1));
 
     await h.settle();
-    expect(h.app.store.pagerdutyEvents.countByState()).toEqual({ pending: 0, applied: 0, processed: EVENTS, ignored: 0, failed: 0 });
+    expect(await h.app.store.pagerdutyEvents.countByState()).toEqual({ pending: 0, applied: 0, processed: EVENTS, ignored: 0, failed: 0 });
     expect(rows(h.app, "SELECT COUNT(*) AS n FROM audit_log WHERE kind = 'pagerduty.incident.triggered'")).toEqual([{ n: EVENTS }]);
     expect(rows(h.app, 'SELECT COUNT(*) AS n, COUNT(DISTINCT pagerduty_id) AS d FROM incidents')).toEqual([{ n: EVENTS, d: EVENTS }]);
     expect(rows(h.app, "SELECT COUNT(*) AS n, COUNT(DISTINCT incident_id) AS d FROM runs WHERE source = 'pagerduty' AND state = 'succeeded'")).toEqual([
@@ -68,6 +68,6 @@ describe('redelivery under load', () => {
     const ran = h.ran();
     expect(ran).toHaveLength(EVENTS);
     expect(new Set(ran)).toEqual(new Set(events.map((e) => `${e.pdId} triggered`)));
-    expect(h.app.store.audit.verify().ok).toBe(true);
+    expect((await h.app.store.audit.verify()).ok).toBe(true);
   }, 120_000);
 });

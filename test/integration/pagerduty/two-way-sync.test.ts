@@ -81,8 +81,8 @@ async function quiet(h: Harness): Promise<void> {
   await slackDelivery!.drain();
 }
 
-const incidentTimeline = (h: Harness, id: string) =>
-  h.app.incidents.timeline(id, 500).map((e) => ({ kind: e.kind, actor: e.actor, text: consoleText(describeEvent(e)) }));
+const incidentTimeline = async (h: Harness, id: string) =>
+  (await h.app.incidents.timeline(id, 500)).map((e) => ({ kind: e.kind, actor: e.actor, text: consoleText(describeEvent(e)) }));
 
 describe('incident.triggered, end to end', () => {
   it('opens the incident and its Slack channel, runs the diagnostic, posts the result there and notes it on PagerDuty with From', async () => {
@@ -90,7 +90,7 @@ describe('incident.triggered, end to end', () => {
     expect((await h.deliver(triggeredBody('PSYNC1', { title: 'Checkout errors' }))).status).toBe(202);
     await quiet(h);
 
-    const incident = h.app.incidents.get('INC-1');
+    const incident = await h.app.incidents.get('INC-1');
     const created = slack.callsTo('conversations.create');
     expect(created.map((c) => c.args.name)).toEqual(['inc-1-checkout-errors']);
     expect(incident.channelId).toBe('C0INC0001');
@@ -112,7 +112,7 @@ describe('incident.triggered, end to end', () => {
     );
     await quiet(h);
     expect(rows(h.app, "SELECT outcome FROM pagerduty_events WHERE event_type = 'incident.annotated'")).toEqual([{ outcome: 'echo of an edgeops note' }]);
-    expect(incidentTimeline(h, 'INC-1').some((l) => l.kind === 'incident.annotated')).toBe(false);
+    expect((await incidentTimeline(h, 'INC-1')).some((l) => l.kind === 'incident.annotated')).toBe(false);
   });
 });
 
@@ -123,23 +123,21 @@ describe('acks and resolves', () => {
     await h.deliver(eventBody('incident.acknowledged', incidentData('PSYNC2'), { agent: 'Ada Oncall' }));
     await h.deliver(eventBody('incident.resolved', incidentData('PSYNC2', { status: 'resolved' }), { agent: 'Ada Oncall' }));
     await quiet(h);
-    const kinds = incidentTimeline(h, 'INC-1')
-      .filter((l) => l.kind.startsWith('incident.'))
-      .map((l) => l.text);
+    const kinds = (await incidentTimeline(h, 'INC-1')).filter((l) => l.kind.startsWith('incident.')).map((l) => l.text);
     expect(kinds).toEqual([
       expect.stringMatching(/^declared "Errors on Checkout API"/),
       'acknowledged on behalf of Ada Oncall',
       'resolved on behalf of Ada Oncall',
     ]);
     expect(pd.calls.filter((c) => c.method === 'PUT')).toEqual([]);
-    expect(h.app.incidents.get('INC-1').status).toBe('resolved');
+    expect((await h.app.incidents.get('INC-1')).status).toBe('resolved');
   });
 
   it('made here are sent to PagerDuty (with From), and their webhook echo is not recorded twice', async () => {
     h = await start();
     await h.deliver(triggeredBody('PSYNC3'));
     await quiet(h);
-    const channelId = h.app.incidents.get('INC-1').channelId;
+    const channelId = (await h.app.incidents.get('INC-1')).channelId;
     const sre: CommandContext = { actor: { id: SRE, groups: [] }, source: 'slack', channelId };
 
     expect((await h.app.handle(sre, '/incident', 'ack')).text).toContain('INC-1 acknowledged');
@@ -160,7 +158,7 @@ describe('acks and resolves', () => {
     await h.deliver(eventBody('incident.resolved', incidentData('PSYNC3', { status: 'resolved' }), { agent: 'edgeops bot', agentId: 'PBOT001' }));
     await quiet(h);
 
-    const lines = incidentTimeline(h, 'INC-1').filter((l) => l.kind === 'incident.acknowledged' || l.kind === 'incident.resolved');
+    const lines = (await incidentTimeline(h, 'INC-1')).filter((l) => l.kind === 'incident.acknowledged' || l.kind === 'incident.resolved');
     expect(lines).toEqual([
       { kind: 'incident.acknowledged', actor: SRE, text: 'acknowledged' },
       { kind: 'incident.resolved', actor: SRE, text: 'resolved: rolled back the deploy' },
@@ -181,7 +179,7 @@ describe('acks and resolves', () => {
     h = await start();
     await h.deliver(triggeredBody('PSYNC4'));
     await quiet(h);
-    const channelId = h.app.incidents.get('INC-1').channelId;
+    const channelId = (await h.app.incidents.get('INC-1')).channelId;
     const sre: CommandContext = { actor: { id: SRE, groups: [] }, source: 'slack', channelId };
 
     pd.scripted.push([429, { error: { message: 'Rate Limit Exceeded', code: 2020 } }, { 'Retry-After': '7' }]);
@@ -205,7 +203,7 @@ describe('acks and resolves', () => {
     await h.deliver(triggeredBody('PSYNC5', { title: 'Other' }));
     await quiet(h);
     pd.scripted.push([404, { error: { message: 'Incident Not Found', code: 2100 } }]);
-    await h.app.handle({ ...sre, channelId: h.app.incidents.get('INC-2').channelId }, '/incident', 'ack');
+    await h.app.handle({ ...sre, channelId: (await h.app.incidents.get('INC-2')).channelId }, '/incident', 'ack');
     await quiet(h);
     const failed = rows<{ kind: string; incident_id: string; payload: string }>(
       h.app,

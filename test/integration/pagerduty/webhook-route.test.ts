@@ -10,17 +10,17 @@ afterEach(async () => {
 });
 
 /** What a refused request must leave as it was. */
-const state = (h: Harness) => ({
-  auditSeq: h.app.store.audit.head().seq,
+const state = async (h: Harness) => ({
+  auditSeq: (await h.app.store.audit.head()).seq,
   events: rows<{ n: number }>(h.app, 'SELECT COUNT(*) AS n FROM pagerduty_events')[0]!.n,
-  incidents: h.app.incidents.listOpen().length,
+  incidents: (await h.app.incidents.listOpen()).length,
 });
 
 describe('POST /webhooks/pagerduty refusals', () => {
   it('401 for a missing, wrong, v2-only or wrong-secret signature, with nothing stored', async () => {
     h = await startHarness({ start: false });
     const body = triggeredBody('PREFUSE1');
-    const before = state(h);
+    const before = await state(h);
     const variants: Array<[string, Record<string, string>]> = [
       ['no signature', {}],
       ['an empty signature', { 'x-pagerduty-signature': '' }],
@@ -36,19 +36,19 @@ describe('POST /webhooks/pagerduty refusals', () => {
     // A byte changed after signing.
     const tampered = body.replace('Errors', 'errors');
     expect((await post(h.webhookUrl, tampered, { 'x-pagerduty-signature': sign(body) })).status).toBe(401);
-    expect(state(h)).toEqual(before);
+    expect(await state(h)).toEqual(before);
   });
 
   it('413 for a body over 2 MB, 400 for one that is not JSON or not a V3 event; nothing stored', async () => {
     h = await startHarness({ start: false });
-    const before = state(h);
+    const before = await state(h);
     const big = JSON.stringify({ event: { id: 'x', event_type: 'incident.triggered', data: { pad: 'x'.repeat(2 * 1024 * 1024) } } });
     expect((await post(h.webhookUrl, big, { 'x-pagerduty-signature': sign(big) })).status).toBe(413);
     for (const body of ['{not json', '[]', '{"event":{"id":"x"}}', eventBody('incident.triggered', { title: 'no id' })]) {
       const res = await post(h.webhookUrl, body, { 'x-pagerduty-signature': sign(body) });
       expect(res.status, body).toBe(400);
     }
-    expect(state(h)).toEqual(before);
+    expect(await state(h)).toEqual(before);
   });
 
   it('503 when no secret is configured, whatever is sent', async () => {
@@ -58,7 +58,7 @@ describe('POST /webhooks/pagerduty refusals', () => {
     const res = await post(h.webhookUrl, body, { 'x-pagerduty-signature': sign(body) });
     expect(res.status).toBe(503);
     expect((JSON.parse(res.body) as { error: string }).error).toContain('PAGERDUTY_WEBHOOK_SECRETS');
-    expect(state(h).events).toBe(0);
+    expect((await state(h)).events).toBe(0);
   });
 });
 
@@ -78,14 +78,14 @@ describe('POST /webhooks/pagerduty acceptance', () => {
       state: 'pending',
       body,
     });
-    const receipt = h.app.store.audit.bySeq(stored!.received_seq as number)!;
+    const receipt = (await h.app.store.audit.bySeq(stored!.received_seq as number))!;
     expect(receipt).toMatchObject({ kind: 'pagerduty.incident.triggered', actor: 'pagerduty:Checkout API', source: 'pagerduty' });
     expect(receipt.payload).toMatchObject({ event_id: 'evt-store-1', webhook_id: 'wh-1', agent: 'Ada Oncall', ignored: false });
     // Processing had not started (no worker): the answer did not wait for it.
-    expect(h.app.incidents.listOpen()).toEqual([]);
+    expect(await h.app.incidents.listOpen()).toEqual([]);
     h.pd.start();
     await h.settle();
-    expect(h.app.incidents.listOpen().map((i) => i.pagerdutyId)).toEqual(['PSTORE1']);
+    expect((await h.app.incidents.listOpen()).map((i) => i.pagerdutyId)).toEqual(['PSTORE1']);
   });
 
   it('accepts a signature under the older secret of a rotation', async () => {
@@ -98,14 +98,14 @@ describe('POST /webhooks/pagerduty acceptance', () => {
     h = await startHarness({ start: false });
     const body = triggeredBody('PDUP1', { id: 'evt-dup-1' });
     expect((await h.deliver(body, { 'x-webhook-id': 'wh-dup' })).status).toBe(202);
-    const before = state(h);
+    const before = await state(h);
     const again = await h.deliver(body, { 'x-webhook-id': 'wh-dup' });
     expect(again.status).toBe(200);
     expect(JSON.parse(again.body)).toEqual({ status: 'duplicate', event: 'evt-dup-1' });
     expect((await h.deliver(body)).status).toBe(200);
     // Same delivery id, body re-serialised with another event id: still the same webhook.
     expect((await h.deliver(triggeredBody('PDUP1', { id: 'evt-dup-2' }), { 'x-webhook-id': 'wh-dup' })).status).toBe(200);
-    expect(state(h)).toEqual(before);
+    expect(await state(h)).toEqual(before);
   });
 
   it('records pagey.ping, and records unknown event types as ignored', async () => {
@@ -129,7 +129,7 @@ describe('POST /webhooks/pagerduty acceptance', () => {
     ]);
     h.pd.start();
     await h.settle();
-    expect(h.app.incidents.listOpen()).toEqual([]);
+    expect(await h.app.incidents.listOpen()).toEqual([]);
   });
 
   it('answers well inside PagerDuty’s 5 s', async () => {

@@ -82,6 +82,6 @@ describe('portal in local mode', () => {
       env: { PATH: process.env.PATH },
     });
     expect(await app.portal.session(sessionId)).toBeUndefined();
-    expect(app.store.audit.verify().ok).toBe(true);
+    expect((await app.store.audit.verify()).ok).toBe(true);
   });
 });

@@ -111,7 +111,7 @@ describe('portal procedures page', () => {
     expect(run.status).toBe(303);
     expect(run.headers.location).toMatch(/^\/portal\/run\?id=R-1&notice=R-1\+started/);
     await x.app.runs.idle();
-    const stored = x.app.runs.get('R-1');
+    const stored = await x.app.runs.get('R-1');
     expect(stored).toMatchObject({
       state: 'succeeded',
       source: 'portal',
@@ -120,7 +120,7 @@ describe('portal procedures page', () => {
       procedure: 'echo-note',
       params: { message: 'hello portal' },
     });
-    expect(x.app.runs.steps('R-1')[0]!.output).toBe('hello portal\n');
+    expect((await x.app.runs.steps('R-1'))[0]!.output).toBe('hello portal\n');
     expect(count(x, "SELECT COUNT(*) AS n FROM audit_log WHERE kind = 'run.requested' AND source = 'portal' AND incident_id = 'INC-1'")).toBe(1);
   });
 
@@ -135,7 +135,7 @@ describe('portal procedures page', () => {
     expect(run.status).toBe(303);
     const page = await developer.get(run.headers.location as string);
     expect(page.body).toContain('R-1 waits for approval: it needs 1 approval from sre-oncall, support, within 15m.');
-    expect(x.app.runs.get('R-1')).toMatchObject({ state: 'pending_approval', source: 'portal' });
+    expect(await x.app.runs.get('R-1')).toMatchObject({ state: 'pending_approval', source: 'portal' });
     expect(count(x, "SELECT COUNT(*) AS n FROM audit_log WHERE kind = 'policy.approval_required' AND source = 'portal'")).toBe(1);
   });
 
@@ -305,7 +305,7 @@ describe('portal audit page', () => {
     const x = await served({ EDGEOPS_AUDIT_ANCHOR_CHANNEL: 'C0ANCHOR01' });
     // support holds audit.view by a rule naming it; nothing else of sre-oncall's "*".
     const support = await signIn(x, P.support);
-    const anchored = x.app.auditAnchor!.tick()!;
+    const anchored = (await x.app.auditAnchor!.tick())!;
     const page = await support.get('/portal/audit');
     expect(page.status).toBe(200);
     const head = /<code id="head-ref">(\d+):([0-9a-f]{64})<\/code>/.exec(page.body);

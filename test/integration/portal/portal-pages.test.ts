@@ -121,7 +121,7 @@ describe('portal pages', () => {
     const res = await declarer.postForm('/portal/run/approve', { csrf: await declarer.csrf(), run: 'R-1' });
     expect(res.status).toBe(403);
     expect(res.body).toContain('you requested R-1; someone else must approve it');
-    expect(x.app.runs.get('R-1').state).toBe('pending_approval');
+    expect((await x.app.runs.get('R-1')).state).toBe('pending_approval');
     expect(count(x, "SELECT count(*) AS n FROM audit_log WHERE kind = 'policy.denied' AND source = 'portal' AND actor = 'U0DEV0001'")).toBe(1);
   });
 
@@ -136,7 +136,7 @@ describe('portal pages', () => {
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe('/portal/run?id=R-1&notice=Approved%20R-1%3B%20it%20is%20starting.');
     await x.app.runs.idle();
-    expect(x.app.runs.get('R-1').state).toBe('succeeded');
+    expect((await x.app.runs.get('R-1')).state).toBe('succeeded');
     expect(count(x, "SELECT count(*) AS n FROM audit_log WHERE kind = 'run.approved' AND source = 'portal' AND actor = 'U0SUP0001'")).toBe(1);
     const after = await support.get('/portal/run?id=R-1');
     expect(after.body).toContain('succeeded');
@@ -148,7 +148,7 @@ describe('portal pages', () => {
   it('a forged approve without a CSRF token, with a wrong one, or from another origin is refused and changes nothing', async () => {
     const x = await served();
     const sre = await signIn(x, P.sre);
-    const before = x.app.store.audit.head().seq;
+    const before = (await x.app.store.audit.head()).seq;
     const csrf = await sre.csrf();
     const attempts = [
       sre.postForm('/portal/run/approve', { run: 'R-1' }),
@@ -159,8 +159,8 @@ describe('portal pages', () => {
     expect(answers.map((a) => a.status)).toEqual([403, 403, 403]);
     expect(answers[0]!.body).toContain('no valid CSRF token');
     expect(answers[2]!.body).toContain('sent from another site');
-    expect(x.app.runs.get('R-1').state).toBe('pending_approval');
-    expect(x.app.store.audit.head().seq).toBe(before);
+    expect((await x.app.runs.get('R-1')).state).toBe('pending_approval');
+    expect((await x.app.store.audit.head()).seq).toBe(before);
     const noSession = await sre.postForm('/portal/run/approve', { run: 'R-1', csrf }, { cookie: '' });
     expect(noSession.status).toBe(401);
   });

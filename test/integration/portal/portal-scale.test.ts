@@ -86,7 +86,7 @@ describe('portal at size', () => {
   it('opens a long timeline on its newest window and loads more by cursor, newest or oldest first', async () => {
     s = await startServe({ catalog: CATALOG });
     expect(await ask(s, DEV, 'C0GENERAL1', '/incident', 'declare "Long one" sev=3')).toMatch(/^INC-1 declared/);
-    for (let i = 1; i <= 250; i += 1) s.app.incidents.note({ actor: { id: DEV, groups: [] }, source: 'console' }, 'INC-1', `note number ${i}`);
+    for (let i = 1; i <= 250; i += 1) await s.app.incidents.note({ actor: { id: DEV, groups: [] }, source: 'console' }, 'INC-1', `note number ${i}`);
     const user = await signIn(s, DEV);
     const newest = (await user.get('/portal/incident?id=INC-1')).body;
     expect(newest).toContain('note number 250');

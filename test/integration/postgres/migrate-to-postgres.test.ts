@@ -33,9 +33,9 @@ describe('edgeops migrate --from SQLite --to PostgreSQL', () => {
   it('copies 100,000 audit events; the chain verifies on PostgreSQL with the same head, and a second copy is refused', async () => {
     const file = path.join(makeTempDir('pg-copy'), 'edgeops.db');
     const store = Store.create({ file, auditKey: KEY, clock: { now: () => 1_700_000_000_000 } });
-    store.transaction(() => {
+    await store.transaction(async () => {
       for (let i = 0; i < 100_000; i += 1) {
-        store.audit.append({
+        await store.audit.append({
           actor: `U${i % 7}`,
           source: 'slack',
           kind: 'note.added',
@@ -44,7 +44,7 @@ describe('edgeops migrate --from SQLite --to PostgreSQL', () => {
         });
       }
     });
-    const head = store.audit.head();
+    const head = await store.audit.head();
     store.close();
     expect(head.seq).toBe(100_000);
 

@@ -1,4 +1,5 @@
 // The audit chain on PostgreSQL: gapless under concurrent writers, append-only, the same hashes as SQLite.
+import { collect } from '../../helpers/collect.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresMigrationsDir } from '../../../src/paths.js';
 import { readMigrations } from '../../../src/storage/migrate.js';
@@ -44,8 +45,9 @@ describe('PostgresAuditLog', () => {
       logs = [0, 1, 2, 3].map(() => new PostgresAuditLog(new PostgresUnitOfWork(pool(db)), KEY, { now: () => Date.now() }));
       settled = await Promise.allSettled(
         logs.flatMap((log, w) =>
-          Array.from({ length: 200 }, (_, i) =>
-            log.append({ actor: `U${w}`, source: 'slack', kind: 'note.added', incidentId: `inc-${w}`, payload: { writer: w, i } }),
+          Array.from(
+            { length: 200 },
+            async (_, i) => await log.append({ actor: `U${w}`, source: 'slack', kind: 'note.added', incidentId: `inc-${w}`, payload: { writer: w, i } }),
           ),
         ),
       );
@@ -128,18 +130,18 @@ describe('PostgresAuditLog', () => {
       ];
       for (const e of events) {
         const a = await pgLog.append(e);
-        const b = sqlite.audit.append(e);
+        const b = await sqlite.audit.append(e);
         expect(a).toEqual(b);
       }
-      expect(await pgLog.head()).toEqual(sqlite.audit.head());
-      expect(await pgLog.bySeq(1)).toEqual(sqlite.audit.bySeq(1));
-      expect(await pgLog.recentForIncident('inc-1', 5)).toEqual(sqlite.audit.recentForIncident('inc-1', 5));
-      expect(await pgLog.lastWithoutIncident('policy.reloaded')).toEqual(sqlite.audit.lastWithoutIncident('policy.reloaded'));
-      expect(await pgLog.lastTime('inc-1', ['note.added'])).toBe(sqlite.audit.lastTime('inc-1', ['note.added']));
-      expect([...(await pgLog.transcriptRows('inc-1', { kinds: ['note.added'] }))]).toEqual([
-        ...sqlite.audit.transcriptRows('inc-1', { kinds: ['note.added'] }),
+      expect(await pgLog.head()).toEqual(await sqlite.audit.head());
+      expect(await pgLog.bySeq(1)).toEqual(await sqlite.audit.bySeq(1));
+      expect(await pgLog.recentForIncident('inc-1', 5)).toEqual(await sqlite.audit.recentForIncident('inc-1', 5));
+      expect(await pgLog.lastWithoutIncident('policy.reloaded')).toEqual(await sqlite.audit.lastWithoutIncident('policy.reloaded'));
+      expect(await pgLog.lastTime('inc-1', ['note.added'])).toBe(await sqlite.audit.lastTime('inc-1', ['note.added']));
+      expect(await collect(pgLog.transcriptRows('inc-1', { kinds: ['note.added'] }))).toEqual([
+        ...(await collect(sqlite.audit.transcriptRows('inc-1', { kinds: ['note.added'] }))),
       ]);
-      expect(await pgLog.verify()).toEqual(sqlite.audit.verify());
+      expect(await pgLog.verify()).toEqual(await sqlite.audit.verify());
     } finally {
       sqlite.close();
     }

@@ -36,14 +36,14 @@ describe('PostgresOutbox', () => {
   });
 
   it('keeps one head per channel, most urgent class first, with retries, receipts, failures and depth as on SQLite', async () => {
-    const both = async <T>(pg: () => Promise<T>, lite: () => T): Promise<T> => {
-      const [a, b] = [await pg(), lite()];
+    const both = async <T>(pg: () => Promise<T>, lite: () => T | Promise<T>): Promise<T> => {
+      const [a, b] = [await pg(), await lite()];
       expect(a).toEqual(b);
       return a;
     };
     const cause = await both(
       async () => (await pgAudit.append({ actor: 'U1', source: 'slack', kind: 'note.added', payload: {} })).seq,
-      () => sqlite.audit.append({ actor: 'U1', source: 'slack', kind: 'note.added', payload: {} }).seq,
+      async () => (await sqlite.audit.append({ actor: 'U1', source: 'slack', kind: 'note.added', payload: {} })).seq,
     );
     const items = [
       { target: 'slack' as const, channel: 'C0B', body: { text: 'routine note' } },

@@ -53,14 +53,14 @@ describe('PostgresPagerdutyEvents', () => {
   });
 
   it('stores events, finds redeliveries, tracks state, attempts and triggers as on SQLite', async () => {
-    const both = async <T>(onPg: () => Promise<T>, onSqlite: () => T): Promise<T> => {
-      const [a, b] = [await onPg(), onSqlite()];
+    const both = async <T>(onPg: () => Promise<T>, onSqlite: () => T | Promise<T>): Promise<T> => {
+      const [a, b] = [await onPg(), await onSqlite()];
       expect(a).toEqual(b);
       return a;
     };
     for (let i = 0; i < 3; i += 1) {
       await pgAudit.append({ actor: 'pagerduty:S1', source: 'pagerduty', kind: 'pagerduty.received', payload: { i } });
-      sqlite.audit.append({ actor: 'pagerduty:S1', source: 'pagerduty', kind: 'pagerduty.received', payload: { i } });
+      await sqlite.audit.append({ actor: 'pagerduty:S1', source: 'pagerduty', kind: 'pagerduty.received', payload: { i } });
     }
     await both(
       () => pg.insert(event(1)),

@@ -59,8 +59,8 @@ describe('PostgresRunStore', () => {
   });
 
   it('stores runs, steps, approvals and leases and reads them back as the SQLite store does', async () => {
-    const both = async <T>(onPg: () => Promise<T>, onSqlite: () => T): Promise<T> => {
-      const [a, b] = [await onPg(), onSqlite()];
+    const both = async <T>(onPg: () => Promise<T>, onSqlite: () => T | Promise<T>): Promise<T> => {
+      const [a, b] = [await onPg(), await onSqlite()];
       expect(a).toEqual(b);
       return a;
     };

@@ -63,7 +63,7 @@ describe('a run that needs no approval, just before it executes', () => {
     await f.app.runs.idle();
 
     expect(directory.asked).toEqual(['U0OTHER01']);
-    expect(f.app.runs.get('R-1')).toMatchObject({
+    expect(await f.app.runs.get('R-1')).toMatchObject({
       state: 'denied',
       error: expect.stringContaining('the policy in force no longer lets U0OTHER01 run echo-args in staging'),
     });
@@ -79,7 +79,7 @@ describe('a run that needs no approval, just before it executes', () => {
     directory.answer([]);
     expect(await f.say(slackDev, '/runbook', 'run echo-args msg=hello')).toMatch(/^R-1 started/);
     await f.app.runs.idle();
-    expect(f.app.runs.get('R-1')).toMatchObject({ state: 'denied', error: expect.stringContaining('U0OTHER01 holds no role in the policy') });
+    expect(await f.app.runs.get('R-1')).toMatchObject({ state: 'denied', error: expect.stringContaining('U0OTHER01 holds no role in the policy') });
     expect(recorded()).toBe(false);
   });
 
@@ -89,7 +89,7 @@ describe('a run that needs no approval, just before it executes', () => {
     writeFileSync(path.join(f.commandsDir, 'scripts', 'record.sh'), '#!/bin/sh\nmkdir -p ./out && echo replaced > ./out/replaced\n');
     directory.answer(['S0DEVS']);
     await f.app.runs.idle();
-    expect(f.app.runs.get('R-1')).toMatchObject({
+    expect(await f.app.runs.get('R-1')).toMatchObject({
       state: 'denied',
       error: 'echo-args, its parameters or a program it runs changed after R-1 was requested; request it again',
     });
@@ -101,7 +101,7 @@ describe('a run that needs no approval, just before it executes', () => {
     expect(await f.say(f.ctx('U0OTHER01', ['S0DEVS']), '/runbook', 'run echo-args msg=hello')).toMatch(/^R-1 started/);
     await f.app.runs.idle();
     expect(directory.asked).toEqual([]);
-    expect(f.app.runs.get('R-1').state).toBe('succeeded');
+    expect((await f.app.runs.get('R-1')).state).toBe('succeeded');
     expect(recorded()).toBe(true);
   });
 });
@@ -117,11 +117,11 @@ describe('a reload while runs wait for approval', () => {
     );
 
     expect((await f.app.runs.revalidateWaiting()).map((r) => r.id)).toEqual(['R-1']);
-    expect(f.app.runs.get('R-1')).toMatchObject({
+    expect(await f.app.runs.get('R-1')).toMatchObject({
       state: 'denied',
       error: 'R-1 could not be checked against the catalog in force (usergroups.users.list failed: ratelimited); request it again',
     });
-    expect(f.app.runs.get('R-2').state).toBe('pending_approval');
+    expect((await f.app.runs.get('R-2')).state).toBe('pending_approval');
     expect(rows('run.approval_voided')).toEqual([
       expect.objectContaining({ run: 'R-1', check: 'unchecked', error: 'usergroups.users.list failed: ratelimited' }),
     ]);

@@ -34,15 +34,15 @@ describe('/runbook run', () => {
       'R-1 started: echo-args in staging. Results will be posted in this channel.',
     );
     await settle();
-    const run = f.app.runs.get('R-1');
+    const run = await f.app.runs.get('R-1');
     expect(run.state).toBe('succeeded');
     expect(readFileSync(path.join(f.commandsDir, 'out', 'args'), 'utf8')).toBe('hello world\0');
     expect(kinds()).toEqual(['run.requested', 'run.started', 'run.step_started', 'run.step_finished', 'run.finished']);
-    const requested = f.app.store.audit.bySeq(1)!;
+    const requested = (await f.app.store.audit.bySeq(1))!;
     expect(requested.payload).toMatchObject({ run: 'R-1', params: { msg: 'hello world' }, authorized: { policy_hash: f.app.catalog().policyHash } });
-    const posted = f.app.store.outbox.due('slack', Number.MAX_SAFE_INTEGER, 10);
+    const posted = await f.app.store.outbox.due('slack', Number.MAX_SAFE_INTEGER, 10);
     expect(posted.map((p) => p.channel)).toEqual(['C0GENERAL']);
-    expect(f.app.store.audit.verify().ok).toBe(true);
+    expect((await f.app.store.audit.verify()).ok).toBe(true);
   });
 
   it('passes hostile values as exactly one argv element, never through a shell', async () => {
@@ -76,10 +76,10 @@ describe('/runbook run', () => {
     expect(await f.say(f.ctx('U0NOBODY1'), '/runbook', 'run echo-args msg=x')).toMatch(
       /NotAllowedError: you may not run echo-args in staging: U0NOBODY1 holds no role/,
     );
-    const event = f.app.store.audit.bySeq(1)!;
+    const event = (await f.app.store.audit.bySeq(1))!;
     expect(event.kind).toBe('policy.denied');
     expect(event.payload).toMatchObject({ action: 'run', procedure: 'echo-args', effect: 'deny', policy_hash: f.app.catalog().policyHash });
-    expect(f.app.runs.forIncident('INC-1')).toEqual([]);
+    expect(await f.app.runs.forIncident('INC-1')).toEqual([]);
   });
 
   it('dry-run shows the decision, the resolved argv and the approval a real run needs, and runs nothing', async () => {
@@ -95,7 +95,7 @@ describe('/runbook run', () => {
   it('kills the whole run at its timeout', async () => {
     await f.say(dev(), '/runbook', 'run short-fuse');
     await settle();
-    expect(f.app.runs.get('R-1')).toMatchObject({ state: 'timed_out', error: 'the run exceeded its timeout of 1s' });
+    expect(await f.app.runs.get('R-1')).toMatchObject({ state: 'timed_out', error: 'the run exceeded its timeout of 1s' });
   });
 });
 
@@ -110,12 +110,12 @@ describe('approvals', () => {
 
   it('holds the run, posts the request, and runs once an approver approves', async () => {
     await request();
-    expect(f.app.runs.get('R-1').state).toBe('pending_approval');
-    const posted = f.app.store.outbox.due('slack', Number.MAX_SAFE_INTEGER, 10).map((i) => i.body as { kind: string; data: { runId: string } });
+    expect((await f.app.runs.get('R-1')).state).toBe('pending_approval');
+    const posted = (await f.app.store.outbox.due('slack', Number.MAX_SAFE_INTEGER, 10)).map((i) => i.body as { kind: string; data: { runId: string } });
     expect(posted).toEqual([expect.objectContaining({ kind: 'run.approval_requested', data: { runId: 'R-1', actions: ['approve', 'deny'] } })]);
     expect(await f.say(sre(), '/runbook', 'approve R-1')).toBe('Approved R-1; it is starting.');
     await settle();
-    expect(f.app.runs.get('R-1').state).toBe('succeeded');
+    expect((await f.app.runs.get('R-1')).state).toBe('succeeded');
     expect(ran()).toBe(1);
     expect(kinds()).toEqual([
       'policy.approval_required',
@@ -131,8 +131,8 @@ describe('approvals', () => {
   it('never lets the requester approve their own run', async () => {
     await request();
     expect(await f.say(dev(), '/runbook', 'approve R-1')).toBe('✗ NotAllowedError: you requested R-1; someone else must approve it');
-    expect(f.app.runs.get('R-1').state).toBe('pending_approval');
-    expect(f.app.store.audit.bySeq(count('policy.denied') && kinds().lastIndexOf('policy.denied') + 1)).toMatchObject({
+    expect((await f.app.runs.get('R-1')).state).toBe('pending_approval');
+    expect(await f.app.store.audit.bySeq(count('policy.denied') && kinds().lastIndexOf('policy.denied') + 1)).toMatchObject({
       kind: 'policy.denied',
       actor: 'U0DEV0001',
       payload: { action: 'approve', run: 'R-1', reason: 'the requester never approves their own run' },
@@ -145,7 +145,7 @@ describe('approvals', () => {
       /NotAllowedError: you may not approve R-1: .*approving needs one of the roles sre/,
     );
     expect(count('policy.denied')).toBe(1);
-    expect(f.app.runs.get('R-1').state).toBe('pending_approval');
+    expect((await f.app.runs.get('R-1')).state).toBe('pending_approval');
     expect(ran()).toBe(0);
   });
 
@@ -153,7 +153,7 @@ describe('approvals', () => {
     await request();
     f.now.value += 10 * 60_000 + 1;
     expect(await f.say(sre(), '/runbook', 'approve R-1')).toMatch(/ConflictError: R-1 expired/);
-    expect(f.app.runs.get('R-1')).toMatchObject({ state: 'denied' });
+    expect(await f.app.runs.get('R-1')).toMatchObject({ state: 'denied' });
     expect(count('run.approval_expired')).toBe(1);
     await settle();
     expect(ran()).toBe(0);
@@ -164,7 +164,7 @@ describe('approvals', () => {
     writeFileSync(path.join(f.commandsDir, 'guarded.yaml'), PROCEDURES.guarded!.replace('echo ran', 'echo changed'));
     f.reloadCatalog();
     expect(await f.say(sre(), '/runbook', 'approve R-1')).toMatch(/ConflictError: R-1 is void/);
-    expect(f.app.runs.get('R-1').state).toBe('denied');
+    expect((await f.app.runs.get('R-1')).state).toBe('denied');
     await settle();
     expect(ran()).toBe(0);
   });
@@ -192,10 +192,10 @@ describe('approvals', () => {
     await f.say(dev(), '/runbook', 'run two-keys');
     expect(await f.say(sre(1), '/runbook', 'approve R-1')).toBe('Approved R-1 (1/2); it needs more approvals.');
     expect(await f.say(sre(1), '/runbook', 'approve R-1')).toBe('✗ ConflictError: you already approved R-1');
-    expect(f.app.runs.get('R-1').state).toBe('pending_approval');
+    expect((await f.app.runs.get('R-1')).state).toBe('pending_approval');
     expect(await f.say(sre(2), '/runbook', 'approve R-1')).toBe('Approved R-1; it is starting.');
     await settle();
-    expect(f.app.runs.get('R-1').state).toBe('succeeded');
+    expect((await f.app.runs.get('R-1')).state).toBe('succeeded');
   });
 
   it('does not count an earlier approval whose approver a policy edit took out of the approver role, and records why', async () => {
@@ -210,7 +210,7 @@ describe('approvals', () => {
 
     expect(await f.say(sre(2), '/runbook', 'approve R-1')).toBe('Approved R-1 (1/2); it needs more approvals.');
     await settle();
-    expect(f.app.runs.get('R-1').state).toBe('pending_approval');
+    expect((await f.app.runs.get('R-1')).state).toBe('pending_approval');
     expect(count('run.started')).toBe(0);
     const rows = (
       f.app.store.db.prepare("SELECT payload FROM audit_log WHERE kind = 'run.approved' ORDER BY seq").all() as Array<{ payload: string }>
@@ -224,7 +224,7 @@ describe('approvals', () => {
 
     expect(await f.say(sre(3), '/runbook', 'approve R-1')).toBe('Approved R-1; it is starting.');
     await settle();
-    expect(f.app.runs.get('R-1').state).toBe('succeeded');
+    expect((await f.app.runs.get('R-1')).state).toBe('succeeded');
   });
 
   it('counts both of two approvals given at once, and starts the run once', async () => {
@@ -232,14 +232,14 @@ describe('approvals', () => {
     const answers = await Promise.all([f.say(sre(1), '/runbook', 'approve R-1'), f.say(sre(2), '/runbook', 'approve R-1')]);
     expect(answers.sort()).toEqual(['Approved R-1 (1/2); it needs more approvals.', 'Approved R-1; it is starting.']);
     await settle();
-    expect(f.app.runs.get('R-1').state).toBe('succeeded');
+    expect((await f.app.runs.get('R-1')).state).toBe('succeeded');
     expect(count('run.started')).toBe(1);
   });
 
   it('ends the run on one deny', async () => {
     await request();
     expect(await f.say(sre(), '/runbook', 'deny R-1 not during the sale')).toBe('Denied R-1.');
-    expect(f.app.runs.get('R-1')).toMatchObject({ state: 'denied', error: 'denied by <@U0SRE0001>: not during the sale' });
+    expect(await f.app.runs.get('R-1')).toMatchObject({ state: 'denied', error: 'denied by <@U0SRE0001>: not during the sale' });
     expect(await f.say(sre(2), '/runbook', 'approve R-1')).toMatch(/ConflictError: R-1 is denied/);
     await settle();
     expect(ran()).toBe(0);
@@ -249,20 +249,20 @@ describe('approvals', () => {
 describe('concurrency and cancel', () => {
   it('refuses a second run of the same key, naming who holds it, until the first ends', async () => {
     await f.say(dev(), '/runbook', 'run slow seconds=30');
-    await expect.poll(() => f.app.runs.get('R-1').pgid).not.toBeNull();
+    await expect.poll(async () => (await f.app.runs.get('R-1')).pgid).not.toBeNull();
     expect(await f.say(sre(), '/runbook', 'run slow seconds=1')).toBe(
       '✗ ConflictError: slow-staging is busy: R-1 (started by <@U0DEV0001>, running) holds it; wait for it to finish or cancel it',
     );
     expect(await f.say(sre(), '/runbook', 'cancel R-1')).toBe('Cancelling R-1: its processes are being stopped.');
     await settle();
-    expect(f.app.runs.get('R-1').state).toBe('cancelled');
+    expect((await f.app.runs.get('R-1')).state).toBe('cancelled');
     expect(await f.say(sre(), '/runbook', 'run slow seconds=1')).toMatch(/^R-2 started/);
   });
 
   it('refuses a run whose key a run of a private incident holds without naming that run, its requester or its state', async () => {
     expect(await f.say(dev(), '/incident', 'declare "Payroll export leaks" sev=2 --private')).toMatch(/^INC-1 declared/);
     expect(await f.say(dev(), '/runbook', 'run slow seconds=30 incident=INC-1')).toMatch(/^R-1 started/);
-    await expect.poll(() => f.app.runs.get('R-1').pgid).not.toBeNull();
+    await expect.poll(async () => (await f.app.runs.get('R-1')).pgid).not.toBeNull();
     const answer = await f.say(sre(2), '/runbook', 'run slow seconds=1');
     // Stopped before asserting, so a failure does not wait out the 30 seconds.
     expect(await f.say(dev(), '/runbook', 'cancel R-1')).toBe('Cancelling R-1: its processes are being stopped.');
@@ -273,7 +273,7 @@ describe('concurrency and cancel', () => {
 
   it('lets only the requester or a permitted role cancel', async () => {
     await f.say(sre(), '/runbook', 'run slow seconds=30');
-    await expect.poll(() => f.app.runs.get('R-1').state).toBe('running');
+    await expect.poll(async () => (await f.app.runs.get('R-1')).state).toBe('running');
     expect(await f.say(dev(), '/runbook', 'cancel R-1')).toMatch(/NotAllowedError: you may not cancel R-1/);
     expect(await f.say(sre(), '/runbook', 'cancel R-1')).toMatch(/Cancelling R-1/);
   });
@@ -285,15 +285,15 @@ describe('secrets', () => {
     const inc = f.ctx('U0SRE0001', [], null);
     const reply = await f.say(inc, '/runbook', 'run leaky incident=INC-1');
     await settle();
-    const run = f.app.runs.get('R-1');
+    const run = await f.app.runs.get('R-1');
     expect(run.state).toBe('succeeded');
-    expect(f.app.runs.steps('R-1')[0]!.output).toContain('token=[secret]');
+    expect((await f.app.runs.steps('R-1'))[0]!.output).toContain('token=[secret]');
     const status = await f.say(inc, '/runbook', 'status R-1');
     const exports = await Promise.all((['md', 'json', 'html'] as const).map((fmt) => f.app.exportFile('INC-1', fmt)));
     const seen = [
       reply,
       status,
-      JSON.stringify(f.app.store.outbox.due('slack', Number.MAX_SAFE_INTEGER, 100)),
+      JSON.stringify(await f.app.store.outbox.due('slack', Number.MAX_SAFE_INTEGER, 100)),
       ...exports.map((file) => readFileSync(file, 'utf8')),
       readFileSync(f.dbPath).toString('latin1'),
       existsSync(`${f.dbPath}-wal`) ? readFileSync(`${f.dbPath}-wal`).toString('latin1') : '',

@@ -98,7 +98,10 @@ describe('the answer to a slash command and the disk', () => {
 
   it('never answers a note before a log sync that began after its audit row was committed has finished', async () => {
     let harness: Harness | undefined;
-    const log = heldLogSyncer(() => harness!.app.store.audit.head().seq);
+    // Read at the moment the sync starts, from the connection itself: what is committed by then.
+    const log = heldLogSyncer(
+      () => (harness!.app.store.db.prepare('SELECT seq FROM audit_head WHERE id = 1').get() as { seq: number } | undefined)?.seq ?? 0,
+    );
     h = harness = await startHarness({ logSyncer: () => log.syncer });
     await declared(h);
     log.hold();
@@ -156,7 +159,7 @@ describe('the answer to a slash command and the disk', () => {
     const store = h.app.store;
     const deferred: string[] = [];
     const real = store.deferSync.bind(store);
-    store.deferSync = <T>(work: () => T): T => {
+    store.deferSync = <T>(work: () => Promise<T>): Promise<T> => {
       deferred.push('deferred');
       return real(work);
     };

@@ -47,10 +47,10 @@ function start(): SlackDelivery {
   return delivery;
 }
 
-function queue(channel: string, text: string): void {
-  app.store.transaction(() => {
-    const event = app.store.audit.append({ actor: 'system', source: 'system', kind: 'test.queued', payload: { text } });
-    app.store.outbox.enqueue({ causeSeq: event.seq, target: 'slack', channel, body: { kind: 'test.message', text } });
+async function queue(channel: string, text: string): Promise<void> {
+  await app.store.transaction(async () => {
+    const event = await app.store.audit.append({ actor: 'system', source: 'system', kind: 'test.queued', payload: { text } });
+    await app.store.outbox.enqueue({ causeSeq: event.seq, target: 'slack', channel, body: { kind: 'test.message', text } });
   });
 }
 
@@ -58,10 +58,10 @@ function queue(channel: string, text: string): void {
 async function runUntilIdle(d: SlackDelivery, until: () => boolean = () => false, maxSteps = 5_000): Promise<void> {
   for (let i = 0; i < maxSteps; i += 1) {
     await d.drain();
-    if (until() || app.store.outbox.depth('slack') === 0) return;
+    if (until() || (await app.store.outbox.depth('slack')) === 0) return;
     if (!(await time.advanceToNextDeadline())) throw new Error('nothing left to wait for, yet messages are pending');
   }
-  throw new Error(`still ${app.store.outbox.depth('slack')} pending after ${maxSteps} steps`);
+  throw new Error(`still ${await app.store.outbox.depth('slack')} pending after ${maxSteps} steps`);
 }
 
 /**
@@ -87,19 +87,19 @@ const texts = (calls: SlackCall[]): string[] => calls.map((c) => c.args.text ?? 
 describe('a busy incident channel', () => {
   it('gets a run result within 2 s of the run ending even with 2,000 notes queued ahead of it', async () => {
     const slack = fakeSlack(time.clock.now, undefined, { enforceLimits: true });
-    const incident = app.incidents.declare(DEV, { title: 'Noisy' });
-    app.store.transaction(() => {
-      for (let i = 1; i <= 2_000; i += 1) app.incidents.note(DEV, incident.id, `note-${i}`);
+    const incident = await app.incidents.declare(DEV, { title: 'Noisy' });
+    await app.store.transaction(async () => {
+      for (let i = 1; i <= 2_000; i += 1) await app.incidents.note(DEV, incident.id, `note-${i}`);
     });
     const d = start();
     await runFor(d, 10_000);
-    const channel = app.incidents.get(incident.id).channelId!;
+    const channel = (await app.incidents.get(incident.id)).channelId!;
     const notesBefore = posts(slack, channel).length;
     // The summary, a burst of notes, then one a second: far from the 2,000.
     expect(notesBefore).toBeGreaterThanOrEqual(12);
     expect(notesBefore).toBeLessThanOrEqual(14);
 
-    const requested = app.runs.request(DEV, { procedure: 'echo-args', params: { msg: 'disk ok' }, environment: 'staging', incidentId: incident.id });
+    const requested = await app.runs.request(DEV, { procedure: 'echo-args', params: { msg: 'disk ok' }, environment: 'staging', incidentId: incident.id });
     if (requested.kind !== 'run') throw new Error('expected a run');
     await requested.done;
     const endedAt = time.now.value;
@@ -123,7 +123,7 @@ describe('a busy incident channel', () => {
 
   it('keeps posting into one channel to one message a second after a burst of three, with no 429', async () => {
     const slack = fakeSlack(time.clock.now, undefined, { enforceLimits: true });
-    for (let i = 1; i <= 40; i += 1) queue('C0BUSY', `m${i}`);
+    for (let i = 1; i <= 40; i += 1) await queue('C0BUSY', `m${i}`);
     const t0 = time.now.value;
     await runUntilIdle(start());
     const at = posts(slack, 'C0BUSY').map((c) => c.at - t0);
@@ -144,8 +144,8 @@ describe('a 429 from Slack', () => {
       refusedOnce = true;
       return { status: 429, headers: { 'retry-after': '3' }, body: { ok: false, error: 'ratelimited' } };
     });
-    for (let i = 1; i <= 3; i += 1) queue('C0AAA', `a${i}`);
-    for (let i = 1; i <= 2; i += 1) queue('C0BBB', `b${i}`);
+    for (let i = 1; i <= 3; i += 1) await queue('C0AAA', `a${i}`);
+    for (let i = 1; i <= 2; i += 1) await queue('C0BBB', `b${i}`);
     const t0 = time.now.value;
     const d = start();
     await d.drain();
@@ -169,15 +169,15 @@ describe('a 429 from Slack', () => {
 describe('priorities', () => {
   it('sends status changes before routine notes, keeps the order within each kind, and keeps it across a restart', async () => {
     const slack = fakeSlack(time.clock.now, undefined, { enforceLimits: true });
-    const incident = app.incidents.declare(DEV, { title: 'Ordered' });
-    app.incidents.note(DEV, incident.id, 'n1');
-    app.incidents.update(DEV, incident.id, { text: 'u1' });
-    app.incidents.note(DEV, incident.id, 'n2');
-    app.incidents.note(DEV, incident.id, 'n3');
-    app.incidents.update(DEV, incident.id, { text: 'u2' });
-    app.incidents.note(DEV, incident.id, 'n4');
-    app.incidents.update(DEV, incident.id, { text: 'u3' });
-    app.incidents.note(DEV, incident.id, 'n5');
+    const incident = await app.incidents.declare(DEV, { title: 'Ordered' });
+    await app.incidents.note(DEV, incident.id, 'n1');
+    await app.incidents.update(DEV, incident.id, { text: 'u1' });
+    await app.incidents.note(DEV, incident.id, 'n2');
+    await app.incidents.note(DEV, incident.id, 'n3');
+    await app.incidents.update(DEV, incident.id, { text: 'u2' });
+    await app.incidents.note(DEV, incident.id, 'n4');
+    await app.incidents.update(DEV, incident.id, { text: 'u3' });
+    await app.incidents.note(DEV, incident.id, 'n5');
     await start().drain();
     const firstLife = texts(posts(slack));
     expect(firstLife).toHaveLength(3);
@@ -194,7 +194,7 @@ describe('priorities', () => {
     restoreNetwork();
     isolateNetwork();
     const again = fakeSlack(time.clock.now, undefined, { enforceLimits: true });
-    app.incidents.note(DEV, incident.id, 'n6');
+    await app.incidents.note(DEV, incident.id, 'n6');
     await runUntilIdle(start());
 
     const all = [...firstLife, ...texts(posts(again))].map((t) => t.replace(/^<@U0DEV0001> (note|status update): /, ''));
@@ -208,10 +208,10 @@ describe('a burst of new incidents', () => {
     const slack = fakeSlack(time.clock.now, undefined, { enforceLimits: true });
     const t0 = time.now.value;
     for (let i = 1; i <= 20; i += 1) {
-      const incident = app.incidents.declare(DEV, { title: `Outage ${i}` });
-      app.incidents.update(DEV, incident.id, { text: `looking ${i}` });
-      app.incidents.note(DEV, incident.id, `note ${i}`);
-      app.incidents.note(DEV, incident.id, `more ${i}`);
+      const incident = await app.incidents.declare(DEV, { title: `Outage ${i}` });
+      await app.incidents.update(DEV, incident.id, { text: `looking ${i}` });
+      await app.incidents.note(DEV, incident.id, `note ${i}`);
+      await app.incidents.note(DEV, incident.id, `more ${i}`);
     }
     await runUntilIdle(start());
     expect(slack.limits!.refused).toEqual({});
@@ -222,7 +222,7 @@ describe('a burst of new incidents', () => {
     const summaries = posts(slack).filter((c) => /^INC-\d+ declared by/.test(c.args.text ?? ''));
     expect(summaries.map((c) => c.at - t0)).toEqual(Array.from({ length: 20 }, () => 0));
     for (let i = 1; i <= 20; i += 1) {
-      const channel = app.incidents.get(`INC-${i}`).channelId!;
+      const channel = (await app.incidents.get(`INC-${i}`)).channelId!;
       expect(texts(posts(slack, channel)).map((t) => t.replace(/^<@U0DEV0001> (note|status update): /, ''))).toEqual([
         `INC-${i} declared by <@U0DEV0001>: Outage ${i}`,
         `looking ${i}`,
@@ -236,19 +236,19 @@ describe('a burst of new incidents', () => {
 describe('a run\'s messages', () => {
   async function runSlow(advanceMs: number): Promise<{ slack: FakeSlack; channel: string }> {
     const slack = fakeSlack(time.clock.now, undefined, { enforceLimits: true });
-    const incident = app.incidents.declare(DEV, { title: 'Runs' });
+    const incident = await app.incidents.declare(DEV, { title: 'Runs' });
     const d = start();
     await d.drain();
-    const requested = app.runs.request(DEV, { procedure: 'slow', params: { seconds: '1' }, environment: 'staging', incidentId: incident.id });
+    const requested = await app.runs.request(DEV, { procedure: 'slow', params: { seconds: '1' }, environment: 'staging', incidentId: incident.id });
     if (requested.kind !== 'run') throw new Error('expected a run');
     // The run is checked again before it starts: deliver its "started" message once it is running.
-    while (app.runs.get(requested.run.id).state === 'queued') await new Promise((r) => setTimeout(r, 5));
+    while ((await app.runs.get(requested.run.id)).state === 'queued') await new Promise((r) => setTimeout(r, 5));
     await d.drain();
     if (advanceMs > 0) await runFor(d, advanceMs);
     await requested.done;
     d.kick();
     await runUntilIdle(d);
-    return { slack, channel: app.incidents.get(incident.id).channelId! };
+    return { slack, channel: (await app.incidents.get(incident.id)).channelId! };
   }
 
   it('are one message when the run ends within a few seconds: the start message is updated with the result', async () => {

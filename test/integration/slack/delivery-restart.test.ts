@@ -143,17 +143,17 @@ describe('delivery across a kill -9', () => {
 
     // Queue everything before any delivery process exists: an incident with its notes, and a plain channel.
     const fx = makeRunFixture(dir, { realClock: true });
-    const incident = fx.app.incidents.declare(DEV, { title: 'Kill me' });
+    const incident = await fx.app.incidents.declare(DEV, { title: 'Kill me' });
     const expectedIncident = [`${incident.id} declared by <@U0DEV0001>: Kill me`];
     for (let i = 1; i <= NOTES; i += 1) {
-      fx.app.incidents.note(DEV, incident.id, `note-${i}`);
+      await fx.app.incidents.note(DEV, incident.id, `note-${i}`);
       expectedIncident.push(`<@U0DEV0001> note: note-${i}`);
     }
     const expectedRaw: string[] = [];
     for (let i = 1; i <= RAW; i += 1) {
-      fx.app.store.transaction(() => {
-        const event = fx.app.store.audit.append({ actor: 'system', source: 'system', kind: 'test.queued', payload: { i } });
-        fx.app.store.outbox.enqueue({ causeSeq: event.seq, target: 'slack', channel: 'C0RAW', body: { kind: 'test.message', text: `raw-${i}` } });
+      await fx.app.store.transaction(async () => {
+        const event = await fx.app.store.audit.append({ actor: 'system', source: 'system', kind: 'test.queued', payload: { i } });
+        await fx.app.store.outbox.enqueue({ causeSeq: event.seq, target: 'slack', channel: 'C0RAW', body: { kind: 'test.message', text: `raw-${i}` } });
       });
       expectedRaw.push(`raw-${i}`);
     }

@@ -50,10 +50,10 @@ function start(options: { random?: () => number; concurrency?: number; timeoutMs
 }
 
 /** Queues a message for a raw channel, caused by an audit row, as the core does. */
-function queue(channel: string, text: string): number {
-  return app.store.transaction(() => {
-    const event = app.store.audit.append({ actor: 'system', source: 'system', kind: 'test.queued', payload: { text } });
-    return app.store.outbox.enqueue({ causeSeq: event.seq, target: 'slack', channel, body: { kind: 'test.message', text } });
+async function queue(channel: string, text: string): Promise<number> {
+  return await app.store.transaction(async () => {
+    const event = await app.store.audit.append({ actor: 'system', source: 'system', kind: 'test.queued', payload: { text } });
+    return await app.store.outbox.enqueue({ causeSeq: event.seq, target: 'slack', channel, body: { kind: 'test.message', text } });
   });
 }
 
@@ -61,10 +61,10 @@ function queue(channel: string, text: string): number {
 async function runUntilIdle(d: SlackDelivery, maxSteps = 2_000): Promise<void> {
   for (let i = 0; i < maxSteps; i += 1) {
     await d.drain();
-    if (app.store.outbox.depth('slack') === 0) return;
+    if ((await app.store.outbox.depth('slack')) === 0) return;
     if (!(await time.advanceToNextDeadline())) throw new Error('nothing left to wait for, yet messages are pending');
   }
-  throw new Error(`still ${app.store.outbox.depth('slack')} pending after ${maxSteps} steps`);
+  throw new Error(`still ${await app.store.outbox.depth('slack')} pending after ${maxSteps} steps`);
 }
 
 const outboxRows = (): Array<{ id: number; state: string; attempts: number; last_error: string | null }> => {
@@ -99,12 +99,12 @@ describe('an incident channel', () => {
     const slack = fakeSlack(time.clock.now, (call) =>
       call.method === 'conversations.create' && call.args.name === 'inc-1-checkout-errors' ? { body: { ok: false, error: 'name_taken' } } : undefined,
     );
-    const incident = app.incidents.declare(DEV, { title: 'Checkout errors', severity: 2, service: 'checkout' });
-    app.incidents.note(DEV, incident.id, 'first note');
+    const incident = await app.incidents.declare(DEV, { title: 'Checkout errors', severity: 2, service: 'checkout' });
+    await app.incidents.note(DEV, incident.id, 'first note');
     const d = start();
     await runUntilIdle(d);
     await time.advance(5_000);
-    app.incidents.update(SRE, incident.id, { text: 'rolled back', status: 'identified' });
+    await app.incidents.update(SRE, incident.id, { text: 'rolled back', status: 'identified' });
     d.kick();
     await runUntilIdle(d);
 
@@ -123,7 +123,7 @@ describe('an incident channel', () => {
     expect(taken!.args).toMatchObject({ name: 'inc-1-checkout-errors', is_private: 'false' });
     expect(created!.args).toMatchObject({ name: 'inc-1-checkout-errors-2', is_private: 'false' });
     const channel = 'C0NEW2';
-    expect(app.incidents.get(incident.id).channelId).toBe(channel);
+    expect((await app.incidents.get(incident.id)).channelId).toBe(channel);
     expect(invite!.args).toMatchObject({ channel, users: 'U0DEV0001' });
     expect(topic!.args).toMatchObject({ channel, topic: 'SEV2 · investigating · commander <@U0DEV0001> · service checkout' });
     expect(summary!.args.channel).toBe(channel);
@@ -144,13 +144,13 @@ describe('an incident channel', () => {
     const slack = fakeSlack(time.clock.now, (call) =>
       call.method === 'conversations.invite' && call.args.users === 'U0DEV0001' ? { body: { ok: false, error: 'already_in_channel' } } : undefined,
     );
-    const incident = app.incidents.declare(DEV, { title: 'Secret thing', private: true });
-    app.incidents.assignRole(DEV, incident.id, 'comms', 'U0SRE0002');
+    const incident = await app.incidents.declare(DEV, { title: 'Secret thing', private: true });
+    await app.incidents.assignRole(DEV, incident.id, 'comms', 'U0SRE0002');
     await runUntilIdle(start());
     expect(slack.callsTo('conversations.create')[0]!.args).toMatchObject({ name: 'inc-1-secret-thing', is_private: 'true' });
     expect(slack.callsTo('conversations.invite').map((c) => c.args.users)).toEqual(['U0DEV0001', 'U0SRE0002']);
     expect(slack.callsTo('chat.postMessage')).toHaveLength(2);
-    expect(app.store.outbox.depth()).toBe(0);
+    expect(await app.store.outbox.depth()).toBe(0);
   });
 
   it('keeps suffixed names within 80 characters', () => {
@@ -167,8 +167,8 @@ describe('ordering and pacing', () => {
   it('delivers each channel in order, a burst of three then one message per second, and two channels in parallel', async () => {
     const slack = fakeSlack(time.clock.now);
     for (let i = 1; i <= 5; i += 1) {
-      queue('C0AAA', `a${i}`);
-      queue('C0BBB', `b${i}`);
+      await queue('C0AAA', `a${i}`);
+      await queue('C0BBB', `b${i}`);
     }
     const t0 = time.now.value;
     const d = start();
@@ -197,8 +197,8 @@ describe('ordering and pacing', () => {
         ? { status: 429, headers: { 'retry-after': String(Math.ceil((limitedUntil - call.at) / 1000)) }, body: { ok: false, error: 'ratelimited' } }
         : undefined,
     );
-    for (let i = 1; i <= 4; i += 1) queue('C0AAA', `a${i}`);
-    queue('C0BBB', 'b1');
+    for (let i = 1; i <= 4; i += 1) await queue('C0AAA', `a${i}`);
+    await queue('C0BBB', 'b1');
     const d = start();
     await d.drain();
     // a1 was refused with 429; the other channel is not held back.
@@ -220,7 +220,7 @@ describe('ordering and pacing', () => {
     const t0 = time.now.value;
     const outageEnd = t0 + 5 * 60_000;
     const slack = fakeSlack(time.clock.now, (call) => (call.at < outageEnd ? { status: 500, body: { ok: false } } : undefined));
-    for (let i = 1; i <= 5; i += 1) queue('C0AAA', `m${i}`);
+    for (let i = 1; i <= 5; i += 1) await queue('C0AAA', `m${i}`);
     // random() = 1: the full step each time, so the schedule is exact: 1 s, 2 s, 4 s … doubling.
     await runUntilIdle(start({ random: () => 1 }));
 
@@ -248,7 +248,7 @@ describe('ordering and pacing', () => {
       .reply(200, { ok: false, error: 'internal_error' })
       .post('/api/chat.postMessage')
       .reply(200, { ok: true, ts: '1.2' });
-    queue('C0AAA', 'persistent');
+    await queue('C0AAA', 'persistent');
     await runUntilIdle(start({ timeoutMs: 100 }));
     expect(scope.isDone()).toBe(true);
     const rows = outboxRows();
@@ -259,7 +259,7 @@ describe('ordering and pacing', () => {
     const t0 = time.now.value;
     const outageEnd = t0 + 60 * 60_000;
     const slack = fakeSlack(time.clock.now, (call) => (call.at < outageEnd ? { status: 503, body: { ok: false } } : undefined));
-    queue('C0AAA', 'only');
+    await queue('C0AAA', 'only');
     await runUntilIdle(start({ random: () => 1 }));
     const gaps = slack.callsTo('chat.postMessage').map((c, i, all) => (i === 0 ? 0 : c.at - all[i - 1]!.at));
     expect(Math.max(...gaps)).toBe(5 * 60_000);
@@ -273,8 +273,8 @@ describe('a message Slack will never take', () => {
     const slack = fakeSlack(time.clock.now, (call) =>
       call.method === 'chat.postMessage' && call.args.text === 'doomed' ? { body: { ok: false, error: 'channel_not_found' } } : undefined,
     );
-    queue('C0GONE', 'doomed');
-    queue('C0GONE', 'next');
+    await queue('C0GONE', 'doomed');
+    await queue('C0GONE', 'next');
     const d = start();
     await runUntilIdle(d);
     await time.advance(60 * 60_000);
@@ -289,16 +289,16 @@ describe('a message Slack will never take', () => {
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ actor: 'system', source: 'system', incident_id: null });
     expect(JSON.parse(failures[0]!.payload)).toMatchObject({ channel: 'C0GONE', error: 'channel_not_found', message_kind: 'test.message', target: 'slack' });
-    expect(app.store.audit.verify().ok).toBe(true);
+    expect((await app.store.audit.verify()).ok).toBe(true);
   });
 
   it('is linked to its incident on the audit log when the incident channel is archived', async () => {
     const slack = fakeSlack(time.clock.now, (call) =>
       call.method === 'chat.postMessage' && call.args.text?.includes('too late') ? { body: { ok: false, error: 'is_archived' } } : undefined,
     );
-    const incident = app.incidents.declare(DEV, { title: 'Archived' });
-    app.incidents.note(DEV, incident.id, 'too late');
-    app.incidents.note(DEV, incident.id, 'after');
+    const incident = await app.incidents.declare(DEV, { title: 'Archived' });
+    await app.incidents.note(DEV, incident.id, 'too late');
+    await app.incidents.note(DEV, incident.id, 'after');
     await runUntilIdle(start());
     expect(slack.callsTo('chat.postMessage').map((c) => c.args.text)).toEqual([
       'INC-1 declared by <@U0DEV0001>: Archived',
@@ -309,7 +309,7 @@ describe('a message Slack will never take', () => {
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ actor: 'system', source: 'system', incident_id: incident.id });
     expect(JSON.parse(failures[0]!.payload)).toMatchObject({ error: 'is_archived', channel: 'incident:INC-1', message_kind: 'incident.note' });
-    expect(app.incidents.timeline(incident.id, 10).map((e) => e.kind)).toContain('delivery.failed');
+    expect((await app.incidents.timeline(incident.id, 10)).map((e) => e.kind)).toContain('delivery.failed');
   });
 
   it('joins a public channel it is not in, once, and posts', async () => {
@@ -318,7 +318,7 @@ describe('a message Slack will never take', () => {
       if (call.method === 'conversations.join') joined = true;
       return call.method === 'chat.postMessage' && !joined ? { body: { ok: false, error: 'not_in_channel' } } : undefined;
     });
-    queue('C0PUBLIC', 'hello');
+    await queue('C0PUBLIC', 'hello');
     await runUntilIdle(start());
     expect(slack.calls.map((c) => c.method)).toEqual(['chat.postMessage', 'conversations.join', 'chat.postMessage']);
     expect(outboxRows()[0]!.state).toBe('sent');
@@ -328,11 +328,11 @@ describe('a message Slack will never take', () => {
 describe('transcript export', () => {
   it('uploads with files.uploadV2 exactly what `edgeops export` writes', async () => {
     const slack = fakeSlack(time.clock.now);
-    const incident = app.incidents.declare(DEV, { title: 'Export me', severity: 2 });
-    app.incidents.note(DEV, incident.id, 'a note with <!channel> & friends');
-    app.incidents.resolve(DEV, incident.id, 'fixed it');
-    app.incidents.requestExport(DEV, incident.id, 'md');
-    app.incidents.requestExport(DEV, incident.id, 'json');
+    const incident = await app.incidents.declare(DEV, { title: 'Export me', severity: 2 });
+    await app.incidents.note(DEV, incident.id, 'a note with <!channel> & friends');
+    await app.incidents.resolve(DEV, incident.id, 'fixed it');
+    await app.incidents.requestExport(DEV, incident.id, 'md');
+    await app.incidents.requestExport(DEV, incident.id, 'json');
     await runUntilIdle(start());
 
     const urls = slack.callsTo('files.getUploadURLExternal');

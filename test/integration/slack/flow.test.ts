@@ -35,7 +35,7 @@ describe('an incident through Slack', () => {
     const created = slack.callsTo('conversations.create');
     expect(created).toHaveLength(1);
     expect(created[0]!.args).toMatchObject({ name: 'inc-1-checkout-5xx-after-deploy', is_private: 'false' });
-    const channel = h.app.incidents.get('INC-1').channelId!;
+    const channel = (await h.app.incidents.get('INC-1')).channelId!;
     expect(channel).toBe('C0INC0001');
     expect(slack.callsTo('conversations.invite')[0]!.args).toMatchObject({ channel, users: USERS.dev });
     const summary = slack.callsTo('chat.postMessage').find((c) => c.args.channel === channel);
@@ -72,12 +72,12 @@ describe('an incident through Slack', () => {
       replace_original: false,
       text: expect.stringMatching(/^⛔ Not allowed: you requested R-1/),
     });
-    expect(h.app.runs.get('R-1').state).toBe('pending_approval');
+    expect((await h.app.runs.get('R-1')).state).toBe('pending_approval');
 
     // An SRE through the S0SREONCALL group approves: the policy is checked with the clicker's groups.
     expect(await answer(h, () => h!.click(USERS.sreByGroup, channel, 'run_approve', 'R-1'))).toBe('Approved R-1; it is starting.');
     await h.app.runs.idle();
-    expect(h.app.runs.get('R-1')).toMatchObject({ state: 'succeeded', requestedBy: USERS.dev });
+    expect(await h.app.runs.get('R-1')).toMatchObject({ state: 'succeeded', requestedBy: USERS.dev });
     expect(readFileSync(path.join(h.dir, 'commands', 'out', 'restarted'), 'utf8')).toBe('checkout web-01\n');
     await h.server.drain();
     const posted = slack.callsTo('chat.postMessage').map((c) => c.args.text ?? '');
@@ -97,7 +97,7 @@ describe('an incident through Slack', () => {
     expect(slack.callsTo('files.completeUploadExternal')[0]?.args).toMatchObject({ channel_id: channel });
 
     // Every action is on the audit log as the Slack user who did it.
-    const kinds = h.app.store.audit.recentForIncident('INC-1', 500).map((e) => `${e.kind}:${e.actor}`);
+    const kinds = (await h.app.store.audit.recentForIncident('INC-1', 500)).map((e) => `${e.kind}:${e.actor}`);
     expect(kinds).toEqual(
       expect.arrayContaining([
         `incident.declared:${USERS.dev}`,
@@ -107,22 +107,22 @@ describe('an incident through Slack', () => {
         `incident.export_requested:${USERS.dev}`,
       ]),
     );
-    expect(h.app.store.audit.verify()).toMatchObject({ ok: true });
-    expect(h.app.store.outbox.depth('slack')).toBe(0);
+    expect(await h.app.store.audit.verify()).toMatchObject({ ok: true });
+    expect(await h.app.store.outbox.depth('slack')).toBe(0);
   });
 
   it('denies a run from the Deny button and tells the clicker', async () => {
     h = await startHarness();
     await h.command(USERS.dev, GENERAL, '/incident', 'declare "Payments slow" sev=3');
     await h.server.drain();
-    const channel = h.app.incidents.get('INC-1').channelId!;
+    const channel = (await h.app.incidents.get('INC-1')).channelId!;
     await h.command(USERS.dev, channel, '/runbook', 'run restart-service service=payments instance=api-2 env=prod');
 
     expect(await answer(h, () => h!.click(USERS.stranger, channel, 'run_deny', 'R-1'))).toMatch(/^⛔ Not allowed: you may not deny R-1/);
-    expect(h.app.runs.get('R-1').state).toBe('pending_approval');
+    expect((await h.app.runs.get('R-1')).state).toBe('pending_approval');
 
     expect(await answer(h, () => h!.click(USERS.sre, channel, 'run_deny', 'R-1'))).toBe('Denied R-1.');
-    expect(h.app.runs.get('R-1').state).toBe('denied');
+    expect((await h.app.runs.get('R-1')).state).toBe('denied');
     expect(await answer(h, () => h!.click(USERS.sre, channel, 'run_approve', 'R-1'))).toMatch(/^⚠ R-1 is denied/);
   });
 });

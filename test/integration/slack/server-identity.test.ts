@@ -51,7 +51,7 @@ describe('user groups behind the policy', () => {
     expect(json(later.body).text).toContain('INC-2 declared');
 
     now += 2 * MIN;
-    const before = h.app.incidents.listOpen().length;
+    const before = (await h.app.incidents.listOpen()).length;
     const refused = await h.command(USERS.groupOnly, GENERAL, '/incident', 'declare "After fifteen minutes" sev=3');
     expect(refused.status).toBe(200);
     // Past fifteen minutes the membership is not trusted: Slack is asked first, so the ack is empty and the
@@ -59,8 +59,8 @@ describe('user groups behind the policy', () => {
     // moved on: then Slack failed just now, is not asked again, and the refusal comes in the ack itself.
     const reply = refused.body === '' ? (await h.slack.waitForRespond(1)).body : json(refused.body);
     expect(reply).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(/^⛔ Not allowed: /) });
-    expect(h.app.incidents.listOpen()).toHaveLength(before);
-    const denial = h.app.store.audit.bySeq(h.app.store.audit.head().seq);
+    expect(await h.app.incidents.listOpen()).toHaveLength(before);
+    const denial = await h.app.store.audit.bySeq((await h.app.store.audit.head()).seq);
     expect(denial).toMatchObject({ kind: 'policy.denied', actor: USERS.groupOnly, payload: expect.objectContaining({ groups: [] }) });
 
     // A role given by user ID does not depend on Slack answering.

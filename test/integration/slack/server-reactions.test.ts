@@ -11,9 +11,8 @@ afterEach(async () => {
   h = undefined;
 });
 
-function pinnedNotes(harness: Harness): Array<Record<string, unknown>> {
-  return harness.app.store.audit
-    .recentForIncident('INC-1', 500)
+async function pinnedNotes(harness: Harness): Promise<Array<Record<string, unknown>>> {
+  return (await harness.app.store.audit.recentForIncident('INC-1', 500))
     .filter((e) => e.kind === 'incident.note' && e.payload.pinned === true)
     .map((e) => ({ actor: e.actor, ...e.payload }));
 }
@@ -21,7 +20,7 @@ function pinnedNotes(harness: Harness): Array<Record<string, unknown>> {
 async function incidentChannel(harness: Harness): Promise<string> {
   await harness.command(USERS.sre, GENERAL, '/incident', 'declare "Checkout 5xx" sev=2');
   await harness.server.drain();
-  const channel = harness.app.incidents.get('INC-1').channelId;
+  const channel = (await harness.app.incidents.get('INC-1')).channelId;
   expect(channel).toMatch(/^C0INC/);
   return channel!;
 }
@@ -45,7 +44,7 @@ describe('pushpin reactions', () => {
     await h.slack.waitFor('chat.postMessage', (a) => (a.text ?? '').includes('Root cause'));
 
     expect(h.slack.callsTo('conversations.history').at(-1)?.args).toMatchObject({ channel, latest: '1800000000.000100', inclusive: 'true', limit: '1' });
-    expect(pinnedNotes(h)).toEqual([
+    expect(await pinnedNotes(h)).toEqual([
       {
         actor: USERS.dev,
         text: 'Root cause: a bad config push at 09:58',
@@ -61,7 +60,7 @@ describe('pushpin reactions', () => {
     await h.event(pin(channel, '1800000000.000100'));
     await h.event(pin(channel, '1800000000.000100', USERS.sre));
     await h.stop();
-    expect(pinnedNotes(h)).toHaveLength(1);
+    expect(await pinnedNotes(h)).toHaveLength(1);
   });
 
   it('finds a pinned thread reply through conversations.replies', async () => {
@@ -73,7 +72,7 @@ describe('pushpin reactions', () => {
     await h.event(pin(channel, '1800000001.000200', USERS.sre));
     await h.slack.waitFor('chat.postMessage', (a) => (a.text ?? '').includes('Rollback finished'));
     expect(h.slack.callsTo('conversations.replies')).toHaveLength(1);
-    expect(pinnedNotes(h)).toMatchObject([{ text: 'Rollback finished on all pods', author: USERS.dev, message_ts: '1800000001.000200' }]);
+    expect(await pinnedNotes(h)).toMatchObject([{ text: 'Rollback finished on all pods', author: USERS.dev, message_ts: '1800000001.000200' }]);
   });
 
   it('ignores other reactions and channels that are not incidents', async () => {
@@ -94,6 +93,6 @@ describe('pushpin reactions', () => {
     await h.event(pin(channel, '1800000002.000300', USERS.stranger));
     const told = await h.slack.waitFor('chat.postEphemeral', (a) => a.user === USERS.stranger);
     expect(told.args.text).toMatch(/^⛔ Not allowed: /);
-    expect(pinnedNotes(h)).toEqual([]);
+    expect(await pinnedNotes(h)).toEqual([]);
   });
 });

@@ -25,7 +25,7 @@ describe('Socket Mode', () => {
     const payload = Object.fromEntries(new URLSearchParams(commandBody(USERS.sre, 'C0GENERAL1', '/incident', 'declare "Over the socket" sev=2')));
     const ack = await ws.send('slash_commands', payload, 'env-1');
     expect(ack).toEqual({ response_type: 'ephemeral', text: expect.stringContaining('INC-1 declared (SEV2): Over the socket') });
-    expect(h.app.incidents.get('INC-1').declaredBy).toBe(USERS.sre);
+    expect((await h.app.incidents.get('INC-1')).declaredBy).toBe(USERS.sre);
 
     const health = await fetch(`${h.server.url}/healthz`);
     expect(health.status).toBe(200);

@@ -53,7 +53,7 @@ describe('POST /slack/events refuses what Slack did not sign', () => {
       expect(json(res.body), what).toEqual({ error: 'invalid signature' });
     }
     expect(h.state()).toEqual(before);
-    expect(h.app.incidents.listOpen()).toEqual([]);
+    expect(await h.app.incidents.listOpen()).toEqual([]);
     expect(h.slack.calls.length).toBe(apiCalls);
     expect(h.slack.responds).toEqual([]);
 
@@ -123,7 +123,7 @@ describe('SLACK_TEAM_ID', () => {
     expect((await h.send(sibling)).status).toBe(200);
     const outside = `${commandBody(USERS.sre, GENERAL, '/incident', 'declare From outside', 'T0SISTER1')}&enterprise_id=E0OTHER01`;
     expect((await h.send(outside)).status).toBe(403);
-    expect(h.app.incidents.listOpen().map((i) => i.title)).toEqual(['From a sibling workspace']);
+    expect((await h.app.incidents.listOpen()).map((i) => i.title)).toEqual(['From a sibling workspace']);
   });
 });
 
@@ -138,9 +138,9 @@ describe('slash commands', () => {
       response_type: 'ephemeral',
       text: 'INC-1 declared (SEV2): Checkout 5xx after deploy. Channel #inc-1-checkout-5xx-after-deploy; you are the commander.',
     });
-    const incident = h.app.incidents.get('INC-1');
+    const incident = await h.app.incidents.get('INC-1');
     expect(incident.declaredBy).toBe(USERS.sre);
-    const declared = h.app.store.audit.recentForIncident('INC-1', 10).find((e) => e.kind === 'incident.declared');
+    const declared = (await h.app.store.audit.recentForIncident('INC-1', 10)).find((e) => e.kind === 'incident.declared');
     expect(declared).toMatchObject({ actor: USERS.sre, source: 'slack' });
   });
 
@@ -152,7 +152,7 @@ describe('slash commands', () => {
     expect(missing.text).toMatch(/^✗ Not found: R-99 does not exist/);
     const refused = json((await h.command(USERS.stranger, GENERAL, '/incident', 'declare Let me in')).body);
     expect(refused.text).toMatch(/^⛔ Not allowed: /);
-    expect(h.app.incidents.listOpen()).toEqual([]);
+    expect(await h.app.incidents.listOpen()).toEqual([]);
   });
 
   it('reads the text as typed: Slack entities decoded, mentions kept as user IDs', async () => {
@@ -160,11 +160,11 @@ describe('slash commands', () => {
     await h.command(USERS.sre, GENERAL, '/incident', 'declare "Latency" sev=3');
     const res = await h.command(USERS.sre, GENERAL, '/incident', 'note incident=INC-1 p99 &gt; 2s &amp; rising, &lt;@U0DEV0001&gt; looking');
     expect(JSON.parse(res.body)).toMatchObject({ response_type: 'ephemeral' });
-    const note = h.app.store.audit.recentForIncident('INC-1', 5).find((e) => e.kind === 'incident.note');
+    const note = (await h.app.store.audit.recentForIncident('INC-1', 5)).find((e) => e.kind === 'incident.note');
     expect(note?.payload.text).toBe('p99 > 2s & rising, <@U0DEV0001> looking');
     const role = JSON.parse((await h.command(USERS.sre, GENERAL, '/incident', 'role scribe <@U0DEV0001|dev> incident=INC-1')).body) as { text: string };
     expect(role.text).not.toMatch(/^[✗⛔⚠]/);
-    expect(h.app.incidents.get('INC-1').roles.scribe).toBe(USERS.dev);
+    expect((await h.app.incidents.get('INC-1')).roles.scribe).toBe(USERS.dev);
   });
 
   it('acknowledges /oncall at once and answers through response_url (here: what it needs), changing nothing', async () => {
@@ -209,6 +209,6 @@ describe('acknowledging and stopping', () => {
     await stopping;
     expect(h.slack.responds).toHaveLength(1);
     expect(h.slack.responds[0]!.body.text).toContain('INC-1 declared');
-    expect(h.app.incidents.listOpen().map((i) => i.title)).toEqual(['During shutdown']);
+    expect((await h.app.incidents.listOpen()).map((i) => i.title)).toEqual(['During shutdown']);
   });
 });

@@ -39,9 +39,9 @@ function open(syncer?: FileSyncer): { store: Store; file: string } {
 }
 
 /** One audit row in its own transaction; returns the synchronous level the commit ran under. */
-function note(store: Store, text: string): number {
-  return store.transaction(() => {
-    store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.note', payload: { text } });
+async function note(store: Store, text: string): Promise<number> {
+  return await store.transaction(async () => {
+    await store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.note', payload: { text } });
     return store.db.pragma('synchronous', { simple: true }) as number;
   });
 }
@@ -61,14 +61,14 @@ async function settled(p: Promise<unknown>): Promise<boolean> {
 }
 
 describe('Store.deferSync and durable()', () => {
-  it('commits inside deferSync without their own sync, visible to other connections at once; all others as before', () => {
+  it('commits inside deferSync without their own sync, visible to other connections at once; all others as before', async () => {
     const m = manualSyncer();
     const { store, file } = open(m.syncer);
-    expect(note(store, 'plain')).toBe(FULL);
-    expect(store.deferSync(() => note(store, 'deferred'))).toBe(NORMAL);
+    expect(await note(store, 'plain')).toBe(FULL);
+    expect(await store.deferSync(() => note(store, 'deferred'))).toBe(NORMAL);
     // The connection is back to its own setting for whatever comes next.
     expect(store.db.pragma('synchronous', { simple: true })).toBe(FULL);
-    expect(note(store, 'after')).toBe(FULL);
+    expect(await note(store, 'after')).toBe(FULL);
 
     const other = new Database(file, { readonly: true });
     try {
@@ -79,25 +79,26 @@ describe('Store.deferSync and durable()', () => {
     } finally {
       other.close();
     }
-    expect(store.audit.verify().ok).toBe(true);
+    expect((await store.audit.verify()).ok).toBe(true);
   });
 
-  it('defers only the commits made before the work returns, not those after an await', async () => {
+  it('defers every commit the work makes until it settles, across its awaits, and none made after', async () => {
     const m = manualSyncer();
     const { store } = open(m.syncer);
     const levels: number[] = [];
     await store.deferSync(async () => {
-      levels.push(note(store, 'before the await'));
-      await Promise.resolve();
-      levels.push(note(store, 'after the await'));
+      levels.push(await note(store, 'before the await'));
+      await turn();
+      levels.push(await note(store, 'after the await'));
     });
-    expect(levels).toEqual([NORMAL, FULL]);
+    levels.push(await note(store, 'after the work settled'));
+    expect(levels).toEqual([NORMAL, NORMAL, FULL]);
   });
 
   it('resolves at once, with no sync, when nothing was deferred', async () => {
     const m = manualSyncer();
     const { store } = open(m.syncer);
-    note(store, 'synced as it committed');
+    await note(store, 'synced as it committed');
     await store.durable();
     expect(m.started()).toBe(0);
   });
@@ -105,15 +106,15 @@ describe('Store.deferSync and durable()', () => {
   it('shares one sync among everyone waiting for it, and makes later commits wait for the next one', async () => {
     const m = manualSyncer();
     const { store } = open(m.syncer);
-    store.deferSync(() => note(store, 'a'));
-    store.deferSync(() => note(store, 'b'));
+    await store.deferSync(() => note(store, 'a'));
+    await store.deferSync(() => note(store, 'b'));
     const first = store.durable();
     const second = store.durable();
     await settled(first);
     expect(m.started()).toBe(1);
 
     // Committed while that sync runs: it may have started too early to cover this one.
-    store.deferSync(() => note(store, 'c'));
+    await store.deferSync(() => note(store, 'c'));
     const third = store.durable();
     const fourth = store.durable();
     m.pending[0]!.resolve();
@@ -132,13 +133,13 @@ describe('Store.deferSync and durable()', () => {
   it('starts the sync of later commits without waiting for the one in flight, two at most', async () => {
     const m = manualSyncer();
     const { store } = open(m.syncer);
-    store.deferSync(() => note(store, 'a'));
+    await store.deferSync(() => note(store, 'a'));
     const first = store.durable();
     await settled(first);
     expect(m.started()).toBe(1);
 
     // Committed while the first sync runs, which started too early to cover it: its own sync starts at once.
-    store.deferSync(() => note(store, 'b'));
+    await store.deferSync(() => note(store, 'b'));
     const second = store.durable();
     expect(await settled(second)).toBe(false);
     expect(m.started()).toBe(2);
@@ -148,11 +149,11 @@ describe('Store.deferSync and durable()', () => {
     expect(await settled(first)).toBe(false);
 
     // Two syncs at once at most: a third waits for a slot, then covers everything committed by then.
-    store.deferSync(() => note(store, 'c'));
+    await store.deferSync(() => note(store, 'c'));
     const third = store.durable();
     await settled(third);
     expect(m.started()).toBe(3);
-    store.deferSync(() => note(store, 'd'));
+    await store.deferSync(() => note(store, 'd'));
     const fourth = store.durable();
     expect(await settled(fourth)).toBe(false);
     expect(m.started()).toBe(3);
@@ -171,7 +172,7 @@ describe('Store.deferSync and durable()', () => {
   it('rejects the waiters of a failed sync, and tries again for the next caller', async () => {
     const m = manualSyncer();
     const { store } = open(m.syncer);
-    store.deferSync(() => note(store, 'a'));
+    await store.deferSync(() => note(store, 'a'));
     const failed = store.durable();
     await settled(failed);
     m.pending[0]!.reject(new Error('EIO: i/o error, fdatasync'));
@@ -186,13 +187,15 @@ describe('Store.deferSync and durable()', () => {
   it("commits the outbox sender's marks without a sync of their own or owed, visible at once, covered by the next sync and at close", async () => {
     const m = manualSyncer();
     const { store, file } = open(m.syncer);
-    const queued = store.transaction(() => {
-      const seq = store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.note', payload: { text: 'a' } }).seq;
-      return [0, 1].map(() => store.outbox.enqueue({ causeSeq: seq, target: 'slack', channel: 'incident:INC-1', body: { kind: 'test.note', text: 'a' } }));
+    const queued = await store.transaction(async () => {
+      const seq = (await store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.note', payload: { text: 'a' } })).seq;
+      return [0, 1].map(
+        async () => await store.outbox.enqueue({ causeSeq: seq, target: 'slack', channel: 'incident:INC-1', body: { kind: 'test.note', text: 'a' } }),
+      );
     });
 
-    store.outbox.markSent(queued[0]!, clock.now(), '1700000000.000100');
-    store.outbox.markRetry(queued[1]!, clock.now() + 1_000, 'slack is down');
+    await store.outbox.markSent(await queued[0]!, clock.now(), '1700000000.000100');
+    await store.outbox.markRetry(await queued[1]!, clock.now() + 1_000, 'slack is down');
     // The connection is back to its own setting for whatever comes next.
     expect(store.db.pragma('synchronous', { simple: true })).toBe(FULL);
     const other = new Database(file, { readonly: true });
@@ -215,12 +218,12 @@ describe('Store.deferSync and durable()', () => {
   it('counts a mark as covered by a sync that started after it, and syncs nothing more at close', async () => {
     const m = manualSyncer();
     const { store } = open(m.syncer);
-    const id = store.transaction(() => {
-      const seq = store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.note', payload: { text: 'a' } }).seq;
-      return store.outbox.enqueue({ causeSeq: seq, target: 'slack', channel: 'incident:INC-1', body: { kind: 'test.note', text: 'a' } });
+    const id = await store.transaction(async () => {
+      const seq = (await store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.note', payload: { text: 'a' } })).seq;
+      return await store.outbox.enqueue({ causeSeq: seq, target: 'slack', channel: 'incident:INC-1', body: { kind: 'test.note', text: 'a' } });
     });
-    store.outbox.markSent(id, clock.now());
-    store.deferSync(() => note(store, 'deferred after the mark'));
+    await store.outbox.markSent(id, clock.now());
+    await store.deferSync(() => note(store, 'deferred after the mark'));
     const paid = store.durable();
     await settled(paid);
     expect(m.started()).toBe(1);
@@ -233,10 +236,10 @@ describe('Store.deferSync and durable()', () => {
   it("leaves a mark made inside a transaction to that transaction's own commit", async () => {
     const m = manualSyncer();
     const { store } = open(m.syncer);
-    const id = store.transaction(() => {
-      const seq = store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.note', payload: { text: 'a' } }).seq;
-      const queued = store.outbox.enqueue({ causeSeq: seq, target: 'slack', channel: 'incident:INC-1', body: { kind: 'test.note', text: 'a' } });
-      store.outbox.markSent(queued, clock.now());
+    const id = await store.transaction(async () => {
+      const seq = (await store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.note', payload: { text: 'a' } })).seq;
+      const queued = await store.outbox.enqueue({ causeSeq: seq, target: 'slack', channel: 'incident:INC-1', body: { kind: 'test.note', text: 'a' } });
+      await store.outbox.markSent(queued, clock.now());
       return queued;
     });
     expect(id).toBeGreaterThan(0);
@@ -244,29 +247,29 @@ describe('Store.deferSync and durable()', () => {
     expect(m.started()).toBe(0);
   });
 
-  it('syncs what is still owed before it closes the database', () => {
+  it('syncs what is still owed before it closes the database', async () => {
     const m = manualSyncer();
     const { store } = open(m.syncer);
-    store.deferSync(() => note(store, 'owed'));
+    await store.deferSync(() => note(store, 'owed'));
     store.close();
     expect(m.syncedNow()).toBe(1);
   });
 
   it('syncs the real log file and keeps every deferred commit across a reopen', async () => {
     const { store, file } = open();
-    for (let i = 0; i < 5; i += 1) store.deferSync(() => note(store, `n${i}`));
+    for (let i = 0; i < 5; i += 1) await store.deferSync(() => note(store, `n${i}`));
     await store.durable();
     store.close();
     const reopened = Store.create({ file, auditKey: KEY, clock });
     stores.push(reopened);
-    expect(reopened.audit.head().seq).toBe(5);
-    expect(reopened.audit.verify().ok).toBe(true);
+    expect((await reopened.audit.head()).seq).toBe(5);
+    expect((await reopened.audit.verify()).ok).toBe(true);
   });
 
   it('has nothing to defer in memory', async () => {
     const store = Store.create({ file: ':memory:', auditKey: KEY, clock });
     stores.push(store);
-    expect(store.deferSync(() => note(store, 'in memory'))).not.toBe(NORMAL);
+    expect(await store.deferSync(() => note(store, 'in memory'))).not.toBe(NORMAL);
     await expect(store.durable()).resolves.toBeUndefined();
   });
 });

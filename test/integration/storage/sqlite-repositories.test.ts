@@ -24,35 +24,36 @@ afterEach(() => {
   removeTempDirs();
 });
 
-const append = (text: string) =>
-  store.transaction(() =>
-    store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'incident.note', incidentId: 'INC-1', payload: { text, skipped: undefined } }),
+const append = async (text: string) =>
+  await store.transaction(
+    async () =>
+      await store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'incident.note', incidentId: 'INC-1', payload: { text, skipped: undefined } }),
   );
 
 describe('SqliteAuditLog.append', () => {
-  it('links each row to the one before with the hash the reference encoding gives, and the chain verifies', () => {
-    const first = append('one');
-    const second = append('two');
+  it('links each row to the one before with the hash the reference encoding gives, and the chain verifies', async () => {
+    const first = await append('one');
+    const second = await append('two');
     expect(first).toMatchObject({ seq: 1, time: T0, payload: { text: 'one' } });
     expect(first.payload).not.toHaveProperty('skipped');
     expect(second.prevHash).toBe(first.hash);
     for (const event of [first, second]) expect(event.hash).toBe(chainHash(KEY, event.prevHash, event));
-    expect(store.audit.bySeq(2)).toEqual(second);
-    expect(store.audit.verify()).toMatchObject({ ok: true, count: 2, lastSeq: 2 });
+    expect(await store.audit.bySeq(2)).toEqual(second);
+    expect(await store.audit.verify()).toMatchObject({ ok: true, count: 2, lastSeq: 2 });
   });
 
-  it('never lets time run backwards along the chain, whatever the clock does', () => {
-    append('at T0');
+  it('never lets time run backwards along the chain, whatever the clock does', async () => {
+    await append('at T0');
     now = T0 - 60_000;
-    expect(append('clock went back').time).toBe(T0);
+    expect((await append('clock went back')).time).toBe(T0);
     now = T0 + 5;
-    expect(append('clock caught up').time).toBe(T0 + 5);
+    expect((await append('clock caught up')).time).toBe(T0 + 5);
   });
 
-  it('refuses to append after a head that names a row the log does not have', () => {
-    append('one');
+  it('refuses to append after a head that names a row the log does not have', async () => {
+    await append('one');
     store.db.prepare('UPDATE audit_head SET seq = 7 WHERE id = 1').run();
-    expect(() => append('two')).toThrow(IntegrityError);
+    await expect(append('two')).rejects.toThrow(IntegrityError);
     expect((store.db.prepare('SELECT COUNT(*) AS n FROM audit_log').get() as { n: number }).n).toBe(1);
   });
 });
@@ -84,37 +85,39 @@ function incident(over: Partial<Incident> = {}): Incident {
 const totalChanges = (): number => (store.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
 
 describe('SqliteIncidentStore', () => {
-  it('reads back what it wrote, by id, channel, PagerDuty id and among the open incidents', () => {
-    store.incidents.insert(incident({ channelId: 'C0INC0001', pagerdutyId: 'PD1', private: true, roles: { commander: null, comms: 'U2', scribe: 'U3' } }));
-    store.incidents.insert(incident({ id: 'INC-2', number: 2, status: 'resolved', resolvedAt: T0 + 1 }));
-    const one = store.incidents.get('INC-1');
+  it('reads back what it wrote, by id, channel, PagerDuty id and among the open incidents', async () => {
+    await store.incidents.insert(
+      incident({ channelId: 'C0INC0001', pagerdutyId: 'PD1', private: true, roles: { commander: null, comms: 'U2', scribe: 'U3' } }),
+    );
+    await store.incidents.insert(incident({ id: 'INC-2', number: 2, status: 'resolved', resolvedAt: T0 + 1 }));
+    const one = await store.incidents.get('INC-1');
     expect(one).toEqual(incident({ channelId: 'C0INC0001', pagerdutyId: 'PD1', private: true, roles: { commander: null, comms: 'U2', scribe: 'U3' } }));
-    expect(store.incidents.byChannelId('C0INC0001')).toEqual(one);
-    expect(store.incidents.byPagerdutyId('PD1')).toEqual(one);
-    expect(store.incidents.byChannelId('C0NOPE')).toBeUndefined();
-    expect(store.incidents.listOpen().map((i) => i.id)).toEqual(['INC-1']);
-    expect(store.incidents.nextNumber()).toBe(3);
+    expect(await store.incidents.byChannelId('C0INC0001')).toEqual(one);
+    expect(await store.incidents.byPagerdutyId('PD1')).toEqual(one);
+    expect(await store.incidents.byChannelId('C0NOPE')).toBeUndefined();
+    expect((await store.incidents.listOpen()).map((i) => i.id)).toEqual(['INC-1']);
+    expect(await store.incidents.nextNumber()).toBe(3);
   });
 
-  it('saves only the columns changed since the incident was read, and nothing when none changed', () => {
-    store.incidents.insert(incident());
-    const read = store.incidents.get('INC-1')!;
+  it('saves only the columns changed since the incident was read, and nothing when none changed', async () => {
+    await store.incidents.insert(incident());
+    const read = (await store.incidents.get('INC-1'))!;
     // Changed behind this object's back: a save of other columns leaves it as it is.
     store.db.prepare("UPDATE incidents SET summary = 'written elsewhere' WHERE id = 'INC-1'").run();
     read.lastUpdateAt = T0 + 1_000;
     read.severity = 1;
-    store.incidents.save(read);
-    expect(store.incidents.get('INC-1')).toMatchObject({ lastUpdateAt: T0 + 1_000, severity: 1, summary: 'written elsewhere' });
+    await store.incidents.save(read);
+    expect(await store.incidents.get('INC-1')).toMatchObject({ lastUpdateAt: T0 + 1_000, severity: 1, summary: 'written elsewhere' });
 
     const changes = totalChanges();
-    store.incidents.save(read);
+    await store.incidents.save(read);
     expect(totalChanges()).toBe(changes);
   });
 
-  it('saves every column of an incident it did not read', () => {
-    store.incidents.insert(incident());
-    store.incidents.save(incident({ summary: 'whole row', severity: 4 }));
-    expect(store.incidents.get('INC-1')).toEqual(incident({ summary: 'whole row', severity: 4 }));
+  it('saves every column of an incident it did not read', async () => {
+    await store.incidents.insert(incident());
+    await store.incidents.save(incident({ summary: 'whole row', severity: 4 }));
+    expect(await store.incidents.get('INC-1')).toEqual(incident({ summary: 'whole row', severity: 4 }));
   });
 });
 
@@ -146,8 +149,8 @@ describe('SqliteOutbox heads', () => {
     };
   }
 
-  it('finds the most urgent, then oldest, pending message of each channel whose turn has come, as a scan of every row would', () => {
-    const seq = append('cause').seq;
+  it('finds the most urgent, then oldest, pending message of each channel whose turn has come, as a scan of every row would', async () => {
+    const seq = (await append('cause')).seq;
     const insert = store.db.prepare(
       'INSERT INTO outbox (cause_seq, target, channel, body, state, next_attempt_at, priority, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0)',
     );
@@ -176,8 +179,8 @@ describe('SqliteOutbox heads', () => {
         for (const at of [0, 7, 19, 25]) {
           for (const limit of [1, 3, 50]) {
             const expected = reference(rows, target, at, limit);
-            expect(store.outbox.due(target, at, limit).map((item) => item.id)).toEqual(expected.due);
-            expect(store.outbox.nextAttemptAfter(target, at)).toBe(expected.next);
+            expect((await store.outbox.due(target, at, limit)).map((item) => item.id)).toEqual(expected.due);
+            expect(await store.outbox.nextAttemptAfter(target, at)).toBe(expected.next);
           }
         }
       }

@@ -77,9 +77,9 @@ describe('the asynchronous SQLite unit of work', () => {
       Array.from({ length: 50 }, (_, i) =>
         uow.transaction(async () => {
           await turn();
-          audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.first', payload: { tx: i } });
+          await audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.first', payload: { tx: i } });
           await turn();
-          audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.second', payload: { tx: i } });
+          await audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.second', payload: { tx: i } });
         }),
       ),
     );
@@ -89,7 +89,7 @@ describe('the asynchronous SQLite unit of work', () => {
       expect([rows[i]!.kind, rows[i + 1]!.kind]).toEqual(['test.first', 'test.second']);
       expect(rows[i]!.payload).toBe(rows[i + 1]!.payload);
     }
-    expect(audit.verify()).toMatchObject({ ok: true, count: 100, lastSeq: 100 });
+    expect(await audit.verify()).toMatchObject({ ok: true, count: 100, lastSeq: 100 });
   });
 
   it('rolls back every row when the transaction throws after an await, and lets the next one in', async () => {
@@ -97,7 +97,7 @@ describe('the asynchronous SQLite unit of work', () => {
     const uow = new SqliteUnitOfWork(db, undefined);
     const audit = new SqliteAuditLog(db, KEY, clock);
     const failing = uow.transaction(async () => {
-      audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.lost', payload: {} });
+      await audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.lost', payload: {} });
       db.prepare("INSERT INTO scratch (tx, step) VALUES ('lost', 0)").run();
       await turn();
       db.prepare("INSERT INTO scratch (tx, step) VALUES ('lost', 1)").run();
@@ -105,13 +105,13 @@ describe('the asynchronous SQLite unit of work', () => {
     });
     await expect(failing).rejects.toThrow('step two failed');
     expect(scratch(db)).toEqual([]);
-    expect(audit.head()).toEqual({ seq: 0, hash: expect.any(String) });
+    expect(await audit.head()).toEqual({ seq: 0, hash: expect.any(String) });
     expect(db.inTransaction).toBe(false);
     await uow.transaction(async () => {
-      audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.kept', payload: {} });
+      await audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.kept', payload: {} });
     });
-    expect(audit.head().seq).toBe(1);
-    expect(audit.verify()).toMatchObject({ ok: true, count: 1 });
+    expect((await audit.head()).seq).toBe(1);
+    expect(await audit.verify()).toMatchObject({ ok: true, count: 1 });
   });
 
   it('joins a nested call to the outer transaction as a savepoint: its throw undoes only its own rows', async () => {

@@ -1,7 +1,7 @@
 // A run's steps as the postmortem export shows them, read back from SQLite: an HTTP step has a status, not an exit code.
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { renderHtml, renderJson, renderMarkdown } from '../../../src/core/export/transcript.js';
+import { renderHtml, renderJson, renderMarkdown, renderToString } from '../../../src/core/export/transcript.js';
 import type { Incident } from '../../../src/core/incidents/incident.js';
 import type { Run, RunStepRecord } from '../../../src/core/runs/run.js';
 import { SqliteRunStore } from '../../../src/storage/sqlite-run-store.js';
@@ -84,34 +84,34 @@ const step = (over: Partial<RunStepRecord>): RunStepRecord => ({
   ...over,
 });
 
-function exported(render: typeof renderMarkdown): string {
-  store.incidents.insert(incident);
+async function exported(render: typeof renderMarkdown): Promise<string> {
+  await store.incidents.insert(incident);
   const runs = new SqliteRunStore(store.db);
-  runs.insert(run);
-  runs.saveStep(step({}));
-  runs.saveStep(
+  await runs.insert(run);
+  await runs.saveStep(step({}));
+  await runs.saveStep(
     step({ index: 1, name: 'probe', kind: 'http', outcome: 'failed', exitCode: null, httpStatus: 503, startedAt: T0 + 1_000, finishedAt: T0 + 3_000 }),
   );
-  return [...render(transcriptSource(store, 'INC-1', (id) => transcriptRuns(runs, id)))].join('');
+  return renderToString(render, await transcriptSource(store, 'INC-1', (id) => transcriptRuns(runs, id)));
 }
 
 describe('steps in the postmortem export', () => {
-  it('Markdown shows an HTTP step with its HTTP status and a program step with its exit code', () => {
-    const md = exported(renderMarkdown);
+  it('Markdown shows an HTTP step with its HTTP status and a program step with its exit code', async () => {
+    const md = await exported(renderMarkdown);
     expect(md).toContain('#### Step space: succeeded, exit 0, 1s\n');
     expect(md).toContain('#### Step probe: failed, HTTP 503, 2s\n');
     expect(md).not.toContain('exit 503');
   });
 
-  it('HTML shows an HTTP step with its HTTP status and a program step with its exit code', () => {
-    const html = exported(renderHtml);
+  it('HTML shows an HTTP step with its HTTP status and a program step with its exit code', async () => {
+    const html = await exported(renderHtml);
     expect(html).toContain('<h4>Step space: succeeded, exit 0</h4>');
     expect(html).toContain('<h4>Step probe: failed, HTTP 503</h4>');
     expect(html).not.toContain('exit 503');
   });
 
-  it('JSON gives an HTTP step its status as httpStatus and no exit code', () => {
-    const steps = (JSON.parse(exported(renderJson)) as { runs: Array<{ steps: unknown[] }> }).runs[0]!.steps;
+  it('JSON gives an HTTP step its status as httpStatus and no exit code', async () => {
+    const steps = (JSON.parse(await exported(renderJson)) as { runs: Array<{ steps: unknown[] }> }).runs[0]!.steps;
     expect(steps).toEqual([
       { name: 'space', outcome: 'succeeded', exitCode: 0, durationMs: 1_000, outputExcerpt: '' },
       { name: 'probe', outcome: 'failed', kind: 'http', exitCode: null, httpStatus: 503, durationMs: 2_000, outputExcerpt: '' },

@@ -18,17 +18,17 @@ afterEach(() => {
   removeTempDirs();
 });
 
-function open(): { store: Store; file: string; notes: (n: number) => void } {
+async function open(): Promise<{ store: Store; file: string; notes: (n: number) => Promise<void> }> {
   const file = path.join(makeTempDir('wal-checkpointer'), 'edgeops.db');
   const store = Store.create({ file, auditKey: KEY, clock });
   stores.push(store);
   const incidents = createIncidentService({ uow: store, audit: store.audit, incidents: store.incidents, outbox: store.outbox, clock });
-  incidents.declare(by, { title: 'Checkout errors' });
+  await incidents.declare(by, { title: 'Checkout errors' });
   return {
     store,
     file,
-    notes: (n) => {
-      for (let i = 0; i < n; i += 1) store.deferSync(() => incidents.note(by, 'INC-1', `probe ${i}: p99 at 180 ms`));
+    notes: async (n) => {
+      for (let i = 0; i < n; i += 1) await store.deferSync(async () => await incidents.note(by, 'INC-1', `probe ${i}: p99 at 180 ms`));
     },
   };
 }
@@ -48,36 +48,36 @@ const openOn = (file: string): string[] =>
     .filter((target) => target.startsWith(file));
 
 describe('background checkpoints', () => {
-  it('leave a burst of commits in the log instead of copying it into the database file inside a commit', () => {
-    const { store, file, notes } = open();
+  it('leave a burst of commits in the log instead of copying it into the database file inside a commit', async () => {
+    const { store, file, notes } = await open();
     const errors: Error[] = [];
     // A worker that would not come round during the test: whatever copying happens, the commits did it.
     store.checkpointInBackground({ everyMs: 60_000, onError: (err) => errors.push(err) });
     const before = size(file);
-    notes(NOTES);
+    await notes(NOTES);
     expect(size(`${file}-wal`)).toBeGreaterThan(1000 * 4096);
     expect(size(file)).toBe(before);
     expect(errors).toEqual([]);
   });
 
   it('copy the log into the database file from the worker, and the notes read back whole', async () => {
-    const { store, file, notes } = open();
+    const { store, file, notes } = await open();
     const errors: Error[] = [];
     store.checkpointInBackground({ everyMs: 20, onError: (err) => errors.push(err) });
     const before = size(file);
-    notes(NOTES);
+    await notes(NOTES);
     await store.durable();
     await expect.poll(() => size(file), { timeout: 10_000, interval: 20 }).toBeGreaterThan(before);
-    expect(store.audit.recentForIncident('INC-1', 1_000)).toHaveLength(NOTES + 1);
-    expect(store.audit.verify().ok).toBe(true);
+    expect(await store.audit.recentForIncident('INC-1', 1_000)).toHaveLength(NOTES + 1);
+    expect((await store.audit.verify()).ok).toBe(true);
     expect(errors).toEqual([]);
   });
 
   it('close the worker connection with the store: nothing in the process keeps the database open, and its log is removed', async () => {
-    const { store, file, notes } = open();
+    const { store, file, notes } = await open();
     store.checkpointInBackground({ everyMs: 20, onError: () => undefined });
     const before = size(file);
-    notes(50);
+    await notes(50);
     await store.durable();
     // The worker is up and has its own connection: it has copied the notes over.
     await expect.poll(() => size(file), { timeout: 10_000, interval: 20 }).toBeGreaterThan(before);
@@ -87,6 +87,6 @@ describe('background checkpoints', () => {
     expect(existsSync(`${file}-wal`)).toBe(false);
     const reopened = Store.create({ file, auditKey: KEY, clock });
     stores.push(reopened);
-    expect(reopened.audit.recentForIncident('INC-1', 100)).toHaveLength(51);
+    expect(await reopened.audit.recentForIncident('INC-1', 100)).toHaveLength(51);
   });
 });

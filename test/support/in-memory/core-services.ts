@@ -54,7 +54,7 @@ export function coreServices(options: { policy: Policy; procedures?: Procedure[]
     outbox: store.outbox,
     clock,
     catalog: () => catalog,
-    findIncident: (id) => store.incidents.get(id),
+    findIncident: async (id) => await store.incidents.get(id),
     secretEnv: {},
     programs: { digest: () => null },
     steps: {
@@ -68,7 +68,7 @@ export function coreServices(options: { policy: Policy; procedures?: Procedure[]
     killGroup: () => undefined,
     onError: (err) => errors.push(err),
   });
-  const findByPagerdutyId = (id: string) => store.incidents.byPagerdutyId(id);
+  const findByPagerdutyId = async (id: string) => await store.incidents.byPagerdutyId(id);
   const inbox = createPagerdutyInbox({ uow: store.uow, audit: store.audit, events: store.pagerdutyEvents, findByPagerdutyId });
   const processor = createPagerdutyProcessor({
     uow: store.uow,

@@ -25,6 +25,19 @@ import type {
 import type { Clock, UnitOfWork } from '../../../src/core/ports.js';
 import type { ApprovalRecord, Run, RunStepRecord } from '../../../src/core/runs/run.js';
 import type { RunStore } from '../../../src/core/runs/run-store.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** A port as written here: each method returns its value at once; `asyncPort` hands it out as the Promise-returning port. */
+type Sync<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Awaited<R> : T[K] };
+
+/** The port over `impl`: every method resolves (or rejects) with what `impl` returns (or throws). */
+function asyncPort<T extends object>(impl: Sync<T>): T {
+  const port: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(impl)) {
+    port[name] = typeof value === 'function' ? async (...args: unknown[]) => (value as (...a: unknown[]) => unknown)(...args) : value;
+  }
+  return port as T;
+}
 
 interface StoredOutboxItem extends OutboxItem {
   state: 'pending' | 'sent' | 'failed';
@@ -90,22 +103,31 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
   let state = empty();
 
   // Like SQLite: what a throwing transaction wrote is taken back; a nested one is a savepoint of its own.
+  // Transactions run one at a time, though they await inside: the next one starts when the last has settled.
+  const inside = new AsyncLocalStorage<true>();
+  let tail: Promise<unknown> = Promise.resolve();
+  const attempt = async <T>(fn: () => Promise<T>): Promise<T> => {
+    // Audit rows are never changed once appended: cutting the log back to its length restores it.
+    const rows = state.audit;
+    const length = rows.length;
+    const before = copy({ ...state, audit: [] });
+    try {
+      return await fn();
+    } catch (err) {
+      state = { ...before, audit: rows.slice(0, length) };
+      throw err;
+    }
+  };
   const uow: UnitOfWork = {
-    transaction<T>(fn: () => T): T {
-      // Audit rows are never changed once appended: cutting the log back to its length restores it.
-      const rows = state.audit;
-      const length = rows.length;
-      const before = copy({ ...state, audit: [] });
-      try {
-        return fn();
-      } catch (err) {
-        state = { ...before, audit: rows.slice(0, length) };
-        throw err;
-      }
+    transaction<T>(fn: () => Promise<T>): Promise<T> {
+      if (inside.getStore()) return attempt(fn);
+      const run = tail.then(() => inside.run(true, () => attempt(fn)));
+      tail = run.catch(() => undefined);
+      return run;
     },
   };
 
-  const audit: AuditLog = {
+  const audit = asyncPort<AuditLog>({
     append(input: AuditEventInput): AuditEvent {
       const last = state.audit.at(-1);
       const prevHash = last?.hash ?? GENESIS_HASH;
@@ -125,7 +147,7 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
       state.head = { seq: row.seq, hash, mac: headMac(key, row.seq, hash) };
       return toEvent(row);
     },
-    *transcriptRows(incidentId, options = {}): IterableIterator<TranscriptEvent> {
+    async *transcriptRows(incidentId, options = {}): AsyncGenerator<TranscriptEvent> {
       for (const r of state.audit) {
         if (r.incidentId !== incidentId) continue;
         if (options.kinds && !options.kinds.includes(r.kind)) continue;
@@ -151,9 +173,9 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
     },
     head: () => (state.head ? { seq: state.head.seq, hash: state.head.hash } : { seq: 0, hash: GENESIS_HASH }),
     verify: (visit) => verifyChain(key, state.audit, state.head, visit),
-  };
+  });
 
-  const incidents: IncidentStore = {
+  const incidents = asyncPort<IncidentStore>({
     nextNumber: () => Math.max(0, ...[...state.incidents.values()].map((i) => i.number)) + 1,
     insert: (incident) => {
       if (state.incidents.has(incident.id)) throw new Error(`${incident.id} already exists`);
@@ -164,10 +186,10 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
     byChannelId: (channelId) => copy([...state.incidents.values()].find((i) => i.channelId === channelId)),
     byPagerdutyId: (pagerdutyId) => copy([...state.incidents.values()].find((i) => i.pagerdutyId === pagerdutyId)),
     listOpen: () => copy([...state.incidents.values()].filter((i) => i.status !== 'resolved').sort((a, b) => a.number - b.number)),
-  };
+  });
 
   const byNumber = (a: Run, b: Run): number => a.number - b.number;
-  const runs: RunStore = {
+  const runs = asyncPort<RunStore>({
     nextNumber: () => Math.max(0, ...[...state.runs.values()].map((r) => r.number)) + 1,
     insert: (run) => {
       if (state.runs.has(run.id)) throw new Error(`${run.id} already exists`);
@@ -195,7 +217,7 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
     releaseLease: (key, runId) => {
       if (state.leases.get(key) === runId) state.leases.delete(key);
     },
-  };
+  });
 
   /** Each channel's next pending item: its most urgent class first, then queue order. */
   const heads = (target: OutboxTarget): StoredOutboxItem[] => {
@@ -212,7 +234,7 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
     if (!found) throw new Error(`no outbox item ${id}`);
     return found;
   };
-  const outbox: Outbox = {
+  const outbox = asyncPort<Outbox>({
     enqueue: ({ causeSeq, target, channel, body }) => {
       const now = clock.now();
       const id = (state.outbox.at(-1)?.id ?? 0) + 1;
@@ -256,22 +278,23 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
         .map((h) => h.nextAttemptAt);
       return later.length > 0 ? Math.min(...later) : null;
     },
-    markSent: (id, now, receipt) => Object.assign(item(id), { state: 'sent', sentAt: now, receipt: receipt ?? null, attempts: item(id).attempts + 1 }),
+    markSent: (id, now, receipt) =>
+      void Object.assign(item(id), { state: 'sent', sentAt: now, receipt: receipt ?? null, attempts: item(id).attempts + 1 }),
     receipt: (target, key) => {
       const sent = state.outbox.filter((o) => o.target === target && o.messageKey === key && o.state === 'sent' && o.receipt !== null).at(-1);
       return sent ? { receipt: sent.receipt!, sentAt: sent.sentAt! } : undefined;
     },
-    markRetry: (id, nextAttemptAt, error) => Object.assign(item(id), { nextAttemptAt, lastError: error, attempts: item(id).attempts + 1 }),
-    markFailed: (id, error) => Object.assign(item(id), { state: 'failed', lastError: error, attempts: item(id).attempts + 1 }),
+    markRetry: (id, nextAttemptAt, error) => void Object.assign(item(id), { nextAttemptAt, lastError: error, attempts: item(id).attempts + 1 }),
+    markFailed: (id, error) => void Object.assign(item(id), { state: 'failed', lastError: error, attempts: item(id).attempts + 1 }),
     depth: (target) => state.outbox.filter((o) => o.state === 'pending' && (target === undefined || o.target === target)).length,
-  };
+  });
 
   const pdEvent = (eventId: string): StoredPagerdutyEvent => {
     const found = state.pdEvents.get(eventId);
     if (!found) throw new Error(`no PagerDuty event ${eventId}`);
     return found;
   };
-  const pagerdutyEvents: PagerdutyEventStore = {
+  const pagerdutyEvents = asyncPort<PagerdutyEventStore>({
     findDuplicate: (eventId, webhookId) => {
       const found = [...state.pdEvents.values()].find((e) => e.eventId === eventId || (webhookId !== null && e.webhookId === webhookId));
       return found && { eventId: found.eventId, receivedSeq: found.receivedSeq };
@@ -323,7 +346,7 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
       for (const e of state.pdEvents.values()) counts[e.state] += 1;
       return counts;
     },
-  };
+  });
 
   return {
     uow,

@@ -57,10 +57,10 @@ function visibilityOver(incidents: Incident[], invited: Record<string, string[]>
   const reads: string[] = [];
   const visibility = createIncidentVisibility({
     incidents: {
-      find: (id) => incidents.find((i) => i.id === id),
-      byChannel: (channelId) => incidents.find((i) => i.channelId === channelId),
-      listOpen: () => incidents.filter((i) => i.status !== 'resolved'),
-      invited: (id) => {
+      find: async (id) => incidents.find((i) => i.id === id),
+      byChannel: async (channelId) => incidents.find((i) => i.channelId === channelId),
+      listOpen: async () => incidents.filter((i) => i.status !== 'resolved'),
+      invited: async (id) => {
         reads.push(id);
         return invited[id] ?? [];
       },
@@ -80,9 +80,9 @@ function visibilityOver(incidents: Incident[], invited: Record<string, string[]>
 const viewer = (id: string, channelId: string | null = 'C0GENERAL1'): Viewer => ({ actor: { id, groups: [] }, channelId });
 
 /** The error a call throws, so its class and message can both be compared. */
-function thrown(fn: () => unknown): Error {
+async function thrown(fn: () => Promise<unknown>): Promise<Error> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     return err as Error;
   }
@@ -112,38 +112,38 @@ describe('maySee', () => {
     throw new Error('read when the answer did not depend on it');
   };
 
-  it('shows a public incident to anyone without asking the policy or reading invitations', () => {
-    expect(maySee(incident({ private: false }), OUTSIDER, never, never)).toBe(true);
+  it('shows a public incident to anyone without asking the policy or reading invitations', async () => {
+    expect(await maySee(incident({ private: false }), OUTSIDER, never, never)).toBe(true);
   });
 
-  it('shows a private incident to its declarer and role holders without asking the policy or reading invitations', () => {
-    expect(maySee(incident(), DECLARER, never, never)).toBe(true);
-    expect(maySee(incident(), COMMS, never, never)).toBe(true);
+  it('shows a private incident to its declarer and role holders without asking the policy or reading invitations', async () => {
+    expect(await maySee(incident(), DECLARER, never, never)).toBe(true);
+    expect(await maySee(incident(), COMMS, never, never)).toBe(true);
   });
 
-  it('shows a private incident to the invited and to viewers allowed incident.view_private, and hides it from everyone else', () => {
+  it('shows a private incident to the invited and to viewers allowed incident.view_private, and hides it from everyone else', async () => {
     expect(
-      maySee(
+      await maySee(
         incident(),
         GUEST,
         () => false,
-        () => [GUEST],
+        async () => [GUEST],
       ),
     ).toBe(true);
     expect(
-      maySee(
+      await maySee(
         incident(),
         SRE,
         () => true,
-        () => [],
+        async () => [],
       ),
     ).toBe(true);
     expect(
-      maySee(
+      await maySee(
         incident(),
         OUTSIDER,
         () => false,
-        () => [GUEST],
+        async () => [GUEST],
       ),
     ).toBe(false);
   });
@@ -160,54 +160,54 @@ describe('createIncidentVisibility', () => {
     roles: { commander: OUTSIDER, comms: null, scribe: null },
   });
 
-  it('answers a hidden incident with exactly the missing-incident error', () => {
+  it('answers a hidden incident with exactly the missing-incident error', async () => {
     const { visibility } = visibilityOver([hidden, open]);
-    const hiddenErr = thrown(() => visibility.get(viewer(OUTSIDER), 'INC-1'));
-    const missingErr = thrown(() => visibility.get(viewer(OUTSIDER), 'INC-9'));
+    const hiddenErr = await thrown(() => visibility.get(viewer(OUTSIDER), 'INC-1'));
+    const missingErr = await thrown(() => visibility.get(viewer(OUTSIDER), 'INC-9'));
     expect(hiddenErr).toBeInstanceOf(NotFoundError);
     expect(missingErr).toBeInstanceOf(NotFoundError);
     expect(hiddenErr.message).toBe('INC-1 does not exist; /incident list shows the open incidents');
     expect(missingErr.message).toBe(noSuchIncident('INC-9').message);
     expect(hiddenErr.message.replace('INC-1', 'INC-9')).toBe(missingErr.message);
-    expect(visibility.get(viewer(OUTSIDER), 'INC-2')).toBe(open);
+    expect(await visibility.get(viewer(OUTSIDER), 'INC-2')).toBe(open);
   });
 
-  it('lists and resolves channels only for incidents the viewer may see', () => {
+  it('lists and resolves channels only for incidents the viewer may see', async () => {
     const { visibility } = visibilityOver([hidden, open], { 'INC-1': [GUEST] });
-    expect(visibility.listOpen(viewer(OUTSIDER)).map((i) => i.id)).toEqual(['INC-2']);
-    expect(visibility.listOpen(viewer(GUEST)).map((i) => i.id)).toEqual(['INC-1', 'INC-2']);
-    expect(visibility.listOpen(viewer(SRE)).map((i) => i.id)).toEqual(['INC-1', 'INC-2']);
+    expect((await visibility.listOpen(viewer(OUTSIDER))).map((i) => i.id)).toEqual(['INC-2']);
+    expect((await visibility.listOpen(viewer(GUEST))).map((i) => i.id)).toEqual(['INC-1', 'INC-2']);
+    expect((await visibility.listOpen(viewer(SRE))).map((i) => i.id)).toEqual(['INC-1', 'INC-2']);
     // Being in the channel is not membership.
-    expect(visibility.byChannel(viewer(OUTSIDER, 'C0INC0001'), 'C0INC0001')).toBeUndefined();
-    expect(visibility.byChannel(viewer(GUEST, 'C0INC0001'), 'C0INC0001')).toBe(hidden);
+    expect(await visibility.byChannel(viewer(OUTSIDER, 'C0INC0001'), 'C0INC0001')).toBeUndefined();
+    expect(await visibility.byChannel(viewer(GUEST, 'C0INC0001'), 'C0INC0001')).toBe(hidden);
   });
 
-  it('lets incident.view_private work only where the policy grants it (a channel-narrowed rule)', () => {
+  it('lets incident.view_private work only where the policy grants it (a channel-narrowed rule)', async () => {
     const { visibility } = visibilityOver([hidden]);
-    expect(visibility.canSee(viewer(AUDITOR, 'C0AUDIT01'), hidden)).toBe(true);
-    expect(visibility.canSee(viewer(AUDITOR, 'C0GENERAL1'), hidden)).toBe(false);
+    expect(await visibility.canSee(viewer(AUDITOR, 'C0AUDIT01'), hidden)).toBe(true);
+    expect(await visibility.canSee(viewer(AUDITOR, 'C0GENERAL1'), hidden)).toBe(false);
   });
 
-  it('reads invitations only for a private incident the viewer neither declared nor holds a role in', () => {
+  it('reads invitations only for a private incident the viewer neither declared nor holds a role in', async () => {
     const { visibility, reads } = visibilityOver([hidden, open]);
-    visibility.get(viewer(OUTSIDER), 'INC-2');
-    visibility.get(viewer(DECLARER), 'INC-1');
-    visibility.get(viewer(COMMS), 'INC-1');
+    await visibility.get(viewer(OUTSIDER), 'INC-2');
+    await visibility.get(viewer(DECLARER), 'INC-1');
+    await visibility.get(viewer(COMMS), 'INC-1');
     expect(reads).toEqual([]);
-    thrown(() => visibility.get(viewer(OUTSIDER), 'INC-1'));
+    await thrown(() => visibility.get(viewer(OUTSIDER), 'INC-1'));
     expect(reads).toEqual(['INC-1']);
   });
 
-  it('answers a run in a hidden incident as a missing run, and leaves runs outside incidents alone', () => {
+  it('answers a run in a hidden incident as a missing run, and leaves runs outside incidents alone', async () => {
     const { visibility } = visibilityOver([hidden, open]);
-    const err = thrown(() => visibility.run(viewer(OUTSIDER), { id: 'R-4', incidentId: 'INC-1' }));
+    const err = await thrown(() => visibility.run(viewer(OUTSIDER), { id: 'R-4', incidentId: 'INC-1' }));
     expect(err).toBeInstanceOf(NotFoundError);
     expect(err.message).toBe(noSuchRun('R-4').message);
     expect(err.message).toBe('R-4 does not exist; run ids look like R-12');
     const inPublic = { id: 'R-5', incidentId: 'INC-2' };
     const outside = { id: 'R-6', incidentId: null };
-    expect(visibility.run(viewer(OUTSIDER), inPublic)).toBe(inPublic);
-    expect(visibility.run(viewer(OUTSIDER), outside)).toBe(outside);
-    expect(visibility.run(viewer(DECLARER), { id: 'R-4', incidentId: 'INC-1' })).toEqual({ id: 'R-4', incidentId: 'INC-1' });
+    expect(await visibility.run(viewer(OUTSIDER), inPublic)).toBe(inPublic);
+    expect(await visibility.run(viewer(OUTSIDER), outside)).toBe(outside);
+    expect(await visibility.run(viewer(DECLARER), { id: 'R-4', incidentId: 'INC-1' })).toEqual({ id: 'R-4', incidentId: 'INC-1' });
   });
 });

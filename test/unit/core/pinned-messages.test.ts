@@ -9,25 +9,25 @@ function notesOf(rows: Array<Partial<TranscriptEvent> & { payload: Record<string
   return {
     asked,
     audit: {
-      transcriptRows(incidentId: string, options?: { kinds?: string[] }): IterableIterator<TranscriptEvent> {
+      async *transcriptRows(incidentId: string, options?: { kinds?: string[] }): AsyncGenerator<TranscriptEvent> {
         asked.push(options?.kinds);
-        return (incidentId === 'INC-1' ? rows : []).map((r) => r as TranscriptEvent)[Symbol.iterator]();
+        yield* (incidentId === 'INC-1' ? rows : []).map((r) => r as TranscriptEvent);
       },
     },
   };
 }
 
 describe('pinned messages', () => {
-  it('knows a message pinned onto the incident, and only that incident, from its notes', () => {
+  it('knows a message pinned onto the incident, and only that incident, from its notes', async () => {
     const log = notesOf([{ payload: { text: 'typed note' } }, { payload: { pinned: true, message_ts: '1700000000.000100' } }]);
     const pins = createPinnedMessages(log);
-    expect(pins.isPinned('INC-1', '1700000000.000100')).toBe(true);
-    expect(pins.isPinned('INC-2', '1700000000.000100')).toBe(false);
+    expect(await pins.isPinned('INC-1', '1700000000.000100')).toBe(true);
+    expect(await pins.isPinned('INC-2', '1700000000.000100')).toBe(false);
     expect(log.asked).toEqual([['incident.note'], ['incident.note']]);
   });
 
-  it('does not count a typed note that merely names the same message time', () => {
+  it('does not count a typed note that merely names the same message time', async () => {
     const pins = createPinnedMessages(notesOf([{ payload: { pinned: false, message_ts: '1700000000.000100' } }]));
-    expect(pins.isPinned('INC-1', '1700000000.000100')).toBe(false);
+    expect(await pins.isPinned('INC-1', '1700000000.000100')).toBe(false);
   });
 });

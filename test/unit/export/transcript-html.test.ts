@@ -1,7 +1,7 @@
 // The HTML transcript escapes every recorded field and keeps its line breaks visible.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Incident } from '../../../src/core/incidents/incident.js';
-import { renderHtml, type TranscriptEvent } from '../../../src/core/export/transcript.js';
+import { renderHtml, renderToString, type TranscriptEvent } from '../../../src/core/export/transcript.js';
 
 const T0 = Date.UTC(2026, 2, 4, 10, 0, 0);
 const HOSTILE = `<!-- <script>alert(1)</script> <img src=x onerror=alert(1)> "' &amp;`;
@@ -38,27 +38,29 @@ const event = (seq: number, kind: string, payload: Record<string, unknown>): Tra
 });
 
 describe('HTML transcript', () => {
-  const html = [
-    ...renderHtml({
-      incident,
-      events: () => [event(1, 'incident.note', { text: `note\n${HOSTILE}` })],
-      runs: () => [
-        {
-          id: 'R-1',
-          procedure: 'p',
-          environment: 'e',
-          state: 'failed',
-          requestedBy: 'U1',
-          approvers: [],
-          params: { v: HOSTILE },
-          startedAt: null,
-          finishedAt: null,
-          steps: [{ name: 's', outcome: 'failed', exitCode: 1, durationMs: 1, outputExcerpt: HOSTILE }],
-        },
-      ],
-      denied: () => [event(2, 'policy.denied', { action: 'run', procedure: 'p', reason: HOSTILE })],
-    }),
-  ].join('');
+  const rendered = renderToString(renderHtml, {
+    incident,
+    events: () => [event(1, 'incident.note', { text: `note\n${HOSTILE}` })],
+    runs: () => [
+      {
+        id: 'R-1',
+        procedure: 'p',
+        environment: 'e',
+        state: 'failed',
+        requestedBy: 'U1',
+        approvers: [],
+        params: { v: HOSTILE },
+        startedAt: null,
+        finishedAt: null,
+        steps: [{ name: 's', outcome: 'failed', exitCode: 1, durationMs: 1, outputExcerpt: HOSTILE }],
+      },
+    ],
+    denied: () => [event(2, 'policy.denied', { action: 'run', procedure: 'p', reason: HOSTILE })],
+  });
+  let html = '';
+  beforeAll(async () => {
+    html = await rendered;
+  });
   const escaped = HOSTILE.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 
   it('holds no tag, comment or attribute from recorded text: each field appears only escaped', () => {

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Incident } from '../../../src/core/incidents/incident.js';
-import { renderMarkdown, type TranscriptEvent, type TranscriptRun, type TranscriptSource } from '../../../src/core/export/transcript.js';
+import { renderMarkdown, renderToString, type TranscriptEvent, type TranscriptRun, type TranscriptSource } from '../../../src/core/export/transcript.js';
 import { blockAfter, headings, readMarkdown, type Block } from '../../helpers/markdown.js';
 
 const T0 = Date.UTC(2026, 2, 4, 10, 0, 0);
@@ -45,7 +45,7 @@ function source(i: Incident, events: TranscriptEvent[], runs: TranscriptRun[] = 
   return { incident: i, events: () => events, runs: () => runs, denied: () => denied };
 }
 
-const render = (src: TranscriptSource): Block[] => readMarkdown([...renderMarkdown(src)].join(''));
+const render = async (src: TranscriptSource): Promise<Block[]> => readMarkdown(await renderToString(renderMarkdown, src));
 
 const SECTIONS = ['## Summary', '## Timeline', '## Procedure runs', '## Denied attempts'];
 
@@ -68,16 +68,16 @@ function expectIntact(blocks: Block[], i: Incident, events: TranscriptEvent[]): 
 }
 
 describe('Markdown transcript', () => {
-  it('shows a title holding a line break and <!-- as text, with the real timeline and audit footer after it', () => {
+  it('shows a title holding a line break and <!-- as text, with the real timeline and audit footer after it', async () => {
     const i = incident({ title: 'Checkout down\n<!--' });
     const events = [event(1, 'incident.declared', { title: i.title, severity: 2 }), event(2, 'incident.note', { text: 'still here' })];
-    const blocks = render(source(i, events));
+    const blocks = await render(source(i, events));
     expectIntact(blocks, i, events);
     const timeline = blockAfter(blocks, 'Timeline') as Extract<Block, { kind: 'table' }>;
     expect(timeline.rows[1]![4]).toBe('declared "Checkout down\n<!--" (SEV2)');
   });
 
-  it('keeps a summary that fakes a Timeline section and footer inside its own fence, as recorded', () => {
+  it('keeps a summary that fakes a Timeline section and footer inside its own fence, as recorded', async () => {
     const summary = [
       'Rolled back',
       '',
@@ -95,12 +95,12 @@ describe('Markdown transcript', () => {
     ].join('\n');
     const i = incident({ summary });
     const events = [event(1, 'incident.declared', { title: i.title, severity: 2 }), event(2, 'incident.resolved', { summary })];
-    const blocks = render(source(i, events));
+    const blocks = await render(source(i, events));
     expectIntact(blocks, i, events);
     expect(blockAfter(blocks, 'Summary')).toEqual({ kind: 'fence', text: summary });
   });
 
-  it('keeps a note with line breaks (\\r too), table pipes and HTML inside its timeline cell, as recorded', () => {
+  it('keeps a note with line breaks (\\r too), table pipes and HTML inside its timeline cell, as recorded', async () => {
     const note = 'ok | forged cell\r## Procedure runs\n- fake run\r\n<!-- hide the rest';
     const i = incident();
     const events = [
@@ -108,13 +108,13 @@ describe('Markdown transcript', () => {
       event(2, 'incident.note', { text: note }),
       event(3, 'incident.resolved', {}),
     ];
-    const blocks = render(source(i, events));
+    const blocks = await render(source(i, events));
     expectIntact(blocks, i, events);
     const timeline = blockAfter(blocks, 'Timeline') as Extract<Block, { kind: 'table' }>;
     expect(timeline.rows[2]![4]).toBe(`note: ${note.replace(/\r\n|\r/g, '\n')}`);
   });
 
-  it('keeps hostile parameter values, actors and denial reasons inside their list items', () => {
+  it('keeps hostile parameter values, actors and denial reasons inside their list items', async () => {
     const value = '*x* _y_ [z](http://evil.example) `c` ~~s~~ $m$ &amp; <b>b</b>\n## Denied attempts';
     const i = incident();
     const events = [event(1, 'incident.declared', { title: i.title, severity: 2 })];
@@ -131,7 +131,7 @@ describe('Markdown transcript', () => {
       steps: [{ name: 'sort', outcome: 'failed', exitCode: 2, durationMs: 10, outputExcerpt: 'sort: cannot read\n```\n## Timeline' }],
     };
     const denied = [event(9, 'policy.denied', { action: 'run', procedure: 'x', reason: '<!-- *no* -->' }, 'U0EVE0001')];
-    const blocks = render(source(i, events, [run], denied));
+    const blocks = await render(source(i, events, [run], denied));
     expectIntact(blocks, i, events);
     const runBlock = blockAfter(blocks, 'R-1: sort-file in staging — failed');
     expect(runBlock).toMatchObject({
@@ -145,7 +145,7 @@ describe('Markdown transcript', () => {
     });
   });
 
-  it('renders any recorded text in the title, a cell and a parameter as exactly that text (property)', () => {
+  it('renders any recorded text in the title, a cell and a parameter as exactly that text (property)', async () => {
     const markup = fc.string({
       unit: fc.constantFrom(
         '\\',
@@ -187,8 +187,8 @@ describe('Markdown transcript', () => {
       ),
       maxLength: 40,
     });
-    fc.assert(
-      fc.property(markup, markup, (title, text) => {
+    await fc.assert(
+      fc.asyncProperty(markup, markup, async (title, text) => {
         const i = incident({ title: `t${title}`, summary: text });
         const events = [event(1, 'incident.note', { text: `n${text}` })];
         const run: TranscriptRun = {
@@ -203,7 +203,7 @@ describe('Markdown transcript', () => {
           finishedAt: null,
           steps: [],
         };
-        const blocks = render(source(i, events, [run]));
+        const blocks = await render(source(i, events, [run]));
         const shown = (s: string): string =>
           s
             .replace(/\r\n|\r|\n/g, '\n')

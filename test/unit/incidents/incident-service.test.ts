@@ -7,23 +7,23 @@ const IC = { actor: { id: 'U0IC00001', groups: [] }, source: 'slack' as const };
 const POLICY = { roles: {}, rules: [] };
 
 describe('the incident service over in-memory ports', () => {
-  it('keeps the timeline of declare, note and resolve in order, with the projection and the channel messages beside it', () => {
+  it('keeps the timeline of declare, note and resolve in order, with the projection and the channel messages beside it', async () => {
     const s = coreServices({ policy: POLICY });
-    const declared = s.incidents.declare(IC, { title: 'Checkout is slow', severity: 2, service: 'checkout' });
+    const declared = await s.incidents.declare(IC, { title: 'Checkout is slow', severity: 2, service: 'checkout' });
     expect(declared).toMatchObject({ id: 'INC-1', severity: 2, status: 'investigating', roles: { commander: IC.actor.id } });
     s.clock.advance(60_000);
-    s.incidents.note(IC, 'INC-1', 'p99 back under 300ms after the rollback');
+    await s.incidents.note(IC, 'INC-1', 'p99 back under 300ms after the rollback');
     s.clock.advance(60_000);
-    const resolved = s.incidents.resolve(IC, 'INC-1', 'rolled back release 412');
+    const resolved = await s.incidents.resolve(IC, 'INC-1', 'rolled back release 412');
 
     expect(resolved).toMatchObject({ status: 'resolved', summary: 'rolled back release 412', resolvedAt: declared.declaredAt + 120_000 });
-    expect(s.incidents.timeline('INC-1', 10).map((e) => [e.kind, e.payload.text ?? e.payload.summary ?? e.payload.title])).toEqual([
+    expect((await s.incidents.timeline('INC-1', 10)).map((e) => [e.kind, e.payload.text ?? e.payload.summary ?? e.payload.title])).toEqual([
       ['incident.declared', 'Checkout is slow'],
       ['incident.note', 'p99 back under 300ms after the rollback'],
       ['incident.resolved', 'rolled back release 412'],
     ]);
-    expect(s.store.incidents.get('INC-1')).toMatchObject({ status: 'resolved', lastUpdateAt: declared.declaredAt + 120_000 });
-    expect(s.incidents.listOpen()).toEqual([]);
+    expect(await s.store.incidents.get('INC-1')).toMatchObject({ status: 'resolved', lastUpdateAt: declared.declaredAt + 120_000 });
+    expect(await s.incidents.listOpen()).toEqual([]);
     const messages = s.store.outboxItems();
     expect(messages.map((m) => [m.channel, (m.body as { kind: string }).kind])).toEqual([
       ['incident:INC-1', 'incident.declared'],
@@ -32,47 +32,47 @@ describe('the incident service over in-memory ports', () => {
     ]);
     // Each message names the audit row that caused it, and the rows form a chain that verifies.
     expect(messages.map((m) => m.causeSeq)).toEqual([1, 2, 3]);
-    expect(s.store.audit.verify()).toMatchObject({ ok: true, count: 3 });
+    expect(await s.store.audit.verify()).toMatchObject({ ok: true, count: 3 });
   });
 
-  it('refuses a note on an unknown incident and an empty note, recording nothing', () => {
+  it('refuses a note on an unknown incident and an empty note, recording nothing', async () => {
     const s = coreServices({ policy: POLICY });
-    s.incidents.declare(IC, { title: 'Checkout is slow' });
-    expect(() => s.incidents.note(IC, 'INC-9', 'hello')).toThrow('INC-9 does not exist');
-    expect(() => s.incidents.note(IC, 'INC-1', '   ')).toThrow(InputError);
+    await s.incidents.declare(IC, { title: 'Checkout is slow' });
+    await expect(s.incidents.note(IC, 'INC-9', 'hello')).rejects.toThrow('INC-9 does not exist');
+    await expect(s.incidents.note(IC, 'INC-1', '   ')).rejects.toThrow(InputError);
     expect(s.kinds()).toEqual(['incident.declared']);
     expect(s.store.outboxItems()).toHaveLength(1);
   });
 
-  it('refuses to resolve a resolved incident again and leaves its timeline as it was', () => {
+  it('refuses to resolve a resolved incident again and leaves its timeline as it was', async () => {
     const s = coreServices({ policy: POLICY });
-    s.incidents.declare(IC, { title: 'Checkout is slow' });
-    s.incidents.resolve(IC, 'INC-1');
-    expect(() => s.incidents.resolve(IC, 'INC-1', 'again')).toThrow(ConflictError);
+    await s.incidents.declare(IC, { title: 'Checkout is slow' });
+    await s.incidents.resolve(IC, 'INC-1');
+    await expect(s.incidents.resolve(IC, 'INC-1', 'again')).rejects.toThrow(ConflictError);
     expect(s.kinds()).toEqual(['incident.declared', 'incident.resolved']);
-    expect(s.store.incidents.get('INC-1')!.summary).toBeNull();
+    expect((await s.store.incidents.get('INC-1'))!.summary).toBeNull();
   });
 
-  it('takes back the whole change when a listener throws inside its transaction: no row, no projection change, no message', () => {
+  it('takes back the whole change when a listener throws inside its transaction: no row, no projection change, no message', async () => {
     const s = coreServices({ policy: POLICY });
-    s.incidents.declare(IC, { title: 'Checkout is slow' });
-    const before = s.store.incidents.get('INC-1');
-    expect(() =>
-      s.store.uow.transaction(() => {
-        s.incidents.note(IC, 'INC-1', 'lands with the rest or not at all');
+    await s.incidents.declare(IC, { title: 'Checkout is slow' });
+    const before = await s.store.incidents.get('INC-1');
+    await expect(
+      s.store.uow.transaction(async () => {
+        await s.incidents.note(IC, 'INC-1', 'lands with the rest or not at all');
         throw new Error('the rest failed');
       }),
-    ).toThrow('the rest failed');
+    ).rejects.toThrow('the rest failed');
     expect(s.kinds()).toEqual(['incident.declared']);
-    expect(s.store.incidents.get('INC-1')).toEqual(before);
+    expect(await s.store.incidents.get('INC-1')).toEqual(before);
     expect(s.store.outboxItems()).toHaveLength(1);
   });
 
-  it("makes verify name a row changed behind the log's back", () => {
+  it("makes verify name a row changed behind the log's back", async () => {
     const s = coreServices({ policy: POLICY });
-    s.incidents.declare(IC, { title: 'Checkout is slow' });
-    s.incidents.note(IC, 'INC-1', 'first note');
+    await s.incidents.declare(IC, { title: 'Checkout is slow' });
+    await s.incidents.note(IC, 'INC-1', 'first note');
     s.store.tamper(2, (row) => (row.payloadText = row.payloadText.replace('first', 'forged')));
-    expect(s.store.audit.verify()).toMatchObject({ ok: false, seq: 2, reason: 'hash does not match the row (altered, or another key)' });
+    expect(await s.store.audit.verify()).toMatchObject({ ok: false, seq: 2, reason: 'hash does not match the row (altered, or another key)' });
   });
 });

@@ -5,7 +5,7 @@ import { groupCommit } from '../../../src/adapters/pagerduty/group-commit.js';
 describe('groupCommit', () => {
   it('writes items submitted together as one batch, in order, and answers each caller', async () => {
     const batches: number[][] = [];
-    const save = groupCommit((items: number[]) => {
+    const save = groupCommit(async (items: number[]) => {
       batches.push(items);
       return items.map((i) => i * 10);
     });
@@ -18,14 +18,14 @@ describe('groupCommit', () => {
 
   it('caps a batch and writes the rest in the next one', async () => {
     const batches: number[][] = [];
-    const save = groupCommit((items: number[]) => (batches.push(items), items), { maxBatch: 2 });
+    const save = groupCommit(async (items: number[]) => (batches.push(items), items), { maxBatch: 2 });
     await Promise.all([1, 2, 3, 4, 5].map((i) => save(i)));
     expect(batches).toEqual([[1, 2], [3, 4], [5]]);
   });
 
   it('rejects every caller of a batch whose write failed, and carries on with the next', async () => {
     let fail = true;
-    const save = groupCommit((items: string[]) => {
+    const save = groupCommit(async (items: string[]) => {
       if (fail) throw new Error('disk full');
       return items;
     });

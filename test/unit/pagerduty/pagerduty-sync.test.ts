@@ -93,11 +93,11 @@ const human: By = { actor: { id: 'U0SRE0001', groups: [] }, source: 'slack' };
 const pd: By = { actor: { id: 'pagerduty:Checkout', groups: [], pagerdutyService: 'Checkout' }, source: 'pagerduty' };
 
 describe('mirroring acks and resolves to PagerDuty', () => {
-  it('queues an acknowledge and a resolve (with its summary) for a PagerDuty incident, keyed by that incident', () => {
+  it('queues an acknowledge and a resolve (with its summary) for a PagerDuty incident, keyed by that incident', async () => {
     const { queued, outbox } = recorder();
-    const sync = createPagerdutySync({ outbox, findIncident: () => incident() });
-    sync.onIncidentRecorded(event('incident.acknowledged'), incident(), human);
-    sync.onIncidentRecorded(event('incident.resolved', { summary: 'rolled back' }), incident(), human);
+    const sync = createPagerdutySync({ outbox, findIncident: async () => incident() });
+    await sync.onIncidentRecorded(event('incident.acknowledged'), incident(), human);
+    await sync.onIncidentRecorded(event('incident.resolved', { summary: 'rolled back' }), incident(), human);
     expect(queued).toEqual([
       { causeSeq: 42, target: 'pagerduty', channel: 'pagerduty:PINC1', body: { kind: 'pagerduty.acknowledge', action: 'acknowledge', incident: 'PINC1' } },
       {
@@ -110,12 +110,12 @@ describe('mirroring acks and resolves to PagerDuty', () => {
     for (const q of queued) expect(PagerdutyWriteSchema.safeParse(q.body).success).toBe(true);
   });
 
-  it('sends nothing back for changes that came from PagerDuty, for incidents not from PagerDuty, or for other kinds', () => {
+  it('sends nothing back for changes that came from PagerDuty, for incidents not from PagerDuty, or for other kinds', async () => {
     const { queued, outbox } = recorder();
-    const sync = createPagerdutySync({ outbox, findIncident: () => incident() });
-    sync.onIncidentRecorded(event('incident.acknowledged'), incident(), pd);
-    sync.onIncidentRecorded(event('incident.acknowledged'), incident({ pagerdutyId: null }), human);
-    sync.onIncidentRecorded(event('incident.note', { text: 'x' }), incident(), human);
+    const sync = createPagerdutySync({ outbox, findIncident: async () => incident() });
+    await sync.onIncidentRecorded(event('incident.acknowledged'), incident(), pd);
+    await sync.onIncidentRecorded(event('incident.acknowledged'), incident({ pagerdutyId: null }), human);
+    await sync.onIncidentRecorded(event('incident.note', { text: 'x' }), incident(), human);
     expect(queued).toEqual([]);
   });
 });
@@ -140,15 +140,15 @@ describe('notes for runs PagerDuty triggered', () => {
     expect(text).toContain('• request: timed out (exit —, 1s)');
   });
 
-  it('are queued only for PagerDuty-triggered runs in incidents that came from PagerDuty', () => {
+  it('are queued only for PagerDuty-triggered runs in incidents that came from PagerDuty', async () => {
     const { queued, outbox } = recorder();
     let found: Incident | undefined = incident();
-    const sync = createPagerdutySync({ outbox, findIncident: () => found });
-    sync.onRunFinished(run(), [step()], 9);
-    sync.onRunFinished(run({ source: 'slack', requestedBy: 'U1' }), [step()], 10);
-    sync.onRunFinished(run({ incidentId: null }), [step()], 11);
+    const sync = createPagerdutySync({ outbox, findIncident: async () => found });
+    await sync.onRunFinished(run(), [step()], 9);
+    await sync.onRunFinished(run({ source: 'slack', requestedBy: 'U1' }), [step()], 10);
+    await sync.onRunFinished(run({ incidentId: null }), [step()], 11);
     found = incident({ pagerdutyId: null });
-    sync.onRunFinished(run(), [step()], 12);
+    await sync.onRunFinished(run(), [step()], 12);
     expect(queued).toHaveLength(1);
     expect(queued[0]).toMatchObject({ causeSeq: 9, target: 'pagerduty', channel: 'pagerduty:PINC1', body: { action: 'note', incident: 'PINC1' } });
   });

@@ -113,14 +113,14 @@ async function play(initial: Policy, directoryAtStart: Record<string, string[]>,
     ...ports,
     clock: { now: () => now },
     catalog: () => catalog,
-    findIncident: () => undefined,
+    findIncident: async () => undefined,
     secretEnv: {},
     programs: { digest: (file) => (file === SCRIPT ? script : null) },
     currentGroups: (user) => new Promise((resolve) => lookups.push({ user, resolve })),
     steps: {
       process: async () => {
         // The run about to execute is the one running with no step recorded yet.
-        for (const run of ports.runs.active().filter((r) => r.state === 'running' && ports.runs.steps(r.id).length === 0)) check(run);
+        for (const run of await ports.runs.active()) if (run.state === 'running' && (await ports.runs.steps(run.id)).length === 0) await check(run);
         seen.executed += 1;
         return SUCCEEDED;
       },
@@ -134,7 +134,7 @@ async function play(initial: Policy, directoryAtStart: Record<string, string[]>,
   });
 
   /** The property: the policy and groups in force now allow the requester, directly or with the approvals given, and the script is the one requested. */
-  function check(run: Run): void {
+  async function check(run: Run): Promise<void> {
     const groups = run.source === 'slack' ? (directory.get(run.requestedBy) ?? []) : run.requestedGroups;
     const decision = decide(catalog.policy, {
       subject: { userId: run.requestedBy, groups },
@@ -144,8 +144,7 @@ async function play(initial: Policy, directoryAtStart: Record<string, string[]>,
       channel: 'C0ONE',
     });
     const approvers = new Set(
-      ports.runs
-        .approvals(run.id)
+      (await ports.runs.approvals(run.id))
         .filter((a) => a.decision === 'approve' && a.binding === run.binding && a.approver !== run.requestedBy)
         .map((a) => a.approver),
     );
@@ -170,9 +169,9 @@ async function play(initial: Policy, directoryAtStart: Record<string, string[]>,
       switch (op.op) {
         case 'request': {
           const groups = op.source === 'slack' ? (directory.get(op.user) ?? []) : op.groups;
-          const result = service.request(
+          const result = await service.request(
             { actor: { id: op.user, groups }, source: op.source },
-            { procedure: 'p', params: {}, environment: op.env, channel: 'C0ONE', onCreated: (run) => void scriptAtRequest.set(run.id, script) },
+            { procedure: 'p', params: {}, environment: op.env, channel: 'C0ONE', onCreated: async (run) => void scriptAtRequest.set(run.id, script) },
           );
           if (result.kind === 'run' && result.done) track(result.done);
           break;
@@ -181,7 +180,7 @@ async function play(initial: Policy, directoryAtStart: Record<string, string[]>,
           track(service.approve({ actor: { id: op.user, groups: directory.get(op.user) ?? [] }, source: 'slack' }, `R-${op.run}`).then((r) => r.done));
           break;
         case 'deny':
-          service.deny({ actor: { id: op.user, groups: directory.get(op.user) ?? [] }, source: 'slack' }, `R-${op.run}`, '');
+          await service.deny({ actor: { id: op.user, groups: directory.get(op.user) ?? [] }, source: 'slack' }, `R-${op.run}`, '');
           break;
         case 'policy':
           catalog.policy = op.policy;
@@ -200,7 +199,7 @@ async function play(initial: Policy, directoryAtStart: Record<string, string[]>,
           break;
         case 'expire':
           now += 11 * 60_000;
-          service.expireApprovals();
+          await service.expireApprovals();
           break;
       }
     } catch {

@@ -6,7 +6,7 @@ import { renderMessage } from '../../../src/adapters/slack/blocks.js';
 import { slackMrkdwn, slackSource } from '../../../src/adapters/slack/slack-mrkdwn.js';
 import { htmlText } from '../../../src/core/export/html-text.js';
 import { markdownText } from '../../../src/core/export/markdown-text.js';
-import { renderHtml, renderMarkdown, type TranscriptEvent } from '../../../src/core/export/transcript.js';
+import { renderHtml, renderMarkdown, renderToString, type TranscriptEvent } from '../../../src/core/export/transcript.js';
 import type { Incident } from '../../../src/core/incidents/incident.js';
 import { incidentRef, isChatText, joinRich, rich, runRef, userRef, type RichText } from '../../../src/core/rich-text.js';
 import { describeEvent } from '../../../src/core/timeline/describe-event.js';
@@ -161,8 +161,8 @@ describe('timeline events naming people, in the exports', () => {
     expect(describeEvent(events[0]!)).toEqual(rich`comms: ${userRef('U0COMMS01')} (was ${userRef(HOSTILE_NAME)})`);
   });
 
-  it('Markdown: the mention reads as text in its own cell', () => {
-    const table = readMarkdown([...renderMarkdown(source)].join('')).find((b) => b.kind === 'table' && b.rows[0]![0] === 'Time (UTC)');
+  it('Markdown: the mention reads as text in its own cell', async () => {
+    const table = readMarkdown(await renderToString(renderMarkdown, source)).find((b) => b.kind === 'table' && b.rows[0]![0] === 'Time (UTC)');
     expect(table).toMatchObject({ kind: 'table' });
     expect((table as { rows: string[][] }).rows[1]).toEqual([
       '2026-03-04T10:00:00.000Z',
@@ -173,8 +173,8 @@ describe('timeline events naming people, in the exports', () => {
     ]);
   });
 
-  it('HTML: the mention is escaped text', () => {
-    expect([...renderHtml(source)].join('')).toContain(
+  it('HTML: the mention is escaped text', async () => {
+    expect(await renderToString(renderHtml, source)).toContain(
       '<td>comms: &lt;@U0COMMS01&gt; (was &lt;@pagerduty:A &lt;b&gt;&amp;amp; *bold* | _it_ &lt;!channel&gt;&gt;)</td>',
     );
   });

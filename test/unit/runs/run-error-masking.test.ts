@@ -32,7 +32,7 @@ function service(process: ProcessStepRunner, currentGroups?: (user: string) => P
     ...ports,
     clock: { now: () => 1_000_000 },
     catalog: () => catalog,
-    findIncident: () => undefined,
+    findIncident: async () => undefined,
     secretEnv: { EDGEOPS_SECRET_TOKEN: SECRET },
     credentials: [CREDENTIAL],
     programs: { digest: () => null },
@@ -51,7 +51,7 @@ function service(process: ProcessStepRunner, currentGroups?: (user: string) => P
 }
 
 async function runOnce(s: ReturnType<typeof service>, source: 'console' | 'slack' = 'console') {
-  const result = s.runs.request({ actor: { id: 'U0DEV0001', groups: [] }, source }, { procedure: 'p', params: {}, channel: 'C0ONE' });
+  const result = await s.runs.request({ actor: { id: 'U0DEV0001', groups: [] }, source }, { procedure: 'p', params: {}, channel: 'C0ONE' });
   if (result.kind !== 'run' || !result.done) throw new Error('the run did not start');
   return result.done;
 }
@@ -64,7 +64,7 @@ describe('error text of a run', () => {
     const s = service(async () => ({ ...FAILED, error: `cannot start /bin/true: env TOKEN=${SECRET} rejected, token ${CREDENTIAL}` }));
     const run = await runOnce(s);
     expect(run.state).toBe('failed');
-    const [step] = s.runs.steps(run.id);
+    const [step] = await s.runs.steps(run.id);
     expect(step!.error).toBe('cannot start /bin/true: env TOKEN=[secret] rejected, token [secret]');
     expect(s.ports.rows().find((r) => r.kind === 'run.step_finished')!.payload.error).toBe(
       'cannot start /bin/true: env TOKEN=[secret] rejected, token [secret]',

@@ -33,7 +33,7 @@ const POLICY: Policy = {
 describe('the run service over in-memory ports', () => {
   it('holds a run for approval, starts it once a lead approves, runs every step in order and records it all', async () => {
     const s = coreServices({ policy: POLICY, procedures: [RESTART] });
-    const requested = s.runs.request(DEV, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' });
+    const requested = await s.runs.request(DEV, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' });
     expect(requested).toMatchObject({ kind: 'run', run: { id: 'R-1', state: 'pending_approval' }, done: null });
     expect(s.steps.calls).toEqual([]);
 
@@ -46,7 +46,7 @@ describe('the run service over in-memory ports', () => {
       ['/usr/bin/drain', 'checkout'],
       ['/usr/bin/restart', 'checkout'],
     ]);
-    expect(s.runs.steps('R-1').map((step) => [step.name, step.outcome])).toEqual([
+    expect((await s.runs.steps('R-1')).map((step) => [step.name, step.outcome])).toEqual([
       ['drain', 'succeeded'],
       ['restart', 'succeeded'],
     ]);
@@ -62,8 +62,8 @@ describe('the run service over in-memory ports', () => {
       'run.finished',
     ]);
     // The lease is free again, and the chain of every row verifies with its real hashes.
-    expect(s.store.runs.leaseHolder('restart-checkout')).toBeUndefined();
-    expect(s.store.audit.verify()).toMatchObject({ ok: true, count: 9 });
+    expect(await s.store.runs.leaseHolder('restart-checkout')).toBeUndefined();
+    expect(await s.store.audit.verify()).toMatchObject({ ok: true, count: 9 });
     expect(s.store.outboxItems().map((o) => (o.body as { kind?: string }).kind)).toEqual([
       'run.approval_requested',
       'run.approved',
@@ -74,7 +74,7 @@ describe('the run service over in-memory ports', () => {
 
   it('refuses the requester approving their own run, and records the refusal through the decision recorder', async () => {
     const s = coreServices({ policy: POLICY, procedures: [RESTART] });
-    s.runs.request(DEV, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' });
+    await s.runs.request(DEV, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' });
     await expect(s.runs.approve(DEV, 'R-1')).rejects.toThrow(NotAllowedError);
     const refusal = s.store.auditRows().at(-1)!;
     expect(refusal).toMatchObject({
@@ -90,33 +90,45 @@ describe('the run service over in-memory ports', () => {
         policy_hash: 'policy-hash-1',
       },
     });
-    expect(s.runs.get('R-1').state).toBe('pending_approval');
+    expect((await s.runs.get('R-1')).state).toBe('pending_approval');
     expect(s.steps.calls).toEqual([]);
   });
 
   it('refuses an approver the policy does not let approve, with the rules that decided, and starts nothing', async () => {
     const s = coreServices({ policy: POLICY, procedures: [RESTART] });
-    s.runs.request(DEV, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' });
+    await s.runs.request(DEV, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' });
     await expect(s.runs.approve(OTHER, 'R-1')).rejects.toThrow(/you may not approve R-1/);
     expect(s.store.auditRows().at(-1)).toMatchObject({
       kind: 'policy.denied',
       actor: OTHER.actor.id,
       payload: { action: 'approve', run: 'R-1', effect: 'deny', roles: [] },
     });
-    expect(s.runs.get('R-1').state).toBe('pending_approval');
+    expect((await s.runs.get('R-1')).state).toBe('pending_approval');
     expect(s.steps.calls).toEqual([]);
   });
 
   it('refuses a second run of a busy concurrency key and leaves no run or row of it behind', async () => {
-    const s = coreServices({ policy: POLICY, procedures: [RESTART] });
-    const first = s.runs.request(LEAD, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' });
+    // The first run holds its step until the second request has been refused: its own rows are all written by then.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const stepStarted = new Promise<void>((resolve) => (started = resolve));
+    const steps = fakeSteps();
+    const s = coreServices({
+      policy: POLICY,
+      procedures: [RESTART],
+      steps: { calls: steps.calls, process: async (request) => (started(), await held, steps.process(request)) },
+    });
+    const first = await s.runs.request(LEAD, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' });
     expect(first).toMatchObject({ kind: 'run', run: { id: 'R-1', state: 'queued' } });
+    await stepStarted;
     const rows = s.store.auditRows().length;
-    expect(() => s.runs.request(LEAD, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' })).toThrow(ConflictError);
-    expect(s.store.runs.get('R-2')).toBeUndefined();
+    await expect(s.runs.request(LEAD, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' })).rejects.toThrow(ConflictError);
+    expect(await s.store.runs.get('R-2')).toBeUndefined();
     expect(s.store.auditRows()).toHaveLength(rows);
+    release();
     if (first.kind === 'run') await first.done;
-    expect(s.store.audit.verify()).toMatchObject({ ok: true });
+    expect(await s.store.audit.verify()).toMatchObject({ ok: true });
   });
 
   it('ends a run as failed at the first failing step and starts none after it', async () => {
@@ -125,11 +137,11 @@ describe('the run service over in-memory ports', () => {
       procedures: [RESTART],
       steps: fakeSteps((req) => (req.argv[0] === '/usr/bin/drain' ? { outcome: 'failed', exitCode: 3 } : {})),
     });
-    const result = failing.runs.request(LEAD, { procedure: 'restart', params: { service: 'search' }, channel: 'C0OPS' });
+    const result = await failing.runs.request(LEAD, { procedure: 'restart', params: { service: 'search' }, channel: 'C0OPS' });
     if (result.kind !== 'run' || !result.done) throw new Error('the run did not start');
     const run = await result.done;
     expect(run).toMatchObject({ state: 'failed', error: 'step drain failed' });
     expect(failing.steps.calls.map((c) => c.argv[0])).toEqual(['/usr/bin/drain']);
-    expect(failing.store.runs.leaseHolder('restart-search')).toBeUndefined();
+    expect(await failing.store.runs.leaseHolder('restart-search')).toBeUndefined();
   });
 });

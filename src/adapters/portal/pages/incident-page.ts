@@ -23,9 +23,9 @@ export const TIMELINE_WINDOW = 100;
  * The incident as the viewer may know of it: one they may not see (private, not theirs) or may not
  * view at all reads exactly as a missing one.
  */
-export function visibleIncident(deps: PortalDeps, viewer: Viewer, idText: string | null): Incident {
+export async function visibleIncident(deps: PortalDeps, viewer: Viewer, idText: string | null): Promise<Incident> {
   const id = parseIncidentId(idText ?? '');
-  const incident = deps.visibility.get({ actor: viewer.actor, channelId: null }, id);
+  const incident = await deps.visibility.get({ actor: viewer.actor, channelId: null }, id);
   if (!deps.access.allows(viewer.actor, { action: 'incident.view', channel: null, incidentId: id })) throw noSuchIncident(id);
   return incident;
 }
@@ -57,7 +57,7 @@ const dur = (from: number, to: number | null): string => (to === null ? '—' : 
 
 export async function incidentPage(deps: PortalDeps, req: IncomingMessage, res: ServerResponse, viewer: Viewer): Promise<void> {
   const q = query(req);
-  const incident = visibleIncident(deps, viewer, q.get('id'));
+  const incident = await visibleIncident(deps, viewer, q.get('id'));
   const order = q.get('order') ?? 'newest';
   if (order !== 'newest' && order !== 'oldest') throw new InputError(`order must be newest or oldest (got "${order}")`);
   const cursorText = q.get('cursor');
@@ -66,7 +66,7 @@ export async function incidentPage(deps: PortalDeps, req: IncomingMessage, res: 
   const here = pagePath(PATHS.incident, { id: incident.id });
 
   const mayRuns = deps.access.allows(viewer.actor, { action: 'runbook.status', channel: null });
-  const runs = mayRuns ? deps.runs.forIncident(incident.id) : [];
+  const runs = mayRuns ? await deps.runs.forIncident(incident.id) : [];
   const policy = deps.policy();
   const waiting = runs.filter((r) => r.state === 'pending_approval');
   const mayExport = deps.access.allows(viewer.actor, { action: 'incident.export', channel: null, incidentId: incident.id });
@@ -95,14 +95,16 @@ ${incident.summary ? html`<dt>Summary</dt><dd>${incident.summary}</dd>` : null}
 <li><a href="${pagePath(PATHS.exportFile, { id: incident.id, format: 'html' })}" download>HTML</a></li></ul>`
     : null;
 
+  const approvalsOf = new Map(await Promise.all(waiting.map(async (r) => [r.id, await deps.runs.approvals(r.id)] as const)));
+  const stepsById = new Map(await Promise.all(runs.map(async (r) => [r.id, await deps.runs.steps(r.id)] as const)));
   const approvals = waiting.map(
     (r) =>
       html`<li><a href="${pagePath(PATHS.run, { id: r.id })}">${r.id}</a> ${r.procedure} in ${r.environment}, requested by ${r.requestedBy}${r.approvalExpiresAt ? ` (until ${shortTime(r.approvalExpiresAt)})` : ''}
-${approvalControls(viewer, r, runButtons(policy, viewer.actor, r, deps.runs.approvals(r.id)), here)}</li>`,
+${approvalControls(viewer, r, runButtons(policy, viewer.actor, r, approvalsOf.get(r.id) ?? []), here)}</li>`,
   );
   // Each run's steps with the end of their (masked) output; the run page has all of it.
   const stepsOf = (r: Run): Html => {
-    const steps = deps.runs.steps(r.id);
+    const steps = stepsById.get(r.id) ?? [];
     if (steps.length === 0) return html``;
     return html`<details><summary>${steps.length} step${steps.length === 1 ? '' : 's'}</summary><ol>${steps.map(
       (st) =>

@@ -90,7 +90,8 @@ export async function incidentsPage(deps: PortalDeps, req: IncomingMessage, res:
       )
     : { incidents: [], next: null };
   // The query already keeps private incidents to their members; the visibility rule has the last word.
-  const incidents = page.incidents.filter((i) => deps.visibility.canSee({ actor: viewer.actor, channelId: null }, i));
+  const seen = await Promise.all(page.incidents.map((i) => deps.visibility.canSee({ actor: viewer.actor, channelId: null }, i)));
+  const incidents = page.incidents.filter((_, n) => seen[n] === true);
   const now = deps.clock.now();
 
   const form = html`<form class="filters" method="get" action="${PATHS.incidents}" role="search">

@@ -54,11 +54,11 @@ function needText(e: EnvironmentView): string {
 }
 
 /** Incidents a run may be tied to: open ones the viewer may view. */
-function runnableIncidents(deps: PortalDeps, viewer: Viewer): Incident[] {
+async function runnableIncidents(deps: PortalDeps, viewer: Viewer): Promise<Incident[]> {
   if (!deps.access.allows(viewer.actor, { action: 'incident.view', channel: null })) return [];
-  return deps.visibility
-    .listOpen({ actor: viewer.actor, channelId: null })
-    .filter((i) => deps.access.allows(viewer.actor, { action: 'incident.view', channel: null, incidentId: i.id }));
+  return (await deps.visibility.listOpen({ actor: viewer.actor, channelId: null })).filter((i) =>
+    deps.access.allows(viewer.actor, { action: 'incident.view', channel: null, incidentId: i.id }),
+  );
 }
 
 interface FormValues {
@@ -119,7 +119,7 @@ ${procedureForm(viewer, procedure, envs, incidents, values)}
 
 export async function proceduresPage(deps: PortalDeps, req: IncomingMessage, res: ServerResponse, viewer: Viewer): Promise<void> {
   const mayList = deps.access.allows(viewer.actor, { action: 'runbook.list', channel: null });
-  const incidents = mayList ? runnableIncidents(deps, viewer) : [];
+  const incidents = mayList ? await runnableIncidents(deps, viewer) : [];
   const wanted = query(req).get('incident') ?? undefined;
   const mine = mayList
     ? [...deps.ops.catalog().procedures.values()]
@@ -141,27 +141,27 @@ ${mine.map(({ p, envs }) => procedureSection(deps, viewer, p, envs, incidents, {
 }
 
 /** The run the form asks for: procedure, environment, the incident (one the viewer may view) and the parameters typed. */
-function runInput(
+async function runInput(
   deps: PortalDeps,
   viewer: Viewer,
   form: URLSearchParams,
-): { procedure: string; environment: string; incidentId: string; params: Record<string, string> } {
+): Promise<{ procedure: string; environment: string; incidentId: string; params: Record<string, string> }> {
   const procedure = (form.get('procedure') ?? '').trim();
   if (!procedure) throw new InputError('the form names no procedure; open it from the procedures page');
   const environment = (form.get('env') ?? '').trim();
   if (!environment) throw new InputError('choose the environment to run in');
   const incidentText = (form.get('incident') ?? '').trim();
   if (!incidentText) throw new InputError('choose the incident this run is for');
-  const incident = visibleIncident(deps, viewer, incidentText);
+  const incident = await visibleIncident(deps, viewer, incidentText);
   const params: Record<string, string> = {};
   for (const [key, value] of form) if (key.startsWith(PARAM_FIELD) && value !== '') params[key.slice(PARAM_FIELD.length)] = value;
   return { procedure, environment, incidentId: incident.id, params };
 }
 
-const hiddenFields = (viewer: Viewer, input: ReturnType<typeof runInput>): Html =>
+const hiddenFields = (viewer: Viewer, input: Awaited<ReturnType<typeof runInput>>): Html =>
   html`<input type="hidden" name="csrf" value="${viewer.csrf}"><input type="hidden" name="procedure" value="${input.procedure}"><input type="hidden" name="env" value="${input.environment}"><input type="hidden" name="incident" value="${input.incidentId}">${Object.entries(input.params).map(([k, v]) => html`<input type="hidden" name="${PARAM_FIELD}${k}" value="${v}">`)}`;
 
-function planPage(viewer: Viewer, plan: DryRunPlan, input: ReturnType<typeof runInput>): string {
+function planPage(viewer: Viewer, plan: DryRunPlan, input: Awaited<ReturnType<typeof runInput>>): string {
   const verb = plan.run.effect === 'approval_required' ? 'Request approval to run' : 'Run';
   const body = html`<h1>Dry run: ${plan.procedure} in ${plan.environment}</h1>
 <p class="notice" role="status">Nothing was run. This is what a run for <a href="${pagePath(PATHS.incident, { id: input.incidentId })}">${input.incidentId}</a> would do.</p>
@@ -176,7 +176,7 @@ ${
 }
 
 /** A refused parameter goes back to the form with what was typed kept and every problem named. */
-function formAgain(deps: PortalDeps, res: ServerResponse, viewer: Viewer, form: URLSearchParams, message: string): boolean {
+async function formAgain(deps: PortalDeps, res: ServerResponse, viewer: Viewer, form: URLSearchParams, message: string): Promise<boolean> {
   const procedure = deps.ops.catalog().procedures.get(form.get('procedure') ?? '');
   if (!procedure) return false;
   const envs = environmentsOf(deps, viewer, procedure);
@@ -188,7 +188,7 @@ function formAgain(deps: PortalDeps, res: ServerResponse, viewer: Viewer, form: 
     ...(form.get('env') ? { environment: form.get('env')! } : {}),
     ...(form.get('incident') ? { incident: form.get('incident')! } : {}),
   };
-  const body = html`<h1>Procedures</h1><p class="error" role="alert">${message}</p>${procedureSection(deps, viewer, procedure, envs, runnableIncidents(deps, viewer), values)}`;
+  const body = html`<h1>Procedures</h1><p class="error" role="alert">${message}</p>${procedureSection(deps, viewer, procedure, envs, await runnableIncidents(deps, viewer), values)}`;
   sendPage(res, 400, layout('Procedures', body, viewer));
   return true;
 }
@@ -199,8 +199,8 @@ function runRoute(dryRun: boolean) {
     const form = await readForm(deps, req, res, viewer.sessionId);
     if (!form) return;
     try {
-      const input = runInput(deps, viewer, form);
-      const result = deps.ops.runs.request(
+      const input = await runInput(deps, viewer, form);
+      const result = await deps.ops.runs.request(
         { actor: viewer.actor, source: 'portal' },
         { procedure: input.procedure, params: input.params, environment: input.environment, incidentId: input.incidentId, channel: null, dryRun },
       );
@@ -213,7 +213,7 @@ function runRoute(dryRun: boolean) {
         run.state === 'pending_approval' ? `${run.id} waits for approval: it needs ${describeApproval(run.approval!)}.` : `${run.id} started.`;
       redirect(res, pagePath(PATHS.run, { id: run.id, notice }));
     } catch (err) {
-      if (isEdgeopsError(err) && err.code === ErrorCode.Input && formAgain(deps, res, viewer, form, err.message)) return;
+      if (isEdgeopsError(err) && err.code === ErrorCode.Input && (await formAgain(deps, res, viewer, form, err.message))) return;
       sendError(deps, res, err, viewer);
     }
   };

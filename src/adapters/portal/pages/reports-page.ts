@@ -62,10 +62,9 @@ export async function reportsPage(deps: PortalDeps, req: IncomingMessage, res: S
         since,
       )
     : [];
+  const seen = await Promise.all(found.map((i) => deps.visibility.canSee({ actor: viewer.actor, channelId: null }, i)));
   const visible = found.filter(
-    (i) =>
-      deps.visibility.canSee({ actor: viewer.actor, channelId: null }, i) &&
-      deps.access.allows(viewer.actor, { action: 'incident.view', channel: null, incidentId: i.id }),
+    (i, n) => seen[n] === true && deps.access.allows(viewer.actor, { action: 'incident.view', channel: null, incidentId: i.id }),
   );
   const report = responseReport(visible, now, days);
   const windows = REPORT_WINDOWS.map((d) =>

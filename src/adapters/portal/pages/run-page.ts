@@ -12,10 +12,10 @@ import { shortTime } from './format.js';
 import { approvalControls } from './incident-page.js';
 
 /** The run as `/runbook status` would show it to the viewer; otherwise the missing-run answer, word for word. */
-export function visibleRun(deps: PortalDeps, viewer: Viewer, idText: string | null): Run {
+export async function visibleRun(deps: PortalDeps, viewer: Viewer, idText: string | null): Promise<Run> {
   const id = parseRunId(idText ?? '');
   if (!/^R-\d{1,9}$/.test(id)) throw noSuchRun(id);
-  const run = deps.visibility.run({ actor: viewer.actor, channelId: null }, deps.runs.get(id));
+  const run = await deps.visibility.run({ actor: viewer.actor, channelId: null }, await deps.runs.get(id));
   if (!deps.access.allows(viewer.actor, { action: 'runbook.status', channel: null, incidentId: run.incidentId })) throw noSuchRun(id);
   if (run.incidentId && !deps.access.allows(viewer.actor, { action: 'incident.view', channel: null, incidentId: run.incidentId })) throw noSuchRun(id);
   return run;
@@ -23,9 +23,9 @@ export function visibleRun(deps: PortalDeps, viewer: Viewer, idText: string | nu
 
 export async function runPage(deps: PortalDeps, req: IncomingMessage, res: ServerResponse, viewer: Viewer): Promise<void> {
   const q = query(req);
-  const run = visibleRun(deps, viewer, q.get('id'));
-  const approvals = deps.runs.approvals(run.id);
-  const steps = deps.runs.steps(run.id);
+  const run = await visibleRun(deps, viewer, q.get('id'));
+  const approvals = await deps.runs.approvals(run.id);
+  const steps = await deps.runs.steps(run.id);
   const here = pagePath(PATHS.run, { id: run.id });
   const notice = q.get('notice');
   const params = Object.entries(run.params);

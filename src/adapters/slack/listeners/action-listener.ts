@@ -24,12 +24,12 @@ export function registerActionListeners(bolt: BoltApp, deps: ListenerDeps): void
   async function decide(by: By, channel: string | null, actionId: string, runId: string): Promise<string> {
     try {
       // A run in a private incident the clicker may not see is answered as missing, as typed commands are.
-      app.visibility.run({ actor: by.actor, channelId: channel }, app.runs.get(runId));
+      await app.visibility.run({ actor: by.actor, channelId: channel }, await app.runs.get(runId));
       if (actionId === APPROVE_ACTION_ID) {
         const r = await app.runs.approve(by, runId);
         return r.done ? `Approved ${r.run.id}; it is starting.` : `Approved ${r.run.id} (${r.approvals}/${r.needed}); it needs more approvals.`;
       }
-      const run = app.runs.deny(by, runId, '');
+      const run = await app.runs.deny(by, runId, '');
       return `Denied ${run.id}.`;
     } catch (err) {
       return errorReply(err, logger.child({ action: actionId, runId, user: by.actor.id }));

@@ -44,6 +44,13 @@ function noteText(message: SlackMessage): string {
 
 export function registerReactionListeners(bolt: BoltApp, deps: ListenerDeps): void {
   const { app, client, directory, logger } = deps;
+  /** The last look and the note run one pin at a time, so two pins of one message cannot both land. */
+  let recording: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = recording.then(work);
+    recording = next.catch(() => undefined);
+    return next;
+  };
 
   bolt.event('reaction_added', async ({ event }) => {
     const parsed = ReactionSchema.safeParse(event);
@@ -51,11 +58,11 @@ export function registerReactionListeners(bolt: BoltApp, deps: ListenerDeps): vo
     const { reaction, user, item } = parsed.data;
     if (reaction !== PIN_REACTION || item.type !== 'message' || !item.channel || !item.ts) return;
     const { channel, ts } = item;
-    if (!app.incidents.byChannel(channel)) return;
+    if (!(await app.incidents.byChannel(channel))) return;
     const groups = directory.cached(user) ?? (await directory.groupsOf(user));
     // Being in a private incident's channel is not membership: to a non-member it is any channel.
-    const incident = app.visibility.byChannel({ actor: slackActor(user, groups), channelId: channel }, channel);
-    if (!incident || app.pins.isPinned(incident.id, ts)) return;
+    const incident = await app.visibility.byChannel({ actor: slackActor(user, groups), channelId: channel }, channel);
+    if (!incident || (await app.pins.isPinned(incident.id, ts))) return;
 
     const log = logger.child({ incidentId: incident.id, channel, messageTs: ts });
     let message: SlackMessage | undefined;
@@ -74,13 +81,16 @@ export function registerReactionListeners(bolt: BoltApp, deps: ListenerDeps): vo
 
     const actor = slackActor(user, groups);
     try {
-      // From the second look to the note nothing awaits, so two pins of one message cannot both land.
-      if (app.pins.isPinned(incident.id, ts)) return;
-      const authorization = app.access.require(actor, 'slack', { action: 'incident.note', channel, incidentId: incident.id });
-      app.incidents.note({ actor, source: 'slack', ...(authorization ? { authorization } : {}) }, incident.id, noteText(message), {
-        author: message.user ?? message.bot_id ?? 'unknown',
-        permalink,
-        messageTs: ts,
+      // From the second look to the note no other pin runs, so two pins of one message cannot both land.
+      const pinned = message;
+      await oneAtATime(async () => {
+        if (await app.pins.isPinned(incident.id, ts)) return;
+        const authorization = await app.access.require(actor, 'slack', { action: 'incident.note', channel, incidentId: incident.id });
+        await app.incidents.note({ actor, source: 'slack', ...(authorization ? { authorization } : {}) }, incident.id, noteText(pinned), {
+          author: pinned.user ?? pinned.bot_id ?? 'unknown',
+          permalink,
+          messageTs: ts,
+        });
       });
     } catch (err) {
       const text = errorReply(err, log);
