@@ -19,9 +19,6 @@ export interface UnitOfWork {
   transaction<T>(fn: () => Promise<T>): Promise<T>;
 }
 
-/** The same port under the name the storage groundwork used. */
-export type AsyncUnitOfWork = UnitOfWork;
-
 /** Who is behind a request, as the policy sees them. */
 export interface Actor {
   /** Slack user ID (`U…`/`W…`), `pagerduty:<service>`, `scheduler` or `system`. */

@@ -1,6 +1,6 @@
-// The asynchronous SQLite unit of work (for the async repository ports): one transaction at a time on the one connection, though callers await inside it.
+// The SQLite unit of work: one transaction at a time on the one connection, though callers await inside it.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { AsyncUnitOfWork } from '../core/ports.js';
+import type { UnitOfWork } from '../core/ports.js';
 import type { Db } from './database.js';
 import { statementCache } from './statements.js';
 import type { WalSync } from './wal-sync.js';
@@ -25,11 +25,9 @@ interface Deferral {
  *   better-sqlite3's nested transactions did, instead of waiting for itself;
  * - repository calls made outside any transaction while one is open wait for it (see `guard`), so
  *   they neither land inside it nor read what it has not committed.
- * The Store still runs the synchronous ports on `Store.transaction`; this one takes over when the
- * repository ports return promises, and must then be the only way a transaction is opened on the
- * connection.
+ * It is the only way a transaction is opened on the connection (`Store.transaction` delegates here).
  */
-export class SqliteUnitOfWork implements AsyncUnitOfWork {
+export class SqliteUnitOfWork implements UnitOfWork {
   private readonly context = new AsyncLocalStorage<Tx>();
   private readonly deferral = new AsyncLocalStorage<Deferral>();
   private readonly stmt;
