@@ -46,17 +46,39 @@ export class SqliteUnitOfWork implements UnitOfWork {
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
     const joined = this.context.getStore();
     if (joined !== undefined && joined === this.open) return this.savepoint(joined, fn);
-    if (this.locked) await new Promise<void>((resolve) => this.waiters.push(resolve));
-    else this.locked = true;
+    await this.acquire();
     const tx: Tx = { depth: 0 };
     try {
       return await this.context.run(tx, () => this.outermost(tx, fn));
     } finally {
-      // The lock passes straight to the next waiter, so nothing can slip in between.
-      const next = this.waiters.shift();
-      if (next) next();
-      else this.locked = false;
+      this.release();
     }
+  }
+
+  /**
+   * Runs `fn` once no other caller's transaction is open, and keeps the next one out until it
+   * settles, without opening a transaction of its own: its statements commit as they would alone
+   * (an outbox mark without a sync of its own, a repository's own transaction with its own sync).
+   */
+  private async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  private async acquire(): Promise<void> {
+    if (this.locked) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    else this.locked = true;
+  }
+
+  /** The lock passes straight to the next waiter, so nothing can slip in between. */
+  private release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.locked = false;
   }
 
   /** True when a repository call may run now: no transaction is open, or the caller is inside it. */
@@ -65,15 +87,15 @@ export class SqliteUnitOfWork implements UnitOfWork {
   }
 
   /**
-   * `repo` with every method in `methods` run through the unit of work when another caller's
-   * transaction is open, and directly (no extra cost) otherwise.
+   * `repo` with every method in `methods` made to wait for another caller's open transaction (then
+   * run on its own, not inside a transaction of ours), and run directly (no extra cost) otherwise.
    */
   guard<R extends object>(repo: R, methods: ReadonlyArray<keyof R>): R {
     const guarded = Object.create(repo) as R;
     for (const name of methods) {
       const method = repo[name] as unknown as (...args: unknown[]) => Promise<unknown>;
       (guarded as Record<keyof R, unknown>)[name] = (...args: unknown[]) =>
-        this.free() ? method.apply(repo, args) : this.transaction(() => method.apply(repo, args));
+        this.free() ? method.apply(repo, args) : this.exclusive(() => method.apply(repo, args));
     }
     return guarded;
   }

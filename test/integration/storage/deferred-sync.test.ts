@@ -189,13 +189,15 @@ describe('Store.deferSync and durable()', () => {
     const { store, file } = open(m.syncer);
     const queued = await store.transaction(async () => {
       const seq = (await store.audit.append({ actor: 'U0ONCALL1', source: 'slack', kind: 'test.note', payload: { text: 'a' } })).seq;
-      return [0, 1].map(
-        async () => await store.outbox.enqueue({ causeSeq: seq, target: 'slack', channel: 'incident:INC-1', body: { kind: 'test.note', text: 'a' } }),
-      );
+      const ids: number[] = [];
+      for (let i = 0; i < 2; i += 1) {
+        ids.push(await store.outbox.enqueue({ causeSeq: seq, target: 'slack', channel: 'incident:INC-1', body: { kind: 'test.note', text: 'a' } }));
+      }
+      return ids;
     });
 
-    await store.outbox.markSent(await queued[0]!, clock.now(), '1700000000.000100');
-    await store.outbox.markRetry(await queued[1]!, clock.now() + 1_000, 'slack is down');
+    await store.outbox.markSent(queued[0]!, clock.now(), '1700000000.000100');
+    await store.outbox.markRetry(queued[1]!, clock.now() + 1_000, 'slack is down');
     // The connection is back to its own setting for whatever comes next.
     expect(store.db.pragma('synchronous', { simple: true })).toBe(FULL);
     const other = new Database(file, { readonly: true });

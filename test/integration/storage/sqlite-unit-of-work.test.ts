@@ -165,6 +165,38 @@ describe('the asynchronous SQLite unit of work', () => {
     expect(scratch(db).map((r) => r.tx)).toEqual(['outside']);
   });
 
+  it('runs a repository call that waited for another transaction on its own, not inside a transaction of its own making', async () => {
+    const db = open();
+    const uow = new SqliteUnitOfWork(db, undefined);
+    const inTransaction: boolean[] = [];
+    const repo = uow.guard(
+      {
+        mark: async (): Promise<void> => {
+          inTransaction.push(db.inTransaction);
+          db.prepare("INSERT INTO scratch (tx, step) VALUES ('mark', 0)").run();
+        },
+      },
+      ['mark'],
+    );
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const holding = uow.transaction(async () => {
+      db.prepare("INSERT INTO scratch (tx, step) VALUES ('open', 0)").run();
+      await held;
+    });
+    await turn();
+    const waited = repo.mark();
+    await turn();
+    expect(inTransaction).toEqual([]);
+    release();
+    await holding;
+    await waited;
+    // Its statement committed as it would alone (the store's own commit policy applies, e.g. an
+    // outbox mark without a sync of its own), after the transaction it waited for.
+    expect(inTransaction).toEqual([false]);
+    expect(scratch(db).map((r) => r.tx)).toEqual(['open', 'mark']);
+  });
+
   it('defers the syncs of commits made inside deferSync until one shared flush, and syncs the others as they commit', async () => {
     const db = open();
     let syncs = 0;
