@@ -1,0 +1,144 @@
+// Several real `edgeops serve` processes on one PostgreSQL database, with one loopback stand-in for Slack's Web API that records what every replica posts.
+import type { ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { spawnCli } from '../../helpers/run-cli.js';
+import { SIGNING_SECRET } from '../../fixtures/slack/slack-harness.js';
+import { harnessEnv } from '../pagerduty/pd-harness.js';
+
+const AUTH_OK = { ok: true, user_id: 'U0BOT0001', bot_id: 'B0BOT0001', team_id: 'T0TEAM001' };
+
+/** One Web API call as the stand-in received it: the method, its arguments (JSON or form) and when. */
+export interface ApiCall {
+  method: string;
+  args: Record<string, unknown>;
+  at: number;
+}
+
+export interface RecordingSlackApi {
+  url: string;
+  calls: ApiCall[];
+  /** The texts posted to a channel with chat.postMessage, in the order Slack received them. */
+  posted(channel: string): string[];
+  close(): Promise<void>;
+}
+
+function parseArgs(body: string, type: string | undefined): Record<string, unknown> {
+  if (!body) return {};
+  if (type?.startsWith('application/json')) return JSON.parse(body) as Record<string, unknown>;
+  return Object.fromEntries(new URLSearchParams(body));
+}
+
+/** Slack's Web API for child processes (nock cannot reach into them): every call succeeds and is recorded. */
+export async function startRecordingSlackApi(): Promise<RecordingSlackApi> {
+  const calls: ApiCall[] = [];
+  let ts = 0;
+  const channels = new Map<string, string>();
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const method = (req.url ?? '').replace(/^\/api\//, '').split('?')[0] ?? '';
+      const args = parseArgs(body, req.headers['content-type']);
+      calls.push({ method, args, at: Date.now() });
+      let answer: Record<string, unknown> = { ok: true };
+      if (method === 'auth.test') answer = AUTH_OK;
+      else if (method === 'usergroups.users.list') answer = { ok: true, users: [] };
+      else if (method === 'conversations.create') {
+        const name = String(args.name);
+        const id = channels.get(name) ?? `C0INC${String(channels.size + 1).padStart(4, '0')}`;
+        channels.set(name, id);
+        answer = { ok: true, channel: { id, name } };
+      } else if (method === 'chat.postMessage') {
+        ts += 1;
+        answer = { ok: true, channel: args.channel, ts: `1700000000.${String(ts).padStart(6, '0')}` };
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/`,
+    calls,
+    posted: (channel) => calls.filter((c) => c.method === 'chat.postMessage' && c.args.channel === channel).map((c) => String(c.args.text)),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface Replica {
+  name: string;
+  child: ChildProcess;
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  alive(): boolean;
+  /** JSON log lines written so far. */
+  logs(): Array<Record<string, unknown>>;
+  /** SIGTERM (or the signal given), then the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Starts `edgeops serve` in Slack HTTP mode with PagerDuty webhooks, on `databaseUrl`, in `dir`
+ * (which holds `policies/` and `commands/`, shared by every replica as a deployment shares its image).
+ */
+export async function startReplica(options: {
+  name: string;
+  dir: string;
+  databaseUrl: string;
+  slackApiUrl: string;
+  env?: Record<string, string>;
+}): Promise<Replica> {
+  const env = {
+    ...harnessEnv(options.dir),
+    EDGEOPS_DATABASE_URL: options.databaseUrl,
+    SLACK_BOT_TOKEN: 'xoxb-replica-test',
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: options.slackApiUrl,
+    LOG_LEVEL: 'info',
+    ...options.env,
+  };
+  const child = spawnCli(['serve'], { cwd: options.dir, env });
+  let stdout = '';
+  let stderr = '';
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      exitCode = code;
+      resolve(code);
+    }),
+  );
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const logs = (): Array<Record<string, unknown>> =>
+    stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const url = await new Promise<string>((resolve, reject) => {
+    let found = false;
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+      if (found) return;
+      const line = logs().find((e) => e.msg === 'listening');
+      if (typeof line?.url === 'string') {
+        found = true;
+        resolve(line.url);
+      }
+    });
+    void exited.then((code) => reject(new Error(`replica ${options.name} exited ${code} before listening: ${stderr}`)));
+  });
+  return {
+    name: options.name,
+    child,
+    url,
+    alive: () => exitCode === undefined,
+    logs,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (exitCode === undefined) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}

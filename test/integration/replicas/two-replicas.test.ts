@@ -1,0 +1,118 @@
+// Two real `edgeops serve` replicas on one PostgreSQL database: one audit chain, each PagerDuty event once, a channel's messages in order.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FORM, commandBody, post, signedHeaders } from '../../fixtures/slack/slack-harness.js';
+import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
+import { PACKAGE_ROOT, runCli } from '../../helpers/run-cli.js';
+import { makeTempDir, removeTempDirs } from '../../helpers/temp-dir.js';
+import { DIAG_ECHO, SRE, post as postWebhook, sign, triggeredBody, writeCatalog } from '../pagerduty/pd-harness.js';
+import { startRecordingSlackApi, startReplica, type RecordingSlackApi, type Replica } from './replica-processes.js';
+
+let db: TestDatabase;
+let dir: string;
+let api: RecordingSlackApi;
+let replicas: Replica[] = [];
+
+async function query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** A signed slash command sent to one replica; the ephemeral answer's text. */
+async function command(replica: Replica, text: string, channel = 'C0GENERAL1'): Promise<string> {
+  const body = commandBody(SRE, channel, '/incident', text);
+  const res = await post(`${replica.url}/slack/events`, body, { 'content-type': FORM, ...signedHeaders(body) });
+  expect(res.status).toBe(200);
+  return res.body;
+}
+
+beforeAll(async () => {
+  db = await testDatabase('replicas');
+  dir = makeTempDir('two-replicas');
+  writeCatalog(dir, { 'diag-echo': DIAG_ECHO });
+  api = await startRecordingSlackApi();
+  // Started together: the migrations run once, under their advisory lock.
+  replicas = await Promise.all(['a', 'b'].map((name) => startReplica({ name, dir, databaseUrl: db.url, slackApiUrl: api.url })));
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(replicas.map((r) => r.stop()));
+  await api?.close();
+  await db?.drop();
+  removeTempDirs();
+});
+
+describe('two edgeops serve replicas on one PostgreSQL database', () => {
+  it('migrated the database once although both started together, and both serve', async () => {
+    const files = readdirSync(path.join(PACKAGE_ROOT, 'migrations', 'postgres')).filter((f) => /^\d{4}_.*\.sql$/.test(f));
+    const applied = await query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    expect(applied.map((r) => Number(r.version))).toEqual(files.map((f) => Number(f.slice(0, 4))).sort((x, y) => x - y));
+    for (const r of replicas) expect((await fetch(`${r.url}/healthz`)).status).toBe(200);
+  });
+
+  it('keeps one gapless audit chain while signed Slack commands alternate between them', async () => {
+    const [a, b] = replicas as [Replica, Replica];
+    expect(await command(a, 'declare Checkout errors sev=2 service=checkout')).toContain('INC-1 declared');
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => command(i % 2 === 0 ? a : b, `note incident=INC-1 note ${i}`)));
+    expect(answers.every((t) => t.includes('Noted on INC-1.'))).toBe(true);
+    expect(await command(b, 'ack incident=INC-1')).toContain('INC-1');
+
+    const seqs = (await query<{ seq: number }>('SELECT seq FROM audit_log ORDER BY seq')).map((r) => Number(r.seq));
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    const notes = await query<{ n: string }>("SELECT COUNT(*) AS n FROM audit_log WHERE kind = 'incident.note' AND incident_id = 'INC-1'");
+    expect(Number(notes[0]!.n)).toBe(20);
+    const verified = await runCli(['audit', 'verify'], { env: { EDGEOPS_DATABASE_URL: db.url, EDGEOPS_AUDIT_KEY: 'k'.repeat(64) } });
+    expect(verified.stderr).toBe('');
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toContain(`${seqs.length}`);
+  });
+
+  it('processes a PagerDuty event delivered 10 times over both replicas once: one incident, one run', async () => {
+    const body = triggeredBody('PREPL01', { id: 'evt-replicas-1' });
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => postWebhook(`${replicas[i % 2]!.url}/webhooks/pagerduty`, body, { 'x-pagerduty-signature': sign(body) })),
+    );
+    expect(statuses.map((s) => s.status)).toEqual(Array.from({ length: 10 }, () => 202));
+    await expect
+      .poll(async () => (await query<{ state: string }>("SELECT state FROM pagerduty_events WHERE event_id = 'evt-replicas-1'")).map((r) => r.state), {
+        timeout: 20_000,
+      })
+      .toEqual(['processed']);
+    const incidents = await query<{ id: string }>("SELECT id FROM incidents WHERE pagerduty_id = 'PREPL01'");
+    expect(incidents).toHaveLength(1);
+    await expect
+      .poll(async () => (await query<{ state: string }>('SELECT state FROM runs WHERE incident_id = $1', [incidents[0]!.id])).map((r) => r.state), {
+        timeout: 20_000,
+      })
+      .toEqual(['succeeded']);
+    const ran = path.join(dir, 'commands', 'out', 'ran');
+    const lines = existsSync(ran) ? readFileSync(ran, 'utf8').trim().split('\n') : [];
+    expect(lines.filter((l) => l.startsWith('PREPL01'))).toEqual(['PREPL01 triggered']);
+  });
+
+  it("posts one channel's notes in the order they were recorded, whichever replica took each", async () => {
+    const [a, b] = replicas as [Replica, Replica];
+    expect(await command(a, 'declare Search slow sev=3 service=search')).toContain('declared');
+    const incident = (await query<{ id: string; channel_id: string | null }>("SELECT id, channel_id FROM incidents WHERE title = 'Search slow'"))[0]!;
+    for (let i = 0; i < 12; i += 1) await command(i % 2 === 0 ? b : a, `note incident=${incident.id} ordered ${i}`);
+    await expect
+      .poll(
+        async () => {
+          const channel = (await query<{ channel_id: string | null }>('SELECT channel_id FROM incidents WHERE id = $1', [incident.id]))[0]!.channel_id;
+          return channel === null ? [] : api.posted(channel).filter((t) => t.includes('ordered '));
+        },
+        { timeout: 30_000 },
+      )
+      .toHaveLength(12);
+    const channel = (await query<{ channel_id: string }>('SELECT channel_id FROM incidents WHERE id = $1', [incident.id]))[0]!.channel_id;
+    const order = api.posted(channel).flatMap((t) => /ordered (\d+)/.exec(t)?.[1] ?? []);
+    expect(order).toEqual(Array.from({ length: 12 }, (_, i) => String(i)));
+  }, 60_000);
+});
