@@ -44,15 +44,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(replicas.map((r) => r.stop()));
-  await api?.close();
-  await db?.drop();
+  await api.close();
+  await db.drop();
   removeTempDirs();
 });
 
 describe('two edgeops serve replicas on one PostgreSQL database', () => {
   it('migrated the database once although both started together, and both serve', async () => {
     const files = readdirSync(path.join(PACKAGE_ROOT, 'migrations', 'postgres')).filter((f) => /^\d{4}_.*\.sql$/.test(f));
-    const applied = await query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    const applied = await query<{ version: string }>('SELECT version FROM schema_migrations ORDER BY version');
     expect(applied.map((r) => Number(r.version))).toEqual(files.map((f) => Number(f.slice(0, 4))).sort((x, y) => x - y));
     for (const r of replicas) expect((await fetch(`${r.url}/healthz`)).status).toBe(200);
   });
@@ -64,7 +64,7 @@ describe('two edgeops serve replicas on one PostgreSQL database', () => {
     expect(answers.every((t) => t.includes('Noted on INC-1.'))).toBe(true);
     expect(await command(b, 'ack incident=INC-1')).toContain('INC-1');
 
-    const seqs = (await query<{ seq: number }>('SELECT seq FROM audit_log ORDER BY seq')).map((r) => Number(r.seq));
+    const seqs = (await query<{ seq: string }>('SELECT seq FROM audit_log ORDER BY seq')).map((r) => Number(r.seq));
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
     const notes = await query<{ n: string }>("SELECT COUNT(*) AS n FROM audit_log WHERE kind = 'incident.note' AND incident_id = 'INC-1'");
     expect(Number(notes[0]!.n)).toBe(20);
