@@ -52,8 +52,14 @@ export function createRunExecution(ctx: RunContext) {
     const timer = setTimeout(() => controller.abort('timeout'), procedure.timeout);
     timer.unref();
     try {
+      // Started only if still queued: a cancel that landed after the approval and before this start has ended it.
+      let stillQueued = true;
       await uow.transaction(async () => {
         run = await ctx.load(id);
+        if (run.state !== 'queued') {
+          stillQueued = false;
+          return;
+        }
         run.state = 'running';
         run.startedAt = clock.now();
         run.ownerPid = deps.pid;
@@ -61,6 +67,9 @@ export function createRunExecution(ctx: RunContext) {
         const seq = await ctx.append(run.requestedBy, run, 'run.started', { owner_pid: deps.pid, started_at: run.startedAt });
         await ctx.post(run, seq, startMessage(run));
       });
+      // The transaction above may have found the run ended; tsc does not see that assignment.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+      if (!stillQueued) return run;
       deps.onMessages?.();
 
       let final: RunState = 'succeeded';
@@ -195,7 +204,14 @@ export function createRunExecution(ctx: RunContext) {
   }
 
   async function finish(run: Run, state: RunState, error: string | null, extra: Record<string, unknown> = {}): Promise<Run> {
+    // A run that ended meanwhile (cancelled before it started) keeps the end it was given.
+    let ended: Run | undefined;
     await uow.transaction(async () => {
+      const stored = await ctx.load(run.id);
+      if (isFinal(stored.state)) {
+        ended = stored;
+        return;
+      }
       run.state = state;
       run.error = error;
       run.finishedAt = clock.now();
@@ -215,6 +231,7 @@ export function createRunExecution(ctx: RunContext) {
       await ctx.post(run, seq, resultMessage(run, steps, deps.outputLink?.(run.id)));
       await deps.onFinished?.(run, steps, seq);
     });
+    if (ended) return ended;
     deps.onMessages?.();
     return run;
   }
@@ -234,22 +251,28 @@ export function createRunExecution(ctx: RunContext) {
           throw new NotAllowedError(`you may not cancel ${run.id}: ${decision.reason}`);
         }
       }
-      const running = active.get(run.id);
-      if (run.state === 'pending_approval' || (run.state === 'queued' && !running)) {
-        await uow.transaction(async () => {
-          const current = await ctx.load(id);
+      // Decided on the run as it is inside the transaction: it may have been approved, started,
+      // denied or ended since it was read above.
+      const how = await uow.transaction(async (): Promise<'ended' | 'abort'> => {
+        const current = await ctx.load(id);
+        if (isFinal(current.state)) throw new ConflictError(`${current.id} already ended (${current.state})`);
+        if (current.state === 'pending_approval' || (current.state === 'queued' && !active.has(id))) {
           await runs.releaseLease(current.concurrencyKey, current.id);
           await ctx.endPending(current, by, 'cancelled', 'run.cancelled', `cancelled by <@${by.actor.id}>`);
-        });
+          return 'ended';
+        }
+        if (!active.has(id)) {
+          throw new ConflictError(`${current.id} is executed by another edgeops process (pid ${current.ownerPid ?? '?'}); cancel it there`);
+        }
+        await ctx.append(by, current, 'run.cancel_requested', {});
+        return 'abort';
+      });
+      if (how === 'ended') {
         deps.onMessages?.();
         return ctx.load(id);
       }
-      if (!running) {
-        throw new ConflictError(`${run.id} is executed by another edgeops process (pid ${run.ownerPid ?? '?'}); cancel it there`);
-      }
-      await uow.transaction(() => ctx.append(by, run, 'run.cancel_requested', {}));
-      running.controller.abort('cancel');
-      return run;
+      active.get(id)?.controller.abort('cancel');
+      return ctx.load(id);
     },
 
     /** Resolves when every run this process executes has ended. */

@@ -131,6 +131,65 @@ describe('the run service over in-memory ports', () => {
     expect(await s.store.audit.verify()).toMatchObject({ ok: true });
   });
 
+  it('answers a cancel of a run that ended since it was read as already ended, and records nothing', async () => {
+    const s = coreServices({ policy: POLICY, procedures: [RESTART] });
+    await s.runs.request(DEV, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' });
+    const stale = (await s.store.runs.get('R-1'))!;
+    await s.runs.deny(LEAD, 'R-1', 'not now');
+    const rows = s.store.auditRows().length;
+    // The cancel reads the run as it was before the denial, once.
+    const get = s.store.runs.get.bind(s.store.runs);
+    let first = true;
+    s.store.runs.get = async (id) => (first && id === 'R-1' ? ((first = false), { ...stale }) : get(id));
+    await expect(s.runs.cancel(DEV, 'R-1')).rejects.toThrow('R-1 already ended (denied)');
+    expect((await get('R-1'))!.state).toBe('denied');
+    expect(s.store.auditRows()).toHaveLength(rows);
+  });
+
+  it('runs nothing of a run that was cancelled after it was queued and before it started, and keeps it cancelled', async () => {
+    const s = coreServices({ policy: POLICY, procedures: [RESTART] });
+    const get = s.store.runs.get.bind(s.store.runs);
+    let cancelled = false;
+    // When its execution first reads the run, a cancel has just committed (as one landing between an approval and the start would).
+    s.store.runs.get = async (id) => {
+      const run = await get(id);
+      if (!cancelled && run?.state === 'queued') {
+        cancelled = true;
+        await s.store.runs.save({ ...run, state: 'cancelled', finishedAt: s.clock.now() });
+        await s.store.runs.releaseLease(run.concurrencyKey, run.id);
+      }
+      return run;
+    };
+    const started = await s.runs.request(LEAD, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' });
+    if (started.kind !== 'run') throw new Error('expected a run');
+    const run = await started.done;
+    expect(run).toMatchObject({ id: 'R-1', state: 'cancelled' });
+    expect(s.steps.calls).toEqual([]);
+    expect(s.kinds()).not.toContain('run.started');
+    expect(s.kinds()).not.toContain('run.finished');
+  });
+
+  it('keeps a run cancelled before it started cancelled when its execution then fails to plan', async () => {
+    const s = coreServices({ policy: POLICY, procedures: [RESTART] });
+    const get = s.store.runs.get.bind(s.store.runs);
+    let cancelled = false;
+    s.store.runs.get = async (id) => {
+      const run = await get(id);
+      if (!cancelled && run?.state === 'queued') {
+        cancelled = true;
+        await s.store.runs.save({ ...run, state: 'cancelled', finishedAt: s.clock.now() });
+      }
+      // What the execution reads from then on cannot be planned (a parameter the procedure refuses).
+      return cancelled && run ? { ...(await get(id))!, params: { service: 'NOT A SERVICE' } } : run;
+    };
+    const started = await s.runs.request(LEAD, { procedure: 'restart', params: { service: 'checkout' }, channel: 'C0OPS' });
+    if (started.kind !== 'run') throw new Error('expected a run');
+    expect(await started.done).toMatchObject({ id: 'R-1', state: 'cancelled' });
+    expect((await get('R-1'))!.state).toBe('cancelled');
+    expect(s.steps.calls).toEqual([]);
+    expect(s.kinds()).not.toContain('run.finished');
+  });
+
   it('ends a run as failed at the first failing step and starts none after it', async () => {
     const failing = coreServices({
       policy: POLICY,
