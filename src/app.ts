@@ -173,7 +173,7 @@ export function createApp(options: AppOptions): ComposedApp {
   const portalAudit: PortalAudit = async (entry) => {
     await store.transaction(() => store.audit.append({ ...entry, incidentId: entry.incidentId ?? null }));
   };
-  const portal = createPortalSignIn({ store: sqlitePortalSessions(store.db), clock, audit: portalAudit });
+  const portal = createPortalSignIn({ store: store.guard(sqlitePortalSessions(store.db)), clock, audit: portalAudit });
   const portalLink = async (actor: By['actor'], source: By['source']): Promise<string> =>
     signInLink(config.publicUrl, (await portal.issueLink(actor, source)).token);
 
@@ -207,7 +207,7 @@ export function createApp(options: AppOptions): ComposedApp {
     runs,
     reminders,
     auditAnchor,
-    portalOpsReads: sqlitePortalOpsReads(store.db, store.audit),
+    portalOpsReads: store.guard(sqlitePortalOpsReads(store.db, store.audit)),
     access,
     visibility,
     pins: createPinnedMessages({ audit: store.audit }),
@@ -229,7 +229,7 @@ export function createApp(options: AppOptions): ComposedApp {
         return counts.pending + counts.applied;
       },
     },
-    metricsSource: sqliteMetricsSource(store.db),
+    metricsSource: store.guard(sqliteMetricsSource(store.db)),
     catalogLog: {
       reloaded: async (loaded) => {
         await store.transaction(() =>
@@ -248,7 +248,7 @@ export function createApp(options: AppOptions): ComposedApp {
       },
     },
     portal,
-    portalReads: sqlitePortalQueries(store.db),
+    portalReads: store.guard(sqlitePortalQueries(store.db)),
     portalLink,
     portalAudit,
     groupsOf: (userId) => groupDirectory?.(userId),

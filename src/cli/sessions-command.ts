@@ -21,7 +21,7 @@ export const sessionsCommand: Subcommand = async (argv, io) => {
   const store = Store.create({ file: config.dbPath, auditKey: key, clock: systemClock });
   try {
     const signIn = createPortalSignIn({
-      store: sqlitePortalSessions(store.db),
+      store: store.guard(sqlitePortalSessions(store.db)),
       clock: systemClock,
       audit: async (entry) => {
         await store.transaction(() => store.audit.append({ ...entry, incidentId: entry.incidentId ?? null }));

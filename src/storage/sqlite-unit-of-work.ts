@@ -93,11 +93,33 @@ export class SqliteUnitOfWork implements UnitOfWork {
   guard<R extends object>(repo: R, methods: ReadonlyArray<keyof R>): R {
     const guarded = Object.create(repo) as R;
     for (const name of methods) {
-      const method = repo[name] as unknown as (...args: unknown[]) => Promise<unknown>;
-      (guarded as Record<keyof R, unknown>)[name] = (...args: unknown[]) =>
-        this.free() ? method.apply(repo, args) : this.exclusive(() => method.apply(repo, args));
+      const method = repo[name] as unknown as (...args: unknown[]) => unknown;
+      (guarded as Record<keyof R, unknown>)[name] = isAsyncGenerator(method)
+        ? this.guardRows(repo, method as (...args: unknown[]) => AsyncIterable<unknown>)
+        : (...args: unknown[]) => (this.free() ? method.apply(repo, args) : this.exclusive(async () => method.apply(repo, args)));
     }
     return guarded;
+  }
+
+  /**
+   * A row reader (an async generator reading a page per step) whose every step waits for another
+   * caller's open transaction: a page is read on its own, never inside it; nothing is held between pages.
+   */
+  private guardRows(repo: object, method: (...args: unknown[]) => AsyncIterable<unknown>) {
+    const free = (): boolean => this.free();
+    const exclusive = <T>(fn: () => Promise<T>): Promise<T> => this.exclusive(fn);
+    return async function* (...args: unknown[]): AsyncGenerator {
+      const rows = method.apply(repo, args)[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          const step = free() ? await rows.next() : await exclusive(() => rows.next());
+          if (step.done === true) return;
+          yield step.value;
+        }
+      } finally {
+        await rows.return?.();
+      }
+    };
   }
 
   /**
@@ -155,3 +177,5 @@ export class SqliteUnitOfWork implements UnitOfWork {
     }
   }
 }
+
+const isAsyncGenerator = (fn: unknown): boolean => Object.prototype.toString.call(fn) === '[object AsyncGeneratorFunction]';

@@ -57,6 +57,16 @@ export class Store implements UnitOfWork {
     return new Store(openDatabase(options.file, options), options.auditKey, options.clock, options.syncer);
   }
 
+  /**
+   * `repo` (made on this store's connection outside it: the portal's sessions and reads, the metrics
+   * source) with each of its methods made to wait for another caller's open transaction, so that
+   * its statements neither land inside that transaction (and are rolled back with it) nor read what
+   * it has not committed.
+   */
+  guard<R extends object>(repo: R): R {
+    return guarded(this.uow, repo);
+  }
+
   /** Made on first use: its statements need the runs tables, which a database opened at an older version lacks. */
   get runs(): RunStore {
     return (this.runStore ??= guarded(this.uow, new SqliteRunStore(this.db)));
@@ -126,10 +136,12 @@ export class Store implements UnitOfWork {
 
 /** `repo` with every public method run through `uow` when another caller's transaction is open. */
 function guarded<R extends object>(uow: SqliteUnitOfWork, repo: R): R {
-  const prototype = Object.getPrototypeOf(repo) as object;
+  const prototype = Object.getPrototypeOf(repo) as object | null;
+  // A class's methods live on its prototype; an object of functions (a reader made by a factory) holds its own.
+  const source = prototype === Object.prototype || prototype === null ? repo : prototype;
   // Methods only: a getter (a statement compiled on first use) is not read here.
-  const methods = Object.getOwnPropertyNames(prototype).filter(
-    (name) => name !== 'constructor' && typeof Object.getOwnPropertyDescriptor(prototype, name)?.value === 'function',
+  const methods = Object.getOwnPropertyNames(source).filter(
+    (name) => name !== 'constructor' && typeof Object.getOwnPropertyDescriptor(source, name)?.value === 'function',
   ) as Array<keyof R>;
   return uow.guard(repo, methods);
 }
