@@ -289,10 +289,20 @@ export function createIncidentService(deps: IncidentServiceDeps) {
       });
     },
 
-    /** Nudges the incident channel (the scheduler's reminders); not an update of the incident itself. */
-    async remind(id: string, reminder: { reason: string; since: number; elapsedMs: number }, text: ChatText): Promise<void> {
-      await uow.transaction(async () => {
+    /**
+     * Nudges the incident channel (the scheduler's reminders); not an update of the incident itself.
+     * `stillDue` is asked inside the transaction, so an update, a commander or a resolve that landed
+     * since the reminder was found due stops it; returns whether it was posted.
+     */
+    async remind(
+      id: string,
+      reminder: { reason: string; since: number; elapsedMs: number },
+      text: ChatText,
+      stillDue: (incident: Incident) => Promise<boolean> = async () => true,
+    ): Promise<boolean> {
+      return uow.transaction(async () => {
         const incident = await load(id);
+        if (incident.status === 'resolved' || !(await stillDue(incident))) return false;
         const event = await audit.append({
           actor: 'system',
           source: 'scheduler',
@@ -306,6 +316,7 @@ export function createIncidentService(deps: IncidentServiceDeps) {
           channel: incidentChannelKey(incident.id),
           body: { kind: 'incident.reminder', text },
         });
+        return true;
       });
     },
 

@@ -4,6 +4,7 @@ import type { Policy } from '../policy/policy.js';
 import type { Clock } from '../ports.js';
 import { formatDuration } from '../duration.js';
 import { rich, userRef, type RichText } from '../rich-text.js';
+import type { Incident } from './incident.js';
 import type { IncidentService } from './incident-service.js';
 import { dueReminders, reminderPolicy, type DueReminder, type ReminderFacts } from './reminders.js';
 
@@ -19,17 +20,19 @@ export type ReminderService = ReturnType<typeof createReminderService>;
 const STATUS_KINDS = ['incident.declared', 'incident.updated'];
 
 export function createReminderService(deps: ReminderServiceDeps) {
+  async function factsOf(incident: Incident): Promise<ReminderFacts> {
+    const lastStatusAt = (await deps.audit.lastTime(incident.id, STATUS_KINDS)) ?? incident.declaredAt;
+    return {
+      incident,
+      lastStatusAt,
+      statusReminders: await deps.audit.countSince(incident.id, 'incident.reminder', lastStatusAt, 'status_update'),
+      commanderReminders: await deps.audit.countSince(incident.id, 'incident.reminder', incident.declaredAt, 'commander'),
+    };
+  }
+
   async function facts(): Promise<ReminderFacts[]> {
     const out: ReminderFacts[] = [];
-    for (const incident of await deps.incidents.listOpen()) {
-      const lastStatusAt = (await deps.audit.lastTime(incident.id, STATUS_KINDS)) ?? incident.declaredAt;
-      out.push({
-        incident,
-        lastStatusAt,
-        statusReminders: await deps.audit.countSince(incident.id, 'incident.reminder', lastStatusAt, 'status_update'),
-        commanderReminders: await deps.audit.countSince(incident.id, 'incident.reminder', incident.declaredAt, 'commander'),
-      });
-    }
+    for (const incident of await deps.incidents.listOpen()) out.push(await factsOf(incident));
     return out;
   }
 
@@ -44,9 +47,16 @@ export function createReminderService(deps: ReminderServiceDeps) {
   return {
     /** Posts every reminder due now; returns them. */
     async tick(): Promise<DueReminder[]> {
-      const due = dueReminders(await facts(), deps.clock.now(), reminderPolicy(deps.policy().reminders));
-      for (const reminder of due) await deps.incidents.remind(reminder.incidentId, reminder, await text(reminder));
-      return due;
+      const now = deps.clock.now();
+      const policy = reminderPolicy(deps.policy().reminders);
+      const posted: DueReminder[] = [];
+      for (const reminder of dueReminders(await facts(), now, policy)) {
+        // Asked again inside the reminder's transaction: the facts above were read before it.
+        const stillDue = async (incident: Incident): Promise<boolean> =>
+          dueReminders([await factsOf(incident)], now, policy).some((r) => r.reason === reminder.reason);
+        if (await deps.incidents.remind(reminder.incidentId, reminder, await text(reminder), stillDue)) posted.push(reminder);
+      }
+      return posted;
     },
   };
 }
