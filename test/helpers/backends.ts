@@ -1,0 +1,61 @@
+// Suites that run on both storage backends: the kinds, and a store of either kind with a way to read its tables.
+import type { Backend } from '../../src/app.js';
+import type { Clock } from '../../src/core/ports.js';
+import { parseDatabaseUrl } from '../../src/storage/postgres/database-url.js';
+import { PostgresStore } from '../../src/storage/postgres/postgres-store.js';
+import { Store } from '../../src/storage/store.js';
+import { testDatabase, type TestDatabase } from './postgres.js';
+
+export type BackendKind = 'sqlite' | 'postgres';
+
+/** What `describe.each` runs a suite over. */
+export const BACKEND_KINDS: BackendKind[] = ['sqlite', 'postgres'];
+
+export interface TestBackend {
+  kind: BackendKind;
+  store: Backend;
+  /** Runs one statement (`?` placeholders on both) and returns its rows: what a test asserts on or sets up. */
+  query<T>(sql: string, ...params: unknown[]): Promise<T[]>;
+  /** Closes the store and, on PostgreSQL, drops the test's database. */
+  close(): Promise<void>;
+}
+
+/** `?` placeholders as PostgreSQL numbers them (the statements tests write hold no literal `?`). */
+const numbered = (sql: string): string => {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+};
+
+/** A fresh store: the SQLite file `file`, or a new database on the test run's PostgreSQL cluster. */
+export async function openTestBackend(kind: BackendKind, options: { file: string; auditKey: string; clock: Clock; label?: string }): Promise<TestBackend> {
+  if (kind === 'sqlite') {
+    const store = Store.create({ file: options.file, auditKey: options.auditKey, clock: options.clock });
+    return {
+      kind,
+      store,
+      query: <T>(sql: string, ...params: unknown[]): Promise<T[]> => {
+        const statement = store.db.prepare(sql);
+        if (statement.reader) return Promise.resolve(statement.all(...params) as T[]);
+        statement.run(...params);
+        return Promise.resolve([]);
+      },
+      close: () => {
+        store.close();
+        return Promise.resolve();
+      },
+    };
+  }
+  const db: TestDatabase = await testDatabase(options.label ?? 'suite');
+  const parsed = parseDatabaseUrl(db.url);
+  if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+  const store = await PostgresStore.open({ target: parsed.target, auditKey: options.auditKey, clock: options.clock, poolMax: 4 });
+  return {
+    kind,
+    store,
+    query: async <T>(sql: string, ...params: unknown[]): Promise<T[]> => (await store.pool.query(numbered(sql), params)).rows as T[],
+    close: async () => {
+      await store.close();
+      await db.drop();
+    },
+  };
+}
