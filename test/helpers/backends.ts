@@ -1,4 +1,5 @@
 // Suites that run on both storage backends: the kinds, and a store of either kind with a way to read its tables.
+import { existsSync, readFileSync } from 'node:fs';
 import type { Backend } from '../../src/app.js';
 import type { Clock } from '../../src/core/ports.js';
 import { parseDatabaseUrl } from '../../src/storage/postgres/database-url.js';
@@ -16,6 +17,8 @@ export interface TestBackend {
   store: Backend;
   /** Runs one statement (`?` placeholders on both) and returns its rows: what a test asserts on or sets up. */
   query<T>(sql: string, ...params: unknown[]): Promise<T[]>;
+  /** Everything the database holds now, as text: the SQLite file and its log, or every row of every PostgreSQL table. */
+  rawText(): Promise<string>;
   /** Closes the store and, on PostgreSQL, drops the test's database. */
   close(): Promise<void>;
 }
@@ -39,6 +42,10 @@ export async function openTestBackend(kind: BackendKind, options: { file: string
         statement.run(...params);
         return Promise.resolve([]);
       },
+      rawText: () => {
+        const files = [options.file, `${options.file}-wal`].filter((f) => existsSync(f));
+        return Promise.resolve(files.map((f) => readFileSync(f).toString('latin1')).join('\n'));
+      },
       close: () => {
         store.close();
         return Promise.resolve();
@@ -53,6 +60,14 @@ export async function openTestBackend(kind: BackendKind, options: { file: string
     kind,
     store,
     query: async <T>(sql: string, ...params: unknown[]): Promise<T[]> => (await store.pool.query(numbered(sql), params)).rows as T[],
+    rawText: async () => {
+      const tables = (await store.pool.query<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"))
+        .rows;
+      const dumps = await Promise.all(
+        tables.map(async (t) => (await store.pool.query<{ row: string }>(`SELECT t::text AS row FROM "${t.name}" t`)).rows.map((r) => r.row)),
+      );
+      return dumps.flat().join('\n');
+    },
     close: async () => {
       await store.close();
       await db.drop();
