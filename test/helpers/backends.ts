@@ -19,8 +19,28 @@ export interface TestBackend {
   query<T>(sql: string, ...params: unknown[]): Promise<T[]>;
   /** Everything the database holds now, as text: the SQLite file and its log, or every row of every PostgreSQL table. */
   rawText(): Promise<string>;
+  /** Lets the work that touched the store settle: one turn on SQLite; on PostgreSQL, until no query is in flight. */
+  quiet(): Promise<void>;
+  /** Closes the store and opens the same database again (a restart), with `clock`. */
+  reopen(clock: Clock): Promise<Backend>;
   /** Closes the store and, on PostgreSQL, drops the test's database. */
   close(): Promise<void>;
+}
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Until the pool has had no query in flight for a few turns of the event loop in a row. */
+async function poolQuiet(pool: PostgresStore['pool']): Promise<void> {
+  for (let calm = 0, turns = 0; calm < 3; turns++) {
+    await turn();
+    if (pool.totalCount > pool.idleCount || pool.waitingCount > 0) {
+      calm = 0;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    } else {
+      calm += 1;
+    }
+    if (turns > 100_000) throw new Error('the PostgreSQL pool never went quiet');
+  }
 }
 
 /** `?` placeholders as PostgreSQL numbers them (the statements tests write hold no literal `?`). */
@@ -32,10 +52,12 @@ const numbered = (sql: string): string => {
 /** A fresh store: the SQLite file `file`, or a new database on the test run's PostgreSQL cluster. */
 export async function openTestBackend(kind: BackendKind, options: { file: string; auditKey: string; clock: Clock; label?: string }): Promise<TestBackend> {
   if (kind === 'sqlite') {
-    const store = Store.create({ file: options.file, auditKey: options.auditKey, clock: options.clock });
+    let store = Store.create({ file: options.file, auditKey: options.auditKey, clock: options.clock });
     return {
       kind,
-      store,
+      get store() {
+        return store;
+      },
       query: <T>(sql: string, ...params: unknown[]): Promise<T[]> => {
         const statement = store.db.prepare(sql);
         if (statement.reader) return Promise.resolve(statement.all(...params) as T[]);
@@ -46,6 +68,12 @@ export async function openTestBackend(kind: BackendKind, options: { file: string
         const files = [options.file, `${options.file}-wal`].filter((f) => existsSync(f));
         return Promise.resolve(files.map((f) => readFileSync(f).toString('latin1')).join('\n'));
       },
+      quiet: turn,
+      reopen: (clock) => {
+        store.close();
+        store = Store.create({ file: options.file, auditKey: options.auditKey, clock });
+        return Promise.resolve(store);
+      },
       close: () => {
         store.close();
         return Promise.resolve();
@@ -55,10 +83,13 @@ export async function openTestBackend(kind: BackendKind, options: { file: string
   const db: TestDatabase = await testDatabase(options.label ?? 'suite');
   const parsed = parseDatabaseUrl(db.url);
   if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
-  const store = await PostgresStore.open({ target: parsed.target, auditKey: options.auditKey, clock: options.clock, poolMax: 4 });
+  const open = (clock: Clock): Promise<PostgresStore> => PostgresStore.open({ target: parsed.target, auditKey: options.auditKey, clock, poolMax: 4 });
+  let store = await open(options.clock);
   return {
     kind,
-    store,
+    get store() {
+      return store;
+    },
     query: async <T>(sql: string, ...params: unknown[]): Promise<T[]> => (await store.pool.query(numbered(sql), params)).rows as T[],
     rawText: async () => {
       const tables = (await store.pool.query<{ name: string }>("SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"))
@@ -67,6 +98,12 @@ export async function openTestBackend(kind: BackendKind, options: { file: string
         tables.map(async (t) => (await store.pool.query<{ row: string }>(`SELECT t::text AS row FROM "${t.name}" t`)).rows.map((r) => r.row)),
       );
       return dumps.flat().join('\n');
+    },
+    quiet: () => poolQuiet(store.pool),
+    reopen: async (clock) => {
+      await store.close();
+      store = await open(clock);
+      return store;
     },
     close: async () => {
       await store.close();
