@@ -35,13 +35,16 @@ import { signInLink } from './adapters/portal/portal-paths.js';
 import { sqlitePortalSessions } from './storage/sqlite-portal-sessions.js';
 import { sqlitePortalQueries } from './storage/sqlite-portal-queries.js';
 import type { Logger } from './log.js';
-import { UnavailableError } from './errors.js';
 import type { MetricsSource } from './core/metrics/metrics-source.js';
 import type { PortalOpsReads } from './core/portal/portal-ops-reads.js';
 import type { PortalReadModel } from './core/portal/portal-read-model.js';
 import type { PortalSessionStore } from './core/portal/portal-sessions.js';
 import { sqliteMetricsSource } from './storage/sqlite-metrics-source.js';
 import type { PostgresTarget } from './storage/postgres/database-url.js';
+import { postgresMetricsSource } from './storage/postgres/postgres-metrics-source.js';
+import { postgresPortalOpsReads } from './storage/postgres/postgres-portal-ops-reads.js';
+import { postgresPortalQueries } from './storage/postgres/postgres-portal-queries.js';
+import { postgresPortalSessions } from './storage/postgres/postgres-portal-sessions.js';
 import { PostgresStore } from './storage/postgres/postgres-store.js';
 import { Store } from './storage/store.js';
 import { transcriptRuns, transcriptSource } from './storage/transcript-source.js';
@@ -304,7 +307,12 @@ function backendReads(store: Backend): {
       metricsSource: sqliteMetricsSource(store.db),
     };
   }
-  return postgresReadsPending(store);
+  return {
+    portalSessions: postgresPortalSessions(store.session),
+    portalReads: postgresPortalQueries(store.session),
+    portalOpsReads: postgresPortalOpsReads(store.session, store.audit),
+    metricsSource: postgresMetricsSource(store.session),
+  };
 }
 
 /**
@@ -346,28 +354,5 @@ export async function openRecord(options: {
     close: async () => {
       await store.close();
     },
-  };
-}
-
-/**
- * Until PostgreSQL has its own queries for them, the portal's sessions and pages, its reports and
- * /metrics answer that they are not available there, rather than read the wrong database.
- */
-function postgresReadsPending(_store: PostgresStore): ReturnType<typeof backendReads> {
-  const refusal = (what: string): UnavailableError =>
-    new UnavailableError(`${what} are not available on PostgreSQL in this version; use SQLite (EDGEOPS_DB) for them`);
-  const pending = (what: string): ProxyHandler<object> => ({ get: () => () => Promise.reject(refusal(what)) });
-  return {
-    portalSessions: new Proxy({}, pending('portal sign-ins')) as PortalSessionStore,
-    portalReads: new Proxy({}, pending('portal pages')) as PortalReadModel,
-    portalOpsReads: new Proxy({}, pending('portal reports')) as PortalOpsReads,
-    metricsSource: new Proxy(
-      {},
-      {
-        get: () => () => {
-          throw refusal('database figures for /metrics');
-        },
-      },
-    ) as MetricsSource,
   };
 }

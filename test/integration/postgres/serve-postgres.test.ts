@@ -199,6 +199,14 @@ describe('edgeops serve with EDGEOPS_DATABASE_URL', () => {
         return rows[0];
       });
       expect(opened).toEqual({ id: 'INC-2', title: 'Checkout latency above 2s', declared_by: 'pagerduty:Checkout API' });
+      // The portal's sign-in links and the /metrics figures come from PostgreSQL too.
+      const portal = await send(commandBody(USERS.sre, GENERAL, '/incident', 'portal'));
+      const link = /(http[^\s>|]+sign-in\?token=[\w-]+)/.exec(portal)?.[1];
+      expect(link, portal).toBeDefined();
+      expect((await client.query<{ n: number }>('SELECT count(*)::int AS n FROM portal_links')).rows[0]!.n).toBe(1);
+      const metrics = await fetch(`${url}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/^edgeops_procedure_runs_total\{[^}]*procedure="restart-service"[^}]*\} 1$/m);
       // The channel of INC-1 was made in Slack from the outbox on PostgreSQL.
       await until('the incident channel', async () => (slack.calls.some((c) => c.method === 'conversations.create') ? true : undefined));
 
