@@ -39,9 +39,9 @@ export interface MessageBus {
   notifyMessages(): void;
 }
 
-/** What a health check reads: whether the database takes writes now. */
+/** What a health check reads: whether the database takes writes now (PostgreSQL answers over the network). */
 export interface DatabaseHealth {
-  writable(): boolean;
+  writable(): Promise<boolean>;
 }
 
 /** Everything of a dispatcher but the outbox it drains, which the composition root supplies. */

@@ -1,4 +1,4 @@
-// The composition root: config → store → catalog → every service, repository and background part. Adapters receive narrow ports (src/app-ports.ts), never the store.
+// The composition root: config → store (SQLite or PostgreSQL) → catalog → every service, repository and background part. Adapters receive narrow ports (src/app-ports.ts), never the store.
 import path from 'node:path';
 import { createHttpStepRunner } from './adapters/steps/http-step.js';
 import { createProcessStepRunner, killProcessGroup } from './adapters/steps/process-step.js';
@@ -35,7 +35,17 @@ import { signInLink } from './adapters/portal/portal-paths.js';
 import { sqlitePortalSessions } from './storage/sqlite-portal-sessions.js';
 import { sqlitePortalQueries } from './storage/sqlite-portal-queries.js';
 import type { Logger } from './log.js';
+import type { MetricsSource } from './core/metrics/metrics-source.js';
+import type { PortalOpsReads } from './core/portal/portal-ops-reads.js';
+import type { PortalReadModel } from './core/portal/portal-read-model.js';
+import type { PortalSessionStore } from './core/portal/portal-sessions.js';
 import { sqliteMetricsSource } from './storage/sqlite-metrics-source.js';
+import type { PostgresTarget } from './storage/postgres/database-url.js';
+import { postgresMetricsSource } from './storage/postgres/postgres-metrics-source.js';
+import { postgresPortalOpsReads } from './storage/postgres/postgres-portal-ops-reads.js';
+import { postgresPortalQueries } from './storage/postgres/postgres-portal-queries.js';
+import { postgresPortalSessions } from './storage/postgres/postgres-portal-sessions.js';
+import { PostgresStore } from './storage/postgres/postgres-store.js';
 import { Store } from './storage/store.js';
 import { transcriptRuns, transcriptSource } from './storage/transcript-source.js';
 import type { FileSyncer } from './storage/wal-sync.js';
@@ -62,12 +72,20 @@ export interface AppOptions {
   pid?: number;
   /** How the database's log reaches the disk (tests hold its syncs); the real file's fdatasync by default. */
   logSyncer?: (logFile: string) => FileSyncer;
+  /**
+   * The database to build on, opened by the caller, who also closes it (`app.close()` leaves it
+   * open). Unset: the SQLite file at `config.dbPath`, opened here and closed by `app.close()`.
+   */
+  backend?: Backend;
 }
 
-/** The app as its builders (the CLI start-up, tests) hold it: every port, and the store they close it with. */
-export interface ComposedApp extends App {
-  /** The SQLite store behind every port; only the composition root and tests reach into it. */
-  store: Store;
+/** The two backends the root builds on (docs/configuration.md, EDGEOPS_DATABASE_URL). */
+export type Backend = Store | PostgresStore;
+
+/** The app as its builders (the CLI start-up, tests) hold it: every port, and the store behind them. */
+export interface ComposedApp<B extends Backend = Store> extends App {
+  /** The store behind every port (SQLite unless another backend was given); only the composition root and tests reach into it. */
+  store: B;
 }
 
 const isAlive = (pid: number): boolean => {
@@ -79,10 +97,16 @@ const isAlive = (pid: number): boolean => {
   }
 };
 
-export function createApp(options: AppOptions): ComposedApp {
+export function createApp(options: AppOptions & { backend?: undefined }): ComposedApp;
+export function createApp<B extends Backend>(options: AppOptions & { backend: B }): ComposedApp<B>;
+export function createApp(options: AppOptions): ComposedApp<Backend> {
   const { config, logger, catalog } = options;
   const clock = options.clock ?? systemClock;
-  const store = Store.create({ file: config.dbPath, auditKey: options.auditKey, clock, ...(options.logSyncer ? { syncer: options.logSyncer } : {}) });
+  const store: Backend =
+    options.backend ??
+    Store.create({ file: config.dbPath, auditKey: options.auditKey, clock, ...(options.logSyncer ? { syncer: options.logSyncer } : {}) });
+  const ownsStore = options.backend === undefined;
+  const reads = backendReads(store);
   const exportsDir = options.exportsDir ?? path.resolve('exports');
   const listeners = new Set<() => void>();
   const notifyMessages = (): void => {
@@ -173,7 +197,7 @@ export function createApp(options: AppOptions): ComposedApp {
   const portalAudit: PortalAudit = async (entry) => {
     await store.transaction(() => store.audit.append({ ...entry, incidentId: entry.incidentId ?? null }));
   };
-  const portal = createPortalSignIn({ store: store.guard(sqlitePortalSessions(store.db)), clock, audit: portalAudit });
+  const portal = createPortalSignIn({ store: reads.portalSessions, clock, audit: portalAudit });
   const portalLink = async (actor: By['actor'], source: By['source']): Promise<string> =>
     signInLink(config.publicUrl, (await portal.issueLink(actor, source)).token);
 
@@ -207,7 +231,7 @@ export function createApp(options: AppOptions): ComposedApp {
     runs,
     reminders,
     auditAnchor,
-    portalOpsReads: store.guard(sqlitePortalOpsReads(store.db, store.audit)),
+    portalOpsReads: reads.portalOpsReads,
     access,
     visibility,
     pins: createPinnedMessages({ audit: store.audit }),
@@ -229,7 +253,7 @@ export function createApp(options: AppOptions): ComposedApp {
         return counts.pending + counts.applied;
       },
     },
-    metricsSource: store.guard(sqliteMetricsSource(store.db)),
+    metricsSource: reads.metricsSource,
     catalogLog: {
       reloaded: async (loaded) => {
         await store.transaction(() =>
@@ -248,7 +272,7 @@ export function createApp(options: AppOptions): ComposedApp {
       },
     },
     portal,
-    portalReads: store.guard(sqlitePortalQueries(store.db)),
+    portalReads: reads.portalReads,
     portalLink,
     portalAudit,
     groupsOf: (userId) => groupDirectory?.(userId),
@@ -262,7 +286,33 @@ export function createApp(options: AppOptions): ComposedApp {
     useGroupDirectory(groupsOf) {
       groupDirectory = groupsOf;
     },
-    close: () => store.close(),
+    close: () => {
+      if (ownsStore && store.kind === 'sqlite') store.close();
+    },
+  };
+}
+
+/** The reads each backend answers with queries of its own: portal sessions and pages, reports, /metrics. */
+function backendReads(store: Backend): {
+  portalSessions: PortalSessionStore;
+  portalReads: PortalReadModel;
+  portalOpsReads: PortalOpsReads;
+  metricsSource: MetricsSource;
+} {
+  if (store.kind === 'sqlite') {
+    // Made on the store's one connection outside it: each waits for another caller's open transaction.
+    return {
+      portalSessions: store.guard(sqlitePortalSessions(store.db)),
+      portalReads: store.guard(sqlitePortalQueries(store.db)),
+      portalOpsReads: store.guard(sqlitePortalOpsReads(store.db, store.audit)),
+      metricsSource: store.guard(sqliteMetricsSource(store.db)),
+    };
+  }
+  return {
+    portalSessions: postgresPortalSessions(store.session),
+    portalReads: postgresPortalQueries(store.session),
+    portalOpsReads: postgresPortalOpsReads(store.session, store.audit),
+    metricsSource: postgresMetricsSource(store.session),
   };
 }
 
@@ -272,11 +322,12 @@ export function createApp(options: AppOptions): ComposedApp {
  * then the scheduled tasks (reminders, approval expiry, the audit anchor, procedures' schedules).
  */
 export async function startBackground(
-  app: ComposedApp,
+  app: ComposedApp<Backend>,
   options: { checkpointInBackground: boolean; recoverRuns: boolean; schedule: boolean },
 ): Promise<{ interrupted: Run[]; stop(): Promise<void> }> {
   const { logger } = app;
-  if (options.checkpointInBackground) {
+  // Only SQLite has a write-ahead log of its own to checkpoint; PostgreSQL checkpoints itself.
+  if (options.checkpointInBackground && app.store.kind === 'sqlite') {
     app.store.checkpointInBackground({
       onError: (err) => logger.error({ err }, 'background checkpoints stopped; the database checkpoints on commit again'),
     });
@@ -287,11 +338,22 @@ export async function startBackground(
   return { interrupted, stop: async () => scheduler?.stop() };
 }
 
-/** The record of one database for readers that change nothing (`edgeops export`): transcripts, no catalog, no services. */
-export function openRecord(options: { file: string; auditKey: string }): { transcript(incidentId: string): Promise<TranscriptSource>; close(): void } {
-  const store = Store.create({ file: options.file, auditKey: options.auditKey, clock: systemClock });
+/**
+ * The record of one database for readers that change nothing (`edgeops export`): transcripts, no
+ * catalog, no services. PostgreSQL when `postgres` is given (EDGEOPS_DATABASE_URL), else the SQLite file.
+ */
+export async function openRecord(options: {
+  file: string;
+  auditKey: string;
+  postgres?: PostgresTarget;
+}): Promise<{ transcript(incidentId: string): Promise<TranscriptSource>; close(): Promise<void> }> {
+  const store: Backend = options.postgres
+    ? await PostgresStore.open({ target: options.postgres, auditKey: options.auditKey, clock: systemClock, poolMax: 2, applicationName: 'edgeops export' })
+    : Store.create({ file: options.file, auditKey: options.auditKey, clock: systemClock });
   return {
     transcript: (incidentId) => transcriptSource(store, incidentId, (id) => transcriptRuns(store.runs, id)),
-    close: () => store.close(),
+    close: async () => {
+      await store.close();
+    },
   };
 }

@@ -1,19 +1,20 @@
 // Shared start-up for CLI subcommands: config, logger, audit key, catalog and the app, in that order.
 import path from 'node:path';
 import pino from 'pino';
-import { createApp, startBackground, type App } from '../app.js';
+import { createApp, startBackground, type App, type AppOptions, type Backend, type ComposedApp } from '../app.js';
 import { resolveAuditKey } from '../audit-key.js';
 import { formatCatalogError } from '../catalog/catalog-error.js';
 import { createCatalogWatcher, type CatalogWatcher } from '../catalog/catalog-watcher.js';
 import { loadCatalog, type Catalog } from '../catalog/load-catalog.js';
 import { botCredentials, type Config, type Env } from '../config.js';
-import { bootConfig, bootSqliteConfig } from './cli-config.js';
-import type { Clock } from '../core/ports.js';
+import { bootConfig } from './cli-config.js';
+import { systemClock, type Clock } from '../core/ports.js';
 import type { Run } from '../core/runs/run.js';
 import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { PRIVATE_FILE_MODE, makePrivateDir, tightenFileMode } from '../private-files.js';
 import { probeStepUser, resolveStepUser, type StepUser } from '../adapters/steps/step-user.js';
+import { PostgresStore } from '../storage/postgres/postgres-store.js';
 import { write, type CliIo } from './cli-io.js';
 
 export interface BootOptions {
@@ -42,7 +43,7 @@ export interface Booted {
   /** The audit key in use (signed output links derive their key from it). */
   auditKey: string;
   /** Stops watching and closes the database. */
-  close(): void;
+  close(): Promise<void>;
 }
 
 export { bootConfig };
@@ -123,13 +124,17 @@ async function checkStepUser(stepUser: StepUser, config: Config, protectedPaths:
 }
 
 export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> {
-  const config = bootSqliteConfig(io);
+  const config = bootConfig(io);
   const stepUser = config.stepUser ? resolveStepUser(config.stepUser, io.env) : undefined;
   const { key, file: keyFile } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: options.generateKey });
   const { logger, logFile } = bootLogger(config, options.logTo, key, io.env);
   const initial = bootCatalog(config);
   let watcher: CatalogWatcher | undefined;
-  const composed = createApp({
+  // EDGEOPS_DATABASE_URL selects PostgreSQL for everything; unset, the SQLite file (docs/configuration.md).
+  const postgres = config.postgres ? await PostgresStore.open({ target: config.postgres, auditKey: key, clock: options.clock ?? systemClock }) : undefined;
+  if (postgres) logger.info({ backend: 'postgres', database: postgres.target.display }, 'using PostgreSQL');
+  else logger.info({ backend: 'sqlite', database: config.dbPath }, 'using SQLite');
+  const appOptions: AppOptions = {
     config,
     logger,
     auditKey: key,
@@ -139,12 +144,18 @@ export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> 
     exportsDir: path.resolve(io.cwd, 'exports'),
     exportDelivery: options.exportDelivery,
     ...(stepUser ? { stepUser } : {}),
-  });
+  };
+  const composed: ComposedApp<Backend> = postgres ? createApp({ ...appOptions, backend: postgres }) : createApp({ ...appOptions, backend: undefined });
+  const closeStore = async (): Promise<void> => {
+    composed.close();
+    await postgres?.close();
+  };
   if (stepUser) {
+    const files = postgres ? [] : [config.dbPath, `${config.dbPath}-wal`];
     try {
-      await checkStepUser(stepUser, config, [config.dbPath, `${config.dbPath}-wal`, ...(keyFile ? [keyFile] : [])], io, logger);
+      await checkStepUser(stepUser, config, [...files, ...(keyFile ? [keyFile] : [])], io, logger);
     } catch (err) {
-      composed.close();
+      await closeStore();
       throw err;
     }
   }
@@ -161,10 +172,10 @@ export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> 
     logFile,
     interrupted,
     auditKey: key,
-    close() {
-      void background.stop();
+    async close() {
+      await background.stop();
       watcher?.close();
-      app.close();
+      await closeStore();
     },
   };
 }

@@ -18,6 +18,6 @@ export const consoleCommand: Subcommand = async (argv, io) => {
     await runConsole(app, io, { user: values.as, groups: values.groups, logFile, interrupted });
     return 0;
   } finally {
-    booted.close();
+    await booted.close();
   }
 };

@@ -6,7 +6,7 @@ import { resolveAuditKey } from '../audit-key.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../core/commands/incident-commands.js';
 import { parseIncidentId } from '../core/incidents/incident.js';
 import { openRecord } from '../app.js';
-import { bootSqliteConfig } from './cli-config.js';
+import { bootConfig } from './cli-config.js';
 import { write, type Subcommand } from './cli-io.js';
 
 export const exportCommand: Subcommand = async (argv, io) => {
@@ -27,9 +27,9 @@ export const exportCommand: Subcommand = async (argv, io) => {
   }
   const id = parseIncidentId(positionals[0]!);
   // Exporting reads the record only: it needs neither the policy catalog nor a writable key.
-  const config = bootSqliteConfig(io);
+  const config = bootConfig(io);
   const { key } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: false });
-  const record = openRecord({ file: config.dbPath, auditKey: key });
+  const record = await openRecord({ file: config.dbPath, auditKey: key, ...(config.postgres ? { postgres: config.postgres } : {}) });
   try {
     const source = await record.transcript(id);
     if (values.out) {
@@ -39,6 +39,6 @@ export const exportCommand: Subcommand = async (argv, io) => {
     }
     return 0;
   } finally {
-    record.close();
+    await record.close();
   }
 };

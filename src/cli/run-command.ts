@@ -106,6 +106,6 @@ export const runCommand: Subcommand = async (argv, io) => {
     write(io.stdout, `${done.id} ${done.state}${took}${done.error ? `: ${done.error}` : ''}`);
     return done.state === 'succeeded' ? EXIT.succeeded : EXIT.failed;
   } finally {
-    booted.close();
+    await booted.close();
   }
 };

@@ -35,7 +35,7 @@ async function serveSlack(slack: SlackConfig, io: Parameters<Subcommand>[1]): Pr
       bodyBudget: platform.bodyBudget,
     });
   } catch (err) {
-    booted.close();
+    await booted.close();
     if (err instanceof ConfigError) throw err;
     write(io.stderr, `edgeops serve: cannot start the Slack app: ${(err as Error).message}`);
     return 1;
@@ -52,7 +52,7 @@ async function serveSlack(slack: SlackConfig, io: Parameters<Subcommand>[1]): Pr
   app.logger.info('stopping');
   await platform.stop();
   await server.stop();
-  booted.close();
+  await booted.close();
   return 0;
 }
 
@@ -85,7 +85,7 @@ export const serveCommand: Subcommand = async (argv, io) => {
   try {
     httpUrl = await url;
   } catch (err) {
-    booted.close();
+    await booted.close();
     write(io.stderr, `edgeops serve: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
     return 1;
   }
@@ -98,6 +98,6 @@ export const serveCommand: Subcommand = async (argv, io) => {
   await (interactive ? Promise.race([consoleDone, stopped]) : Promise.all([consoleDone.catch(() => undefined), stopped]));
   await platform.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  booted.close();
+  await booted.close();
   return 0;
 };

@@ -5,18 +5,19 @@ import type { Db } from './database.js';
 export type { MetricsSource };
 
 export function sqliteMetricsSource(db: Db): MetricsSource {
+  // better-sqlite3 answers synchronously; the port is async for the backends that cannot.
   return {
-    runsByOutcome: () =>
+    runsByOutcome: async () =>
       db.prepare('SELECT procedure, state, COUNT(*) AS count FROM runs GROUP BY procedure, state').all() as Array<{
         procedure: string;
         state: string;
         count: number;
       }>,
-    outboxDepth: () =>
+    outboxDepth: async () =>
       db.prepare("SELECT target, COUNT(*) AS count FROM outbox WHERE state = 'pending' GROUP BY target").all() as Array<{ target: string; count: number }>,
-    outboxFailed: () =>
+    outboxFailed: async () =>
       db.prepare("SELECT target, COUNT(*) AS count FROM outbox WHERE state = 'failed' GROUP BY target").all() as Array<{ target: string; count: number }>,
-    incidentDurations: () =>
+    incidentDurations: async () =>
       db
         .prepare(
           // /metrics answers without sign-in: a private incident's service is not named there.
@@ -26,7 +27,7 @@ export function sqliteMetricsSource(db: Db): MetricsSource {
            FROM incidents WHERE acknowledged_at IS NOT NULL OR resolved_at IS NOT NULL`,
         )
         .all() as Array<{ service: string; ttaMs: number | null; ttrMs: number | null }>,
-    openIncidents: () =>
+    openIncidents: async () =>
       db.prepare("SELECT severity, COUNT(*) AS count FROM incidents WHERE status != 'resolved' GROUP BY severity").all() as Array<{
         severity: number;
         count: number;

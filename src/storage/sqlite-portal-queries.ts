@@ -6,8 +6,9 @@ import { statementCache } from './statements.js';
 
 const MEMBER_INVITED = 'incident.member_invited';
 
-type EventRow = [number, number, string, string, string, string];
-const toEvent = (r: EventRow): TimelineEvent => ({
+/** A timeline row as read raw: seq, time, actor, source, kind, payload. */
+export type TimelineRow = [number, number, string, string, string, string];
+export const toTimelineEvent = (r: TimelineRow): TimelineEvent => ({
   seq: r[0],
   time: r[1],
   actor: r[2],
@@ -22,8 +23,8 @@ export function sqlitePortalQueries(db: Db): PortalReadModel {
     (
       stmt(sql)
         .raw(true)
-        .all(...args) as EventRow[]
-    ).map(toEvent);
+        .all(...args) as TimelineRow[]
+    ).map(toTimelineEvent);
 
   return {
     async incidents(scope: IncidentScope, filter: IncidentFilter, page) {

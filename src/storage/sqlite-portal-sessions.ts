@@ -3,7 +3,8 @@ import type { PortalSession, PortalSessionStore, SignInLinkRecord } from '../cor
 import type { Db } from './database.js';
 import { statementCache } from './statements.js';
 
-interface SessionRow {
+/** A portal_sessions row as both backends return it. */
+export interface SessionRow {
   id_hash: string;
   user_id: string;
   groups: string;
@@ -12,13 +13,30 @@ interface SessionRow {
   last_seen_at: number;
 }
 
-const toSession = (r: SessionRow): PortalSession => ({
+export const toSession = (r: SessionRow): PortalSession => ({
   idHash: r.id_hash,
   userId: r.user_id,
   groups: JSON.parse(r.groups) as string[],
   method: r.method as PortalSession['method'],
   createdAt: r.created_at,
   lastSeenAt: r.last_seen_at,
+});
+
+/** The columns of a portal_links row that make up a link. */
+export interface LinkRow {
+  token_hash: string;
+  user_id: string;
+  groups: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export const toLink = (r: LinkRow): SignInLinkRecord => ({
+  tokenHash: r.token_hash,
+  userId: r.user_id,
+  groups: JSON.parse(r.groups) as string[],
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
 });
 
 export function sqlitePortalSessions(db: Db): PortalSessionStore {
@@ -36,11 +54,9 @@ export function sqlitePortalSessions(db: Db): PortalSessionStore {
     async consumeLink(tokenHash, now) {
       // One UPDATE decides: of two tabs opening the same link, one gets a session.
       const row = stmt(
-        'UPDATE portal_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at >= ? RETURNING user_id, groups, created_at, expires_at',
-      ).get(now, tokenHash, now) as { user_id: string; groups: string; created_at: number; expires_at: number } | undefined;
-      return row
-        ? { tokenHash, userId: row.user_id, groups: JSON.parse(row.groups) as string[], createdAt: row.created_at, expiresAt: row.expires_at }
-        : undefined;
+        'UPDATE portal_links SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at >= ? RETURNING token_hash, user_id, groups, created_at, expires_at',
+      ).get(now, tokenHash, now) as LinkRow | undefined;
+      return row ? toLink(row) : undefined;
     },
     async insertSession(s: PortalSession) {
       stmt('INSERT INTO portal_sessions (id_hash, user_id, groups, method, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)').run(

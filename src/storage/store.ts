@@ -5,7 +5,8 @@ import type { IncidentStore } from '../core/incidents/incident-store.js';
 import type { Outbox } from '../core/outbox/outbox.js';
 import type { PagerdutyEventStore } from '../core/pagerduty/pagerduty-event-store.js';
 import type { RunStore } from '../core/runs/run-store.js';
-import type { Clock, UnitOfWork } from '../core/ports.js';
+import type { Clock } from '../core/ports.js';
+import type { StorageBackend } from './backend.js';
 import { openDatabase, type Db, type OpenOptions } from './database.js';
 import { SqliteAuditLog } from './sqlite-audit-log.js';
 import { SqliteIncidentStore } from './sqlite-incident-store.js';
@@ -16,7 +17,8 @@ import { SqliteUnitOfWork } from './sqlite-unit-of-work.js';
 import { startWalCheckpointer, type WalCheckpointer, type WalCheckpointerOptions } from './wal-checkpointer.js';
 import { WalSync, logFileSyncer, type FileSyncer } from './wal-sync.js';
 
-export class Store implements UnitOfWork {
+export class Store implements StorageBackend {
+  readonly kind = 'sqlite' as const;
   readonly audit: AuditLog;
   readonly incidents: IncidentStore;
   readonly outbox: Outbox;
@@ -113,7 +115,11 @@ export class Store implements UnitOfWork {
   }
 
   /** True when a write can be committed (used by /healthz). */
-  writable(): boolean {
+  writable(): Promise<boolean> {
+    return Promise.resolve(this.writableNow());
+  }
+
+  private writableNow(): boolean {
     // Another caller's transaction is open: the database took its write lock, so it takes writes.
     if (!this.uow.free()) return true;
     try {

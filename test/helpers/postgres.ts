@@ -43,11 +43,16 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A new empty database; `drop()` removes it (call it from `afterAll`). */
-export async function testDatabase(label = 'test'): Promise<TestDatabase> {
+/**
+ * A new empty database; `drop()` removes it (call it from `afterAll`). The cluster's locale is C;
+ * `icuLocale` (e.g. 'en-US') gives the database a language's collation, as production ones often have.
+ */
+export async function testDatabase(label = 'test', options: { icuLocale?: string } = {}): Promise<TestDatabase> {
   await waitForPostgres();
   const name = `edgeops_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
-  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  const locale =
+    options.icuLocale === undefined ? '' : ` TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '${options.icuLocale.replace(/[^A-Za-z0-9_-]/g, '')}'`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}${locale}`));
   const url = new URL(ADMIN_URL());
   url.pathname = `/${name}`;
   return {

@@ -13,9 +13,9 @@ export interface Health {
   reasons: string[];
 }
 
-export function healthRoute(check: () => Health): RouteHandler {
-  return (_req, res) => {
-    const health = check();
+export function healthRoute(check: () => Health | Promise<Health>): RouteHandler {
+  return async (_req, res) => {
+    const health = await check();
     const body = health.ok ? { status: 'ok' } : { status: 'unavailable', reasons: health.reasons };
     res.writeHead(health.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };

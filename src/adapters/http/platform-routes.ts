@@ -30,9 +30,9 @@ export type PlatformPorts = HealthPorts & RunOutputPorts & PagerdutyMountPorts &
 
 /** 200 when the database takes writes and a valid policy is loaded; 503 with the reasons otherwise. */
 export function appHealthRoute(app: HealthPorts): RouteHandler {
-  return healthRoute(() => {
+  return healthRoute(async () => {
     const reasons: string[] = [];
-    if (!app.health.writable()) reasons.push('database is not writable');
+    if (!(await app.health.writable())) reasons.push('database is not writable');
     try {
       if (!app.catalog().policyHash) reasons.push('no valid policy is loaded');
     } catch (err) {

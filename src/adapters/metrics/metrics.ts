@@ -45,9 +45,10 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
     help: 'Procedure runs by procedure and outcome (from the database)',
     labelNames: ['procedure', 'state'] as const,
     registers: [registry],
-    collect() {
+    async collect() {
+      const rows = await source.runsByOutcome();
       this.reset();
-      for (const r of source.runsByOutcome()) this.inc({ procedure: r.procedure, state: r.state }, r.count);
+      for (const r of rows) this.inc({ procedure: r.procedure, state: r.state }, r.count);
     },
   });
   new Gauge({
@@ -55,10 +56,11 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
     help: 'Messages waiting to be delivered, by target',
     labelNames: ['target'] as const,
     registers: [registry],
-    collect() {
+    async collect() {
+      const rows = await source.outboxDepth();
       this.reset();
       for (const target of ['slack', 'pagerduty']) this.set({ target }, 0);
-      for (const r of source.outboxDepth()) this.set({ target: r.target }, r.count);
+      for (const r of rows) this.set({ target: r.target }, r.count);
     },
   });
   new Gauge({
@@ -66,9 +68,10 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
     help: 'Messages given up on (permanent delivery errors), by target',
     labelNames: ['target'] as const,
     registers: [registry],
-    collect() {
+    async collect() {
+      const rows = await source.outboxFailed();
       this.reset();
-      for (const r of source.outboxFailed()) this.set({ target: r.target }, r.count);
+      for (const r of rows) this.set({ target: r.target }, r.count);
     },
   });
   new Gauge({
@@ -76,9 +79,10 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
     help: 'Open incidents by severity',
     labelNames: ['severity'] as const,
     registers: [registry],
-    collect() {
+    async collect() {
+      const rows = await source.openIncidents();
       this.reset();
-      for (const r of source.openIncidents()) this.set({ severity: String(r.severity) }, r.count);
+      for (const r of rows) this.set({ severity: String(r.severity) }, r.count);
     },
   });
   const durations = (name: string, help: string, pick: (r: { ttaMs: number | null; ttrMs: number | null }) => number | null) =>
@@ -88,9 +92,10 @@ export function createMetrics(source: MetricsSource, options: { defaultMetrics?:
       labelNames: ['service'] as const,
       buckets: DURATION_BUCKETS_S,
       registers: [registry],
-      collect() {
+      async collect() {
+        const rows = await source.incidentDurations();
         this.reset();
-        for (const r of source.incidentDurations()) {
+        for (const r of rows) {
           const ms = pick(r);
           if (ms !== null) this.observe({ service: r.service }, ms / 1000);
         }

@@ -13,7 +13,12 @@ const SELECT = `SELECT ${COLUMNS.join(', ')} FROM incidents`;
 /** Held while a number is chosen and used: two replicas declaring at once must not pick the same one. */
 const NUMBER_LOCK = 0x696e_6364; // "incd"
 
-type PgRow = Omit<IncidentRow, 'private'> & { private: boolean };
+/** An incidents row as PostgreSQL returns it: `private` is a BOOLEAN there, an INTEGER on SQLite. */
+export type PgIncidentRow = Omit<IncidentRow, 'private'> & { private: boolean };
+type PgRow = PgIncidentRow;
+
+/** Maps a PostgreSQL row with the SQLite store's mapping. */
+export const toIncidentOfPg = (row: PgIncidentRow): Incident => toIncident({ ...row, private: row.private ? 1 : 0 });
 
 const toPgRow = (i: Incident): PgRow => ({
   id: i.id,
@@ -98,7 +103,7 @@ export class PostgresIncidentStore implements IncidentStore {
   }
 
   private read(row: PgRow): Incident {
-    const incident = toIncident({ ...row, private: row.private ? 1 : 0 });
+    const incident = toIncidentOfPg(row);
     this.stored.set(incident, row);
     return incident;
   }

@@ -1,4 +1,4 @@
-// The PostgreSQL unit of work: one connection per transaction, found by every repository call made inside it.
+// The PostgreSQL unit of work: one connection per transaction, found by every repository call made inside it, one writer at a time.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { QueryResultRow } from 'pg';
 import type { Pool, PoolClient } from './pool.js';
@@ -11,32 +11,59 @@ export interface Queryable {
 }
 
 /**
+ * Taken by every transaction right after BEGIN, until it ends: state changes from every connection
+ * and every replica run one at a time, as on SQLite, whose one connection takes one writer. Under
+ * READ COMMITTED, two replicas could otherwise both read an incident as open and both acknowledge
+ * it; the second now reads what the first committed, and is refused as it would be on SQLite.
+ * (A number of our own choosing: "writ" in ASCII.)
+ */
+export const WRITE_LOCK = 0x7772_6974;
+
+/** One outermost transaction: its connection, usable only while `open`. */
+interface Tx {
+  client: PoolClient;
+  open: boolean;
+}
+
+/**
  * `transaction(fn)` runs `fn` on one connection inside BEGIN … COMMIT (READ COMMITTED, PostgreSQL's
- * default: an append that waited for the audit head's lock reads the head its predecessor wrote).
- * Repositories ask `session.current()` for the connection to use, so the calls `fn` makes land in
- * the same transaction without being handed a client; nested calls join the outer transaction.
+ * default, serialised by WRITE_LOCK). Repositories ask `session.current()` for the connection to use,
+ * so the calls `fn` makes land in the same transaction without being handed a client; nested calls
+ * join the outer transaction. Work started inside a transaction that goes on after it has ended (a
+ * run executing in the background) no longer sees its connection: it uses the pool, and its own
+ * transactions, like anyone else's.
  */
 export class PostgresUnitOfWork {
-  private readonly active = new AsyncLocalStorage<PoolClient>();
+  private readonly active = new AsyncLocalStorage<Tx>();
 
   constructor(readonly pool: Pool) {}
 
+  private open(): Tx | undefined {
+    const tx = this.active.getStore();
+    return tx?.open ? tx : undefined;
+  }
+
   inTransaction(): boolean {
-    return this.active.getStore() !== undefined;
+    return this.open() !== undefined;
   }
 
   /** The transaction's connection inside `transaction`, else the pool (each query on its own). */
   current(): Queryable {
-    return this.active.getStore() ?? this.pool;
+    return this.open()?.client ?? this.pool;
   }
 
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inTransaction()) return fn();
     const client = await this.pool.connect();
+    const tx: Tx = { client, open: true };
     try {
       await client.query('BEGIN');
       try {
-        const result = await this.active.run(client, fn);
+        await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
+        const result = await this.active.run(tx, fn).finally(() => {
+          // Closed before COMMIT is sent: nothing left running can slip a statement in after it.
+          tx.open = false;
+        });
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -44,6 +71,7 @@ export class PostgresUnitOfWork {
         throw err;
       }
     } finally {
+      tx.open = false;
       client.release();
     }
   }

@@ -1,4 +1,4 @@
-// The outbox dispatcher over real SQLite with a scripted receiver: parallel channels, strict order, backoff, restart.
+// The outbox dispatcher over real SQLite and PostgreSQL with a scripted receiver: parallel channels, strict order, backoff, restart.
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -10,31 +10,37 @@ import {
 } from '../../../src/adapters/outbox/outbox-dispatcher.js';
 import type { OutboxItem } from '../../../src/core/outbox/outbox.js';
 import { createLogger } from '../../../src/log.js';
-import { Store } from '../../../src/storage/store.js';
-import { FakeTime, settle } from '../../fixtures/slack-delivery/fake-time.js';
+import type { Backend } from '../../../src/app.js';
+import { BACKEND_KINDS, openTestBackend, type TestBackend } from '../../helpers/backends.js';
+import { FakeTime } from '../../fixtures/slack-delivery/fake-time.js';
 import { makeTempDir, removeTempDirs } from '../../helpers/temp-dir.js';
 
 const KEY = 'k'.repeat(64);
 const T0 = Date.parse('2026-05-01T09:00:00.000Z');
 
-let dbFile: string;
 let time: FakeTime;
-let store: Store;
+let backend: TestBackend;
+let store: Backend;
 const running: OutboxDispatcher[] = [];
 
-beforeEach(() => {
-  dbFile = path.join(makeTempDir('outbox'), 'edgeops.db');
-  time = new FakeTime({ value: T0 });
-  store = Store.create({ file: dbFile, auditKey: KEY, clock: time.clock });
-});
+/** Lets the dispatcher's work settle (on PostgreSQL, until no query is in flight). */
+const settle = (): Promise<void> => backend.quiet();
 
-afterEach(async () => {
-  for (const d of running.splice(0)) await d.stop();
-  store.close();
-  removeTempDirs();
-});
+function openOn(kind: TestBackend['kind']): void {
+  beforeEach(async () => {
+    time = new FakeTime({ value: T0 }, () => backend.quiet());
+    backend = await openTestBackend(kind, { file: path.join(makeTempDir('outbox'), 'edgeops.db'), auditKey: KEY, clock: time.clock, label: 'outbox' });
+    store = backend.store;
+  });
 
-function queue(channel: string, text: string, s: Store = store): Promise<number> {
+  afterEach(async () => {
+    for (const d of running.splice(0)) await d.stop();
+    await backend.close();
+    removeTempDirs();
+  });
+}
+
+function queue(channel: string, text: string, s: Backend = store): Promise<number> {
   return s.transaction(async () => {
     const event = await s.audit.append({ actor: 'system', source: 'system', kind: 'test.queued', payload: { text } });
     return await s.outbox.enqueue({ causeSeq: event.seq, target: 'slack', channel, body: { kind: 'test.message', text } });
@@ -44,7 +50,7 @@ function queue(channel: string, text: string, s: Store = store): Promise<number>
 function start(
   deliver: (item: OutboxItem) => Promise<DeliveryResult>,
   options: Partial<OutboxDispatcherOptions> = {},
-  s: Store = store,
+  s: Backend = store,
 ): OutboxDispatcher {
   const d = startOutboxDispatcher({
     target: 'slack',
@@ -99,7 +105,9 @@ describe('backoffDelay', () => {
   });
 });
 
-describe('the dispatcher', () => {
+describe.each(BACKEND_KINDS)('the dispatcher on %s', (kind) => {
+  openOn(kind);
+
   it('delivers channels in parallel, one message per channel at a time, within the concurrency cap', async () => {
     const r = manualReceiver();
     for (const ch of ['C1', 'C2', 'C3']) for (let i = 1; i <= 2; i += 1) await queue(ch, `${ch}-${i}`);
@@ -157,8 +165,7 @@ describe('the dispatcher', () => {
   });
 
   it('wakes on kick with a real clock, without waiting for its idle poll', async () => {
-    store.close();
-    store = Store.create({ file: dbFile, auditKey: KEY, clock: { now: () => Date.now() } });
+    store = await backend.reopen({ now: () => Date.now() });
     let delivered!: () => void;
     const got = new Promise<void>((resolve) => (delivered = resolve));
     const d = startOutboxDispatcher({
@@ -205,10 +212,9 @@ describe('the dispatcher', () => {
     await first.drain();
     await first.stop();
     running.splice(0);
-    store.close();
 
-    // A new process: new store, new dispatcher, same file.
-    store = Store.create({ file: dbFile, auditKey: KEY, clock: time.clock });
+    // A new process: new store, new dispatcher, same database.
+    store = await backend.reopen(time.clock);
     const seen: Array<[string, number]> = [];
     const second = start(async (item) => {
       seen.push([String(item.body.text), time.now.value - T0]);
@@ -244,12 +250,9 @@ describe('the dispatcher', () => {
     await time.advance(600_000);
     await d.drain();
     expect(seen).toEqual(['bad', 'good']);
-    const failed = store.db.prepare("SELECT actor, source, incident_id, payload FROM audit_log WHERE kind = 'delivery.failed'").all() as Array<{
-      actor: string;
-      source: string;
-      incident_id: string | null;
-      payload: string;
-    }>;
+    const failed = await backend.query<{ actor: string; source: string; incident_id: string | null; payload: string }>(
+      "SELECT actor, source, incident_id, payload FROM audit_log WHERE kind = 'delivery.failed'",
+    );
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ actor: 'system', source: 'system', incident_id: 'INC-3' });
     expect(JSON.parse(failed[0]!.payload)).toMatchObject({ error: 'invalid_blocks', outbox_id: 1, attempts: 1 });

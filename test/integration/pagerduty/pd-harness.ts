@@ -6,10 +6,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHttpServer, listen } from '../../../src/adapters/http/http-server.js';
 import { mountPagerduty, type MountedPagerduty, type MountPagerdutyOptions } from '../../../src/adapters/pagerduty/index.js';
-import { createApp, type ComposedApp as App } from '../../../src/app.js';
+import { createApp, type Backend, type ComposedApp, type ComposedApp as App } from '../../../src/app.js';
 import { bootCatalog } from '../../../src/cli/bootstrap.js';
 import { loadConfig, type Config } from '../../../src/config.js';
 import { createLogger } from '../../../src/log.js';
+import type { Store } from '../../../src/storage/store.js';
+import { openTestBackend, type BackendKind, type TestBackend } from '../../helpers/backends.js';
 
 export const SECRET = 'pd-test-secret-0123456789abcdef';
 export const OLD_SECRET = 'pd-old-secret-fedcba9876543210';
@@ -166,10 +168,12 @@ export interface HarnessOptions {
   mount?: MountPagerdutyOptions;
   /** Extra environment (Slack settings). */
   env?: Record<string, string>;
+  /** Build on this backend, a fresh one (a new PostgreSQL database); unset: the SQLite file, opened by the app. */
+  backend?: BackendKind;
 }
 
-export interface Harness {
-  app: App;
+export interface Harness<B extends Backend = Store> {
+  app: ComposedApp<B>;
   config: Config;
   pd: MountedPagerduty;
   server: Server;
@@ -182,6 +186,8 @@ export interface Harness {
   ran(): string[];
   /** Everything processed and every run ended. */
   settle(): Promise<void>;
+  /** Rows of one statement (`?` placeholders), on whichever backend the harness runs. */
+  query<T>(sql: string, ...params: unknown[]): Promise<T[]>;
   /** Stops the server and PagerDuty parts and closes the database; keeps the folder. */
   stop(): Promise<void>;
   /** stop(), and removes the folder. */
@@ -213,13 +219,19 @@ export function harnessEnv(dir: string, options: Pick<HarnessOptions, 'secrets' 
   };
 }
 
-export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+export async function startHarness(options?: HarnessOptions & { backend?: undefined }): Promise<Harness>;
+export async function startHarness(options: HarnessOptions & { backend: BackendKind }): Promise<Harness<Backend>>;
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness<Backend>> {
   const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'edgeops-pd-'));
   if (!options.dir) writeCatalog(dir, options.procedures);
   const config = loadConfig(harnessEnv(dir, options), { cwd: dir });
   const catalog = bootCatalog(config);
   const logger = createLogger({ level: process.env.EDGEOPS_TEST_LOG ?? 'silent', destination: process.stderr });
-  const app = createApp({ config, logger, auditKey: config.auditKey!, catalog: () => catalog, env: { PATH: process.env.PATH }, killGraceMs: 500 });
+  const appOptions = { config, logger, auditKey: config.auditKey!, catalog: () => catalog, env: { PATH: process.env.PATH }, killGraceMs: 500 };
+  const backend: TestBackend | undefined = options.backend
+    ? await openTestBackend(options.backend, { file: config.dbPath, auditKey: config.auditKey!, clock: { now: () => Date.now() }, label: 'pd' })
+    : undefined;
+  const app: ComposedApp<Backend> = backend ? createApp({ ...appOptions, backend: backend.store }) : createApp(appOptions);
   await app.runs.recoverInterrupted();
   const pd = mountPagerduty(app, config, logger, { delivery: { perChannelIntervalMs: 0, idlePollMs: 50 }, workerIdlePollMs: 50, ...options.mount });
   const server = createHttpServer({ routes: pd.routes, logger });
@@ -237,6 +249,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     });
     await app.runs.idle();
     app.close();
+    await backend?.close();
   };
   return {
     app,
@@ -266,6 +279,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       }
       throw new Error('PagerDuty events did not settle');
     },
+    query: <T>(sql: string, ...params: unknown[]): Promise<T[]> =>
+      backend ? backend.query<T>(sql, ...params) : Promise.resolve(app.store.kind === 'sqlite' ? (app.store.db.prepare(sql).all(...params) as T[]) : []),
     stop,
     async close() {
       await stop();

@@ -115,23 +115,23 @@ describe('edgeops migrate --from SQLite --to PostgreSQL', () => {
     expect(refused.stderr + refused.stdout).not.toContain('not-the-password-4242');
   });
 
-  it('keeps serve-side commands on SQLite for now: export with EDGEOPS_DATABASE_URL set is refused, saying what to unset', async () => {
+  it('exports from PostgreSQL when EDGEOPS_DATABASE_URL is set: a server it cannot reach is named, with the password masked', async () => {
     const out = await runCli(['export', 'INC-1'], {
-      env: { EDGEOPS_DATABASE_URL: 'postgres://edgeops:hunter2222@db.internal:5432/edgeops', EDGEOPS_AUDIT_KEY: KEY },
+      env: { EDGEOPS_DATABASE_URL: 'postgres://edgeops:hunter2222@127.0.0.1:1/edgeops', EDGEOPS_AUDIT_KEY: KEY },
     });
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain(
-      'EDGEOPS_DATABASE_URL: serve, console, run and export work on SQLite (EDGEOPS_DB) only in this version; PostgreSQL (postgres://edgeops:***@db.internal:5432/edgeops)',
-    );
-    expect(out.stderr).not.toContain('hunter2222');
+    expect(out.stderr).toContain('cannot reach PostgreSQL at postgres://edgeops:***@127.0.0.1:1/edgeops: ');
+    expect(out.stderr + out.stdout).not.toContain('hunter2222');
   });
 
   it('applies the PostgreSQL schema with plain `edgeops migrate` when EDGEOPS_DATABASE_URL is set, once', async () => {
     const target = await fresh('plain_migrate');
     const first = await runCli(['migrate'], { env: { EDGEOPS_DATABASE_URL: target.url } });
-    expect(first.stdout).toMatch(/^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+: applied postgres\/0001_init, postgres\/0002_portal\n$/);
+    expect(first.stdout).toMatch(
+      /^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+: applied postgres\/0001_init, postgres\/0002_portal, postgres\/0003_portal_indexes\n$/,
+    );
     const second = await runCli(['migrate'], { env: { EDGEOPS_DATABASE_URL: target.url } });
     expect(second.stdout).toMatch(/: schema is up to date\n$/);
-    expect(await count(target.url, 'schema_migrations')).toBe(2);
+    expect(await count(target.url, 'schema_migrations')).toBe(3);
   });
 });

@@ -1,13 +1,14 @@
-// A throwaway catalog and app for run tests: real SQLite, real child processes, an adjustable clock.
+// A throwaway catalog and app for run tests: real SQLite (or PostgreSQL), real child processes, an adjustable clock.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createApp, type ComposedApp as App } from '../../../src/app.js';
+import { createApp, type AppOptions, type Backend, type ComposedApp, type ComposedApp as App } from '../../../src/app.js';
 import { consoleText } from '../../../src/adapters/console/console-text.js';
 import { bootCatalog } from '../../../src/cli/bootstrap.js';
 import type { Catalog } from '../../../src/catalog/load-catalog.js';
 import { loadConfig } from '../../../src/config.js';
 import type { CommandContext } from '../../../src/core/commands/command-context.js';
 import { createLogger } from '../../../src/log.js';
+import { openTestBackend, type BackendKind, type TestBackend } from '../../helpers/backends.js';
 
 export const POLICY = `version: 1
 roles:
@@ -134,13 +135,47 @@ export function writeRunCatalog(dir: string): { policiesDir: string; commandsDir
   return { policiesDir, commandsDir };
 }
 
-export function makeRunFixture(dir: string, options: { env?: Record<string, string>; realClock?: boolean } = {}): RunFixture {
+type FixtureOptions = { env?: Record<string, string>; realClock?: boolean };
+
+export function makeRunFixture(dir: string, options: FixtureOptions = {}): RunFixture {
+  return buildRunFixture(dir, options, (appOptions) => createApp(appOptions));
+}
+
+/** The run fixture on a backend of either kind, with its tables readable on both; `close()` ends it. */
+export interface BackendRunFixture extends Omit<RunFixture, 'app'> {
+  app: ComposedApp<Backend>;
+  backend: TestBackend;
+  query<T>(sql: string, ...params: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function makeRunFixtureOn(kind: BackendKind, dir: string, options: FixtureOptions = {}): Promise<BackendRunFixture> {
+  const now = { value: Date.parse('2026-05-01T09:00:00.000Z') };
+  const clock = options.realClock ? { now: () => Date.now() } : { now: () => now.value };
+  const backend = await openTestBackend(kind, { file: path.join(dir, 'data', 'edgeops.db'), auditKey: 'a'.repeat(64), clock, label: 'runs' });
+  const fixture = buildRunFixture(dir, options, (appOptions) => createApp({ ...appOptions, backend: backend.store }), now);
+  return {
+    ...fixture,
+    backend,
+    query: (sql, ...params) => backend.query(sql, ...params),
+    async close() {
+      fixture.app.close();
+      await backend.close();
+    },
+  };
+}
+
+function buildRunFixture<A extends ComposedApp<Backend>>(
+  dir: string,
+  options: FixtureOptions,
+  create: (appOptions: AppOptions & { backend?: undefined }) => A,
+  now: { value: number } = { value: Date.parse('2026-05-01T09:00:00.000Z') },
+): Omit<RunFixture, 'app'> & { app: A } {
   const { policiesDir, commandsDir } = writeRunCatalog(dir);
 
   const dbPath = path.join(dir, 'data', 'edgeops.db');
   let catalog: Catalog = bootCatalog({ policiesDir, commandsDir });
-  const now = { value: Date.parse('2026-05-01T09:00:00.000Z') };
-  const app = createApp({
+  const app = create({
     config: loadConfig({ EDGEOPS_DB: dbPath, EDGEOPS_POLICIES: policiesDir, EDGEOPS_COMMANDS: commandsDir }, { cwd: dir }),
     logger: createLogger({ level: 'silent' }),
     auditKey: 'a'.repeat(64),

@@ -75,7 +75,7 @@ async function serveOnPorts(options: { durable?: () => Promise<void>; writable?:
       return { text: `handled ${command}` };
     },
     commandWrites,
-    health: { writable: () => options.writable ?? true },
+    health: { writable: () => Promise.resolve(options.writable ?? true) },
     outboxes: { dispatch: () => idle, receipt: unused('receipt'), due: unused('due'), markSent: unused('markSent') },
     onMessages: () => () => undefined,
     useGroupDirectory: () => undefined,
