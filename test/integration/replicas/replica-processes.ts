@@ -18,6 +18,10 @@ export interface ApiCall {
 export interface RecordingSlackApi {
   url: string;
   calls: ApiCall[];
+  /** Where a command's late answer goes (`response_url`): `${base}/respond/<key>`. */
+  responseUrl(key: string): string;
+  /** The text of the late answer posted to `responseUrl(key)`, if any came. */
+  response(key: string): string | undefined;
   /** The texts posted to a channel with chat.postMessage, in the order Slack received them. */
   posted(channel: string): string[];
   close(): Promise<void>;
@@ -32,6 +36,7 @@ function parseArgs(body: string, type: string | undefined): Record<string, unkno
 /** Slack's Web API for child processes (nock cannot reach into them): every call succeeds and is recorded. */
 export async function startRecordingSlackApi(): Promise<RecordingSlackApi> {
   const calls: ApiCall[] = [];
+  const responses = new Map<string, string>();
   let ts = 0;
   const channels = new Map<string, string>();
   const server: Server = createServer((req, res) => {
@@ -39,6 +44,13 @@ export async function startRecordingSlackApi(): Promise<RecordingSlackApi> {
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
+      const respond = /^\/respond\/([^/?]+)/.exec(req.url ?? '');
+      if (respond) {
+        const text = parseArgs(body, req.headers['content-type']).text;
+        responses.set(respond[1]!, typeof text === 'string' ? text : '');
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+        return;
+      }
       const method = (req.url ?? '').replace(/^\/api\//, '').split('?')[0] ?? '';
       const args = parseArgs(body, req.headers['content-type']);
       calls.push({ method, args, at: Date.now() });
@@ -58,9 +70,12 @@ export async function startRecordingSlackApi(): Promise<RecordingSlackApi> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/`,
+    url: `${base}/api/`,
     calls,
+    responseUrl: (key) => `${base}/respond/${key}`,
+    response: (key) => responses.get(key),
     posted: (channel) => calls.filter((c) => c.method === 'chat.postMessage' && c.args.channel === channel).map((c) => String(c.args.text)),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
