@@ -22,14 +22,14 @@ interface Stats {
   max: number;
 }
 
-function stats(samples: number[]): Stats {
+export function stats(samples: number[]): Stats {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
   return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]! };
 }
 
 /** Slack's Web API as far as the server and its delivery need it: every call succeeds. */
-function fakeSlackApi(): Promise<{ server: Server; url: string }> {
+export function fakeSlackApi(): Promise<{ server: Server; url: string }> {
   let n = 0;
   const server = createServer((req, res) => {
     req.resume();
@@ -80,23 +80,30 @@ function send(agent: Agent, url: string, body: string): Promise<number> {
 }
 
 /** `count` commands, `CONCURRENCY` at a time over `agent`'s connections; the latency of each. */
-async function fire(agent: Agent, url: string, count: number, offset: number, command: string, text: (i: number) => string): Promise<number[]> {
+export async function fire(
+  agent: Agent,
+  url: string | ((i: number) => string),
+  count: number,
+  offset: number,
+  command: string,
+  text: (i: number) => string,
+): Promise<number[]> {
   const samples: number[] = [];
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {
       const i = offset + next;
       next += 1;
-      samples.push(await send(agent, url, commandBody(i, text(i), command)));
+      samples.push(await send(agent, typeof url === 'string' ? url : url(i), commandBody(i, text(i), command)));
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   return samples;
 }
 
-const NOTE = (i: number): string => `note incident=INC-1 "latency probe ${i}: p99 at 180 ms"`;
+export const NOTE = (i: number): string => `note incident=INC-1 "latency probe ${i}: p99 at 180 ms"`;
 
-interface Child {
+export interface Child {
   url: string;
   stop(): Promise<void>;
 }
@@ -133,9 +140,12 @@ function startChild(args: string[], env: NodeJS.ProcessEnv, cwd: string, urlOf: 
   });
 }
 
-/** `edgeops serve` in Slack HTTP mode, as deployed: its own process, JSON logs on stdout. */
-function startOurs(ctx: BenchContext, apiUrl: string): Promise<Child> {
-  const dir = path.join(ctx.workDir, 'ours');
+/**
+ * `edgeops serve` in Slack HTTP mode, as deployed: its own process, JSON logs on stdout; `env` adds
+ * settings (a PostgreSQL URL, webhook secrets), `name` its folder. `url` is its Slack events URL.
+ */
+export function startOurs(ctx: BenchContext, apiUrl: string, options: { name?: string; env?: Record<string, string> } = {}): Promise<Child> {
+  const dir = path.join(ctx.workDir, options.name ?? 'ours');
   mkdirSync(path.join(dir, 'policies'), { recursive: true });
   mkdirSync(path.join(dir, 'commands'), { recursive: true });
   writeFileSync(
@@ -154,6 +164,7 @@ function startOurs(ctx: BenchContext, apiUrl: string): Promise<Child> {
     SLACK_SIGNING_SECRET: SECRET,
     SLACK_API_URL: apiUrl,
     LOG_LEVEL: 'info',
+    ...options.env,
   };
   return startChild([ctx.cli, 'serve'], env, dir, (line) => {
     const entry = line.startsWith('{') ? (JSON.parse(line) as { msg?: string; url?: string }) : {};
@@ -162,7 +173,7 @@ function startOurs(ctx: BenchContext, apiUrl: string): Promise<Child> {
 }
 
 /** The baseline: Bolt's own HTTP receiver and signature check, a listener that only acks, in its own process. */
-function startBare(ctx: BenchContext, apiUrl: string): Promise<Child> {
+export function startBare(ctx: BenchContext, apiUrl: string): Promise<Child> {
   const script = path.join(ctx.workDir, 'bare-bolt.mjs');
   writeFileSync(
     script,

@@ -10,12 +10,13 @@ import { coldStart } from './cold-start.js';
 import { export100k } from './export-100k.js';
 import { rssMethod } from './measure-child.js';
 import { portalPages } from './portal-pages.js';
+import { postgresReplicas } from './postgres-replicas.js';
 import { spawnOverhead } from './spawn-overhead.js';
 import { triggerToChannel } from './trigger-to-channel.js';
 import { webhookIngest } from './webhook-ingest.js';
 
 /** Every case, in the order they run; `node dist/bench/run.js NAME…` runs only those named. */
-export const CASES: BenchCase[] = [export100k, spawnOverhead, ackLatency, webhookIngest, coldStart, triggerToChannel, portalPages];
+export const CASES: BenchCase[] = [export100k, spawnOverhead, ackLatency, webhookIngest, coldStart, triggerToChannel, portalPages, postgresReplicas];
 
 interface Result {
   bench: BenchCase;

@@ -14,7 +14,8 @@ import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import type { BenchCase, Figure } from './bench-case.js';
 
-const SECRET = 'bench-webhook-secret-0123456789';
+export const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789';
+const SECRET = WEBHOOK_SECRET;
 const CONCURRENCY = 20;
 const EVENTS = 4_000;
 const WARMUP = 300;
@@ -134,7 +135,7 @@ process.exit(0);
 `;
 
 /** Sends `count` signed incident.triggered events from another process, CONCURRENCY at a time; returns events per second. */
-function blast(url: string, count: number, prefix: string, service = 'Bench Throughput'): Promise<number> {
+export function blast(url: string, count: number, prefix: string, service = 'Bench Throughput'): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -153,7 +154,7 @@ function blast(url: string, count: number, prefix: string, service = 'Bench Thro
 }
 
 /** The least a webhook route can do: read the body, check the HMAC, answer 202. */
-async function bareRoute(): Promise<{ server: Server; url: string }> {
+export async function bareRoute(): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -166,7 +167,7 @@ async function bareRoute(): Promise<{ server: Server; url: string }> {
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/pagerduty` };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const percentile = (xs: number[], p: number): number => {
   const sorted = [...xs].sort((a, b) => a - b);

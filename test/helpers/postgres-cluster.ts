@@ -45,10 +45,11 @@ function tool(name: string, args: string[], user: { uid: number; gid: number } |
 
 /**
  * Starts a cluster: password (scram) auth over TCP on 127.0.0.1 only, no other listener but a socket
- * in the cluster's own folder; fsync off, as the data is thrown away. `port` and `password` may be
+ * in the cluster's own folder; fsync off, as the data is thrown away (`durable` keeps PostgreSQL's
+ * defaults, for measurements that compare with a database that syncs). `port` and `password` may be
  * chosen by the caller ahead of the start (the global setup hands out the URL before it is up).
  */
-export async function startCluster(options: { port?: number; password?: string } = {}): Promise<Cluster> {
+export async function startCluster(options: { port?: number; password?: string; durable?: boolean } = {}): Promise<Cluster> {
   if (!existsSync(path.join(POSTGRES_BIN, 'initdb'))) {
     throw new Error(`${POSTGRES_BIN}/initdb is missing: install PostgreSQL 15 (apt-get install postgresql; .ci/run does it)`);
   }
@@ -80,7 +81,7 @@ export async function startCluster(options: { port?: number; password?: string }
         '-t',
         '60',
         '-o',
-        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`,
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 ${options.durable === true ? '' : '-c fsync=off -c synchronous_commit=off -c full_page_writes=off '}-c max_connections=200`,
         'start',
       ],
       user,
