@@ -12,18 +12,15 @@ export interface Interruption {
 
 /** What the run's channel is told: what stopped, and whether anything of the run may still be running. */
 function interruptedText(run: Run, how: Interruption, leftover: number | null, killed: number | null): string {
-  const head = `⚠ ${run.id} ${run.procedure} (${run.environment}) was interrupted`;
+  const host = how.replica?.host;
+  const what = host === undefined ? 'edgeops stopped mid-run' : `the edgeops replica on ${host} executing it stopped answering`;
+  const head = `⚠ ${run.id} ${run.procedure} (${run.environment}) was interrupted: ${what}.`;
   const rerun = 'it will not re-run by itself';
-  if (!how.replica) {
-    return `${head}: edgeops stopped mid-run. Its leftover processes were stopped; ${rerun} — check the system, then run it again if needed.`;
+  if (leftover !== null && killed === null) {
+    return `${head} Its last step (process group ${leftover}) may still be running${host === undefined ? '' : ` on ${host}`}; ${rerun} — check ${host === undefined ? 'the system' : 'there'}, then run it again if needed.`;
   }
-  const { host } = how.replica;
-  const lost = `${head}: the edgeops replica on ${host} executing it stopped answering.`;
-  if (killed !== null) return `${lost} Its leftover processes were stopped; ${rerun} — check the system, then run it again if needed.`;
-  if (leftover !== null) {
-    return `${lost} Its last step (process group ${leftover}) may still be running on ${host}; ${rerun} — check there, then run it again if needed.`;
-  }
-  return `${lost} It had no step process on record; ${rerun} — check the system, then run it again if needed.`;
+  const state = killed !== null || host === undefined ? 'Its leftover processes were stopped' : 'It had no step process on record';
+  return `${head} ${state}; ${rerun} — check the system, then run it again if needed.`;
 }
 
 export function createRunRecovery(ctx: RunContext) {
@@ -83,12 +80,12 @@ export function createRunRecovery(ctx: RunContext) {
     },
 
     /**
-     * The runs `ids` of a replica that stopped beating (the caller found them): each still queued or
-     * running is interrupted as a restart would (audit row, lease freed, channel told), never re-run.
-     * Its leftover process group is killed only when `reason.killLeftovers`; otherwise the channel is
-     * told its step may still be running on the replica's host.
+     * The runs `ids` of a replica that stopped beating, or that no live replica owns (the caller found
+     * them): each still queued or running is interrupted as a restart would (audit row, lease freed,
+     * channel told), never re-run. Its leftover process group is killed only when
+     * `reason.killLeftovers`; otherwise the channel is told its last step may still be running.
      */
-    async interruptRuns(ids: readonly string[], reason: Required<Interruption>): Promise<Run[]> {
+    async interruptRuns(ids: readonly string[], reason: Interruption): Promise<Run[]> {
       const interrupted: Run[] = [];
       for (const id of ids) {
         const done = await interrupt(id, reason);
