@@ -284,6 +284,40 @@ describe('a replica whose heartbeat stops', () => {
   });
 });
 
+describe('a replica stopping or coming back', () => {
+  it('removes its row when stopped while it executes no run, and keeps it while it does', async () => {
+    const idle = replica('i');
+    const busy = replica('b');
+    await idle.heartbeat.start();
+    await busy.heartbeat.start();
+    await runningOn(busy, 1, 'checkout');
+
+    await idle.heartbeat.stop();
+    await busy.heartbeat.stop();
+
+    expect(await sql('SELECT id FROM replicas')).toEqual([{ id: busy.identity.id }]);
+  });
+
+  it('registers again, and says so, when its next beat finds that others took it for dead', async () => {
+    let revived = 0;
+    const paused = replica('p');
+    await paused.heartbeat.start();
+    await sql('DELETE FROM replicas WHERE id = $1', [paused.identity.id]);
+    const back = new ReplicaHeartbeat({
+      session: new PostgresUnitOfWork(paused.pool),
+      replica: paused.identity,
+      interruptRuns: () => Promise.resolve([]),
+      isAlive: () => true,
+      onRevived: () => (revived += 1),
+    });
+
+    await back.beat();
+
+    expect(revived).toBe(1);
+    expect(await sql('SELECT id FROM replicas')).toEqual([{ id: paused.identity.id }]);
+  });
+});
+
 describe('runs no live replica owns', () => {
   it('are interrupted by the first reap (a copy from SQLite leaves them without a replica), and a live replica’s are not', async () => {
     const live = replica('l');

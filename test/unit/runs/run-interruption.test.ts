@@ -123,6 +123,21 @@ describe('interrupting the runs of a replica that stopped beating', () => {
     ]);
   });
 
+  it('says where a step may still run when no replica owns the run and nothing was killed', async () => {
+    const s = coreServices({ policy: POLICY, procedures: [RESTART] });
+    await runOfLostReplica(s);
+
+    await s.runs.interruptRuns(['R-1'], { killLeftovers: false });
+
+    expect(messages(s)).toEqual([
+      '⚠ R-1 restart (prod) was interrupted: edgeops stopped mid-run. Its last step (process group 4242) may still be running; it will not re-run by itself — check the system, then run it again if needed.',
+    ]);
+    expect(await s.runs.get('R-1')).toMatchObject({
+      state: 'interrupted',
+      error: 'edgeops stopped while this run was in progress; it will not be re-run by itself',
+    });
+  });
+
   it('leaves a run that has already ended, so interrupting the same runs twice records them once', async () => {
     const s = coreServices({ policy: POLICY, procedures: [RESTART] });
     await runOfLostReplica(s);
