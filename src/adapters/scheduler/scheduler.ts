@@ -1,6 +1,7 @@
 // node-cron jobs calling services: reminders, approval expiry, the daily audit anchor, and procedures' `schedule:` entries.
-import cron, { type ScheduledTask } from 'node-cron';
+import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
 import type { App } from '../../app-ports.js';
+import type { Config } from '../../config.js';
 import { SCHEDULER } from '../../core/policy/policy-engine.js';
 import type { Procedure, Schedule } from '../../core/procedures/procedure-schema.js';
 import { isEdgeopsError } from '../../errors.js';
@@ -9,14 +10,30 @@ import type { Logger } from '../../log.js';
 export interface Scheduler {
   /** Names of the scheduled tasks (`reminders`, `approval-expiry`, `audit-anchor`, `procedure:<name>#<i>`). */
   tasks(): string[];
-  /** Runs the named task now, as its schedule would (tests drive the clock-dependent ones this way). */
+  /**
+   * Runs the named task now, as its schedule would (tests drive the clock-dependent ones this way): as
+   * the tick of the minute the app's clock is in, claimed first when ticks are claimed.
+   */
   run(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
+/** What the scheduled tasks call: runs, reminders, the audit anchor, the catalog's schedules, and the clock that names a tick. */
+export type SchedulerPorts = Pick<App, 'runs' | 'reminders' | 'auditAnchor' | 'catalog' | 'notifyMessages' | 'clock'> & {
+  config: Pick<Config, 'auditAnchorChannel'>;
+};
+
+/**
+ * Claims one tick of a task: true for the first caller with (`task`, `slot`), false for every other
+ * (another replica has that tick). `slot` is the UTC millisecond of the minute the tick was due.
+ */
+export type TickClaim = (task: string, slot: number) => Promise<boolean>;
+
+const MINUTE = 60_000;
+/** Ticks are named by their minute: a 5-field cron fires at most once in one, and replicas whose clocks differ by seconds agree on it. */
+const slotOf = (ms: number): number => Math.floor(ms / MINUTE) * MINUTE;
+
 /** Starts a scheduled run as the `scheduler` principal, through the same policy and runner as anyone. */
-/** What the scheduled tasks call: runs, reminders, the audit anchor, the catalog's schedules. */
-export type SchedulerPorts = Pick<App, 'runs' | 'reminders' | 'auditAnchor' | 'catalog' | 'notifyMessages' | 'config'>;
 
 export async function runScheduled(app: Pick<App, 'runs'>, logger: Logger, procedure: Procedure, entry: Schedule): Promise<void> {
   try {
@@ -38,35 +55,53 @@ export async function runScheduled(app: Pick<App, 'runs'>, logger: Logger, proce
   }
 }
 
-export function startScheduler(deps: { app: SchedulerPorts; logger: Logger }): Scheduler {
-  const { app, logger } = deps;
+/**
+ * Starts the scheduled tasks. With `claim` (several replicas on one database), each tick of each task
+ * runs only on the replica that claims it first; without (one process), every tick runs here.
+ */
+export function startScheduler(deps: { app: SchedulerPorts; logger: Logger; claim?: TickClaim }): Scheduler {
+  const { app, logger, claim } = deps;
   const fixed = new Map<string, ScheduledTask>();
   let procedureTasks = new Map<string, ScheduledTask>();
+  /** What each task does for one tick (its slot), as its cron task and `run` call it. */
+  const ticks = new Map<string, (slot: number) => Promise<void>>();
   let scheduledFor = '';
 
-  const job = (name: string, fn: () => unknown) => async (): Promise<void> => {
-    try {
-      await fn();
-    } catch (err) {
-      logger.error({ err, task: name }, 'scheduled task failed');
-    }
+  const job =
+    (name: string, fn: () => unknown) =>
+    async (slot: number): Promise<void> => {
+      try {
+        if (claim && !(await claim(name, slot))) return;
+        await fn();
+      } catch (err) {
+        logger.error({ err, task: name }, 'scheduled task failed');
+      }
+    };
+
+  /** A cron task for `tick`: the slot is the minute it was due (not when it fired), so a late firing names the same tick. */
+  const schedule = (name: string, expression: string, tick: (slot: number) => Promise<void>): ScheduledTask => {
+    ticks.set(name, tick);
+    return cron.schedule(expression, (context: TaskContext) => tick(slotOf(context.date.getTime())), { name, noOverlap: true, timezone: 'Etc/UTC' });
   };
 
   /** Re-reads the schedules when the procedures changed; called every minute. */
   function syncProcedureTasks(): void {
     const catalog = app.catalog();
     if (catalog.commandsHash === scheduledFor) return;
-    for (const task of procedureTasks.values()) void task.destroy();
+    for (const [name, task] of procedureTasks) {
+      void task.destroy();
+      ticks.delete(name);
+    }
     procedureTasks = new Map();
     for (const procedure of catalog.procedures.values()) {
       procedure.schedule.forEach((entry, i) => {
         const name = `procedure:${procedure.name}#${i}`;
         procedureTasks.set(
           name,
-          cron.schedule(
+          schedule(
+            name,
             entry.cron,
             job(name, () => runScheduled(app, logger, procedure, entry)),
-            { name, noOverlap: true, timezone: 'Etc/UTC' },
           ),
         );
       });
@@ -74,13 +109,23 @@ export function startScheduler(deps: { app: SchedulerPorts; logger: Logger }): S
     scheduledFor = catalog.commandsHash;
   }
 
-  const every = (name: string, fn: () => unknown): void => {
-    fixed.set(name, cron.schedule('* * * * *', job(name, fn), { name, noOverlap: true, timezone: 'Etc/UTC' }));
+  /** `local` runs on every replica at every tick, claimed or not; `fn` only on the one that claims the tick. */
+  const every = (name: string, fn: () => unknown, local?: () => void): void => {
+    const claimed = job(name, fn);
+    fixed.set(
+      name,
+      schedule(name, '* * * * *', async (slot) => {
+        try {
+          local?.();
+        } catch (err) {
+          logger.error({ err, task: name }, 'scheduled task failed');
+        }
+        await claimed(slot);
+      }),
+    );
   };
-  every('reminders', () => {
-    syncProcedureTasks();
-    return app.reminders.tick();
-  });
+  // Each replica follows its own catalog's schedules, whichever replica sends the reminders.
+  every('reminders', () => app.reminders.tick(), syncProcedureTasks);
   every('approval-expiry', () => app.runs.expireApprovals());
   const anchor = app.auditAnchor;
   if (anchor) {
@@ -99,9 +144,9 @@ export function startScheduler(deps: { app: SchedulerPorts; logger: Logger }): S
   return {
     tasks: () => [...fixed.keys(), ...procedureTasks.keys()],
     async run(name) {
-      const task = fixed.get(name) ?? procedureTasks.get(name);
-      if (!task) throw new Error(`no scheduled task named ${name}`);
-      await task.execute();
+      const tick = ticks.get(name);
+      if (!tick) throw new Error(`no scheduled task named ${name}`);
+      await tick(slotOf(app.clock.now()));
     },
     async stop() {
       // destroy() may or may not return a promise, depending on the task kind.

@@ -9,6 +9,7 @@ import { createRunRequests } from './run-requests.js';
 export type { CatalogView, RunServiceDeps } from './run-context.js';
 export type { DryRunPlan, RunRequest, RunRequestResult } from './run-requests.js';
 export type { ApproveResult } from './run-approvals.js';
+export type { Interruption } from './run-recovery.js';
 
 export type RunService = ReturnType<typeof createRunService>;
 
@@ -30,6 +31,7 @@ export function createRunService(deps: RunServiceDeps) {
     forIncident: (incidentId: string): Promise<Run[]> => deps.runs.forIncident(incidentId),
     idle: execution.idle.bind(execution),
     recoverInterrupted: recovery.recoverInterrupted.bind(recovery),
+    interruptRuns: recovery.interruptRuns.bind(recovery),
     revalidateWaiting: recovery.revalidateWaiting.bind(recovery),
     expireApprovals: recovery.expireApprovals.bind(recovery),
   };

@@ -51,7 +51,10 @@ const DESCRIBERS: Record<string, (p: Payload) => RichText | string> = {
   'run.cancelled': (p) => rich`${run(p)} cancelled`,
   'run.approval_expired': (p) => rich`${run(p)} expired without approval`,
   'run.approval_voided': (p) => rich`${run(p)} approval voided: ${str(p.reason)}`,
-  'run.interrupted': (p) => rich`${run(p)} interrupted: edgeops stopped mid-run`,
+  'run.interrupted': (p) =>
+    p.replica_host
+      ? rich`${run(p)} interrupted: its edgeops replica on ${str(p.replica_host)} stopped answering`
+      : rich`${run(p)} interrupted: edgeops stopped mid-run`,
   policy_reloaded: () => 'policies and procedures reloaded',
   policy_reload_failed: () => 'a policy or procedure edit was refused; the last good set stays in force',
   'delivery.failed': (p) => rich`a message could not be delivered: ${str(p.error)}`,

@@ -17,6 +17,13 @@ export const COPIED_TABLES = [
   'pagerduty_trigger_runs',
 ] as const;
 
+/**
+ * Columns only PostgreSQL has (migrations/postgres/0004_replicas.sql): a SQLite file has no replicas,
+ * so they are left NULL. A run copied while queued or running has no replica and is interrupted by
+ * the first replica that starts (docs/operations.md).
+ */
+const POSTGRES_ONLY: Partial<Record<(typeof COPIED_TABLES)[number], readonly string[]>> = { runs: ['replica_id'] };
+
 /** Rows per INSERT: well under PostgreSQL's 65,535 parameters for the widest table (21 columns). */
 const BATCH_ROWS = 1_000;
 
@@ -54,7 +61,8 @@ export async function copyTables(
       )
     ).rows;
     const sourceColumns = (source.prepare(`SELECT name FROM pragma_table_info(?)`).pluck().all(table) as string[]).sort();
-    const targetColumns = target.map((c) => c.column_name);
+    const onlyHere = POSTGRES_ONLY[table] ?? [];
+    const targetColumns = target.map((c) => c.column_name).filter((c) => !onlyHere.includes(c));
     if (sourceColumns.join(',') !== [...targetColumns].sort().join(',')) {
       throw new ConfigError([
         `table ${table}: the SQLite file has columns (${sourceColumns.join(', ')}) but PostgreSQL has (${[...targetColumns].sort().join(', ')}); bring both to this edgeops's schema first (edgeops migrate)`,

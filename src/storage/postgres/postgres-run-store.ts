@@ -9,8 +9,19 @@ const NUMBER_LOCK = 0x7275_6e73; // "runs"
 
 const UPDATABLE = RUN_COLUMNS.filter((c) => c !== 'id' && c !== 'number');
 
+/** The states in which a run belongs to the replica that wrote it: another replica interrupts it only if that one dies. */
+const OWNED = new Set<Run['state']>(['queued', 'running']);
+
 export class PostgresRunStore implements RunStore {
-  constructor(private readonly session: PostgresUnitOfWork) {}
+  /**
+   * `replicaId`: this process's row in `replicas` (src/storage/postgres/replica-heartbeat.ts), written
+   * as the owner of every run it inserts or saves as queued or running. Without one, the owner is left
+   * as it is: such a process must not execute runs beside replicas, which would take them for orphans.
+   */
+  constructor(
+    private readonly session: PostgresUnitOfWork,
+    private readonly replicaId: string | null = null,
+  ) {}
 
   private get db() {
     return this.session.current();
@@ -24,16 +35,18 @@ export class PostgresRunStore implements RunStore {
   async insert(run: Run): Promise<void> {
     const row = toRow(run);
     await this.db.query(
-      `INSERT INTO runs (${RUN_COLUMNS.join(', ')}) VALUES (${RUN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`,
-      RUN_COLUMNS.map((c) => row[c]),
+      `INSERT INTO runs (${RUN_COLUMNS.join(', ')}, replica_id) VALUES (${RUN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, $${RUN_COLUMNS.length + 1})`,
+      [...RUN_COLUMNS.map((c) => row[c]), OWNED.has(run.state) ? this.replicaId : null],
     );
   }
 
   async save(run: Run): Promise<void> {
     const row = toRow(run);
-    await this.db.query(`UPDATE runs SET ${UPDATABLE.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`, [
+    const owner = OWNED.has(run.state) && this.replicaId !== null ? `, replica_id = $${UPDATABLE.length + 2}` : '';
+    await this.db.query(`UPDATE runs SET ${UPDATABLE.map((c, i) => `${c} = $${i + 2}`).join(', ')}${owner} WHERE id = $1`, [
       row.id,
       ...UPDATABLE.map((c) => row[c]),
+      ...(owner ? [this.replicaId] : []),
     ]);
   }
 

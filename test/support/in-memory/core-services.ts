@@ -36,7 +36,13 @@ export function fakeSteps(result: (request: ProcessStepRequest) => Partial<Proce
   return { calls, process };
 }
 
-export function coreServices(options: { policy: Policy; procedures?: Procedure[]; steps?: ReturnType<typeof fakeSteps> }) {
+export function coreServices(options: {
+  policy: Policy;
+  procedures?: Procedure[];
+  steps?: ReturnType<typeof fakeSteps>;
+  /** Told of every process group the services kill (none by default). */
+  killGroup?: (pgid: number) => void;
+}) {
   const clock = manualClock();
   const store = memoryStore({ auditKey: AUDIT_KEY, clock });
   const steps = options.steps ?? fakeSteps();
@@ -65,7 +71,7 @@ export function coreServices(options: { policy: Policy; procedures?: Procedure[]
     },
     pid: 1,
     isAlive: () => true,
-    killGroup: () => undefined,
+    killGroup: options.killGroup ?? (() => undefined),
     onError: (err) => errors.push(err),
   });
   const findByPagerdutyId = async (id: string) => await store.incidents.byPagerdutyId(id);
