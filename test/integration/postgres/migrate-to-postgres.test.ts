@@ -129,9 +129,11 @@ describe('edgeops migrate --from SQLite --to PostgreSQL', () => {
   it('applies the PostgreSQL schema with plain `edgeops migrate` when EDGEOPS_DATABASE_URL is set, once', async () => {
     const target = await fresh('plain_migrate');
     const first = await runCli(['migrate'], { env: { EDGEOPS_DATABASE_URL: target.url } });
-    expect(first.stdout).toMatch(/^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+: applied postgres\/0001_init, postgres\/0002_portal\n$/);
+    expect(first.stdout).toMatch(
+      /^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+: applied postgres\/0001_init, postgres\/0002_portal, postgres\/0005_outbox_leases\n$/,
+    );
     const second = await runCli(['migrate'], { env: { EDGEOPS_DATABASE_URL: target.url } });
     expect(second.stdout).toMatch(/: schema is up to date\n$/);
-    expect(await count(target.url, 'schema_migrations')).toBe(2);
+    expect(await count(target.url, 'schema_migrations')).toBe(3);
   });
 });

@@ -21,6 +21,8 @@ const SQLITE_TABLES = [
   'run_steps',
   'runs',
 ];
+/** Tables only a database shared by replicas needs: which replica delivers which outbox channel. */
+const POSTGRES_ONLY_TABLES = ['outbox_channel_leases'];
 
 describe('PostgreSQL migrations', () => {
   const dbs: TestDatabase[] = [];
@@ -45,13 +47,13 @@ describe('PostgreSQL migrations', () => {
     migrations = readMigrations(postgresMigrationsDir());
   });
 
-  it('creates every table of the SQLite schema', async () => {
+  it('creates every table of the SQLite schema, and the replicas-only ones', async () => {
     const p = pool(await fresh('schema'));
     expect((await migratePostgres(p, migrations)).map((m) => m.version)).toEqual(migrations.map((m) => m.version));
     const tables = await p.query<{ table_name: string }>(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
-    expect(tables.rows.map((r) => r.table_name)).toEqual([...SQLITE_TABLES, 'schema_migrations'].sort());
+    expect(tables.rows.map((r) => r.table_name)).toEqual([...SQLITE_TABLES, ...POSTGRES_ONLY_TABLES, 'schema_migrations'].sort());
     expect(await migratePostgres(p, migrations)).toEqual([]);
   });
 
