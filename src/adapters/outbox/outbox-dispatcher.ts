@@ -108,6 +108,8 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
    */
   const settledAt = new Map<string, number>();
   let ticks = 0;
+  /** The last pump left out a stale head: `drain` pumps again rather than stop short of it. */
+  let skippedStale = false;
   /** Channel → until when this dispatcher's lease on it lasts (with leases only). */
   const held = new Map<string, number>();
   let renewedAt = Number.NEGATIVE_INFINITY;
@@ -153,36 +155,29 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
     }
   }
 
-  /** Starts a delivery for every channel whose head is due, not in flight and not paced; returns how many. */
+  /**
+   * Starts a delivery for every channel whose head is due, not in flight and not paced; returns how
+   * many. A head that went stale while it was read is not sent: the kick of the delivery that made it
+   * stale brings the next pump, which reads it afresh.
+   */
   async function pumpOnce(): Promise<number> {
-    let started = 0;
-    // A head that went stale while it was read is read again at once; after a few tries, the kick of
-    // the delivery that made it stale brings the next pump instead.
-    for (let reads = 0; reads < 3 && !stopping; reads += 1) {
-      const { launched, stale } = await pumpRead();
-      started += launched;
-      if (!stale) break;
-    }
-    return started;
-  }
-
-  async function pumpRead(): Promise<{ launched: number; stale: boolean }> {
+    if (stopping) return 0;
+    skippedStale = false;
     const readFrom = ticks;
     for (const [channel, at] of settledAt) if (at <= readFrom) settledAt.delete(channel);
     const now = clock.now();
     for (const [channel, until] of pacedUntil) if (until <= now) pacedUntil.delete(channel);
     if (leases) await renewLeases(leases, now);
     const free = concurrency - inFlight.size;
-    if (free <= 0) return { launched: 0, stale: false };
+    if (free <= 0) return 0;
     // Heads in flight or paced are skipped, so ask for enough rows that skipping them still fills every free slot.
     const heads = await outbox.due(target, now, concurrency + inFlight.size + pacedUntil.size, leases?.holder);
     const ready: OutboxItem[] = [];
-    let stale = false;
     for (const item of heads) {
       if (ready.length === free) break;
       if (inFlight.has(item.channel) || pacedUntil.has(item.channel)) continue;
       if ((settledAt.get(item.channel) ?? -1) > readFrom) {
-        stale = true;
+        skippedStale = true;
         continue;
       }
       ready.push(item);
@@ -203,9 +198,9 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
       for (const channel of taken) held.set(channel, until);
       mine = ready.filter((item) => taken.has(item.channel));
     }
-    // Settled while the lease was being taken: read again, as above.
+    // Settled while the lease was being taken: stale as well.
     const fresh = mine.filter((item) => (settledAt.get(item.channel) ?? -1) <= readFrom);
-    if (fresh.length < mine.length) stale = true;
+    if (fresh.length < mine.length) skippedStale = true;
     mine = fresh;
     // Rows just read may have been committed with their disk sync still owed (a slash command's, whose
     // answer waits for that sync): they go out once it is done, never before.
@@ -214,7 +209,7 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
       durable ??= outbox.durable?.() ?? Promise.resolve();
       launch(item, durable);
     }
-    return { launched: mine.length, stale };
+    return mine.length;
   }
 
   function launch(item: OutboxItem, durable: Promise<void>): void {
@@ -373,7 +368,8 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
     async drain() {
       for (;;) {
         await pump();
-        if (inFlight.size === 0) return;
+        if (inFlight.size === 0 && !skippedStale) return;
+        if (inFlight.size === 0) continue;
         await Promise.race(inFlight.values());
       }
     },
