@@ -141,6 +141,11 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
     return row ? toEvent(row) : undefined;
   }
 
+  /** One connection, whose transactions run one at a time: the row is the caller's for its transaction. */
+  claim(eventId: string): Promise<StoredPagerdutyEvent | undefined> {
+    return this.get(eventId);
+  }
+
   async unfinished(limit: number): Promise<UnfinishedPagerdutyEvent[]> {
     // Bodies stay on disk here: a backlog is scanned on every pass, a body is read only when its event is processed.
     const rows = this.stmt(
@@ -156,7 +161,7 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
   async setState(
     eventId: string,
     state: PagerdutyEventState,
-    fields: { outcome?: string | null; incidentId?: string | null; processedAt?: number | null } = {},
+    fields: { outcome?: string | null; incidentId?: string | null; processedAt?: number | null; nextAttemptAt?: number } = {},
   ): Promise<void> {
     const sets = ['state = @state'];
     const params: Record<string, unknown> = { event_id: eventId, state };
@@ -171,6 +176,10 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
     if (fields.processedAt !== undefined) {
       sets.push('processed_at = @processed_at');
       params.processed_at = fields.processedAt;
+    }
+    if (fields.nextAttemptAt !== undefined) {
+      sets.push('next_attempt_at = @next_attempt_at');
+      params.next_attempt_at = fields.nextAttemptAt;
     }
     this.stmt(`UPDATE pagerduty_events SET ${sets.join(', ')} WHERE event_id = @event_id`).run(params);
   }

@@ -1,6 +1,7 @@
 // Delivers one target's outbox: channels in parallel, each by priority then in order, paced, retried, resumable.
 import type { AuditLog } from '../../core/audit/audit-log.js';
 import { incidentOfChannelKey } from '../../core/outbox/channel-key.js';
+import type { ChannelLeases } from '../../core/outbox/channel-leases.js';
 import type { Outbox, OutboxItem, OutboxTarget } from '../../core/outbox/outbox.js';
 import type { Clock, UnitOfWork } from '../../core/ports.js';
 import type { Logger } from '../../log.js';
@@ -49,6 +50,16 @@ export interface OutboxDispatcherOptions {
   backoff?: Partial<BackoffOptions>;
   /** Longest idle wait: messages queued by another process are picked up at least this often (default 5 s). */
   idlePollMs?: number;
+  /**
+   * Replicas sharing one outbox: a channel is sent only under its lease, so one replica at a time
+   * delivers it, in order and paced. None (one process): every channel is this dispatcher's.
+   */
+  leases?: ChannelLeases;
+  /**
+   * How long a lease lasts unrenewed (default 30 s): how long a dead replica's channels wait before
+   * another replica takes them. Renewed every third of it while the channel is in flight or paced.
+   */
+  leaseMs?: number;
 }
 
 export interface OutboxDispatcher {
@@ -80,12 +91,28 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
   const interval = Math.max(0, options.perChannelIntervalMs ?? 1_000);
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const backoff: BackoffOptions = { ...DEFAULT_BACKOFF, ...options.backoff };
-  const idlePollMs = Math.max(1, options.idlePollMs ?? 5_000);
+  const leases = options.leases;
+  const leaseMs = Math.max(1, options.leaseMs ?? 30_000);
+  const renewEveryMs = leaseMs / 3;
+  // With leases, the loop wakes often enough to renew them in time, however long it may otherwise idle.
+  const idlePollMs = Math.max(1, Math.min(options.idlePollMs ?? 5_000, leases ? renewEveryMs : Infinity));
 
   /** Channel → its delivery in flight; at most one per channel keeps each channel in order. */
   const inFlight = new Map<string, Promise<void>>();
   /** Channel → when its next message may go (pacing lives in memory: a restart only forgets one interval). */
   const pacedUntil = new Map<string, number>();
+  /**
+   * Channel → when (in `ticks`) its last delivery was recorded. A read of the outbox that began before
+   * that may still show the message just sent as the channel's head (the read awaits a database that
+   * answers later), so such a head is read again rather than sent twice.
+   */
+  const settledAt = new Map<string, number>();
+  let ticks = 0;
+  /** The last pump left out a stale head: `drain` pumps again rather than stop short of it. */
+  let skippedStale = false;
+  /** Channel → until when this dispatcher's lease on it lasts (with leases only). */
+  const held = new Map<string, number>();
+  let renewedAt = Number.NEGATIVE_INFINITY;
   let stopping = false;
   let kicked = false;
   let wake: (() => void) | null = null;
@@ -108,28 +135,81 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
     return next;
   }
 
-  /** Starts a delivery for every channel whose head is due, not in flight and not paced; returns how many. */
+  /**
+   * Keeps the leases of channels in flight or paced, a third of a lease at a time: another replica
+   * must not take a channel while this one still sends it, nor before its pacing allows.
+   */
+  async function renewLeases(lease: ChannelLeases, now: number): Promise<void> {
+    for (const [channel, until] of held) if (until <= now && !inFlight.has(channel)) held.delete(channel);
+    if (now - renewedAt < renewEveryMs) return;
+    const busy = [...new Set([...inFlight.keys(), ...pacedUntil.keys()])];
+    renewedAt = now;
+    if (busy.length === 0) return;
+    const kept = new Set(await lease.renew(target, busy, now + leaseMs));
+    for (const channel of busy) {
+      if (kept.has(channel)) held.set(channel, now + leaseMs);
+      else {
+        held.delete(channel);
+        logger.warn({ channel }, 'lost the lease of an outbox channel this replica was still delivering; another replica may send it too');
+      }
+    }
+  }
+
+  /**
+   * Starts a delivery for every channel whose head is due, not in flight and not paced; returns how
+   * many. A head that went stale while it was read is not sent: the kick of the delivery that made it
+   * stale brings the next pump, which reads it afresh.
+   */
   async function pumpOnce(): Promise<number> {
     if (stopping) return 0;
+    skippedStale = false;
+    const readFrom = ticks;
+    for (const [channel, at] of settledAt) if (at <= readFrom) settledAt.delete(channel);
     const now = clock.now();
     for (const [channel, until] of pacedUntil) if (until <= now) pacedUntil.delete(channel);
-    let free = concurrency - inFlight.size;
+    if (leases) await renewLeases(leases, now);
+    const free = concurrency - inFlight.size;
     if (free <= 0) return 0;
     // Heads in flight or paced are skipped, so ask for enough rows that skipping them still fills every free slot.
-    const heads = await outbox.due(target, now, concurrency + inFlight.size + pacedUntil.size);
+    const heads = await outbox.due(target, now, concurrency + inFlight.size + pacedUntil.size, leases?.holder);
+    const ready: OutboxItem[] = [];
+    for (const item of heads) {
+      if (ready.length === free) break;
+      if (inFlight.has(item.channel) || pacedUntil.has(item.channel)) continue;
+      if ((settledAt.get(item.channel) ?? -1) > readFrom) {
+        skippedStale = true;
+        continue;
+      }
+      ready.push(item);
+    }
+    // Another replica may have taken some of these channels since they were read: only those whose
+    // lease this one holds now go out (it keeps them while it delivers, see renewLeases).
+    let mine = ready;
+    if (leases && ready.length > 0) {
+      const until = now + leaseMs;
+      const taken = new Set(
+        await leases.take(
+          target,
+          ready.map((item) => item.channel),
+          now,
+          until,
+        ),
+      );
+      for (const channel of taken) held.set(channel, until);
+      mine = ready.filter((item) => taken.has(item.channel));
+    }
+    // Settled while the lease was being taken: stale as well.
+    const fresh = mine.filter((item) => (settledAt.get(item.channel) ?? -1) <= readFrom);
+    if (fresh.length < mine.length) skippedStale = true;
+    mine = fresh;
     // Rows just read may have been committed with their disk sync still owed (a slash command's, whose
     // answer waits for that sync): they go out once it is done, never before.
     let durable: Promise<void> | undefined;
-    let started = 0;
-    for (const item of heads) {
-      if (free === 0) break;
-      if (inFlight.has(item.channel) || pacedUntil.has(item.channel)) continue;
+    for (const item of mine) {
       durable ??= outbox.durable?.() ?? Promise.resolve();
       launch(item, durable);
-      free -= 1;
-      started += 1;
     }
-    return started;
+    return mine.length;
   }
 
   function launch(item: OutboxItem, durable: Promise<void>): void {
@@ -149,6 +229,8 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
         logger.error({ err, outboxId: item.id, channel: item.channel }, 'could not record an outbox delivery result');
       })
       .finally(() => {
+        ticks += 1;
+        settledAt.set(item.channel, ticks);
         inFlight.delete(item.channel);
         kick();
       });
@@ -256,6 +338,22 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
     }
   }
 
+  /** On a clean stop, the other replicas may take this one's channels at once, each once its pacing allows. */
+  async function releaseLeases(lease: ChannelLeases): Promise<void> {
+    const now = clock.now();
+    const byAfter = new Map<number, string[]>();
+    for (const channel of held.keys()) {
+      const after = Math.max(now, pacedUntil.get(channel) ?? now);
+      byAfter.set(after, [...(byAfter.get(after) ?? []), channel]);
+    }
+    held.clear();
+    try {
+      for (const [after, channels] of byAfter) await lease.release(target, channels, after);
+    } catch (err) {
+      logger.warn({ err }, 'could not give up outbox channel leases; other replicas take them when they run out');
+    }
+  }
+
   const looping = loop().catch((err: unknown) => logger.error({ err }, 'outbox dispatcher loop ended unexpectedly'));
 
   return {
@@ -265,11 +363,13 @@ export function startOutboxDispatcher(options: OutboxDispatcherOptions): OutboxD
       kick();
       await looping;
       await Promise.allSettled([...inFlight.values()]);
+      if (leases) await releaseLeases(leases);
     },
     async drain() {
       for (;;) {
         await pump();
-        if (inFlight.size === 0) return;
+        if (inFlight.size === 0 && !skippedStale) return;
+        if (inFlight.size === 0) continue;
         await Promise.race(inFlight.values());
       }
     },

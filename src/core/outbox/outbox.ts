@@ -41,9 +41,10 @@ export interface Outbox {
   enqueue(item: { causeSeq: number; target: OutboxTarget; channel: string; body: ChatMessage | Record<string, unknown> }): Promise<number>;
   /**
    * The next pending item of each channel (its most urgent class, oldest first), if its turn has come;
-   * one per channel keeps each class in order.
+   * one per channel keeps each class in order. `holder`: where several processes share the outbox
+   * (channel-leases.ts), leaves out the channels another holder's lease covers at `now`.
    */
-  due(target: OutboxTarget, now: number, limit: number): Promise<OutboxItem[]>;
+  due(target: OutboxTarget, now: number, limit: number, holder?: string): Promise<OutboxItem[]>;
   /** The earliest future turn among channel heads (a retry deadline), so a sender can sleep until then. */
   nextAttemptAfter(target: OutboxTarget, now: number): Promise<number | null>;
   /** `receipt`: what the receiver called the message, for a later message that updates it in place. */

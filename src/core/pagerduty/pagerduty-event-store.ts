@@ -50,13 +50,22 @@ export interface PagerdutyEventStore {
   findDuplicate(eventId: string, webhookId: string | null): Promise<{ eventId: string; receivedSeq: number } | undefined>;
   insert(event: NewPagerdutyEvent): Promise<void>;
   get(eventId: string): Promise<StoredPagerdutyEvent | undefined>;
+  /**
+   * The event as it stands now, held by the caller's transaction until it ends, so that no other
+   * worker (another replica's) processes it at the same time; undefined when another worker holds it
+   * now (it is on it) or there is no such event. Call it inside a transaction.
+   */
+  claim(eventId: string): Promise<StoredPagerdutyEvent | undefined>;
   /** Pending and applied events, oldest received first, without their bodies. */
   unfinished(limit: number): Promise<UnfinishedPagerdutyEvent[]>;
-  /** Moves an event on; `fields` set what the step found out. */
+  /**
+   * Moves an event on; `fields` set what the step found out. `nextAttemptAt`: no worker picks the
+   * event up again before then (the worker that applied it is starting its triggers).
+   */
   setState(
     eventId: string,
     state: PagerdutyEventState,
-    fields?: { outcome?: string | null; incidentId?: string | null; processedAt?: number | null },
+    fields?: { outcome?: string | null; incidentId?: string | null; processedAt?: number | null; nextAttemptAt?: number },
   ): Promise<void>;
   /** Records a failed processing attempt and when to try again. */
   recordAttempt(eventId: string, nextAttemptAt: number, error: string): Promise<void>;

@@ -29,6 +29,12 @@ export interface PagerdutyProcessorDeps {
   onMessages?: () => void;
   /** Errors of single events, which have no caller to throw to. */
   onError?: (err: unknown, eventId: string) => void;
+  /**
+   * Replicas sharing one database: how long an event this worker has applied stays its own while it
+   * starts the event's triggers. Other workers leave it alone until then, and take it up after,
+   * should this one have died on the way. 0 (the default): one process, nothing to leave alone.
+   */
+  claimMs?: number;
 }
 
 export interface ProcessPass {
@@ -52,6 +58,11 @@ interface Applied {
 const WINDOW_FACTOR = 4;
 const MIN_WINDOW = 200;
 const DEFAULT_MAX_ATTEMPTS = 5;
+/**
+ * `claimMs` for replicas: starting an event's triggers takes well under a second, so a minute only
+ * comes into play when the worker that applied the event died before finishing them.
+ */
+export const REPLICA_CLAIM_MS = 60_000;
 const defaultRetryDelay = (attempts: number): number => Math.min(60_000, 1_000 * 2 ** Math.max(0, attempts - 1));
 
 const names = (refs: IncidentData['assignees']): string[] => (refs ?? []).map((r) => r.summary || r.id);
@@ -63,6 +74,7 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
   const { uow, events, incidents, clock } = deps;
   const maxAttempts = deps.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const retryDelay = deps.retryDelayMs ?? defaultRetryDelay;
+  const claimMs = Math.max(0, deps.claimMs ?? 0);
 
   /** The service behind an event: its own, or for events without one (notes), the incident's. */
   const serviceOf = (event: PagerdutyEvent, incident: Incident | null): PagerdutyService | null =>
@@ -197,7 +209,9 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
           : [];
       const incidentId = applied.incident?.id ?? null;
       if (triggers.length > 0) {
-        await events.setState(stored.eventId, 'applied', { outcome: applied.outcome, incidentId });
+        // This worker starts the triggers right after the commit; others wait out the claim first.
+        const claim = claimMs > 0 ? { nextAttemptAt: clock.now() + claimMs } : {};
+        await events.setState(stored.eventId, 'applied', { outcome: applied.outcome, incidentId, ...claim });
         return { ...stored, state: 'applied' as const, outcome: applied.outcome, incidentId };
       }
       const state = applied.incident === null && event.type !== 'pagey.ping' ? 'ignored' : 'processed';
@@ -312,11 +326,35 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
       // Step 1 of every due event in one transaction (one disk sync per pass). An event after a
       // failed one of the same incident waits for the next pass, to keep that incident's order.
       const toTrigger: Array<{ head: UnfinishedPagerdutyEvent; stored: StoredPagerdutyEvent; event: PagerdutyEvent }> = [];
+      let skipped = 0;
       await uow.transaction(async () => {
         for (const head of due) {
-          if (blocked.has(keyOf(head))) continue;
+          // Events of one incident keep their order: none goes while an earlier one waits. Not this
+          // pass's work, so a worker does not spin on what another replica's worker holds.
+          if (blocked.has(keyOf(head))) {
+            skipped += 1;
+            continue;
+          }
           try {
-            const stored = (await events.get(head.eventId))!;
+            // The row as it stands now, held until this pass commits: the list above was read before,
+            // and another replica's worker may have taken the event since, or hold it now.
+            const stored = await events.claim(head.eventId);
+            if (!stored) {
+              skipped += 1;
+              blocked.add(keyOf(head));
+              continue;
+            }
+            if (stored.state !== 'pending' && stored.state !== 'applied') {
+              skipped += 1;
+              continue;
+            }
+            // Applied by another worker that is starting its triggers, or waiting for a retry.
+            if (stored.nextAttemptAt > now) {
+              skipped += 1;
+              blocked.add(keyOf(head));
+              later(stored.nextAttemptAt);
+              continue;
+            }
             const event = parse(stored);
             const current = stored.state === 'pending' ? await apply(stored, event) : stored;
             if (current.state === 'applied') toTrigger.push({ head, stored: current, event });
@@ -334,7 +372,7 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
         }
       }
       deps.onMessages?.();
-      return { processed: due.length, more, nextAttemptAt };
+      return { processed: due.length - skipped, more, nextAttemptAt };
     },
   };
 }

@@ -49,11 +49,25 @@ const DUE = `${HEADS}
   SELECT o.* FROM heads h JOIN outbox o ON o.id = h.id
   WHERE o.next_attempt_at <= $2
   ORDER BY o.id LIMIT $3`;
+/** The same, leaving out channels another replica ($4) holds: their heads are that replica's to send. */
+const DUE_UNLEASED = `${HEADS}
+  SELECT o.* FROM heads h JOIN outbox o ON o.id = h.id
+  WHERE o.next_attempt_at <= $2
+    AND NOT EXISTS (SELECT 1 FROM outbox_channel_leases l
+                    WHERE l.target = $1 AND l.channel = o.channel AND l.holder <> $4 AND l.held_until > $2)
+  ORDER BY o.id LIMIT $3`;
+
+/** Told on commit of every enqueue, so every replica's dispatcher wakes at once (outbox-notifications.ts). */
+export const OUTBOX_CHANNEL = 'edgeops_outbox';
 const NEXT = `${HEADS}
   SELECT MIN(o.next_attempt_at) AS at FROM heads h JOIN outbox o ON o.id = h.id
   WHERE o.next_attempt_at > $2`;
 
-/** Commits on PostgreSQL are durable when they return (synchronous_commit on): there is no `durable()` to wait for. */
+/**
+ * Commits on PostgreSQL are durable when they return (synchronous_commit on): there is no `durable()` to
+ * wait for. Each enqueue notifies OUTBOX_CHANNEL with its target; PostgreSQL delivers the notification
+ * when (and only if) the enqueuing transaction commits, so no replica is woken for a message rolled back.
+ */
 export class PostgresOutbox implements Outbox {
   constructor(
     private readonly session: PostgresUnitOfWork,
@@ -68,7 +82,7 @@ export class PostgresOutbox implements Outbox {
     const now = this.now();
     const { rows } = await this.db.query<{ id: number }>(
       `INSERT INTO outbox (cause_seq, target, channel, body, next_attempt_at, created_at, priority, message_key)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, pg_notify('${OUTBOX_CHANNEL}', target)`,
       [
         item.causeSeq,
         item.target,
@@ -83,8 +97,10 @@ export class PostgresOutbox implements Outbox {
     return rows[0]!.id;
   }
 
-  async due(target: OutboxTarget, now: number, limit: number): Promise<OutboxItem[]> {
-    return (await this.db.query<Row>(DUE, [target, now, limit])).rows.map(toItem);
+  async due(target: OutboxTarget, now: number, limit: number, holder?: string): Promise<OutboxItem[]> {
+    const { rows } =
+      holder === undefined ? await this.db.query<Row>(DUE, [target, now, limit]) : await this.db.query<Row>(DUE_UNLEASED, [target, now, limit, holder]);
+    return rows.map(toItem);
   }
 
   async nextAttemptAfter(target: OutboxTarget, now: number): Promise<number | null> {

@@ -58,6 +58,16 @@ export class PostgresPagerdutyEvents implements PagerdutyEventStore {
     return row ? toEvent(row) : undefined;
   }
 
+  /**
+   * The row locked for the caller's transaction, read as last committed. SKIP LOCKED: when another
+   * replica's worker holds it, this one moves on at once instead of queueing behind it (and then
+   * processing it a second time).
+   */
+  async claim(eventId: string): Promise<StoredPagerdutyEvent | undefined> {
+    const row = (await this.db.query<EventRow>('SELECT * FROM pagerduty_events WHERE event_id = $1 FOR UPDATE SKIP LOCKED', [eventId])).rows[0];
+    return row ? toEvent(row) : undefined;
+  }
+
   async unfinished(limit: number): Promise<UnfinishedPagerdutyEvent[]> {
     // Bodies stay in the database here: a backlog is scanned on every pass, a body is read only when its event is processed.
     const { rows } = await this.db.query<EventRow>(
@@ -74,7 +84,7 @@ export class PostgresPagerdutyEvents implements PagerdutyEventStore {
   async setState(
     eventId: string,
     state: PagerdutyEventState,
-    fields: { outcome?: string | null; incidentId?: string | null; processedAt?: number | null } = {},
+    fields: { outcome?: string | null; incidentId?: string | null; processedAt?: number | null; nextAttemptAt?: number } = {},
   ): Promise<void> {
     const params: unknown[] = [eventId, state];
     const sets = ['state = $2'];
@@ -85,6 +95,7 @@ export class PostgresPagerdutyEvents implements PagerdutyEventStore {
     if (fields.outcome !== undefined) set('outcome', fields.outcome);
     if (fields.incidentId !== undefined) set('incident_id', fields.incidentId);
     if (fields.processedAt !== undefined) set('processed_at', fields.processedAt);
+    if (fields.nextAttemptAt !== undefined) set('next_attempt_at', fields.nextAttemptAt);
     await this.db.query(`UPDATE pagerduty_events SET ${sets.join(', ')} WHERE event_id = $1`, params);
   }
 

@@ -21,9 +21,11 @@ const SQLITE_TABLES = [
   'run_steps',
   'runs',
 ];
-
-/** Tables only PostgreSQL needs: replicas' heartbeats and scheduled ticks' claims (migrations/postgres/0004_replicas.sql). */
-const POSTGRES_ONLY_TABLES = ['replicas', 'schedule_claims'];
+/**
+ * Tables only a database shared by replicas needs: replicas' heartbeats and scheduled ticks' claims
+ * (migrations/postgres/0004_replicas.sql), and which replica delivers which outbox channel (0005).
+ */
+const POSTGRES_ONLY_TABLES = ['replicas', 'schedule_claims', 'outbox_channel_leases'];
 
 describe('PostgreSQL migrations', () => {
   const dbs: TestDatabase[] = [];

@@ -311,6 +311,7 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
       });
     },
     get: (eventId) => copy(state.pdEvents.get(eventId)),
+    claim: (eventId) => copy(state.pdEvents.get(eventId)),
     unfinished: (limit) =>
       [...state.pdEvents.values()]
         .filter((e) => e.state === 'pending' || e.state === 'applied')
@@ -326,6 +327,7 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
       if (fields.outcome !== undefined) event.outcome = fields.outcome;
       if (fields.incidentId !== undefined) event.incidentId = fields.incidentId;
       if (fields.processedAt !== undefined) event.processedAt = fields.processedAt;
+      if (fields.nextAttemptAt !== undefined) event.nextAttemptAt = fields.nextAttemptAt;
     },
     recordAttempt: (eventId, nextAttemptAt, error) => {
       const event = pdEvent(eventId);
