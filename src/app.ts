@@ -24,7 +24,7 @@ import { createIncidentVisibility } from './core/incidents/incident-visibility.j
 import { createPinnedMessages } from './core/incidents/pinned-messages.js';
 import { createReminderService } from './core/incidents/reminder-service.js';
 import { createPagerdutyInbox } from './core/pagerduty/pagerduty-inbox.js';
-import { createPagerdutyProcessor } from './core/pagerduty/pagerduty-processor.js';
+import { createPagerdutyProcessor, REPLICA_CLAIM_MS } from './core/pagerduty/pagerduty-processor.js';
 import { createPagerdutySync } from './core/pagerduty/pagerduty-sync.js';
 import { createPolicyAccess } from './core/policy-access.js';
 import { systemClock, type By, type Clock } from './core/ports.js';
@@ -45,6 +45,8 @@ import { postgresMetricsSource } from './storage/postgres/postgres-metrics-sourc
 import { postgresPortalOpsReads } from './storage/postgres/postgres-portal-ops-reads.js';
 import { postgresPortalQueries } from './storage/postgres/postgres-portal-queries.js';
 import { postgresPortalSessions } from './storage/postgres/postgres-portal-sessions.js';
+import { leaseHolderId, PostgresChannelLeases } from './storage/postgres/postgres-channel-leases.js';
+import { listenForOutbox } from './storage/postgres/outbox-notifications.js';
 import { PostgresStore } from './storage/postgres/postgres-store.js';
 import { Store } from './storage/store.js';
 import { transcriptRuns, transcriptSource } from './storage/transcript-source.js';
@@ -112,6 +114,10 @@ export function createApp(options: AppOptions): ComposedApp<Backend> {
   const notifyMessages = (): void => {
     for (const listener of listeners) listener();
   };
+  // Replicas on one PostgreSQL database: one delivers each outbox channel at a time (leases), and a
+  // message queued on any replica wakes the one holding its channel at once (LISTEN/NOTIFY).
+  const channelLeases = store.kind === 'postgres' ? new PostgresChannelLeases(store.session, leaseHolderId()) : undefined;
+  const outboxWakeups = store.kind === 'postgres' ? listenForOutbox(store.pool, notifyMessages, { logger }) : undefined;
   // With a PagerDuty token, acks and resolves of PagerDuty incidents and triggered runs' results go back there.
   const pagerdutySync = config.pagerduty.apiToken
     ? createPagerdutySync({ outbox: store.outbox, findIncident: (id) => store.incidents.get(id) })
@@ -179,6 +185,8 @@ export function createApp(options: AppOptions): ComposedApp<Backend> {
     clock,
     onMessages: notifyMessages,
     onError: (err, eventId) => pagerdutyLog.warn({ err, eventId }, 'pagerduty event could not be processed; it will be retried'),
+    // Another replica leaves an applied event's triggers to the worker that applied it, unless it dies.
+    ...(store.kind === 'postgres' ? { claimMs: REPLICA_CLAIM_MS } : {}),
   });
 
   const reminders = createReminderService({ audit: store.audit, incidents, clock, policy: () => catalog().policy });
@@ -239,7 +247,14 @@ export function createApp(options: AppOptions): ComposedApp<Backend> {
     commandWrites: { defer: (work) => store.deferSync(work), durable: () => store.durable() },
     health: { writable: () => store.writable() },
     outboxes: {
-      dispatch: (dispatchOptions) => startOutboxDispatcher({ ...dispatchOptions, outbox: store.outbox, audit: store.audit, uow: store }),
+      dispatch: (dispatchOptions) =>
+        startOutboxDispatcher({
+          ...dispatchOptions,
+          outbox: store.outbox,
+          audit: store.audit,
+          uow: store,
+          ...(channelLeases ? { leases: channelLeases } : {}),
+        }),
       receipt: (target, key) => store.outbox.receipt(target, key),
       due: (target, now, limit) => store.outbox.due(target, now, limit),
       markSent: (id, now, receipt) => store.outbox.markSent(id, now, receipt),
@@ -287,6 +302,8 @@ export function createApp(options: AppOptions): ComposedApp<Backend> {
       groupDirectory = groupsOf;
     },
     close: () => {
+      // The listener holds a connection of the pool, which its owner ends after this.
+      void outboxWakeups?.stop();
       if (ownsStore && store.kind === 'sqlite') store.close();
     },
   };
