@@ -86,7 +86,7 @@ function replica(
     secretEnv: {},
     programs: { digest: () => null },
     steps: {
-      process: () => new Promise(() => undefined),
+      process: async () => ({ outcome: 'succeeded', exitCode: 0, signal: null, output: 'ok\n', chunks: [], truncatedBytes: 0, durationMs: 1, pid: 4242 }),
       http: () => Promise.reject(new Error('no HTTP steps here')),
     },
     pid: identity.pid,
@@ -228,6 +228,8 @@ describe('a replica whose heartbeat stops', () => {
     // The lease is free: the same procedure and service may run again.
     const again = await reaper.service.request(DEV, { procedure: 'restart', params: { service: 'search' }, channel: 'C0OPS' });
     expect(again).toMatchObject({ kind: 'run', run: { id: 'R-3', state: 'queued' } });
+    // It runs to its end here, before the test's pools close.
+    expect(again.kind === 'run' ? await again.done : undefined).toMatchObject({ id: 'R-3', state: 'succeeded' });
     expect(await sql('SELECT replica_id FROM runs WHERE id = $1', ['R-3'])).toEqual([{ replica_id: reaper.identity.id }]);
   });
 
