@@ -1,4 +1,5 @@
 // The composition root: config → store (SQLite or PostgreSQL) → catalog → every service, repository and background part. Adapters receive narrow ports (src/app-ports.ts), never the store.
+import { startReplicaScheduler } from './adapters/jobs/replica-scheduler.js';
 import path from 'node:path';
 import { createHttpStepRunner } from './adapters/steps/http-step.js';
 import { createProcessStepRunner, killProcessGroup } from './adapters/steps/process-step.js';
@@ -47,6 +48,8 @@ import { postgresPortalQueries } from './storage/postgres/postgres-portal-querie
 import { postgresPortalSessions } from './storage/postgres/postgres-portal-sessions.js';
 import { leaseHolderId, PostgresChannelLeases } from './storage/postgres/postgres-channel-leases.js';
 import { listenForOutbox } from './storage/postgres/outbox-notifications.js';
+import { ReplicaHeartbeat, type ReplicaIdentity } from './storage/postgres/replica-heartbeat.js';
+import { postgresTickClaim } from './storage/postgres/schedule-claims.js';
 import { PostgresStore } from './storage/postgres/postgres-store.js';
 import { Store } from './storage/store.js';
 import { transcriptRuns, transcriptSource } from './storage/transcript-source.js';
@@ -349,10 +352,50 @@ export async function startBackground(
       onError: (err) => logger.error({ err }, 'background checkpoints stopped; the database checkpoints on commit again'),
     });
   }
+  if (app.store.kind === 'postgres' && app.store.replica) return startReplica(app as ComposedApp<PostgresStore>, app.store.replica, options);
   const interrupted = options.recoverRuns ? await app.runs.recoverInterrupted() : [];
   for (const run of interrupted) logger.warn({ runId: run.id, procedure: run.procedure }, 'run interrupted by a previous stop');
   const scheduler = options.schedule ? startScheduler({ app, logger }) : undefined;
   return { interrupted, stop: async () => scheduler?.stop() };
+}
+
+/**
+ * One of several replicas on PostgreSQL: its heartbeat registers it and, at start and every beat,
+ * interrupts the runs of replicas that stopped answering (never a live one's: `recoverInterrupted`,
+ * which judges by this host's processes, is not used here); each scheduled tick runs on the one
+ * replica that claims it. The heartbeat starts before the replica takes any command, so its runs
+ * are never taken for ownerless.
+ */
+async function startReplica(
+  app: ComposedApp<PostgresStore>,
+  replica: ReplicaIdentity,
+  options: { schedule: boolean },
+): Promise<{ interrupted: Run[]; stop(): Promise<void> }> {
+  const { logger } = app;
+  const heartbeat = new ReplicaHeartbeat({
+    session: app.store.session,
+    replica,
+    interruptRuns: (ids, reason) => app.runs.interruptRuns(ids, reason),
+    isAlive,
+    onReaped: ({ replica: lost, runs }) => {
+      for (const run of runs) {
+        logger.warn({ runId: run.id, procedure: run.procedure, replica: lost?.id, host: lost?.host }, 'run interrupted: the replica executing it stopped');
+      }
+      app.notifyMessages();
+    },
+    onRevived: () => logger.error({ replica: replica.id }, 'this replica was taken for dead; other replicas interrupted its runs'),
+    onError: (err) => logger.error({ err }, 'replica heartbeat failed; it is tried again at the next beat'),
+  });
+  const interrupted = (await heartbeat.start()).flatMap((r) => r.runs);
+  logger.info({ replica: replica.id, host: replica.host }, 'replica registered');
+  const scheduler = options.schedule ? startReplicaScheduler({ app, logger, claim: postgresTickClaim(app.store.pool, replica.id) }) : undefined;
+  return {
+    interrupted,
+    stop: async () => {
+      await scheduler?.stop();
+      await heartbeat.stop();
+    },
+  };
 }
 
 /**

@@ -14,6 +14,7 @@ import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { PRIVATE_FILE_MODE, makePrivateDir, tightenFileMode } from '../private-files.js';
 import { probeStepUser, resolveStepUser, type StepUser } from '../adapters/steps/step-user.js';
+import { thisReplica } from '../storage/postgres/replica-heartbeat.js';
 import { PostgresStore } from '../storage/postgres/postgres-store.js';
 import { write, type CliIo } from './cli-io.js';
 
@@ -131,7 +132,11 @@ export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> 
   const initial = bootCatalog(config);
   let watcher: CatalogWatcher | undefined;
   // EDGEOPS_DATABASE_URL selects PostgreSQL for everything; unset, the SQLite file (docs/configuration.md).
-  const postgres = config.postgres ? await PostgresStore.open({ target: config.postgres, auditKey: key, clock: options.clock ?? systemClock }) : undefined;
+  // Each process on PostgreSQL is a replica of its own: the runs it executes are written as its, and
+  // its heartbeat (started in startBackground) tells the others it is alive.
+  const postgres = config.postgres
+    ? await PostgresStore.open({ target: config.postgres, auditKey: key, clock: options.clock ?? systemClock, replica: thisReplica() })
+    : undefined;
   if (postgres) logger.info({ backend: 'postgres', database: postgres.target.display }, 'using PostgreSQL');
   else logger.info({ backend: 'sqlite', database: config.dbPath }, 'using SQLite');
   const appOptions: AppOptions = {

@@ -11,6 +11,7 @@ import { migratePostgres } from './postgres-migrate.js';
 import { PostgresOutbox } from './postgres-outbox.js';
 import { PostgresPagerdutyEvents } from './postgres-pagerduty-events.js';
 import { PostgresRunStore } from './postgres-run-store.js';
+import type { ReplicaIdentity } from './replica-heartbeat.js';
 import { PostgresUnitOfWork } from './postgres-unit-of-work.js';
 
 export interface PostgresStoreOptions {
@@ -23,6 +24,11 @@ export interface PostgresStoreOptions {
   applicationName?: string;
   /** How long /healthz waits for the database's answer before calling it not writable. */
   healthTimeoutMs?: number;
+  /**
+   * This process as a replica (src/storage/postgres/replica-heartbeat.ts): the runs it queues and
+   * executes are written as its own. A process that executes runs beside replicas must have one.
+   */
+  replica?: ReplicaIdentity;
 }
 
 export class PostgresStore implements StorageBackend {
@@ -43,13 +49,14 @@ export class PostgresStore implements StorageBackend {
     auditKey: string,
     clock: Clock,
     private readonly healthTimeoutMs: number,
+    readonly replica: ReplicaIdentity | undefined,
   ) {
     this.session = new PostgresUnitOfWork(pool);
     this.audit = new PostgresAuditLog(this.session, auditKey, clock);
     this.incidents = new PostgresIncidentStore(this.session);
     this.outbox = new PostgresOutbox(this.session, () => clock.now());
     this.pagerdutyEvents = new PostgresPagerdutyEvents(this.session);
-    this.runs = new PostgresRunStore(this.session);
+    this.runs = new PostgresRunStore(this.session, replica?.id ?? null);
   }
 
   /**
@@ -68,7 +75,7 @@ export class PostgresStore implements StorageBackend {
       await pool.end().catch(() => undefined);
       throw err;
     }
-    return new PostgresStore(pool, options.target, options.auditKey, options.clock, options.healthTimeoutMs ?? 5_000);
+    return new PostgresStore(pool, options.target, options.auditKey, options.clock, options.healthTimeoutMs ?? 5_000, options.replica);
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {
