@@ -214,11 +214,17 @@ describe('PagerDuty processing across two replicas on PostgreSQL', () => {
     try {
       const passA = a.processor.processDue();
       await inside.promise;
-      // Replica a is inside its processing transaction now; b's pass must not take the event.
-      expect(await b.processor.processDue()).toMatchObject({ processed: 0 });
+      // Replica a is inside its processing transaction now. Changes are serialised across replicas,
+      // so b's pass waits for a's commit (seen waiting on the database-wide lock), then finds the
+      // event taken and leaves it.
+      const passB = b.processor.processDue();
+      await expect
+        .poll(async () => (await one<{ n: number }>("SELECT COUNT(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))[0]!.n)
+        .toBe(1);
       expect(b.requests).not.toContain('diag-echo for INC-5');
       release.resolve();
       expect(await passA).toMatchObject({ processed: 1 });
+      expect(await passB).toMatchObject({ processed: 0 });
     } finally {
       hooks.onLookup = undefined;
       release.resolve();
