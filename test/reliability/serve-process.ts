@@ -28,6 +28,45 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
+/**
+ * Follows a started `edgeops serve` child: its JSON log lines, whether it still runs, its exit; and
+ * resolves with the URL of its `listening` line (rejects, with its stderr, if it exits first).
+ */
+export async function untilListening(
+  child: ChildProcess,
+  label: string,
+): Promise<{ url: string; logs: () => Array<Record<string, unknown>>; alive: () => boolean; exited: Promise<number | null> }> {
+  let stdout = '';
+  let stderr = '';
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      exitCode = code;
+      resolve(code);
+    }),
+  );
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const logs = (): Array<Record<string, unknown>> =>
+    stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  let listening = false;
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      if (listening) return;
+      const line = logs().find((e) => e.msg === 'listening');
+      if (typeof line?.url === 'string') {
+        listening = true;
+        resolve(line.url);
+      }
+    });
+    void exited.then((code) => reject(new Error(`${label} exited ${code} before listening: ${stderr}`)));
+  });
+  return { url, logs, alive: () => exitCode === undefined, exited };
+}
+
 /** Slack's Web API for a child process (nock cannot reach into it): answers auth.test and everything else `ok`. */
 async function fakeSlackApi(): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
@@ -66,36 +105,9 @@ export async function startServeProcess(): Promise<ServeProcess & { close(): Pro
       LOG_LEVEL: 'info',
     },
   });
-  let stdout = '';
-  let stderr = '';
-  let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      exitCode = code;
-      resolve(code);
-    }),
-  );
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const logs = (): Array<Record<string, unknown>> =>
-    stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  let listening = false;
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-      if (listening) return;
-      const line = logs().find((e) => e.msg === 'listening');
-      if (typeof line?.url === 'string') {
-        listening = true;
-        resolve(line.url);
-      }
-    });
-    void exited.then((code) => reject(new Error(`edgeops serve exited ${code} before listening: ${stderr}`)));
-  });
+  const { url, logs, alive, exited } = await untilListening(child, 'edgeops serve');
   const stop = async (): Promise<number | null> => {
-    if (exitCode === undefined) child.kill('SIGTERM');
+    if (alive()) child.kill('SIGTERM');
     return exited;
   };
   return {
@@ -103,7 +115,7 @@ export async function startServeProcess(): Promise<ServeProcess & { close(): Pro
     url,
     port: Number(new URL(url).port),
     dir,
-    alive: () => exitCode === undefined,
+    alive,
     logs,
     rssBytes() {
       try {
@@ -115,7 +127,7 @@ export async function startServeProcess(): Promise<ServeProcess & { close(): Pro
     },
     stop,
     async close() {
-      if (exitCode === undefined) {
+      if (alive()) {
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
         await exited;

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { spawnCli } from '../../helpers/run-cli.js';
 import { SIGNING_SECRET } from '../../fixtures/slack/slack-harness.js';
+import { untilListening } from '../../reliability/serve-process.js';
 import { harnessEnv } from '../pagerduty/pd-harness.js';
 
 const AUTH_OK = { ok: true, user_id: 'U0BOT0001', bot_id: 'B0BOT0001', team_id: 'T0TEAM001' };
@@ -114,42 +115,15 @@ export async function startReplica(options: {
     ...options.env,
   };
   const child = spawnCli(['serve'], { cwd: options.dir, env });
-  let stdout = '';
-  let stderr = '';
-  let exitCode: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      exitCode = code;
-      resolve(code);
-    }),
-  );
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const logs = (): Array<Record<string, unknown>> =>
-    stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  const url = await new Promise<string>((resolve, reject) => {
-    let found = false;
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-      if (found) return;
-      const line = logs().find((e) => e.msg === 'listening');
-      if (typeof line?.url === 'string') {
-        found = true;
-        resolve(line.url);
-      }
-    });
-    void exited.then((code) => reject(new Error(`replica ${options.name} exited ${code} before listening: ${stderr}`)));
-  });
+  const { url, logs, alive, exited } = await untilListening(child, `replica ${options.name}`);
   return {
     name: options.name,
     child,
     url,
-    alive: () => exitCode === undefined,
+    alive,
     logs,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (exitCode === undefined) child.kill(signal);
+      if (alive()) child.kill(signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       const code = await exited;
       clearTimeout(timer);
