@@ -1,5 +1,6 @@
 // What the composition root (src/app.ts) hands to adapters and subcommands: one narrow interface per use, never the store.
 import type { OutboxDispatcher, OutboxDispatcherOptions } from './adapters/outbox/outbox-dispatcher.js';
+import type { EventWorker } from './adapters/pagerduty/event-worker.js';
 import type { Catalog } from './catalog/load-catalog.js';
 import type { Config } from './config.js';
 import type { AccessControl } from './core/access.js';
@@ -65,6 +66,11 @@ export interface PagerdutyPorts {
   incidentFor(pagerdutyIncidentId: string): Promise<Incident | undefined>;
   /** Stored events not yet processed to the end (pending or applied). */
   unfinished(): Promise<number>;
+  /**
+   * Starts processing stored events in the background: the process's own worker on SQLite; on
+   * PostgreSQL, this replica's worker of the job queue the inbox adds each event to.
+   */
+  startProcessing(options: { logger: Logger; idlePollMs?: number }): EventWorker;
 }
 
 /** Records on the audit log what became of an edit of policies and procedures. */

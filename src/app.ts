@@ -8,6 +8,8 @@ import { writeTranscriptFile } from './adapters/export/write-transcript.js';
 import { linkKey, runOutputLink } from './adapters/http/run-output-link.js';
 import { startOutboxDispatcher } from './adapters/outbox/outbox-dispatcher.js';
 import { oncallCommandDeps } from './adapters/pagerduty/index.js';
+import { startEventJobs } from './adapters/pagerduty/event-jobs.js';
+import { startEventWorker } from './adapters/pagerduty/event-worker.js';
 import { startScheduler } from './adapters/scheduler/scheduler.js';
 import type { App } from './app-ports.js';
 import type { Catalog } from './catalog/load-catalog.js';
@@ -49,13 +51,15 @@ import { postgresPortalSessions } from './storage/postgres/postgres-portal-sessi
 import { leaseHolderId, PostgresChannelLeases } from './storage/postgres/postgres-channel-leases.js';
 import { listenForOutbox } from './storage/postgres/outbox-notifications.js';
 import { ReplicaHeartbeat, type ReplicaIdentity } from './storage/postgres/replica-heartbeat.js';
-import { postgresTickClaim } from './storage/postgres/schedule-claims.js';
 import { PostgresStore } from './storage/postgres/postgres-store.js';
 import { Store } from './storage/store.js';
 import { transcriptRuns, transcriptSource } from './storage/transcript-source.js';
 import type { FileSyncer } from './storage/wal-sync.js';
 
 export type { App } from './app-ports.js';
+
+/** Unfinished PagerDuty events queued again per sweep (replicas on PostgreSQL); more wait for the next. */
+const SWEEP_LIMIT = 1_000;
 
 export interface AppOptions {
   config: Config;
@@ -176,7 +180,15 @@ export function createApp(options: AppOptions): ComposedApp<Backend> {
   // PagerDuty: webhooks land in the inbox; the processor turns stored events into incidents and runs.
   const pagerdutyLog = logger.child({ component: 'pagerduty' });
   const findByPagerdutyId = (id: string): Promise<Incident | undefined> => store.incidents.byPagerdutyId(id);
-  const inbox = createPagerdutyInbox({ uow: store, audit: store.audit, events: store.pagerdutyEvents, findByPagerdutyId });
+  // On PostgreSQL each event to process becomes a job in the same commit: one replica's worker takes it.
+  const eventJobs = store.kind === 'postgres' ? store.jobs.pagerdutyEvents : undefined;
+  const inbox = createPagerdutyInbox({
+    uow: store,
+    audit: store.audit,
+    events: store.pagerdutyEvents,
+    findByPagerdutyId,
+    ...(eventJobs ? { onPending: (ids: string[]) => eventJobs.enqueue(ids.map((eventId) => ({ key: eventId, data: { eventId } }))) } : {}),
+  });
   const processor = createPagerdutyProcessor({
     uow: store,
     audit: store.audit,
@@ -270,6 +282,17 @@ export function createApp(options: AppOptions): ComposedApp<Backend> {
         const counts = await store.pagerdutyEvents.countByState();
         return counts.pending + counts.applied;
       },
+      startProcessing: ({ logger: log, idlePollMs }) =>
+        eventJobs
+          ? startEventJobs({
+              queue: eventJobs,
+              processor,
+              stateOf: async (id) => (await store.pagerdutyEvents.get(id))?.state,
+              unfinished: async () => (await store.pagerdutyEvents.unfinished(SWEEP_LIMIT)).map((e) => e.eventId),
+              clock,
+              logger: log,
+            })
+          : startEventWorker({ processor, logger: log, clock, ...(idlePollMs === undefined ? {} : { idlePollMs }) }),
     },
     metricsSource: reads.metricsSource,
     catalogLog: {
@@ -362,8 +385,8 @@ export async function startBackground(
 /**
  * One of several replicas on PostgreSQL: its heartbeat registers it and, at start and every beat,
  * interrupts the runs of replicas that stopped answering (never a live one's: `recoverInterrupted`,
- * which judges by this host's processes, is not used here); each scheduled tick runs on the one
- * replica that claims it. The heartbeat starts before the replica takes any command, so its runs
+ * which judges by this host's processes, is not used here); each scheduled tick is one job on the
+ * shared queue, run by the replica that takes it. The heartbeat starts before the replica takes any command, so its runs
  * are never taken for ownerless.
  */
 async function startReplica(
@@ -388,7 +411,7 @@ async function startReplica(
   });
   const interrupted = (await heartbeat.start()).flatMap((r) => r.runs);
   logger.info({ replica: replica.id, host: replica.host }, 'replica registered');
-  const scheduler = options.schedule ? startReplicaScheduler({ app, logger, claim: postgresTickClaim(app.store.pool, replica.id) }) : undefined;
+  const scheduler = options.schedule ? await startReplicaScheduler({ app, logger, ticks: app.store.jobs.ticks }) : undefined;
   return {
     interrupted,
     stop: async () => {

@@ -8,7 +8,7 @@ import type { Logger } from '../../log.js';
 import type { BodyBudget } from '../http/body-budget.js';
 import type { RouteHandler } from '../http/http-server.js';
 import type { OutboxDispatcher } from '../outbox/outbox-dispatcher.js';
-import { startEventWorker, type EventWorker } from './event-worker.js';
+import type { EventWorker } from './event-worker.js';
 import { groupCommit } from './group-commit.js';
 import { createPagerdutyClient, type PagerdutyClient } from './pagerduty-client.js';
 import { startPagerdutyDelivery, type PagerdutyDeliveryOptions } from './pagerduty-delivery.js';
@@ -93,10 +93,8 @@ export function mountPagerduty(app: PagerdutyMountPorts, config: Config, logger:
 
     start() {
       if (worker) return;
-      worker = startEventWorker({
-        processor,
+      worker = processor.startProcessing({
         logger: log,
-        clock: app.clock,
         ...(options.workerIdlePollMs === undefined ? {} : { idlePollMs: options.workerIdlePollMs }),
       });
       if (client) {

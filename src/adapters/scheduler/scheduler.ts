@@ -11,10 +11,12 @@ export interface Scheduler {
   /** Names of the scheduled tasks (`reminders`, `approval-expiry`, `audit-anchor`, `procedure:<name>#<i>`). */
   tasks(): string[];
   /**
-   * Runs the named task now, as its schedule would (tests drive the clock-dependent ones this way): as
-   * the tick of the minute the app's clock is in, claimed first when ticks are claimed.
+   * Fires the named task now, as its schedule would (tests drive the clock-dependent ones this way):
+   * as the tick of the minute the app's clock is in, handed to the job queue when ticks go through one.
    */
   run(name: string): Promise<void>;
+  /** Does one tick's work here: what a tick's job runs on the replica that took it. */
+  runTick(name: string, slot: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -24,10 +26,11 @@ export type SchedulerPorts = Pick<App, 'runs' | 'reminders' | 'auditAnchor' | 'c
 };
 
 /**
- * Claims one tick of a task: true for the first caller with (`task`, `slot`), false for every other
- * (another replica has that tick). `slot` is the UTC millisecond of the minute the tick was due.
+ * Hands one tick of a task to the job queue the replicas share: the same (`task`, `slot`) from any
+ * replica is one job, which one replica runs (`Scheduler.runTick`). `slot` is the UTC millisecond of
+ * the minute the tick was due.
  */
-export type TickClaim = (task: string, slot: number) => Promise<boolean>;
+export type TickDispatch = (task: string, slot: number) => Promise<void>;
 
 const MINUTE = 60_000;
 /** Ticks are named by their minute: a 5-field cron fires at most once in one, and replicas whose clocks differ by seconds agree on it. */
@@ -55,33 +58,53 @@ export async function runScheduled(app: Pick<App, 'runs'>, logger: Logger, proce
   }
 }
 
+export interface SchedulerOptions {
+  app: SchedulerPorts;
+  logger: Logger;
+  dispatch?: TickDispatch;
+  /** False: no timers start, and ticks fire only through `run` (tests drive them on their own clock). */
+  timers?: boolean;
+}
+
 /**
- * Starts the scheduled tasks. With `claim` (several replicas on one database), each tick of each task
- * runs only on the replica that claims it first; without (one process), every tick runs here.
+ * Starts the scheduled tasks. With `dispatch` (several replicas on one database), each tick of each
+ * task becomes one job that one replica runs; without (one process), every tick runs here.
  */
-export function startScheduler(deps: { app: SchedulerPorts; logger: Logger; claim?: TickClaim }): Scheduler {
-  const { app, logger, claim } = deps;
+export function startScheduler(deps: SchedulerOptions): Scheduler {
+  const { app, logger, dispatch } = deps;
+  const makeTask = deps.timers === false ? cron.createTask : cron.schedule;
   const fixed = new Map<string, ScheduledTask>();
   let procedureTasks = new Map<string, ScheduledTask>();
-  /** What each task does for one tick (its slot), as its cron task and `run` call it. */
+  /** What each task's cron entry does for one tick (its slot), as its cron task and `run` call it. */
   const ticks = new Map<string, (slot: number) => Promise<void>>();
+  /** Each task's work for one tick, wherever the tick was fired. */
+  const work = new Map<string, () => unknown>();
   let scheduledFor = '';
 
-  const job =
-    (name: string, fn: () => unknown) =>
-    async (slot: number): Promise<void> => {
+  const perform = async (name: string, fn: () => unknown): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      logger.error({ err, task: name }, 'scheduled task failed');
+    }
+  };
+
+  const job = (name: string, fn: () => unknown) => {
+    work.set(name, fn);
+    return async (slot: number): Promise<void> => {
+      if (!dispatch) return perform(name, fn);
       try {
-        if (claim && !(await claim(name, slot))) return;
-        await fn();
+        await dispatch(name, slot);
       } catch (err) {
-        logger.error({ err, task: name }, 'scheduled task failed');
+        logger.error({ err, task: name }, 'scheduled tick could not be queued');
       }
     };
+  };
 
   /** A cron task for `tick`: the slot is the minute it was due (not when it fired), so a late firing names the same tick. */
   const schedule = (name: string, expression: string, tick: (slot: number) => Promise<void>): ScheduledTask => {
     ticks.set(name, tick);
-    return cron.schedule(expression, (context: TaskContext) => tick(slotOf(context.date.getTime())), { name, noOverlap: true, timezone: 'Etc/UTC' });
+    return makeTask(expression, (context: TaskContext) => tick(slotOf(context.date.getTime())), { name, noOverlap: true, timezone: 'Etc/UTC' });
   };
 
   /** Re-reads the schedules when the procedures changed; called every minute. */
@@ -91,6 +114,7 @@ export function startScheduler(deps: { app: SchedulerPorts; logger: Logger; clai
     for (const [name, task] of procedureTasks) {
       void task.destroy();
       ticks.delete(name);
+      work.delete(name);
     }
     procedureTasks = new Map();
     for (const procedure of catalog.procedures.values()) {
@@ -109,9 +133,9 @@ export function startScheduler(deps: { app: SchedulerPorts; logger: Logger; clai
     scheduledFor = catalog.commandsHash;
   }
 
-  /** `local` runs on every replica at every tick, claimed or not; `fn` only on the one that claims the tick. */
+  /** `local` runs on every replica at every tick; `fn` on the one that runs the tick. */
   const every = (name: string, fn: () => unknown, local?: () => void): void => {
-    const claimed = job(name, fn);
+    const fire = job(name, fn);
     fixed.set(
       name,
       schedule(name, '* * * * *', async (slot) => {
@@ -120,7 +144,7 @@ export function startScheduler(deps: { app: SchedulerPorts; logger: Logger; clai
         } catch (err) {
           logger.error({ err, task: name }, 'scheduled task failed');
         }
-        await claimed(slot);
+        await fire(slot);
       }),
     );
   };
@@ -147,6 +171,15 @@ export function startScheduler(deps: { app: SchedulerPorts; logger: Logger; clai
       const tick = ticks.get(name);
       if (!tick) throw new Error(`no scheduled task named ${name}`);
       await tick(slotOf(app.clock.now()));
+    },
+    async runTick(name) {
+      const fn = work.get(name);
+      // A replica on other procedure files (during a rollout) may take a tick it does not schedule.
+      if (!fn) {
+        logger.warn({ task: name }, 'scheduled tick of a task this replica does not have: skipped');
+        return;
+      }
+      await perform(name, fn);
     },
     async stop() {
       // destroy() may or may not return a promise, depending on the task kind.

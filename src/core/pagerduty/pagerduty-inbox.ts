@@ -25,6 +25,11 @@ export interface PagerdutyInboxDeps {
   audit: AuditLog;
   events: PagerdutyEventStore;
   findByPagerdutyId: (pdIncidentId: string) => Promise<Incident | undefined>;
+  /**
+   * Called inside the transaction that stores a batch, with the ids of its events left to process
+   * (pending): a job queue that shares the database takes them in the same commit.
+   */
+  onPending?: (eventIds: string[]) => Promise<void>;
 }
 
 export type PagerdutyInbox = ReturnType<typeof createPagerdutyInbox>;
@@ -32,10 +37,11 @@ export type PagerdutyInbox = ReturnType<typeof createPagerdutyInbox>;
 export function createPagerdutyInbox(deps: PagerdutyInboxDeps) {
   const { uow, audit, events } = deps;
 
-  async function receiveOne(incoming: IncomingEvent): Promise<ReceiveResult> {
+  /** The receipt, and whether the event was stored as one left to process. */
+  async function receiveOne(incoming: IncomingEvent): Promise<{ result: ReceiveResult; toProcess: boolean }> {
     const { event, body, webhookId } = incoming;
     const seen = await events.findDuplicate(event.id, webhookId);
-    if (seen) return { kind: 'duplicate', eventId: seen.eventId, seq: seen.receivedSeq };
+    if (seen) return { result: { kind: 'duplicate', eventId: seen.eventId, seq: seen.receivedSeq }, toProcess: false };
     const ignored = !event.handled;
     // Notes and other events without a service are attributed to the service of the incident they concern;
     // an ignored event is never processed, so it is linked to that incident here or never.
@@ -77,7 +83,7 @@ export function createPagerdutyInbox(deps: PagerdutyInboxDeps) {
       outcome: event.type === 'pagey.ping' ? 'ping' : ignored ? 'unhandled event type' : null,
       incidentId: known?.id ?? null,
     });
-    return { kind: 'stored', eventId: event.id, seq: receipt.seq };
+    return { result: { kind: 'stored', eventId: event.id, seq: receipt.seq }, toProcess: state === 'pending' };
   }
 
   return {
@@ -90,7 +96,13 @@ export function createPagerdutyInbox(deps: PagerdutyInboxDeps) {
       return uow.transaction(async () => {
         // One after another: a duplicate later in the batch must see the earlier one stored.
         const results: ReceiveResult[] = [];
-        for (const incoming of batch) results.push(await receiveOne(incoming));
+        const pending: string[] = [];
+        for (const incoming of batch) {
+          const { result, toProcess } = await receiveOne(incoming);
+          results.push(result);
+          if (toProcess) pending.push(result.eventId);
+        }
+        if (pending.length > 0) await deps.onPending?.(pending);
         return results;
       });
     },

@@ -7,6 +7,7 @@ import type { PostgresTarget } from './database-url.js';
 import { connectOrExplain, createPool, type Pool } from './pool.js';
 import { PostgresAuditLog } from './postgres-audit-log.js';
 import { PostgresIncidentStore } from './postgres-incident-store.js';
+import { PostgresJobs } from './postgres-jobs.js';
 import { migratePostgres } from './postgres-migrate.js';
 import { PostgresOutbox } from './postgres-outbox.js';
 import { PostgresPagerdutyEvents } from './postgres-pagerduty-events.js';
@@ -29,6 +30,8 @@ export interface PostgresStoreOptions {
    * executes are written as its own. A process that executes runs beside replicas must have one.
    */
   replica?: ReplicaIdentity;
+  /** Told of pg-boss's errors (a failed poll or maintenance pass); they are retried on their own. */
+  onJobError?: (err: Error) => void;
 }
 
 export class PostgresStore implements StorageBackend {
@@ -40,6 +43,8 @@ export class PostgresStore implements StorageBackend {
   readonly outbox: PostgresOutbox;
   readonly pagerdutyEvents: PostgresPagerdutyEvents;
   readonly runs: PostgresRunStore;
+  /** Background work across replicas (pg-boss, in this database): PagerDuty events and scheduled ticks. */
+  readonly jobs: PostgresJobs;
   private ended: Promise<void> | undefined;
 
   private constructor(
@@ -50,8 +55,10 @@ export class PostgresStore implements StorageBackend {
     clock: Clock,
     private readonly healthTimeoutMs: number,
     readonly replica: ReplicaIdentity | undefined,
+    onJobError: ((err: Error) => void) | undefined,
   ) {
     this.session = new PostgresUnitOfWork(pool);
+    this.jobs = new PostgresJobs(pool, this.session, onJobError);
     this.audit = new PostgresAuditLog(this.session, auditKey, clock);
     this.incidents = new PostgresIncidentStore(this.session);
     this.outbox = new PostgresOutbox(this.session, () => clock.now());
@@ -61,7 +68,8 @@ export class PostgresStore implements StorageBackend {
 
   /**
    * Connects (a failure names the server, never the password) and applies pending migrations under
-   * the migration lock, so replicas starting together migrate once.
+   * the migration lock, so replicas starting together migrate once; then installs pg-boss's tables
+   * and edgeops' job queues (pg-boss's own lock).
    */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
     const pool = createPool(options.target, {
@@ -75,7 +83,22 @@ export class PostgresStore implements StorageBackend {
       await pool.end().catch(() => undefined);
       throw err;
     }
-    return new PostgresStore(pool, options.target, options.auditKey, options.clock, options.healthTimeoutMs ?? 5_000, options.replica);
+    const store = new PostgresStore(
+      pool,
+      options.target,
+      options.auditKey,
+      options.clock,
+      options.healthTimeoutMs ?? 5_000,
+      options.replica,
+      options.onJobError,
+    );
+    try {
+      await store.jobs.install();
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err;
+    }
+    return store;
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {
@@ -113,8 +136,11 @@ export class PostgresStore implements StorageBackend {
     }
   }
 
-  /** Ends the pool (once): waits for the connections in use to be released. */
+  /** Stops the job workers and maintenance, then ends the pool (once): waits for the connections in use to be released. */
   close(): Promise<void> {
-    return (this.ended ??= this.pool.end());
+    return (this.ended ??= this.jobs
+      .stop()
+      .catch(() => undefined)
+      .then(() => this.pool.end()));
   }
 }

@@ -22,10 +22,11 @@ const SQLITE_TABLES = [
   'runs',
 ];
 /**
- * Tables only a database shared by replicas needs: replicas' heartbeats and scheduled ticks' claims
- * (migrations/postgres/0004_replicas.sql), and which replica delivers which outbox channel (0005).
+ * Tables only a database shared by replicas needs: replicas' heartbeats (migrations/postgres/0004_replicas.sql)
+ * and which replica delivers which outbox channel (0005). Scheduled ticks' claims (0004) gave way to
+ * pg-boss jobs (0006); pg-boss keeps its tables in a schema of its own.
  */
-const POSTGRES_ONLY_TABLES = ['replicas', 'schedule_claims', 'outbox_channel_leases'];
+const POSTGRES_ONLY_TABLES = ['replicas', 'outbox_channel_leases'];
 
 describe('PostgreSQL migrations', () => {
   const dbs: TestDatabase[] = [];
