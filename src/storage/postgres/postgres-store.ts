@@ -105,13 +105,13 @@ export class PostgresStore implements StorageBackend {
     return this.session.transaction(fn);
   }
 
-  /** A commit on PostgreSQL is durable when it returns (synchronous_commit): there is no sync to defer. */
+  /** Commits inside `work` return before they are flushed to disk; `durable()` flushes them (see PostgresUnitOfWork). */
   deferSync<T>(work: () => Promise<T>): Promise<T> {
-    return work();
+    return this.session.deferSync(work);
   }
 
   durable(): Promise<void> {
-    return Promise.resolve();
+    return this.session.durable();
   }
 
   /**

@@ -1,7 +1,7 @@
 // The PostgreSQL unit of work: one connection per transaction, found by every repository call made inside it, one writer at a time.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { QueryResultRow } from 'pg';
-import type { Pool, PoolClient } from './pool.js';
+import { inTransaction, type Pool, type PoolClient } from './pool.js';
 
 export interface Queryable {
   // R names the row shape the SQL selects, as pg's own `query<R>` does: the driver returns untyped
@@ -19,6 +19,11 @@ export interface Queryable {
  */
 export const WRITE_LOCK = 0x7772_6974;
 
+/** Marks work whose commits need not wait for the disk (see `deferSync`); `open` ends when that work settles. */
+interface Deferral {
+  open: boolean;
+}
+
 /** One outermost transaction: its connection, usable only while `open`. */
 interface Tx {
   client: PoolClient;
@@ -35,8 +40,25 @@ interface Tx {
  */
 export class PostgresUnitOfWork {
   private readonly active = new AsyncLocalStorage<Tx>();
+  private readonly deferral = new AsyncLocalStorage<Deferral>();
+  /** The flush in progress, and the one that starts after it (shared by every caller meanwhile). */
+  private flushing: Promise<void> | undefined;
+  private nextFlush: Promise<void> | undefined;
 
-  constructor(readonly pool: Pool) {}
+  /** How the log is flushed (tests count and hold flushes); the default writes one record and commits. */
+  private readonly flush: () => Promise<void>;
+
+  constructor(
+    readonly pool: Pool,
+    options: { flush?: () => Promise<void> } = {},
+  ) {
+    this.flush =
+      options.flush ??
+      (() =>
+        inTransaction(pool, async (client) => {
+          await client.query("SELECT pg_logical_emit_message(true, 'edgeops', 'durable')");
+        }));
+  }
 
   private open(): Tx | undefined {
     const tx = this.active.getStore();
@@ -59,7 +81,14 @@ export class PostgresUnitOfWork {
     try {
       await client.query('BEGIN');
       try {
-        await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
+        // A deferred commit returns once its record is written, not flushed: the write lock is held
+        // for the transaction's own statements only, and `durable()` flushes many commits at once.
+        await client.query(
+          this.deferral.getStore()?.open === true
+            ? "SELECT pg_advisory_xact_lock($1), set_config('synchronous_commit', 'off', true)"
+            : 'SELECT pg_advisory_xact_lock($1)',
+          [WRITE_LOCK],
+        );
         const result = await this.active.run(tx, fn).finally(() => {
           // Closed before COMMIT is sent: nothing left running can slip a statement in after it.
           tx.open = false;
@@ -74,5 +103,44 @@ export class PostgresUnitOfWork {
       tx.open = false;
       client.release();
     }
+  }
+
+  /**
+   * Runs `work` with its commits not waiting for the write-ahead log to reach the disk
+   * (`synchronous_commit` off for those transactions only). Their changes are visible at once but
+   * not yet durable: only for callers that tell nobody about the result until `durable()` has
+   * resolved, such as a slash command answered after it. Work `work` leaves running after it
+   * settles (a run it started) commits durably again.
+   */
+  async deferSync<T>(work: () => Promise<T>): Promise<T> {
+    if (this.deferral.getStore()?.open) return work();
+    const deferral: Deferral = { open: true };
+    try {
+      return await this.deferral.run(deferral, work);
+    } finally {
+      deferral.open = false;
+    }
+  }
+
+  /**
+   * Resolves once a flush begun after this call has made every earlier commit durable. One flush
+   * serves every caller waiting when it starts: a transaction that writes one record to the log
+   * (`pg_logical_emit_message`) and commits with the server's own `synchronous_commit`, which flushes
+   * the log up to its commit, and so every commit before it, from any connection.
+   */
+  durable(): Promise<void> {
+    if (!this.flushing) {
+      this.flushing = this.flush().finally(() => {
+        this.flushing = undefined;
+      });
+      return this.flushing;
+    }
+    // The flush in progress may have begun before the caller's commit: wait for the next one.
+    return (this.nextFlush ??= this.flushing
+      .catch(() => undefined)
+      .then(() => {
+        this.nextFlush = undefined;
+        return this.durable();
+      }));
   }
 }

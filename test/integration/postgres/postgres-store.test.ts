@@ -93,13 +93,36 @@ describe('PostgresStore', () => {
     expect(await store.writable()).toBe(false);
   });
 
-  it('has nothing to defer: a command commits durably, and durable() resolves at once', async () => {
+  it('commits deferred work without waiting for the disk, and durable() flushes the log past those commits', async () => {
+    // The test cluster turns synchronous commits off for speed; this database waits for the disk, as a production one does.
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    await admin.query(`ALTER DATABASE ${db.name} SET synchronous_commit = on`);
+    await admin.end();
     const store = await open();
-    const event = await store.deferSync(() =>
-      store.transaction(() => store.audit.append({ actor: 'U1', source: 'slack', kind: 'test.deferred', payload: {} })),
-    );
+    const setting = async (): Promise<string> =>
+      (await store.session.current().query<{ s: string }>("SELECT current_setting('synchronous_commit') AS s")).rows[0]!.s;
+
+    let later: Promise<string> | undefined;
+    const deferred = await store.deferSync(async () => {
+      const inside = await store.transaction(async () => {
+        await store.audit.append({ actor: 'U1', source: 'slack', kind: 'test.deferred', payload: {} });
+        return setting();
+      });
+      // Work left running once the deferred work has settled commits durably again.
+      later = Promise.resolve()
+        .then(() => new Promise((resolve) => setImmediate(resolve)))
+        .then(() => store.transaction(setting));
+      return inside;
+    });
+    const mark = (await store.pool.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
     await store.durable();
-    expect((await store.audit.bySeq(event.seq))?.kind).toBe('test.deferred');
+    const flushed = (await store.pool.query<{ ok: boolean }>('SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn AS ok', [mark])).rows[0]!.ok;
+
+    expect(deferred).toBe('off');
+    expect(await later).toBe('on');
+    expect(await store.transaction(setting)).toBe('on');
+    expect(flushed).toBe(true);
   });
 
   it('runs work started inside a transaction that goes on after the commit outside it, on a connection of its own', async () => {
