@@ -375,6 +375,8 @@ async function startReplica(
   const heartbeat = new ReplicaHeartbeat({
     session: app.store.session,
     replica,
+    heartbeatMs: app.config.replicas.heartbeatMs,
+    timeoutMs: app.config.replicas.timeoutMs,
     interruptRuns: (ids, reason) => app.runs.interruptRuns(ids, reason),
     isAlive,
     onReaped: ({ replica: lost, runs }) => {

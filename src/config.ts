@@ -16,6 +16,19 @@ const url = (what: string) =>
     error: `must be an http(s) URL for ${what}`,
   });
 
+/** Whole seconds in [min, max]; blank or unset is `fallback`. */
+const seconds = (fallback: number, min: number, max: number, message: string) =>
+  optionalText.pipe(
+    z
+      .string()
+      .default(String(fallback))
+      .refine((v) => /^\d{1,6}$/.test(v) && Number(v) >= min && Number(v) <= max, { error: message })
+      .transform(Number),
+  );
+
+/** A replica silent for longer is dead: more than two beats, so one late beat is never taken for a death. */
+const REPLICA_TIMEOUT_RULE = 'must be an integer number of seconds ≥ 3 (at most 86400) and more than twice EDGEOPS_REPLICA_HEARTBEAT_SECONDS';
+
 export const EnvSchema = z.object({
   PORT: z
     .string()
@@ -26,6 +39,8 @@ export const EnvSchema = z.object({
   EDGEOPS_DB: z.string().min(1, 'must not be empty').default('./data/edgeops.db'),
   // Checked below, where the URL can be shown with its password masked.
   EDGEOPS_DATABASE_URL: optionalText,
+  EDGEOPS_REPLICA_HEARTBEAT_SECONDS: seconds(5, 1, 3600, 'must be an integer number of seconds from 1 to 3600'),
+  EDGEOPS_REPLICA_TIMEOUT_SECONDS: seconds(30, 3, 86_400, REPLICA_TIMEOUT_RULE),
   EDGEOPS_POLICIES: z.string().min(1, 'must not be empty').default('./policies'),
   EDGEOPS_COMMANDS: z.string().min(1, 'must not be empty').default('./commands'),
   EDGEOPS_AUDIT_KEY: optionalText.refine((v) => v === undefined || v.length >= 32, {
@@ -88,6 +103,8 @@ export interface Config {
   dbPath: string;
   /** Set by EDGEOPS_DATABASE_URL: PostgreSQL instead of the SQLite file at `dbPath` (docs/configuration.md). */
   postgres: PostgresTarget | undefined;
+  /** With PostgreSQL: how often each replica beats, and after how long silent it is taken for dead (docs/configuration.md). */
+  replicas: { heartbeatMs: number; timeoutMs: number };
   dataDir: string;
   policiesDir: string;
   commandsDir: string;
@@ -147,6 +164,11 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
   const postgres = databaseUrl === undefined ? undefined : parseDatabaseUrl(databaseUrl);
   if (postgres && !postgres.ok) problems.push(...postgres.problems.map((p) => `EDGEOPS_DATABASE_URL: ${p}`));
 
+  if (parsed.success && parsed.data.EDGEOPS_REPLICA_TIMEOUT_SECONDS <= 2 * parsed.data.EDGEOPS_REPLICA_HEARTBEAT_SECONDS) {
+    const { EDGEOPS_REPLICA_TIMEOUT_SECONDS: timeout, EDGEOPS_REPLICA_HEARTBEAT_SECONDS: beat } = parsed.data;
+    problems.push(`EDGEOPS_REPLICA_TIMEOUT_SECONDS: ${REPLICA_TIMEOUT_RULE} (got ${timeout} with a heartbeat of ${beat})`);
+  }
+
   if (Boolean(env.SLACK_CLIENT_ID?.trim()) !== Boolean(env.SLACK_CLIENT_SECRET?.trim()))
     problems.push('SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: set both for "Sign in with Slack" on the portal, or neither');
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
@@ -157,6 +179,7 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
     host: e.HOST,
     dbPath,
     postgres: postgres?.ok ? postgres.target : undefined,
+    replicas: { heartbeatMs: e.EDGEOPS_REPLICA_HEARTBEAT_SECONDS * 1000, timeoutMs: e.EDGEOPS_REPLICA_TIMEOUT_SECONDS * 1000 },
     dataDir: path.dirname(dbPath),
     policiesDir: path.resolve(cwd, e.EDGEOPS_POLICIES),
     commandsDir: path.resolve(cwd, e.EDGEOPS_COMMANDS),
