@@ -53,6 +53,13 @@ export const EnvSchema = z.object({
   SLACK_CLIENT_ID: optionalText,
   SLACK_CLIENT_SECRET: optionalText,
   SLACK_API_URL: url('the Slack Web API').default('https://slack.com/api/'),
+  EDGEOPS_SLACK_CHANNEL_PACE_MS: optionalText.pipe(
+    z
+      .string()
+      .default('1000')
+      .refine((v) => /^\d{1,5}$/.test(v) && Number(v) <= 60_000, { error: 'must be an integer number of milliseconds from 0 to 60000' })
+      .transform(Number),
+  ),
   SLACK_TEAM_ID: optionalText.refine((v) => v === undefined || /^[TE][A-Z0-9]+$/.test(v), {
     error: 'must be a Slack team ID such as T0123ABCD',
   }),
@@ -111,6 +118,8 @@ export interface Config {
   auditKey: string | undefined;
   publicUrl: string;
   slack: SlackConfig | undefined;
+  /** Least time between two posts into one Slack channel (EDGEOPS_SLACK_CHANNEL_PACE_MS; 0: no pace of ours, 429s still honoured). */
+  slackChannelPaceMs: number;
   pagerduty: {
     webhookSecrets: string[];
     apiToken: string | undefined;
@@ -194,6 +203,7 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
           teamId: e.SLACK_TEAM_ID,
         }
       : undefined,
+    slackChannelPaceMs: e.EDGEOPS_SLACK_CHANNEL_PACE_MS,
     pagerduty: {
       webhookSecrets: (e.PAGERDUTY_WEBHOOK_SECRETS ?? '')
         .split(',')

@@ -165,3 +165,20 @@ describe('EDGEOPS_REPLICA_HEARTBEAT_SECONDS and EDGEOPS_REPLICA_TIMEOUT_SECONDS'
     expect(loadConfig({ EDGEOPS_REPLICA_HEARTBEAT_SECONDS: '2', EDGEOPS_REPLICA_TIMEOUT_SECONDS: '5' }).replicas.timeoutMs).toBe(5_000);
   });
 });
+
+describe('EDGEOPS_SLACK_CHANNEL_PACE_MS', () => {
+  it("defaults to Slack's one post per second per channel, and takes 0 (no pace of ours) up to 60000", () => {
+    expect(loadConfig({}).slackChannelPaceMs).toBe(1000);
+    expect(loadConfig({ EDGEOPS_SLACK_CHANNEL_PACE_MS: ' ' }).slackChannelPaceMs).toBe(1000);
+    expect(loadConfig({ EDGEOPS_SLACK_CHANNEL_PACE_MS: '0' }).slackChannelPaceMs).toBe(0);
+    expect(loadConfig({ EDGEOPS_SLACK_CHANNEL_PACE_MS: '60000' }).slackChannelPaceMs).toBe(60_000);
+  });
+
+  it('refuses anything but whole milliseconds from 0 to 60000, saying so', () => {
+    for (const bad of ['-1', '1.5', '1s', '60001']) {
+      expect(problems({ EDGEOPS_SLACK_CHANNEL_PACE_MS: bad })).toEqual([
+        `EDGEOPS_SLACK_CHANNEL_PACE_MS: must be an integer number of milliseconds from 0 to 60000 (got "${bad}")`,
+      ]);
+    }
+  });
+});
