@@ -256,7 +256,8 @@ export function createApp(options: AppOptions): ComposedApp<Backend> {
           outbox: store.outbox,
           audit: store.audit,
           uow: store,
-          ...(channelLeases ? { leases: channelLeases } : {}),
+          // A dead replica's channels are taken over after the same timeout as its runs (EDGEOPS_REPLICA_TIMEOUT_SECONDS).
+          ...(channelLeases ? { leases: channelLeases, leaseMs: config.replicas.timeoutMs } : {}),
         }),
       receipt: (target, key) => store.outbox.receipt(target, key),
       due: (target, now, limit) => store.outbox.due(target, now, limit),
