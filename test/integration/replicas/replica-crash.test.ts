@@ -28,6 +28,8 @@ steps:
     run: ["/bin/sh", "-c", "mkdir -p ./out && echo \\"$1 $$\\" >> ./out/hold && exec sleep 60", "sh", "{{label}}"]
 `;
 
+const REPLICA_ENV = { EDGEOPS_REPLICA_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS), EDGEOPS_REPLICA_TIMEOUT_SECONDS: String(TIMEOUT_SECONDS) };
+
 let db: TestDatabase;
 let dir: string;
 let api: RecordingSlackApi;
@@ -53,8 +55,7 @@ beforeAll(async () => {
   dir = makeTempDir('replica-crash');
   writeCatalog(dir, { hold: HOLD });
   api = await startRecordingSlackApi();
-  const env = { EDGEOPS_REPLICA_HEARTBEAT_SECONDS: String(HEARTBEAT_SECONDS), EDGEOPS_REPLICA_TIMEOUT_SECONDS: String(TIMEOUT_SECONDS) };
-  replicas = await Promise.all(['a', 'b'].map((name) => startReplica({ name, dir, databaseUrl: db.url, slackApiUrl: api.url, env })));
+  replicas = [await startReplica({ name: 'a', dir, databaseUrl: db.url, slackApiUrl: api.url, env: REPLICA_ENV })];
 }, 60_000);
 
 afterAll(async () => {
@@ -74,9 +75,15 @@ afterAll(async () => {
 
 describe('kill -9 of the replica running a procedure', () => {
   it('has the other replica interrupt the run within the heartbeat timeout, tell the channel, free the lease and kill the step, never re-running it', async () => {
-    const [a, b] = replicas as [Replica, Replica];
+    const [a] = replicas as [Replica];
     expect(await slashCommand(api, a, '/runbook', 'run hold label=first env=staging')).toContain('R-1 started: hold in staging');
     await expect.poll(() => starts().map((s) => s.label), { timeout: 15_000 }).toEqual(['first']);
+    // A, alone so far, has posted the run's start and holds the channel's outbox lease when it dies.
+    await expect.poll(() => api.posted('C0GENERAL1').filter((t) => t.includes('R-1')), { timeout: 15_000 }).not.toEqual([]);
+    const leases = await query<{ holder: string }>("SELECT holder FROM outbox_channel_leases WHERE channel = 'C0GENERAL1'");
+    expect(leases.map((l) => l.holder.split('/')[1])).toEqual([String(a.child.pid)]);
+    const b = await startReplica({ name: 'b', dir, databaseUrl: db.url, slackApiUrl: api.url, env: REPLICA_ENV });
+    replicas.push(b);
     const [run] = await query<{ state: string; replica_id: string; pgid: number | null }>("SELECT state, replica_id, pgid FROM runs WHERE id = 'R-1'");
     expect(run).toMatchObject({ state: 'running' });
     const owner = await query<{ pid: number }>('SELECT pid FROM replicas WHERE id = $1', [run!.replica_id]);
