@@ -8,7 +8,7 @@ import { startRecordingSlackApi, startReplica, type RecordingSlackApi, type Repl
 
 const NOTES = 2_000;
 /** Commands in flight at once, as a busy incident's responders would send them. */
-const IN_FLIGHT = 8;
+const IN_FLIGHT = 16;
 
 let db: TestDatabase;
 let dir: string;
