@@ -268,7 +268,8 @@ export function createApp(options: AppOptions): ComposedApp<Backend> {
           outbox: store.outbox,
           audit: store.audit,
           uow: store,
-          ...(channelLeases ? { leases: channelLeases } : {}),
+          // A dead replica's channels are taken over after the same timeout as its runs (EDGEOPS_REPLICA_TIMEOUT_SECONDS).
+          ...(channelLeases ? { leases: channelLeases, leaseMs: config.replicas.timeoutMs } : {}),
         }),
       receipt: (target, key) => store.outbox.receipt(target, key),
       due: (target, now, limit) => store.outbox.due(target, now, limit),
@@ -398,6 +399,8 @@ async function startReplica(
   const heartbeat = new ReplicaHeartbeat({
     session: app.store.session,
     replica,
+    heartbeatMs: app.config.replicas.heartbeatMs,
+    timeoutMs: app.config.replicas.timeoutMs,
     interruptRuns: (ids, reason) => app.runs.interruptRuns(ids, reason),
     isAlive,
     onReaped: ({ replica: lost, runs }) => {

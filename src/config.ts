@@ -16,6 +16,19 @@ const url = (what: string) =>
     error: `must be an http(s) URL for ${what}`,
   });
 
+/** Whole seconds in [min, max]; blank or unset is `fallback`. */
+const seconds = (fallback: number, min: number, max: number, message: string) =>
+  optionalText.pipe(
+    z
+      .string()
+      .default(String(fallback))
+      .refine((v) => /^\d{1,6}$/.test(v) && Number(v) >= min && Number(v) <= max, { error: message })
+      .transform(Number),
+  );
+
+/** A replica silent for longer is dead: more than two beats, so one late beat is never taken for a death. */
+const REPLICA_TIMEOUT_RULE = 'must be an integer number of seconds ≥ 3 (at most 86400) and more than twice EDGEOPS_REPLICA_HEARTBEAT_SECONDS';
+
 export const EnvSchema = z.object({
   PORT: z
     .string()
@@ -26,6 +39,8 @@ export const EnvSchema = z.object({
   EDGEOPS_DB: z.string().min(1, 'must not be empty').default('./data/edgeops.db'),
   // Checked below, where the URL can be shown with its password masked.
   EDGEOPS_DATABASE_URL: optionalText,
+  EDGEOPS_REPLICA_HEARTBEAT_SECONDS: seconds(5, 1, 3600, 'must be an integer number of seconds from 1 to 3600'),
+  EDGEOPS_REPLICA_TIMEOUT_SECONDS: seconds(30, 3, 86_400, REPLICA_TIMEOUT_RULE),
   EDGEOPS_POLICIES: z.string().min(1, 'must not be empty').default('./policies'),
   EDGEOPS_COMMANDS: z.string().min(1, 'must not be empty').default('./commands'),
   EDGEOPS_AUDIT_KEY: optionalText.refine((v) => v === undefined || v.length >= 32, {
@@ -38,6 +53,13 @@ export const EnvSchema = z.object({
   SLACK_CLIENT_ID: optionalText,
   SLACK_CLIENT_SECRET: optionalText,
   SLACK_API_URL: url('the Slack Web API').default('https://slack.com/api/'),
+  EDGEOPS_SLACK_CHANNEL_PACE_MS: optionalText.pipe(
+    z
+      .string()
+      .default('1000')
+      .refine((v) => /^\d{1,5}$/.test(v) && Number(v) <= 60_000, { error: 'must be an integer number of milliseconds from 0 to 60000' })
+      .transform(Number),
+  ),
   SLACK_TEAM_ID: optionalText.refine((v) => v === undefined || /^[TE][A-Z0-9]+$/.test(v), {
     error: 'must be a Slack team ID such as T0123ABCD',
   }),
@@ -88,12 +110,16 @@ export interface Config {
   dbPath: string;
   /** Set by EDGEOPS_DATABASE_URL: PostgreSQL instead of the SQLite file at `dbPath` (docs/configuration.md). */
   postgres: PostgresTarget | undefined;
+  /** With PostgreSQL: how often each replica beats, and after how long silent it is taken for dead (docs/configuration.md). */
+  replicas: { heartbeatMs: number; timeoutMs: number };
   dataDir: string;
   policiesDir: string;
   commandsDir: string;
   auditKey: string | undefined;
   publicUrl: string;
   slack: SlackConfig | undefined;
+  /** Least time between two posts into one Slack channel (EDGEOPS_SLACK_CHANNEL_PACE_MS; 0: no pace of ours, 429s still honoured). */
+  slackChannelPaceMs: number;
   pagerduty: {
     webhookSecrets: string[];
     apiToken: string | undefined;
@@ -147,6 +173,11 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
   const postgres = databaseUrl === undefined ? undefined : parseDatabaseUrl(databaseUrl);
   if (postgres && !postgres.ok) problems.push(...postgres.problems.map((p) => `EDGEOPS_DATABASE_URL: ${p}`));
 
+  if (parsed.success && parsed.data.EDGEOPS_REPLICA_TIMEOUT_SECONDS <= 2 * parsed.data.EDGEOPS_REPLICA_HEARTBEAT_SECONDS) {
+    const { EDGEOPS_REPLICA_TIMEOUT_SECONDS: timeout, EDGEOPS_REPLICA_HEARTBEAT_SECONDS: beat } = parsed.data;
+    problems.push(`EDGEOPS_REPLICA_TIMEOUT_SECONDS: ${REPLICA_TIMEOUT_RULE} (got ${timeout} with a heartbeat of ${beat})`);
+  }
+
   if (Boolean(env.SLACK_CLIENT_ID?.trim()) !== Boolean(env.SLACK_CLIENT_SECRET?.trim()))
     problems.push('SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: set both for "Sign in with Slack" on the portal, or neither');
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
@@ -157,6 +188,7 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
     host: e.HOST,
     dbPath,
     postgres: postgres?.ok ? postgres.target : undefined,
+    replicas: { heartbeatMs: e.EDGEOPS_REPLICA_HEARTBEAT_SECONDS * 1000, timeoutMs: e.EDGEOPS_REPLICA_TIMEOUT_SECONDS * 1000 },
     dataDir: path.dirname(dbPath),
     policiesDir: path.resolve(cwd, e.EDGEOPS_POLICIES),
     commandsDir: path.resolve(cwd, e.EDGEOPS_COMMANDS),
@@ -171,6 +203,7 @@ export function loadConfig(env: Env, options: { cwd?: string } = {}): Config {
           teamId: e.SLACK_TEAM_ID,
         }
       : undefined,
+    slackChannelPaceMs: e.EDGEOPS_SLACK_CHANNEL_PACE_MS,
     pagerduty: {
       webhookSecrets: (e.PAGERDUTY_WEBHOOK_SECRETS ?? '')
         .split(',')

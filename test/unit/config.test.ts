@@ -122,3 +122,63 @@ describe('EDGEOPS_DATABASE_URL', () => {
     for (const p of [...broken, ...problems({ EDGEOPS_DATABASE_URL: 'mysql://u:hunter22@db/edgeops' })]) expect(p).not.toContain('hunter22');
   });
 });
+
+describe('EDGEOPS_REPLICA_HEARTBEAT_SECONDS and EDGEOPS_REPLICA_TIMEOUT_SECONDS', () => {
+  const TIMEOUT_RULE =
+    'EDGEOPS_REPLICA_TIMEOUT_SECONDS: must be an integer number of seconds ≥ 3 (at most 86400) and more than twice EDGEOPS_REPLICA_HEARTBEAT_SECONDS';
+
+  it('default to a beat every 5 s and a replica taken for dead after 30 s silent', () => {
+    expect(loadConfig({}).replicas).toEqual({ heartbeatMs: 5_000, timeoutMs: 30_000 });
+    expect(loadConfig({ EDGEOPS_REPLICA_HEARTBEAT_SECONDS: ' ', EDGEOPS_REPLICA_TIMEOUT_SECONDS: '' }).replicas).toEqual({
+      heartbeatMs: 5_000,
+      timeoutMs: 30_000,
+    });
+  });
+
+  it('take whole seconds, in milliseconds for the heartbeat', () => {
+    expect(loadConfig({ EDGEOPS_REPLICA_HEARTBEAT_SECONDS: '1', EDGEOPS_REPLICA_TIMEOUT_SECONDS: '3' }).replicas).toEqual({
+      heartbeatMs: 1_000,
+      timeoutMs: 3_000,
+    });
+    expect(loadConfig({ EDGEOPS_REPLICA_HEARTBEAT_SECONDS: ' 10 ', EDGEOPS_REPLICA_TIMEOUT_SECONDS: '120' }).replicas).toEqual({
+      heartbeatMs: 10_000,
+      timeoutMs: 120_000,
+    });
+  });
+
+  it('refuse a heartbeat that is not a whole number of seconds from 1 to 3600, saying so', () => {
+    for (const bad of ['0', '1.5', '-1', '5s', '3601']) {
+      expect(problems({ EDGEOPS_REPLICA_HEARTBEAT_SECONDS: bad })).toEqual([
+        `EDGEOPS_REPLICA_HEARTBEAT_SECONDS: must be an integer number of seconds from 1 to 3600 (got "${bad}")`,
+      ]);
+    }
+  });
+
+  it('refuse a timeout under 3 s, not whole, or not more than twice the heartbeat, saying what it must be', () => {
+    for (const bad of ['2', '2.5', 'thirty', '30s', '86401']) {
+      expect(problems({ EDGEOPS_REPLICA_TIMEOUT_SECONDS: bad })).toEqual([`${TIMEOUT_RULE} (got "${bad}")`]);
+    }
+    expect(problems({ EDGEOPS_REPLICA_TIMEOUT_SECONDS: '10' })).toEqual([`${TIMEOUT_RULE} (got 10 with a heartbeat of 5)`]);
+    expect(problems({ EDGEOPS_REPLICA_HEARTBEAT_SECONDS: '2', EDGEOPS_REPLICA_TIMEOUT_SECONDS: '4' })).toEqual([
+      `${TIMEOUT_RULE} (got 4 with a heartbeat of 2)`,
+    ]);
+    expect(loadConfig({ EDGEOPS_REPLICA_HEARTBEAT_SECONDS: '2', EDGEOPS_REPLICA_TIMEOUT_SECONDS: '5' }).replicas.timeoutMs).toBe(5_000);
+  });
+});
+
+describe('EDGEOPS_SLACK_CHANNEL_PACE_MS', () => {
+  it("defaults to Slack's one post per second per channel, and takes 0 (no pace of ours) up to 60000", () => {
+    expect(loadConfig({}).slackChannelPaceMs).toBe(1000);
+    expect(loadConfig({ EDGEOPS_SLACK_CHANNEL_PACE_MS: ' ' }).slackChannelPaceMs).toBe(1000);
+    expect(loadConfig({ EDGEOPS_SLACK_CHANNEL_PACE_MS: '0' }).slackChannelPaceMs).toBe(0);
+    expect(loadConfig({ EDGEOPS_SLACK_CHANNEL_PACE_MS: '60000' }).slackChannelPaceMs).toBe(60_000);
+  });
+
+  it('refuses anything but whole milliseconds from 0 to 60000, saying so', () => {
+    for (const bad of ['-1', '1.5', '1s', '60001']) {
+      expect(problems({ EDGEOPS_SLACK_CHANNEL_PACE_MS: bad })).toEqual([
+        `EDGEOPS_SLACK_CHANNEL_PACE_MS: must be an integer number of milliseconds from 0 to 60000 (got "${bad}")`,
+      ]);
+    }
+  });
+});

@@ -30,6 +30,8 @@ export interface SlackDeliveryDeps {
   clock?: Clock;
   sleep?: (ms: number) => Promise<void>;
   perChannelIntervalMs?: number;
+  /** Least time between two posts into one channel (EDGEOPS_SLACK_CHANNEL_PACE_MS; default Slack's 1 s); ignored when `limiter` is given. */
+  channelPaceMs?: number;
   concurrency?: number;
   /** Jitter source for backoff, in [0, 1). */
   random?: () => number;
@@ -355,7 +357,7 @@ export function startSlackDelivery(deps: SlackDeliveryDeps): SlackDelivery {
       client: deps.client,
       logger: deps.logger,
       clock: deps.clock ?? app.clock,
-      ...(deps.limiter ? { limiter: deps.limiter } : {}),
+      limiter: deps.limiter ?? createSlackRateLimiter({ channelPaceMs: deps.channelPaceMs }),
       ...(deps.updateInPlaceWithinMs === undefined ? {} : { updateInPlaceWithinMs: deps.updateInPlaceWithinMs }),
     }),
     logger: deps.logger,

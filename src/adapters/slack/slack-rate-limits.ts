@@ -31,4 +31,22 @@ export const SLACK_RATE_RULES: Readonly<Record<string, RateRule>> = {
 /** A method not listed above is held to the strictest tier we use. */
 export const SLACK_FALLBACK_RULE: RateRule = TIER_2;
 
-export const createSlackRateLimiter = (): RateLimiter => createRateLimiter(SLACK_RATE_RULES, SLACK_FALLBACK_RULE);
+/** Slack's own posting pace: about one message per second per channel (EDGEOPS_SLACK_CHANNEL_PACE_MS's default). */
+export const SLACK_CHANNEL_PACE_MS = 1_000;
+
+/**
+ * Posting into one channel at one message per `channelPaceMs` (bursts of three kept), or unpaced at 0.
+ * Unpaced is still a bucket, one too deep ever to run dry, so a 429's pause of the method still holds.
+ */
+export function postingRule(channelPaceMs: number): RateRule {
+  const { burst } = SLACK_RATE_RULES['chat.postMessage']!;
+  if (channelPaceMs <= 0) return { burst: Number.MAX_SAFE_INTEGER, perMinute: Number.MAX_SAFE_INTEGER, perChannel: true };
+  return { burst, perMinute: 60_000 / channelPaceMs, perChannel: true };
+}
+
+/** Slack's limits as above; `channelPaceMs` (EDGEOPS_SLACK_CHANNEL_PACE_MS, docs/configuration.md) sets the per-channel posting pace. */
+export const createSlackRateLimiter = (options: { channelPaceMs?: number } = {}): RateLimiter =>
+  createRateLimiter(
+    { ...SLACK_RATE_RULES, 'chat.postMessage': postingRule(options.channelPaceMs ?? SLACK_CHANNEL_PACE_MS) },
+    SLACK_FALLBACK_RULE,
+  );

@@ -123,7 +123,7 @@ export async function startSlackServer(app: SlackServerPorts, slack: SlackConfig
   };
   if (identity.botUserId === undefined) retryWhoAmI();
 
-  const delivery = startSlackDelivery({ app, client, logger, ...options.delivery });
+  const delivery = startSlackDelivery({ app, client, logger, channelPaceMs: app.config.slackChannelPaceMs, ...options.delivery });
   const kick = coalesce(() => delivery.kick(), KICK_COALESCE_MS);
   const unsubscribe = app.onMessages(() => kick.call());
   const directory = createGroupDirectory({

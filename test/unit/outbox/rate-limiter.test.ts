@@ -64,6 +64,41 @@ describe('the Slack rate limiter', () => {
     expect(limiter.delay([post('C1')], T0 + 3000)).toBe(0);
   });
 
+  it('paces posts into a channel at EDGEOPS_SLACK_CHANNEL_PACE_MS, keeping the burst of three', () => {
+    const limiter = createSlackRateLimiter({ channelPaceMs: 250 });
+    expect(
+      sendTimes(
+        Array.from({ length: 6 }, () => [post('C1')]),
+        limiter,
+      ),
+    ).toEqual([0, 0, 0, 250, 500, 750]);
+    expect(
+      sendTimes(
+        Array.from({ length: 5 }, () => [post('C1')]),
+        createSlackRateLimiter({ channelPaceMs: 1000 }),
+      ),
+    ).toEqual([0, 0, 0, 1000, 2000]);
+  });
+
+  it('lets posts go unpaced at a channel pace of 0, yet still waits out a Retry-After', () => {
+    const limiter = createSlackRateLimiter({ channelPaceMs: 0 });
+    expect(
+      sendTimes(
+        Array.from({ length: 2_000 }, () => [post('C1')]),
+        limiter,
+      ).every((t) => t === 0),
+    ).toBe(true);
+    limiter.pause('chat.postMessage', T0 + 3000);
+    expect(limiter.delay([post('C1')], T0)).toBe(3000);
+    // Other methods keep Slack's limits whatever the posting pace.
+    expect(
+      sendTimes(
+        Array.from({ length: 21 }, () => [{ method: 'conversations.create' }]),
+        limiter,
+      ).at(-1),
+    ).toBe(3000);
+  });
+
   it('counts calls made beyond the bucket, so the next caller waits longer', () => {
     const limiter = createRateLimiter({}, { burst: 1, perMinute: 60 });
     limiter.take([{ method: 'm' }, { method: 'm' }, { method: 'm' }], T0);
