@@ -1,10 +1,8 @@
 // A PagerDuty-opened incident names its triggering event, through real `edgeops serve` on SQLite and on PostgreSQL: timeline, receipts, export.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPool } from '../../../src/storage/postgres/pool.js';
-import { BACKEND_KINDS, type BackendKind } from '../../helpers/backends.js';
+import { BACKEND_KINDS, readRows, type BackendKind } from '../../helpers/backends.js';
 import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { runCli, spawnCli } from '../../helpers/run-cli.js';
 import { makeTempDir, removeTempDirs } from '../../helpers/temp-dir.js';
@@ -36,23 +34,12 @@ async function botEnv(backend: BackendKind, dir: string): Promise<Record<string,
   return { ...env, EDGEOPS_DATABASE_URL: database.url };
 }
 
-/** Rows of `sql` read beside the running bot: a read-only handle on the SQLite file, or a connection of its own. */
-async function readOnly<T>(env: Record<string, string>, sql: string): Promise<T[]> {
-  if (env.EDGEOPS_DATABASE_URL === undefined) {
-    const db = new Database(env.EDGEOPS_DB, { readonly: true, fileMustExist: true });
-    try {
-      return db.prepare(sql).all() as T[];
-    } finally {
-      db.close();
-    }
-  }
-  // The bot's own pool settings: BIGINT columns (sequence numbers, counts) read as numbers, as the SQLite rows hold them.
-  const pool = createPool({ url: env.EDGEOPS_DATABASE_URL }, { max: 1, applicationName: 'edgeops test reader' });
-  try {
-    return (await pool.query(sql)).rows as T[];
-  } finally {
-    await pool.end();
-  }
+/** Rows of `sql` read beside the running bot, from whichever store it was started on. */
+function readOnly<T>(env: Record<string, string | undefined>, sql: string): Promise<T[]> {
+  const url = env.EDGEOPS_DATABASE_URL;
+  const file = env.EDGEOPS_DB;
+  if (url === undefined && file === undefined) throw new Error('the bot has neither EDGEOPS_DATABASE_URL nor EDGEOPS_DB');
+  return readRows<T>(url === undefined ? { file: file! } : { url }, sql);
 }
 
 describe.each(BACKEND_KINDS)('on %s', (backend) => {
