@@ -127,6 +127,13 @@ async function checkStepUser(stepUser: StepUser, config: Config, protectedPaths:
 export async function bootApp(io: CliIo, options: BootOptions): Promise<Booted> {
   const config = bootConfig(io);
   const stepUser = config.stepUser ? resolveStepUser(config.stepUser, io.env) : undefined;
+  // Every process on one PostgreSQL database appends to one chain: a key file of this process's own
+  // would write links no other process (nor `audit verify`) can check (docs/configuration.md).
+  if (config.postgres && !config.auditKey) {
+    throw new ConfigError([
+      'EDGEOPS_AUDIT_KEY: required with EDGEOPS_DATABASE_URL (at least 32 characters, e.g. `openssl rand -hex 32`); set the same key for every process on the database',
+    ]);
+  }
   const { key, file: keyFile } = resolveAuditKey({ fromEnv: config.auditKey, dataDir: config.dataDir, generate: options.generateKey });
   const { logger, logFile } = bootLogger(config, options.logTo, key, io.env);
   const initial = bootCatalog(config);

@@ -2,7 +2,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Backend } from '../../src/app.js';
 import type { Clock } from '../../src/core/ports.js';
+import Database from 'better-sqlite3';
 import { parseDatabaseUrl } from '../../src/storage/postgres/database-url.js';
+import { createPool } from '../../src/storage/postgres/pool.js';
 import { PostgresStore } from '../../src/storage/postgres/postgres-store.js';
 import { Store } from '../../src/storage/store.js';
 import { testDatabase, type TestDatabase } from './postgres.js';
@@ -49,8 +51,15 @@ const numbered = (sql: string): string => {
   return sql.replace(/\?/g, () => `$${++n}`);
 };
 
-/** A fresh store: the SQLite file `file`, or a new database on the test run's PostgreSQL cluster. */
-export async function openTestBackend(kind: BackendKind, options: { file: string; auditKey: string; clock: Clock; label?: string }): Promise<TestBackend> {
+/**
+ * A fresh store: the SQLite file `file`, or a new database on the test run's PostgreSQL cluster.
+ * `database`: that PostgreSQL database instead of a new one (a restart after another process wrote
+ * it); `close()` drops it all the same.
+ */
+export async function openTestBackend(
+  kind: BackendKind,
+  options: { file: string; auditKey: string; clock: Clock; label?: string; database?: TestDatabase },
+): Promise<TestBackend> {
   if (kind === 'sqlite') {
     let store = Store.create({ file: options.file, auditKey: options.auditKey, clock: options.clock });
     return {
@@ -80,7 +89,7 @@ export async function openTestBackend(kind: BackendKind, options: { file: string
       },
     };
   }
-  const db: TestDatabase = await testDatabase(options.label ?? 'suite');
+  const db: TestDatabase = options.database ?? (await testDatabase(options.label ?? 'suite'));
   const parsed = parseDatabaseUrl(db.url);
   if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
   const open = (clock: Clock): Promise<PostgresStore> => PostgresStore.open({ target: parsed.target, auditKey: options.auditKey, clock, poolMax: 4 });
@@ -110,4 +119,26 @@ export async function openTestBackend(kind: BackendKind, options: { file: string
       await db.drop();
     },
   };
+}
+
+/**
+ * Rows of one statement read beside a process that holds the store (or after it died): a read-only
+ * handle on the SQLite file, or a connection of its own to the PostgreSQL database, with BIGINT
+ * columns (sequence numbers, counts) read as numbers, as the SQLite rows hold them.
+ */
+export async function readRows<T>(where: { file: string } | { url: string }, sql: string): Promise<T[]> {
+  if ('file' in where) {
+    const db = new Database(where.file, { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare(sql).all() as T[];
+    } finally {
+      db.close();
+    }
+  }
+  const pool = createPool({ url: where.url }, { max: 1, applicationName: 'edgeops test reader' });
+  try {
+    return (await pool.query(sql)).rows as T[];
+  } finally {
+    await pool.end();
+  }
 }

@@ -5,13 +5,16 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { mountPlatform, type Platform } from '../../src/adapters/http/platform-routes.js';
 import { startSlackServer, type SlackServer } from '../../src/adapters/slack/slack-server.js';
-import { createApp, type ComposedApp as App } from '../../src/app.js';
+import { createApp, type AppOptions, type Backend, type ComposedApp } from '../../src/app.js';
 import { bootCatalog, watchAppCatalog } from '../../src/cli/bootstrap.js';
 import type { CatalogWatcher } from '../../src/catalog/catalog-watcher.js';
-import type { Clock } from '../../src/core/ports.js';
+import { systemClock, type Clock } from '../../src/core/ports.js';
 import { botCredentials, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
-import { verifyAuditDatabase } from '../../src/storage/verify-audit-database.js';
+import { verifyPostgresDatabase } from '../../src/storage/postgres/verify-postgres-database.js';
+import type { Store } from '../../src/storage/store.js';
+import { verifyAuditDatabase, type DatabaseVerdict } from '../../src/storage/verify-audit-database.js';
+import { openTestBackend, type BackendKind, type TestBackend } from '../helpers/backends.js';
 import { FakeSlack, SLACK_API_URL } from '../fixtures/slack/fake-slack.js';
 import { SIGNING_SECRET } from '../fixtures/slack/slack-harness.js';
 
@@ -53,10 +56,12 @@ export interface ServeOptions {
   clock?: Clock;
   /** More configuration variables (EDGEOPS_…, SLACK_…) on top of the defaults here. */
   config?: Record<string, string>;
+  /** Build on a fresh store of this kind (a new PostgreSQL database); unset: the SQLite file, opened by the app. */
+  backend?: BackendKind;
 }
 
-export interface Served {
-  app: App;
+export interface Served<B extends Backend = Store> {
+  app: ComposedApp<B>;
   server: SlackServer;
   platform: Platform;
   slack: RecordingSlack;
@@ -68,15 +73,19 @@ export interface Served {
   webhookUrl: string;
   /** Every log line written so far (JSON, level debug). */
   logLines(): string[];
-  /** The database file and its WAL, as they are on disk now. */
+  /** The database file and its WAL, as they are on disk now (SQLite). */
   dbBytes(): Buffer;
+  /** Rows of one statement (`?` placeholders), on whichever backend the app runs. */
+  query<T>(sql: string, ...params: unknown[]): Promise<T[]>;
   /** Stops serving and closes the database; the folder stays for inspection. */
   stop(): Promise<void>;
   /** stop(), then removes the folder. */
   close(): Promise<void>;
 }
 
-export async function startServe(options: ServeOptions): Promise<Served> {
+export async function startServe(options: ServeOptions & { backend?: undefined }): Promise<Served>;
+export async function startServe(options: ServeOptions & { backend: BackendKind }): Promise<Served<Backend>>;
+export async function startServe(options: ServeOptions): Promise<Served<Backend>> {
   const dir = mkdtempSync(path.join(tmpdir(), 'edgeops-reliability-'));
   cpSync(path.join(options.catalog, 'policies'), path.join(dir, 'policies'), { recursive: true });
   cpSync(path.join(options.catalog, 'commands'), path.join(dir, 'commands'), { recursive: true });
@@ -108,7 +117,10 @@ export async function startServe(options: ServeOptions): Promise<Served> {
   });
   const catalog = bootCatalog(config);
   let watcher: CatalogWatcher | undefined;
-  const app = createApp({
+  const backend: TestBackend | undefined = options.backend
+    ? await openTestBackend(options.backend, { file: dbPath, auditKey: AUDIT_KEY, clock: options.clock ?? systemClock, label: 'serve' })
+    : undefined;
+  const appOptions: AppOptions & { backend?: undefined } = {
     config,
     logger,
     auditKey: AUDIT_KEY,
@@ -117,7 +129,8 @@ export async function startServe(options: ServeOptions): Promise<Served> {
     exportsDir: path.join(dir, 'exports'),
     exportDelivery: 'chat',
     ...(options.clock ? { clock: options.clock } : {}),
-  });
+  };
+  const app: ComposedApp<Backend> = backend ? createApp({ ...appOptions, backend: backend.store }) : createApp(appOptions);
   await app.runs.recoverInterrupted();
   const slack = new RecordingSlack();
   if (options.groups) slack.groups = { ...options.groups };
@@ -136,6 +149,7 @@ export async function startServe(options: ServeOptions): Promise<Served> {
   } catch (err) {
     slack.uninstall();
     app.close();
+    await backend?.close();
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
@@ -151,7 +165,11 @@ export async function startServe(options: ServeOptions): Promise<Served> {
       await app.runs.idle();
       app.close();
       slack.uninstall();
-      assertAuditHolds(dbPath);
+      try {
+        assertAuditHolds(app.store.kind === 'postgres' ? await verifyPostgresDatabase(app.store.session, AUDIT_KEY) : verifySqliteFile(dbPath));
+      } finally {
+        await backend?.close();
+      }
     })());
   return {
     app,
@@ -165,6 +183,8 @@ export async function startServe(options: ServeOptions): Promise<Served> {
     webhookUrl: `${server.url}/webhooks/pagerduty`,
     logLines: () => [...lines],
     dbBytes: () => Buffer.concat([dbPath, `${dbPath}-wal`].filter((f) => existsSync(f)).map((f) => readFileSync(f))),
+    query: <T>(sql: string, ...params: unknown[]): Promise<T[]> =>
+      backend ? backend.query<T>(sql, ...params) : Promise.resolve(app.store.kind === 'sqlite' ? (app.store.db.prepare(sql).all(...params) as T[]) : []),
     stop,
     async close() {
       await stop();
@@ -177,13 +197,17 @@ export async function startServe(options: ServeOptions): Promise<Served> {
  * Every served scenario ends with the check `edgeops audit verify` makes: an intact chain, and the
  * tables exports read (incidents, runs, steps, approvals) exactly as the audit rows say.
  */
-function assertAuditHolds(dbPath: string): void {
+function assertAuditHolds(verdict: DatabaseVerdict): void {
+  if (!verdict.chain.ok) throw new Error(`audit chain broken after the scenario: ${JSON.stringify(verdict.chain)}`);
+  if (verdict.mismatches.length > 0)
+    throw new Error(`audit verify found projections that differ from the log:\n${JSON.stringify(verdict.mismatches, null, 1)}`);
+}
+
+/** The SQLite file read as `edgeops audit verify --db` reads it: after the app closed it. */
+function verifySqliteFile(dbPath: string): DatabaseVerdict {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
-    const verdict = verifyAuditDatabase(db, AUDIT_KEY);
-    if (!verdict.chain.ok) throw new Error(`audit chain broken after the scenario: ${JSON.stringify(verdict.chain)}`);
-    if (verdict.mismatches.length > 0)
-      throw new Error(`audit verify found projections that differ from the log:\n${JSON.stringify(verdict.mismatches, null, 1)}`);
+    return verifyAuditDatabase(db, AUDIT_KEY);
   } finally {
     db.close();
   }

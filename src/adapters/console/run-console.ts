@@ -14,7 +14,7 @@ export function localBanner(app: Pick<App, 'config'>, extra: { user: string; log
   const c = app.config;
   return [
     'edgeops — LOCAL MODE (no Slack credentials found): this terminal stands in for Slack.',
-    `  database   ${c.dbPath}`,
+    `  database   ${c.postgres?.display ?? c.dbPath}`,
     `  policies   ${c.policiesDir}`,
     `  procedures ${c.commandsDir}`,
     ...(extra.httpUrl ? [`  http       ${extra.httpUrl} (/healthz, PagerDuty webhooks, the ops portal at /portal: type /portal for a sign-in link)`] : []),

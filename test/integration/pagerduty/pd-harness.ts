@@ -9,9 +9,11 @@ import { mountPagerduty, type MountedPagerduty, type MountPagerdutyOptions } fro
 import { createApp, type Backend, type ComposedApp, type ComposedApp as App } from '../../../src/app.js';
 import { bootCatalog } from '../../../src/cli/bootstrap.js';
 import { loadConfig, type Config } from '../../../src/config.js';
+import { systemClock, type Clock } from '../../../src/core/ports.js';
 import { createLogger } from '../../../src/log.js';
 import type { Store } from '../../../src/storage/store.js';
 import { openTestBackend, type BackendKind, type TestBackend } from '../../helpers/backends.js';
+import type { TestDatabase } from '../../helpers/postgres.js';
 
 export const SECRET = 'pd-test-secret-0123456789abcdef';
 export const OLD_SECRET = 'pd-old-secret-fedcba9876543210';
@@ -170,6 +172,10 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Build on this backend, a fresh one (a new PostgreSQL database); unset: the SQLite file, opened by the app. */
   backend?: BackendKind;
+  /** On PostgreSQL, this database (written by an earlier process) instead of a new one; dropped by `close()`. */
+  database?: TestDatabase;
+  /** The app's and the store's clock; real time by default. */
+  clock?: Clock;
 }
 
 export interface Harness<B extends Backend = Store> {
@@ -227,9 +233,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const config = loadConfig(harnessEnv(dir, options), { cwd: dir });
   const catalog = bootCatalog(config);
   const logger = createLogger({ level: process.env.EDGEOPS_TEST_LOG ?? 'silent', destination: process.stderr });
-  const appOptions = { config, logger, auditKey: config.auditKey!, catalog: () => catalog, env: { PATH: process.env.PATH }, killGraceMs: 500 };
+  const clock = options.clock ?? systemClock;
+  const appOptions = { config, logger, auditKey: config.auditKey!, catalog: () => catalog, env: { PATH: process.env.PATH }, killGraceMs: 500, clock };
   const backend: TestBackend | undefined = options.backend
-    ? await openTestBackend(options.backend, { file: config.dbPath, auditKey: config.auditKey!, clock: { now: () => Date.now() }, label: 'pd' })
+    ? await openTestBackend(options.backend, {
+        file: config.dbPath,
+        auditKey: config.auditKey!,
+        clock,
+        label: 'pd',
+        ...(options.database ? { database: options.database } : {}),
+      })
     : undefined;
   const app: ComposedApp<Backend> = backend ? createApp({ ...appOptions, backend: backend.store }) : createApp(appOptions);
   await app.runs.recoverInterrupted();
