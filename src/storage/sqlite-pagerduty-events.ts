@@ -158,6 +158,10 @@ export class SqlitePagerdutyEvents implements PagerdutyEventStore {
     });
   }
 
+  async linkEarlier(pdIncidentId: string, incidentId: string): Promise<void> {
+    this.stmt('UPDATE pagerduty_events SET incident_id = ? WHERE pd_incident_id = ? AND incident_id IS NULL').run(incidentId, pdIncidentId);
+  }
+
   async setState(
     eventId: string,
     state: PagerdutyEventState,

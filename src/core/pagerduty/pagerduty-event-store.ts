@@ -67,6 +67,11 @@ export interface PagerdutyEventStore {
     state: PagerdutyEventState,
     fields?: { outcome?: string | null; incidentId?: string | null; processedAt?: number | null; nextAttemptAt?: number },
   ): Promise<void>;
+  /**
+   * Links to `incidentId` the stored events of PagerDuty incident `pdIncidentId` that name no
+   * incident yet: those received before its edgeops incident was opened (ignored then).
+   */
+  linkEarlier(pdIncidentId: string, incidentId: string): Promise<void>;
   /** Records a failed processing attempt and when to try again. */
   recordAttempt(eventId: string, nextAttemptAt: number, error: string): Promise<void>;
   triggerRun(eventId: string, triggerKey: string): Promise<TriggerRunRecord | undefined>;

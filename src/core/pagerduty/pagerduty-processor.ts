@@ -115,6 +115,8 @@ export function createPagerdutyProcessor(deps: PagerdutyProcessorDeps) {
           },
         },
       });
+      // Events of this PagerDuty incident that arrived before it was opened here belong to it too.
+      await events.linkEarlier(pdId, declared.id);
       return { outcome: 'declared', incident: declared, fireTriggers: true };
     }
 

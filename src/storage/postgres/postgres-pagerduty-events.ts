@@ -81,6 +81,12 @@ export class PostgresPagerdutyEvents implements PagerdutyEventStore {
     });
   }
 
+  async linkEarlier(pdIncidentId: string, incidentId: string): Promise<void> {
+    await this.session
+      .current()
+      .query('UPDATE pagerduty_events SET incident_id = $2 WHERE pd_incident_id = $1 AND incident_id IS NULL', [pdIncidentId, incidentId]);
+  }
+
   async setState(
     eventId: string,
     state: PagerdutyEventState,

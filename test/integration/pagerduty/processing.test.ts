@@ -152,6 +152,29 @@ describe.each(BACKEND_KINDS)('on %s', (backend) => {
       expect((await timeline(h, 'INC-1')).filter((l) => l.kind === 'incident.acknowledged')).toHaveLength(1);
     });
 
+    it('links to the incident the events of its PagerDuty incident that were stored before it was opened', async () => {
+      // Nothing is processed until all three are stored: the bridge update finds no incident at receipt.
+      h = await startHarness({ backend, procedures: {}, start: false });
+      for (const body of [
+        triggeredBody('PINC203'),
+        eventBody('incident.conference_bridge.updated', { id: 'PINC203', type: 'incident' }),
+        eventBody('incident.acknowledged', incidentData('PNEVER2')),
+      ])
+        expect((await h.deliver(body)).status).toBe(202);
+      expect(await h.query('SELECT incident_id FROM pagerduty_events ORDER BY received_seq')).toEqual([
+        { incident_id: null },
+        { incident_id: null },
+        { incident_id: null },
+      ]);
+      h.pd.start();
+      await h.settle();
+      expect(await h.query('SELECT pd_incident_id, state, incident_id FROM pagerduty_events ORDER BY received_seq')).toEqual([
+        { pd_incident_id: 'PINC203', state: 'processed', incident_id: 'INC-1' },
+        { pd_incident_id: 'PINC203', state: 'ignored', incident_id: 'INC-1' },
+        { pd_incident_id: 'PNEVER2', state: 'ignored', incident_id: null },
+      ]);
+    });
+
     it('fires a trigger named by service ID (glob) on acknowledgement', async () => {
       h = await startHarness({ backend });
       await deliverAll(h, triggeredBody('PINC202'), eventBody('incident.acknowledged', incidentData('PINC202', { service: CHECKOUT })));

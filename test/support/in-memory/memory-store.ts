@@ -321,6 +321,9 @@ export function memoryStore(options: { auditKey: string; clock: Clock }): Memory
           const { body: _body, ...rest } = copy(e);
           return rest;
         }),
+    linkEarlier: (pdIncidentId, incidentId) => {
+      for (const event of state.pdEvents.values()) if (event.pdIncidentId === pdIncidentId && event.incidentId === null) event.incidentId = incidentId;
+    },
     setState: (eventId, next, fields = {}) => {
       const event = pdEvent(eventId);
       event.state = next;
