@@ -434,7 +434,14 @@ export async function openRecord(options: {
   postgres?: PostgresTarget;
 }): Promise<{ transcript(incidentId: string): Promise<TranscriptSource>; close(): Promise<void> }> {
   const store: Backend = options.postgres
-    ? await PostgresStore.open({ target: options.postgres, auditKey: options.auditKey, clock: systemClock, poolMax: 2, applicationName: 'edgeops export' })
+    ? await PostgresStore.open({
+        target: options.postgres,
+        auditKey: options.auditKey,
+        clock: systemClock,
+        poolMax: 2,
+        applicationName: 'edgeops export',
+        jobs: false,
+      })
     : Store.create({ file: options.file, auditKey: options.auditKey, clock: systemClock });
   return {
     transcript: (incidentId) => transcriptSource(store, incidentId, (id) => transcriptRuns(store.runs, id)),

@@ -32,6 +32,8 @@ export interface PostgresStoreOptions {
   replica?: ReplicaIdentity;
   /** Told of pg-boss's errors (a failed poll or maintenance pass); they are retried on their own. */
   onJobError?: (err: Error) => void;
+  /** False for readers that queue and take no jobs (`edgeops export`): pg-boss is not installed or started. */
+  jobs?: boolean;
 }
 
 export class PostgresStore implements StorageBackend {
@@ -93,7 +95,7 @@ export class PostgresStore implements StorageBackend {
       options.onJobError,
     );
     try {
-      await store.jobs.install();
+      if (options.jobs !== false) await store.jobs.install();
     } catch (err) {
       await store.close().catch(() => undefined);
       throw err;
