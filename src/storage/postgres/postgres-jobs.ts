@@ -50,6 +50,8 @@ export function jobId(queue: string, key: string): string {
 export class PostgresJobs {
   private readonly boss: PgBoss;
   private started: Promise<void> | undefined;
+  /** Workers running in this process: stopped before pg-boss and the pool. */
+  private readonly workers = new Set<JobWorker>();
   /** While installing: the connection holding the install lock, which pg-boss's statements then use too. */
   private installing: PoolClient | undefined;
   private stopped: Promise<void> | undefined;
@@ -59,7 +61,7 @@ export class PostgresJobs {
   constructor(
     private readonly pool: Pool,
     private readonly session: PostgresUnitOfWork,
-    onError: (err: Error) => void = () => undefined,
+    private readonly onError: (err: Error) => void = () => undefined,
   ) {
     this.boss = new PgBoss({
       // pg-boss's own statements (fetching, completing, maintenance) go through edgeops' pool, never a
@@ -104,13 +106,79 @@ export class PostgresJobs {
     })());
   }
 
-  /** Stops taking jobs and maintenance; a job in hand has a few seconds to finish, then it is failed (and retried elsewhere where allowed). */
+  /** Stops the workers (each finishes the job in hand) and maintenance. */
   stop(): Promise<void> {
     if (!this.started) return Promise.resolve();
     return (this.stopped ??= this.started.then(
-      () => this.boss.stop({ graceful: true, wait: true, close: false, timeout: 5_000 }),
+      async () => {
+        await Promise.all([...this.workers].map((w) => w.stop()));
+        await this.boss.stop({ graceful: true, wait: true, close: false, timeout: 5_000 });
+      },
       () => undefined,
     ));
+  }
+
+  /**
+   * This process's worker of one queue: takes one job at a time (`fetch`, pg-boss's
+   * `FOR UPDATE SKIP LOCKED`), completes it when `handle` resolves and fails it (to be retried where
+   * the queue allows) when it throws; looks again at once after a job, else after a poll or a nudge.
+   * Its own loop rather than pg-boss's `work`, which completes and fails jobs without awaiting
+   * them: a database that went away at that moment would end the process with an unhandled rejection.
+   */
+  private startWorker<D extends object>(name: string, handle: (job: PgBoss.Job<D>) => Promise<void>): JobWorker {
+    // Fields, not locals: the loop reads what nudge() and stop() set meanwhile.
+    const state = { stopping: false, nudged: false };
+    let wake: (() => void) | undefined;
+    const rest = (): Promise<void> =>
+      new Promise((resolve) => {
+        if (state.nudged || state.stopping) {
+          resolve();
+          return;
+        }
+        const timer = setTimeout(done, POLL_SECONDS * 1000);
+        function done(): void {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      });
+    const loop = (async () => {
+      while (!state.stopping) {
+        state.nudged = false;
+        let job: PgBoss.Job<D> | undefined;
+        try {
+          [job] = await this.boss.fetch<D>(name, { batchSize: 1 });
+        } catch (err) {
+          this.onError(err as Error);
+        }
+        if (!job) {
+          await rest();
+          continue;
+        }
+        try {
+          await handle(job);
+        } catch (err) {
+          await this.boss.fail(name, job.id, { message: (err as Error).message }).catch((e: unknown) => this.onError(e as Error));
+          continue;
+        }
+        await this.boss.complete(name, job.id).catch((e: unknown) => this.onError(e as Error));
+      }
+    })();
+    const worker: JobWorker = {
+      nudge: () => {
+        state.nudged = true;
+        wake?.();
+      },
+      stop: async () => {
+        state.stopping = true;
+        wake?.();
+        await loop;
+        this.workers.delete(worker);
+      },
+    };
+    this.workers.add(worker);
+    return worker;
   }
 
   private queue<D extends object>(name: string): JobQueue<D> {
@@ -128,18 +196,7 @@ export class PostgresJobs {
       },
       work: async (handle: (data: D) => Promise<void>): Promise<JobWorker> => {
         await this.install();
-        let id = '';
-        const nudge = (): void => this.boss.notifyWorker(id);
-        id = await this.boss.work<D>(name, { batchSize: 1, pollingIntervalSeconds: POLL_SECONDS }, async ([job]) => {
-          if (!job) return;
-          await handle(job.data);
-          // Straight on to the next job, if any: the loop would otherwise rest until the next poll.
-          nudge();
-        });
-        return {
-          nudge,
-          stop: () => this.boss.offWork({ id }),
-        };
+        return this.startWorker<D>(name, (job) => handle(job.data));
       },
     };
   }

@@ -170,6 +170,38 @@ describe('PagerDuty events as jobs on PostgreSQL', () => {
       expect(processing.passes()).toBe(1);
     });
 
+    it('reports a job it cannot complete because the database went away, and never leaves a rejection unhandled', async () => {
+      await setup();
+      const pool = createPool(db, { max: 2 });
+      const errors: string[] = [];
+      const jobs = new PostgresJobs(pool, new PostgresUnitOfWork(pool), (err) => errors.push(err.message));
+      await jobs.install();
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => {
+        unhandled.push(reason);
+      };
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        let handled!: () => void;
+        const done = new Promise<void>((resolve) => (handled = resolve));
+        const worker = await jobs.pagerdutyEvents.work(async () => {
+          // The database goes away while the job is in hand: completing it must fail, loudly but safely.
+          await pool.end();
+          handled();
+        });
+        await jobs.pagerdutyEvents.enqueue([{ key: 'EV-GONE', data: { eventId: 'EV-GONE' } }]);
+        worker.nudge();
+        await done;
+        await vi.waitFor(() => expect(errors.some((m) => m.includes('Cannot use a pool after calling end'))).toBe(true), { timeout: 5_000 });
+        await worker.stop();
+        await jobs.stop();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
     it('gives a job back while its event is unfinished, and takes it up again until the event is done', async () => {
       await setup();
       const jobs = await replicaJobs();
