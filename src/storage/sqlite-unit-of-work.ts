@@ -1,5 +1,6 @@
 // The SQLite unit of work: one transaction at a time on the one connection, though callers await inside it.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { Deferral } from './deferral.js';
 import type { UnitOfWork } from '../core/ports.js';
 import type { Db } from './database.js';
 import { statementCache } from './statements.js';
@@ -8,11 +9,6 @@ import type { WalSync } from './wal-sync.js';
 /** One outermost transaction; nested calls made from inside it open savepoints on it. */
 interface Tx {
   depth: number;
-}
-
-/** Marks work whose commits may skip their own sync (see `deferSync`); `open` ends when that work settles. */
-interface Deferral {
-  open: boolean;
 }
 
 /**
@@ -29,7 +25,7 @@ interface Deferral {
  */
 export class SqliteUnitOfWork implements UnitOfWork {
   private readonly context = new AsyncLocalStorage<Tx>();
-  private readonly deferral = new AsyncLocalStorage<Deferral>();
+  private readonly deferral = new Deferral();
   private readonly stmt;
   private locked = false;
   private readonly waiters: Array<() => void> = [];
@@ -128,17 +124,11 @@ export class SqliteUnitOfWork implements UnitOfWork {
    * Work it leaves running in the background syncs as usual once `work` has settled.
    */
   async deferSync<T>(work: () => Promise<T>): Promise<T> {
-    if (this.deferral.getStore()?.open) return work();
-    const deferral: Deferral = { open: true };
-    try {
-      return await this.deferral.run(deferral, work);
-    } finally {
-      deferral.open = false;
-    }
+    return this.deferral.run(work);
   }
 
   private async outermost<T>(tx: Tx, fn: () => Promise<T>): Promise<T> {
-    const deferred = this.walSync !== undefined && this.deferral.getStore()?.open === true;
+    const deferred = this.walSync !== undefined && this.deferral.active();
     if (deferred) this.walSync.skipSyncs();
     try {
       this.stmt('BEGIN IMMEDIATE').run();

@@ -1,5 +1,6 @@
 // The PostgreSQL unit of work: one connection per transaction, found by every repository call made inside it, one writer at a time.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { Deferral } from '../deferral.js';
 import type { QueryResultRow } from 'pg';
 import { inTransaction, type Pool, type PoolClient } from './pool.js';
 
@@ -19,11 +20,6 @@ export interface Queryable {
  */
 export const WRITE_LOCK = 0x7772_6974;
 
-/** Marks work whose commits need not wait for the disk (see `deferSync`); `open` ends when that work settles. */
-interface Deferral {
-  open: boolean;
-}
-
 /** One outermost transaction: its connection, usable only while `open`. */
 interface Tx {
   client: PoolClient;
@@ -40,7 +36,7 @@ interface Tx {
  */
 export class PostgresUnitOfWork {
   private readonly active = new AsyncLocalStorage<Tx>();
-  private readonly deferral = new AsyncLocalStorage<Deferral>();
+  private readonly deferral = new Deferral();
   /** The flush in progress, and the one that starts after it (shared by every caller meanwhile). */
   private flushing: Promise<void> | undefined;
   private nextFlush: Promise<void> | undefined;
@@ -84,9 +80,7 @@ export class PostgresUnitOfWork {
         // A deferred commit returns once its record is written, not flushed: the write lock is held
         // for the transaction's own statements only, and `durable()` flushes many commits at once.
         await client.query(
-          this.deferral.getStore()?.open === true
-            ? "SELECT pg_advisory_xact_lock($1), set_config('synchronous_commit', 'off', true)"
-            : 'SELECT pg_advisory_xact_lock($1)',
+          this.deferral.active() ? "SELECT pg_advisory_xact_lock($1), set_config('synchronous_commit', 'off', true)" : 'SELECT pg_advisory_xact_lock($1)',
           [WRITE_LOCK],
         );
         const result = await this.active.run(tx, fn).finally(() => {
@@ -113,13 +107,7 @@ export class PostgresUnitOfWork {
    * settles (a run it started) commits durably again.
    */
   async deferSync<T>(work: () => Promise<T>): Promise<T> {
-    if (this.deferral.getStore()?.open) return work();
-    const deferral: Deferral = { open: true };
-    try {
-      return await this.deferral.run(deferral, work);
-    } finally {
-      deferral.open = false;
-    }
+    return this.deferral.run(work);
   }
 
   /**

@@ -1,7 +1,6 @@
 // Replicas on one PostgreSQL database: a replica whose heartbeat stops has its runs interrupted by another, once, and a live replica's runs are never touched.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { killProcessGroup } from '../../../src/adapters/steps/process-step.js';
@@ -19,6 +18,7 @@ import { PostgresOutbox } from '../../../src/storage/postgres/postgres-outbox.js
 import { PostgresRunStore } from '../../../src/storage/postgres/postgres-run-store.js';
 import { PostgresUnitOfWork } from '../../../src/storage/postgres/postgres-unit-of-work.js';
 import { processSpace, ReplicaHeartbeat, type Reaped, type ReplicaIdentity } from '../../../src/storage/postgres/replica-heartbeat.js';
+import { processAlive } from '../../helpers/process-alive.js';
 import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
 
 const KEY = 'k'.repeat(64);
@@ -103,7 +103,7 @@ function replica(
     heartbeatMs: options.heartbeatMs ?? 60_000,
     timeoutMs: options.timeoutMs ?? 30_000,
     interruptRuns: (ids, reason) => service.interruptRuns(ids, reason),
-    isAlive: (pid) => (options.realProcesses ? isAlive(pid) : (options.alive ?? true)),
+    isAlive: (pid) => (options.realProcesses ? processAlive(pid) : (options.alive ?? true)),
     onReaped: (r) => reaped.push(r),
   });
   heartbeats.push(heartbeat);
@@ -141,20 +141,6 @@ async function runningOn(r: Replica, n: number, service: string): Promise<Run> {
   const started = { ...run, state: 'running' as const, startedAt: now, pgid: 40_000 + n };
   await r.runs.save(started);
   return started;
-}
-
-/** Whether a process of this host lives (a zombie does not: it waits only to be reaped). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }
 
 const sql = async <T extends object>(text: string, params: unknown[] = []): Promise<T[]> => (await pools[0]!.query<T>(text, params)).rows;
@@ -354,13 +340,13 @@ describe('a replica process killed with SIGKILL', () => {
       child.kill('SIGKILL');
       await exited;
       // The step outlives the replica: it runs in a process group of its own.
-      expect(isAlive(pgid)).toBe(true);
+      expect(processAlive(pgid)).toBe(true);
 
       await reaper.heartbeat.start();
       await expect.poll(() => stateOf('R-1'), { timeout: 10_000, interval: 25 }).toBe('interrupted');
 
       expect(reaper.killed).toEqual([pgid]);
-      await expect.poll(() => isAlive(pgid), { timeout: 5_000, interval: 25 }).toBe(false);
+      await expect.poll(() => processAlive(pgid), { timeout: 5_000, interval: 25 }).toBe(false);
       expect(await sql('SELECT key FROM leases')).toEqual([]);
       expect(await sql('SELECT id FROM replicas WHERE id = $1', [id])).toEqual([]);
       expect(JSON.parse((await sql<{ body: string }>('SELECT body FROM outbox'))[0]!.body)).toMatchObject({

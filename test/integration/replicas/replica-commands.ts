@@ -1,5 +1,4 @@
 // Signed slash commands to one replica, and reads of the database the replicas share, for the process-level replica tests.
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { expect } from 'vitest';
 import { FORM, commandBody, post, signedHeaders } from '../../fixtures/slack/slack-harness.js';
@@ -41,18 +40,4 @@ export async function slashCommand(
   if (res.body !== '') return res.body;
   await expect.poll(() => api.response(key), { timeout: 30_000 }).toBeDefined();
   return api.response(key)!;
-}
-
-/** Alive and not a zombie (a killed process may linger unreaped where PID 1 does not reap). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
 }

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { makeTempDir, removeTempDirs } from '../../helpers/temp-dir.js';
 import { writeCatalog } from '../pagerduty/pd-harness.js';
-import { processAlive, queryDatabase, slashCommand } from './replica-commands.js';
+import { processAlive } from '../../helpers/process-alive.js';
+import { queryDatabase, slashCommand } from './replica-commands.js';
 import { startRecordingSlackApi, startReplica, type RecordingSlackApi, type Replica } from './replica-processes.js';
 
 const HEARTBEAT_SECONDS = 1;

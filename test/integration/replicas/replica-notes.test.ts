@@ -1,36 +1,20 @@
 // 2,000 notes into one incident channel through two real `edgeops serve` replicas are posted to Slack once each, in the order the audit log recorded them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
-import { makeTempDir, removeTempDirs } from '../../helpers/temp-dir.js';
-import { writeCatalog } from '../pagerduty/pd-harness.js';
 import { queryDatabase, slashCommand } from './replica-commands.js';
-import { startRecordingSlackApi, startReplica, type RecordingSlackApi, type Replica } from './replica-processes.js';
+import { startReplicaPair, type ReplicaPair } from './replica-processes.js';
 
 const NOTES = 2_000;
 /** Commands in flight at once, as a busy incident's responders would send them. */
 const IN_FLIGHT = 16;
 
-let db: TestDatabase;
-let dir: string;
-let api: RecordingSlackApi;
-let replicas: Replica[] = [];
+let pair: ReplicaPair;
 
 beforeAll(async () => {
-  db = await testDatabase('replica_notes');
-  dir = makeTempDir('replica-notes');
-  writeCatalog(dir, {});
-  api = await startRecordingSlackApi();
   // The stand-in has no per-channel limit: at Slack's one post a second, 2,000 notes would take 33 minutes.
-  const env = { EDGEOPS_SLACK_CHANNEL_PACE_MS: '0' };
-  replicas = await Promise.all(['a', 'b'].map((name) => startReplica({ name, dir, databaseUrl: db.url, slackApiUrl: api.url, env })));
+  pair = await startReplicaPair({ label: 'replica_notes', env: { EDGEOPS_SLACK_CHANNEL_PACE_MS: '0' } });
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all(replicas.map((r) => r.stop()));
-  await api.close();
-  await db.drop();
-  removeTempDirs();
-});
+afterAll(() => pair.stop());
 
 /** The note numbers in `texts`, in their order. */
 const numbers = (texts: readonly string[]): number[] => texts.flatMap((t) => /bulk note (\d+)\b/.exec(t)?.[1] ?? []).map(Number);
@@ -38,7 +22,8 @@ const numbers = (texts: readonly string[]): number[] => texts.flatMap((t) => /bu
 describe('2,000 notes into one channel through both replicas', () => {
   it('are each posted once, in the order they were recorded', async () => {
     const started = Date.now();
-    const [a, b] = replicas as [Replica, Replica];
+    const { api, db } = pair;
+    const [a, b] = pair.replicas;
     expect(await slashCommand(api, a, '/incident', 'declare Bulk notes sev=4 service=notes')).toContain('INC-1 declared');
 
     let next = 0;

@@ -1,11 +1,15 @@
 // Several real `edgeops serve` processes on one PostgreSQL database, with one loopback stand-in for Slack's Web API that records what every replica posts.
 import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
 import { spawnCli } from '../../helpers/run-cli.js';
+import { makeTempDir, removeTempDirs } from '../../helpers/temp-dir.js';
 import { SIGNING_SECRET } from '../../fixtures/slack/slack-harness.js';
 import { untilListening } from '../../reliability/serve-process.js';
-import { harnessEnv } from '../pagerduty/pd-harness.js';
+import { harnessEnv, writeCatalog } from '../pagerduty/pd-harness.js';
 
 const AUTH_OK = { ok: true, user_id: 'U0BOT0001', bot_id: 'B0BOT0001', team_id: 'T0TEAM001' };
 
@@ -128,6 +132,48 @@ export async function startReplica(options: {
       const code = await exited;
       clearTimeout(timer);
       return code;
+    },
+  };
+}
+
+/** Two replicas started together on a fresh database, with the Slack stand-in and the folder they share. */
+export interface ReplicaPair {
+  db: TestDatabase;
+  dir: string;
+  api: RecordingSlackApi;
+  replicas: [Replica, Replica];
+  /** Stops both replicas and the stand-in, drops the database and removes the folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Replicas `a` and `b` of `edgeops serve` started at the same moment on a new database (so they
+ * migrate it together), in a folder holding the test catalog with `procedures` and any extra `files`.
+ */
+export async function startReplicaPair(options: {
+  label: string;
+  procedures?: Record<string, string>;
+  files?: Record<string, string>;
+  env?: Record<string, string>;
+}): Promise<ReplicaPair> {
+  const db = await testDatabase(options.label);
+  const dir = makeTempDir(options.label);
+  writeCatalog(dir, options.procedures ?? {});
+  for (const [file, text] of Object.entries(options.files ?? {})) writeFileSync(path.join(dir, file), text);
+  const api = await startRecordingSlackApi();
+  const replicas = (await Promise.all(
+    ['a', 'b'].map((name) => startReplica({ name, dir, databaseUrl: db.url, slackApiUrl: api.url, ...(options.env ? { env: options.env } : {}) })),
+  )) as [Replica, Replica];
+  return {
+    db,
+    dir,
+    api,
+    replicas,
+    async stop() {
+      await Promise.all(replicas.map((r) => r.stop()));
+      await api.close();
+      await db.drop();
+      removeTempDirs();
     },
   };
 }

@@ -1,12 +1,7 @@
 // A reminder that comes due while two real `edgeops serve` replicas run their schedulers on one PostgreSQL database is posted once.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
-import { makeTempDir, removeTempDirs } from '../../helpers/temp-dir.js';
-import { writeCatalog } from '../pagerduty/pd-harness.js';
 import { queryDatabase, slashCommand } from './replica-commands.js';
-import { startRecordingSlackApi, startReplica, type RecordingSlackApi, type Replica } from './replica-processes.js';
+import { startReplicaPair, type ReplicaPair } from './replica-processes.js';
 
 /**
  * A SEV1 is reminded after a second without a status update: whenever the incident is declared, the
@@ -25,30 +20,18 @@ reminders:
  */
 const SETTLE_MS = 5_000;
 
-let db: TestDatabase;
-let dir: string;
-let api: RecordingSlackApi;
-let replicas: Replica[] = [];
+let pair: ReplicaPair;
 
 beforeAll(async () => {
-  db = await testDatabase('replica_reminder');
-  dir = makeTempDir('replica-reminder');
-  writeCatalog(dir, {});
-  writeFileSync(path.join(dir, 'policies', 'reminders.yaml'), REMINDERS);
-  api = await startRecordingSlackApi();
-  replicas = await Promise.all(['a', 'b'].map((name) => startReplica({ name, dir, databaseUrl: db.url, slackApiUrl: api.url })));
+  pair = await startReplicaPair({ label: 'replica_reminder', files: { 'policies/reminders.yaml': REMINDERS } });
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all(replicas.map((r) => r.stop()));
-  await api.close();
-  await db.drop();
-  removeTempDirs();
-});
+afterAll(() => pair.stop());
 
 describe('a reminder due while two replicas run their schedulers', () => {
   it('is posted to the incident channel once, with one audit entry', async () => {
-    const [a] = replicas as [Replica, Replica];
+    const { api, db } = pair;
+    const [a] = pair.replicas;
     expect(await slashCommand(api, a, '/incident', 'declare Payments down sev=1 service=payments')).toContain('INC-1 declared');
     const reminders = (): string[] =>
       api.calls

@@ -3,63 +3,28 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FORM, commandBody, post, signedHeaders } from '../../fixtures/slack/slack-harness.js';
-import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
+import type { TestDatabase } from '../../helpers/postgres.js';
 import { PACKAGE_ROOT, runCli } from '../../helpers/run-cli.js';
-import { makeTempDir, removeTempDirs } from '../../helpers/temp-dir.js';
-import { DIAG_ECHO, SRE, post as postWebhook, sign, triggeredBody, writeCatalog } from '../pagerduty/pd-harness.js';
-import { startRecordingSlackApi, startReplica, type RecordingSlackApi, type Replica } from './replica-processes.js';
+import { DIAG_ECHO, post as postWebhook, sign, triggeredBody } from '../pagerduty/pd-harness.js';
+import { queryDatabase, slashCommand } from './replica-commands.js';
+import { startReplicaPair, type RecordingSlackApi, type Replica, type ReplicaPair } from './replica-processes.js';
 
+let pair: ReplicaPair;
 let db: TestDatabase;
 let dir: string;
 let api: RecordingSlackApi;
 let replicas: Replica[] = [];
 
-async function query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: db.url });
-  await client.connect();
-  try {
-    return (await client.query<R>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-let commands = 0;
-
-/**
- * A signed slash command sent to one replica; its answer's text, whether given at once or, past
- * Slack's ack budget, posted to the command's response URL.
- */
-async function command(replica: Replica, text: string, channel = 'C0GENERAL1'): Promise<string> {
-  commands += 1;
-  const key = String(commands);
-  const body = new URLSearchParams({
-    ...Object.fromEntries(new URLSearchParams(commandBody(SRE, channel, '/incident', text))),
-    response_url: api.responseUrl(key),
-  }).toString();
-  const res = await post(`${replica.url}/slack/events`, body, { 'content-type': FORM, ...signedHeaders(body) });
-  expect(res.status).toBe(200);
-  if (res.body !== '') return res.body;
-  await expect.poll(() => api.response(key), { timeout: 20_000 }).toBeDefined();
-  return api.response(key)!;
-}
+const query = <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> => queryDatabase<R>(db.url, sql, params);
+const command = (replica: Replica, text: string, channel?: string): Promise<string> => slashCommand(api, replica, '/incident', text, channel);
 
 beforeAll(async () => {
-  db = await testDatabase('replicas');
-  dir = makeTempDir('two-replicas');
-  writeCatalog(dir, { 'diag-echo': DIAG_ECHO });
-  api = await startRecordingSlackApi();
   // Started together: the migrations run once, under their advisory lock.
-  replicas = await Promise.all(['a', 'b'].map((name) => startReplica({ name, dir, databaseUrl: db.url, slackApiUrl: api.url })));
+  pair = await startReplicaPair({ label: 'replicas', procedures: { 'diag-echo': DIAG_ECHO } });
+  ({ db, dir, api, replicas } = pair);
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all(replicas.map((r) => r.stop()));
-  await api.close();
-  await db.drop();
-  removeTempDirs();
-});
+afterAll(() => pair.stop());
 
 describe('two edgeops serve replicas on one PostgreSQL database', () => {
   it('migrated the database once although both started together, and both serve', async () => {

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createPool } from '../../../src/storage/postgres/pool.js';
 import { BACKEND_KINDS, readRows, type BackendKind } from '../../helpers/backends.js';
 import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
+import { processAlive } from '../../helpers/process-alive.js';
 import { runCli, spawnCli } from '../../helpers/run-cli.js';
 import { makeTempDir, removeTempDirs } from '../../helpers/temp-dir.js';
 import { writeRunCatalog } from './run-fixture.js';
@@ -17,20 +18,6 @@ afterEach(async () => {
   await database?.drop();
   database = undefined;
 });
-
-/** Alive and not a zombie (a killed process may linger unreaped where PID 1 does not reap). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 /** The catalog in a temp folder, and the bot's store: its SQLite file, or a fresh PostgreSQL database. */
 async function setup(backend: BackendKind) {
@@ -88,7 +75,7 @@ describe.each(BACKEND_KINDS)('on %s', (backend) => {
 
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('close', resolve));
-      expect(alive(grandchild)).toBe(true);
+      expect(processAlive(grandchild)).toBe(true);
       expect((await query<{ state: string }>("SELECT state FROM runs WHERE id = 'R-1'"))[0]!.state).toBe('running');
       if (env.EDGEOPS_DATABASE_URL !== undefined) await silenceReplicas(env.EDGEOPS_DATABASE_URL);
 
@@ -101,7 +88,7 @@ describe.each(BACKEND_KINDS)('on %s', (backend) => {
           ? 'edgeops stopped while this run was in progress'
           : `the edgeops replica on ${hostname()} executing this run stopped (no heartbeat); it will not be re-run by itself`;
       expect(restart.stdout).toContain(`R-1 orphan-maker (staging): interrupted — ${reason}`);
-      await expect.poll(() => alive(grandchild) || alive(stepPid), { timeout: 5000 }).toBe(false);
+      await expect.poll(() => processAlive(grandchild) || processAlive(stepPid), { timeout: 5000 }).toBe(false);
       expect(await query('SELECT * FROM leases')).toEqual([]);
       expect(await query<{ kind: string }>("SELECT kind FROM audit_log WHERE kind = 'run.interrupted'")).toHaveLength(1);
 
