@@ -22,6 +22,9 @@ export const toSession = (r: SessionRow): PortalSession => ({
   lastSeenAt: r.last_seen_at,
 });
 
+/** A session's values in the order both backends insert portal_sessions' columns (id_hash … last_seen_at). */
+export const sessionValues = (s: PortalSession): unknown[] => [s.idHash, s.userId, JSON.stringify(s.groups), s.method, s.createdAt, s.lastSeenAt];
+
 /** The columns of a portal_links row that make up a link. */
 export interface LinkRow {
   token_hash: string;
@@ -39,17 +42,20 @@ export const toLink = (r: LinkRow): SignInLinkRecord => ({
   expiresAt: r.expires_at,
 });
 
+/** A link's values in the order both backends insert portal_links' columns (token_hash … expires_at). */
+export const linkValues = (link: SignInLinkRecord): unknown[] => [
+  link.tokenHash,
+  link.userId,
+  JSON.stringify(link.groups),
+  link.createdAt,
+  link.expiresAt,
+];
+
 export function sqlitePortalSessions(db: Db): PortalSessionStore {
   const stmt = statementCache(db);
   return {
     async insertLink(link: SignInLinkRecord) {
-      stmt('INSERT INTO portal_links (token_hash, user_id, groups, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(
-        link.tokenHash,
-        link.userId,
-        JSON.stringify(link.groups),
-        link.createdAt,
-        link.expiresAt,
-      );
+      stmt('INSERT INTO portal_links (token_hash, user_id, groups, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(...linkValues(link));
     },
     async consumeLink(tokenHash, now) {
       // One UPDATE decides: of two tabs opening the same link, one gets a session.
@@ -59,14 +65,7 @@ export function sqlitePortalSessions(db: Db): PortalSessionStore {
       return row ? toLink(row) : undefined;
     },
     async insertSession(s: PortalSession) {
-      stmt('INSERT INTO portal_sessions (id_hash, user_id, groups, method, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)').run(
-        s.idHash,
-        s.userId,
-        JSON.stringify(s.groups),
-        s.method,
-        s.createdAt,
-        s.lastSeenAt,
-      );
+      stmt('INSERT INTO portal_sessions (id_hash, user_id, groups, method, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)').run(...sessionValues(s));
     },
     async session(idHash) {
       const row = stmt('SELECT * FROM portal_sessions WHERE id_hash = ?').get(idHash) as SessionRow | undefined;

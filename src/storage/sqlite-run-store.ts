@@ -95,6 +95,22 @@ export interface StepRow {
   error: string | null;
 }
 
+/** A step's values in the order of run_steps' columns as both backends insert them (run_id … error). */
+export const stepValues = (step: RunStepRecord): unknown[] => [
+  step.runId,
+  step.index,
+  step.name,
+  step.kind,
+  step.outcome,
+  step.exitCode,
+  step.httpStatus,
+  step.startedAt,
+  step.finishedAt,
+  step.output,
+  step.truncatedBytes,
+  step.error,
+];
+
 export const toStep = (r: StepRow): RunStepRecord => ({
   runId: r.run_id,
   index: r.idx,
@@ -178,20 +194,7 @@ export class SqliteRunStore implements RunStore {
     this.stmt(
       `INSERT OR REPLACE INTO run_steps (run_id, idx, name, kind, outcome, exit_code, http_status, started_at, finished_at, output, truncated_bytes, error)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      step.runId,
-      step.index,
-      step.name,
-      step.kind,
-      step.outcome,
-      step.exitCode,
-      step.httpStatus,
-      step.startedAt,
-      step.finishedAt,
-      step.output,
-      step.truncatedBytes,
-      step.error,
-    );
+    ).run(...stepValues(step));
   }
 
   async steps(runId: string): Promise<RunStepRecord[]> {

@@ -1,19 +1,13 @@
-// PostgreSQL implementation of the portal's sign-in links and sessions, with the SQLite module's row mapping.
+// PostgreSQL implementation of the portal's sign-in links and sessions, with the SQLite module's row mapping and values.
 import type { PortalSession, PortalSessionStore, SignInLinkRecord } from '../../core/portal/portal-sessions.js';
-import { toLink, toSession, type LinkRow, type SessionRow } from '../sqlite-portal-sessions.js';
+import { linkValues, sessionValues, toLink, toSession, type LinkRow, type SessionRow } from '../sqlite-portal-sessions.js';
 import type { PostgresUnitOfWork } from './postgres-unit-of-work.js';
 
 export function postgresPortalSessions(session: PostgresUnitOfWork): PortalSessionStore {
   const db = () => session.current();
   return {
     async insertLink(link: SignInLinkRecord) {
-      await db().query('INSERT INTO portal_links (token_hash, user_id, groups, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [
-        link.tokenHash,
-        link.userId,
-        JSON.stringify(link.groups),
-        link.createdAt,
-        link.expiresAt,
-      ]);
+      await db().query('INSERT INTO portal_links (token_hash, user_id, groups, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', linkValues(link));
     },
     async consumeLink(tokenHash, now) {
       // One UPDATE decides, across replicas too: a second redeemer waits for the first one's row lock,
@@ -27,14 +21,10 @@ export function postgresPortalSessions(session: PostgresUnitOfWork): PortalSessi
       return row ? toLink(row) : undefined;
     },
     async insertSession(s: PortalSession) {
-      await db().query('INSERT INTO portal_sessions (id_hash, user_id, groups, method, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)', [
-        s.idHash,
-        s.userId,
-        JSON.stringify(s.groups),
-        s.method,
-        s.createdAt,
-        s.lastSeenAt,
-      ]);
+      await db().query(
+        'INSERT INTO portal_sessions (id_hash, user_id, groups, method, created_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)',
+        sessionValues(s),
+      );
     },
     async session(idHash) {
       const row = (await db().query<SessionRow>('SELECT * FROM portal_sessions WHERE id_hash = $1', [idHash])).rows[0];

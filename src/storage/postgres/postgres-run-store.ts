@@ -1,7 +1,7 @@
 // PostgreSQL implementation of the run store, with the SQLite store's row mapping; leases hold across replicas.
 import type { ApprovalRecord, Run, RunStepRecord } from '../../core/runs/run.js';
 import type { RunStore } from '../../core/runs/run-store.js';
-import { RUN_COLUMNS, toApproval, toRow, toRun, toStep, type ApprovalRow, type RunRow, type StepRow } from '../sqlite-run-store.js';
+import { RUN_COLUMNS, stepValues, toApproval, toRow, toRun, toStep, type ApprovalRow, type RunRow, type StepRow } from '../sqlite-run-store.js';
 import type { PostgresUnitOfWork } from './postgres-unit-of-work.js';
 
 /** Held while a run number is chosen and used, as for incidents: replicas must not pick the same one. */
@@ -74,20 +74,7 @@ export class PostgresRunStore implements RunStore {
        ON CONFLICT (run_id, idx) DO UPDATE SET name = excluded.name, kind = excluded.kind, outcome = excluded.outcome,
          exit_code = excluded.exit_code, http_status = excluded.http_status, started_at = excluded.started_at,
          finished_at = excluded.finished_at, output = excluded.output, truncated_bytes = excluded.truncated_bytes, error = excluded.error`,
-      [
-        step.runId,
-        step.index,
-        step.name,
-        step.kind,
-        step.outcome,
-        step.exitCode,
-        step.httpStatus,
-        step.startedAt,
-        step.finishedAt,
-        step.output,
-        step.truncatedBytes,
-        step.error,
-      ],
+      stepValues(step),
     );
   }
 
