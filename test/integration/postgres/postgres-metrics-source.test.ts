@@ -17,32 +17,13 @@ import { PostgresUnitOfWork } from '../../../src/storage/postgres/postgres-unit-
 import { sqliteMetricsSource } from '../../../src/storage/sqlite-metrics-source.js';
 import { Store } from '../../../src/storage/store.js';
 import { parsePrometheus } from '../../helpers/prometheus.js';
+import { numberedIncident } from '../../helpers/numbered-incident.js';
 import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
 
 const T0 = 1_760_000_000_000;
 const KEY = 'm'.repeat(40);
 
-const incident = (n: number, over: Partial<Incident> = {}): Incident => ({
-  id: `INC-${n}`,
-  number: n,
-  title: `Incident ${n}`,
-  severity: 2,
-  status: 'investigating',
-  service: 'checkout',
-  private: false,
-  channelName: `inc-${n}`,
-  channelId: `C${n}`,
-  roles: { commander: null, comms: null, scribe: null },
-  declaredBy: 'U0DECL',
-  declaredAt: T0,
-  acknowledgedAt: null,
-  resolvedAt: null,
-  summary: null,
-  pagerdutyId: null,
-  pagerdutyUrl: null,
-  lastUpdateAt: T0,
-  ...over,
-});
+const incident = (n: number, over: Partial<Incident> = {}): Incident => numberedIncident(n, T0, over);
 
 const run = (n: number, procedure: string, state: Run['state']): Run => ({
   id: `R-${n}`,

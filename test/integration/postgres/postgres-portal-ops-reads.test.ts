@@ -16,33 +16,14 @@ import { postgresPortalOpsReads } from '../../../src/storage/postgres/postgres-p
 import { PostgresUnitOfWork } from '../../../src/storage/postgres/postgres-unit-of-work.js';
 import { sqlitePortalOpsReads } from '../../../src/storage/sqlite-portal-ops-reads.js';
 import { Store } from '../../../src/storage/store.js';
+import { numberedIncident } from '../../helpers/numbered-incident.js';
 import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
 
 const T0 = 1_760_000_000_000;
 const HOUR = 3_600_000;
 const KEY = 'o'.repeat(40);
 
-const incident = (n: number, over: Partial<Incident> = {}): Incident => ({
-  id: `INC-${n}`,
-  number: n,
-  title: `Incident ${n}`,
-  severity: 2,
-  status: 'investigating',
-  service: 'checkout',
-  private: false,
-  channelName: `inc-${n}`,
-  channelId: `C${n}`,
-  roles: { commander: null, comms: null, scribe: null },
-  declaredBy: 'U0DECL',
-  declaredAt: T0 + n * HOUR,
-  acknowledgedAt: null,
-  resolvedAt: null,
-  summary: null,
-  pagerdutyId: null,
-  pagerdutyUrl: null,
-  lastUpdateAt: T0 + n * HOUR,
-  ...over,
-});
+const incident = (n: number, over: Partial<Incident> = {}): Incident => numberedIncident(n, T0 + n * HOUR, over);
 
 /** One backend's writers and the port under test. */
 interface Side {

@@ -12,35 +12,22 @@ import { postgresPortalQueries } from '../../../src/storage/postgres/postgres-po
 import { PostgresUnitOfWork } from '../../../src/storage/postgres/postgres-unit-of-work.js';
 import { sqlitePortalQueries } from '../../../src/storage/sqlite-portal-queries.js';
 import { Store } from '../../../src/storage/store.js';
+import { numberedIncident } from '../../helpers/numbered-incident.js';
 import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
 
 const T0 = 1_760_000_000_000;
 const HOUR = 3_600_000;
 const KEY = 'q'.repeat(40);
 
-function incident(n: number, over: Partial<Incident> = {}): Incident {
-  return {
-    id: `INC-${n}`,
-    number: n,
-    title: `Incident ${n}`,
+/** Severities, states and services vary with n, so the filters have something to tell apart. */
+const incident = (n: number, over: Partial<Incident> = {}): Incident =>
+  numberedIncident(n, T0 + n * HOUR, {
     severity: (n % 4) + 1,
     status: n % 3 === 0 ? 'resolved' : 'investigating',
     service: ['checkout', 'payments', null, 'search'][n % 4] ?? null,
-    private: false,
-    channelName: `inc-${n}`,
-    channelId: `C${n}`,
-    roles: { commander: null, comms: null, scribe: null },
-    declaredBy: 'U0DECL',
-    declaredAt: T0 + n * HOUR,
-    acknowledgedAt: null,
     resolvedAt: n % 3 === 0 ? T0 + n * HOUR + 600_000 : null,
-    summary: null,
-    pagerdutyId: null,
-    pagerdutyUrl: null,
-    lastUpdateAt: T0 + n * HOUR,
     ...over,
-  };
-}
+  });
 
 /** Titles that exercise the search (wildcards, escapes, case), and private incidents of every kind of member. */
 const SPECIAL: Record<number, Partial<Incident>> = {
