@@ -5,8 +5,6 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { killProcessGroup } from '../../../src/adapters/steps/process-step.js';
 import { systemClock } from '../../../src/core/ports.js';
-import type { Policy } from '../../../src/core/policy/policy.js';
-import { ProcedureSchema } from '../../../src/core/procedures/procedure-schema.js';
 import type { Run } from '../../../src/core/runs/run.js';
 import { createRunService, type RunService } from '../../../src/core/runs/run-service.js';
 import { postgresMigrationsDir } from '../../../src/paths.js';
@@ -19,21 +17,10 @@ import { PostgresRunStore } from '../../../src/storage/postgres/postgres-run-sto
 import { PostgresUnitOfWork } from '../../../src/storage/postgres/postgres-unit-of-work.js';
 import { processSpace, ReplicaHeartbeat, type Reaped, type ReplicaIdentity } from '../../../src/storage/postgres/replica-heartbeat.js';
 import { processAlive } from '../../helpers/process-alive.js';
+import { DEV, POLICY, RESTART, restartRun } from '../../support/restart-runs.js';
 import { testDatabase, type TestDatabase } from '../../helpers/postgres.js';
 
 const KEY = 'k'.repeat(64);
-const DEV = { actor: { id: 'U0DEV0001', groups: [] }, source: 'slack' as const };
-const RESTART = ProcedureSchema.parse({
-  name: 'restart',
-  description: 'Restarts one service',
-  owner: '@test',
-  environments: ['prod'],
-  params: { service: { type: 'string', pattern: '[a-z]{1,20}', required: true } },
-  concurrency: 'restart-{{service}}',
-  steps: [{ name: 'restart', run: ['/usr/bin/restart', '{{service}}'] }],
-});
-const POLICY: Policy = { roles: { dev: { users: [DEV.actor.id] } }, rules: [{ roles: ['dev'], allow: ['run'], source: { file: 'p.yaml', index: 0 } }] };
-
 let db: TestDatabase;
 let pools: Pool[] = [];
 let heartbeats: ReplicaHeartbeat[] = [];
@@ -113,29 +100,7 @@ function replica(
 /** A run the replica is executing, as its run store writes it: running, its lease held, its step's process group recorded. */
 async function runningOn(r: Replica, n: number, service: string): Promise<Run> {
   const now = Date.now();
-  const run: Run = {
-    id: `R-${n}`,
-    number: n,
-    procedure: 'restart',
-    environment: 'prod',
-    incidentId: null,
-    channel: 'C0OPS',
-    requestedBy: DEV.actor.id,
-    requestedGroups: [],
-    source: 'slack',
-    params: { service },
-    binding: 'b'.repeat(64),
-    state: 'queued',
-    approval: null,
-    approvalExpiresAt: null,
-    concurrencyKey: `restart-${service}`,
-    createdAt: now,
-    startedAt: null,
-    finishedAt: null,
-    pgid: null,
-    ownerPid: r.identity.pid,
-    error: null,
-  };
+  const run = restartRun(n, service, now, { ownerPid: r.identity.pid });
   await r.runs.insert(run);
   await r.runs.acquireLease(run.concurrencyKey, run.id, now);
   const started = { ...run, state: 'running' as const, startedAt: now, pgid: 40_000 + n };

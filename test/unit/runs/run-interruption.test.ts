@@ -1,58 +1,17 @@
 // Interrupting the runs of a replica that stopped beating, over in-memory ports: audit row, lease freed, channel told, never re-run.
 import { describe, expect, it } from 'vitest';
-import type { Policy } from '../../../src/core/policy/policy.js';
 import { rich, runRef } from '../../../src/core/rich-text.js';
 import { describeEvent } from '../../../src/core/timeline/describe-event.js';
-import { ProcedureSchema } from '../../../src/core/procedures/procedure-schema.js';
 import type { Run } from '../../../src/core/runs/run.js';
 import { coreServices, fakeSteps } from '../../support/in-memory/core-services.js';
-
-const DEV = { actor: { id: 'U0DEV0001', groups: [] }, source: 'slack' as const };
-
-const RESTART = ProcedureSchema.parse({
-  name: 'restart',
-  description: 'Restarts one service',
-  owner: '@test',
-  environments: ['prod'],
-  params: { service: { type: 'string', pattern: '[a-z]{1,20}', required: true } },
-  concurrency: 'restart-{{service}}',
-  steps: [{ name: 'restart', run: ['/usr/bin/restart', '{{service}}'] }],
-});
-
-const POLICY: Policy = {
-  roles: { dev: { users: [DEV.actor.id] } },
-  rules: [{ roles: ['dev'], allow: ['run'], source: { file: 'p.yaml', index: 0 } }],
-};
+import { DEV, POLICY, RESTART, restartRun } from '../../support/restart-runs.js';
 
 const LOST = { id: 'replica-b', host: 'host-b', pid: 7001 };
 
 /** A run another replica was executing when it stopped: running, its lease held, its step's process group recorded. */
 async function runOfLostReplica(s: ReturnType<typeof coreServices>, over: Partial<Run> = {}): Promise<Run> {
   const now = s.clock.now();
-  const run: Run = {
-    id: 'R-1',
-    number: 1,
-    procedure: 'restart',
-    environment: 'prod',
-    incidentId: null,
-    channel: 'C0OPS',
-    requestedBy: DEV.actor.id,
-    requestedGroups: [],
-    source: 'slack',
-    params: { service: 'checkout' },
-    binding: 'b'.repeat(64),
-    state: 'running',
-    approval: null,
-    approvalExpiresAt: null,
-    concurrencyKey: 'restart-checkout',
-    createdAt: now,
-    startedAt: now,
-    finishedAt: null,
-    pgid: 4242,
-    ownerPid: LOST.pid,
-    error: null,
-    ...over,
-  };
+  const run = restartRun(1, 'checkout', now, { state: 'running', startedAt: now, pgid: 4242, ownerPid: LOST.pid, ...over });
   await s.store.uow.transaction(async () => {
     await s.store.runs.insert(run);
     await s.store.runs.acquireLease(run.concurrencyKey, run.id, now);
