@@ -184,15 +184,19 @@ export class PostgresJobs {
   private queue<D extends object>(name: string): JobQueue<D> {
     return {
       enqueue: async (jobs: ReadonlyArray<NewJob<D>>) => {
-        // Inside a transaction, its connection: the jobs commit or roll back with it.
+        if (jobs.length === 0) return;
+        // One statement for the whole batch (a burst of webhooks, a sweep); inside a transaction, on
+        // its connection, so the jobs commit or roll back with it.
         const db = { executeSql: (text: string, values: unknown[]) => this.session.current().query(text, values) };
-        for (const job of jobs) {
-          await this.boss.send(name, job.data, {
+        await this.boss.insert(
+          jobs.map((job) => ({
             id: jobId(name, job.key),
+            name,
+            data: job.data,
             ...(job.startAfterMs === undefined ? {} : { startAfter: new Date(job.startAfterMs).toISOString() }),
-            db,
-          });
-        }
+          })),
+          { db },
+        );
       },
       work: async (handle: (data: D) => Promise<void>): Promise<JobWorker> => {
         await this.install();
